@@ -1,0 +1,224 @@
+from __future__ import annotations
+
+import zoneinfo
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from accounts import crypto
+from accounts import status as mailbox_status
+
+SECURITY_CHOICES = [("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("none", "None")]
+SECURITY_MODES = tuple(value for value, _ in SECURITY_CHOICES)
+
+PROVIDER_CHOICES = [
+    ("gmail", "Google"),
+    ("outlook", "Microsoft"),
+    ("yahoo", "Yahoo"),
+    ("zoho", "Zoho"),
+    ("icloud", "iCloud"),
+    ("other", "Other"),
+]
+# Host or address domain fragments → provider, for pairing across providers.
+_PROVIDER_HINTS = {
+    "gmail": ("gmail.com", "googlemail.com", "google.com"),
+    "outlook": ("outlook.", "office365.com", "hotmail.", "live.com", "msn.com"),
+    "yahoo": ("yahoo.", "ymail.com", "aol.com"),
+    "zoho": ("zoho.",),
+    "icloud": ("icloud.com", "me.com", "mac.com"),
+}
+
+ALL_WEEKDAYS = 0b1111111  # bit 0 = Monday … bit 6 = Sunday
+
+
+def guess_provider(email: str, smtp_host: str) -> str:
+    haystack = f"{email.rsplit('@', 1)[-1]} {smtp_host}".lower()
+    for provider, hints in _PROVIDER_HINTS.items():
+        if any(hint in haystack for hint in hints):
+            return provider
+    return "other"
+
+
+def validate_timezone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{value!r} is not a known time zone (e.g. Europe/Berlin).") from None
+
+
+class OwnerPlan(models.Model):
+    """What an owner's plan allows: how many mailboxes, and each one's daily cap."""
+
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="plan"
+    )
+    name = models.CharField(max_length=50, default="standard")
+    max_mailboxes = models.IntegerField(default=100)
+    max_daily_quota = models.IntegerField(default=100)
+
+    class Meta:
+        db_table = "owner_plans"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_mailboxes__gte=0), name="owner_plans_max_mailboxes_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_daily_quota__gte=0), name="owner_plans_max_daily_quota_gte_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} plan of {self.owner}"
+
+    @classmethod
+    def for_owner(cls, owner: Any) -> OwnerPlan:
+        plan, _ = cls.objects.get_or_create(owner=owner)
+        return plan
+
+
+class Mailbox(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mailboxes"
+    )
+    email = models.EmailField(unique=True)
+    display_name = models.CharField(max_length=100, blank=True)
+    provider = models.CharField(max_length=20, choices=PROVIDER_CHOICES, default="other")
+
+    smtp_host = models.CharField(max_length=255)
+    smtp_port = models.IntegerField(default=587)
+    smtp_security = models.CharField(max_length=10, choices=SECURITY_CHOICES, default="starttls")
+    smtp_username = models.CharField(max_length=255)
+    smtp_secret = models.TextField(blank=True, editable=False)  # Fernet token, never plaintext
+
+    imap_host = models.CharField(max_length=255)
+    imap_port = models.IntegerField(default=993)
+    imap_security = models.CharField(max_length=10, choices=SECURITY_CHOICES, default="ssl")
+    imap_username = models.CharField(max_length=255)
+    imap_secret = models.TextField(blank=True, editable=False)
+
+    warmup_enabled = models.BooleanField(default=True)
+    status = models.CharField(
+        max_length=20, choices=mailbox_status.CHOICES, default=mailbox_status.ACTIVE
+    )
+    status_reason = models.TextField(blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+
+    # Ramp: start_volume on the first day, +daily_increase a day, up to daily_max.
+    start_volume = models.IntegerField(default=10)
+    daily_increase = models.IntegerField(default=5)
+    daily_max = models.IntegerField(default=50)
+    reply_rate = models.FloatField(default=0.35)
+
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    window_start_hour = models.IntegerField(default=8)
+    window_end_hour = models.IntegerField(default=18)
+    window_weekdays = models.IntegerField(
+        default=ALL_WEEKDAYS, help_text="Bit mask of sending days: 1 = Monday … 64 = Sunday."
+    )
+    warmup_started_on = models.DateField(null=True, blank=True)
+
+    consecutive_failures = models.IntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "mailboxes"
+        verbose_name_plural = "mailboxes"
+        indexes = [
+            # The planner's scan: enabled mailboxes only.
+            models.Index(
+                fields=["id"], condition=Q(warmup_enabled=True), name="idx_mailboxes_enabled"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(smtp_port__gte=1, smtp_port__lte=65535), name="mailboxes_smtp_port_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(imap_port__gte=1, imap_port__lte=65535), name="mailboxes_imap_port_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(smtp_security__in=SECURITY_MODES), name="mailboxes_smtp_security_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(imap_security__in=SECURITY_MODES), name="mailboxes_imap_security_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=mailbox_status.STATUSES), name="mailboxes_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(reply_rate__gte=0, reply_rate__lte=1), name="mailboxes_reply_rate_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(start_volume__gte=0), name="mailboxes_start_volume_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(daily_increase__gte=0), name="mailboxes_daily_increase_gte_0"
+            ),
+            models.CheckConstraint(condition=Q(daily_max__gte=0), name="mailboxes_daily_max_gte_0"),
+            models.CheckConstraint(
+                condition=Q(
+                    window_start_hour__gte=0,
+                    window_end_hour__lte=24,
+                    window_start_hour__lt=models.F("window_end_hour"),
+                ),
+                name="mailboxes_window_hours_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(window_weekdays__gte=1, window_weekdays__lte=ALL_WEEKDAYS),
+                name="mailboxes_window_weekdays_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(consecutive_failures__gte=0),
+                name="mailboxes_consecutive_failures_gte_0",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    # Secrets: write through the properties; the columns hold Fernet tokens only.
+    @property
+    def smtp_password(self) -> str:
+        return crypto.decrypt(self.smtp_secret, what=f"SMTP password of mailbox {self.pk}")
+
+    @smtp_password.setter
+    def smtp_password(self, value: str) -> None:
+        self.smtp_secret = crypto.encrypt(value)
+
+    @property
+    def imap_password(self) -> str:
+        return crypto.decrypt(self.imap_secret, what=f"IMAP password of mailbox {self.pk}")
+
+    @imap_password.setter
+    def imap_password(self, value: str) -> None:
+        self.imap_secret = crypto.encrypt(value)
+
+    @property
+    def domain(self) -> str:
+        return self.email.rsplit("@", 1)[-1].lower()
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = self.email.strip().lower()
+        floor = settings.WARMUP.min_daily_quota
+        if self.warmup_enabled and self.daily_max < floor:
+            raise ValidationError(
+                {"daily_max": f"must be at least WARMUP_MIN_DAILY_QUOTA ({floor})."}
+            )
+        if self.window_start_hour >= self.window_end_hour:
+            raise ValidationError(
+                {"window_end_hour": "the sending window must end after it starts."}
+            )
+
+    def set_status(self, status: str, reason: str, now: datetime) -> None:
+        self.status = status
+        self.status_reason = reason
+        self.status_changed_at = now

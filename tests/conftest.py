@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from accounts.models import Mailbox
+
+_counter = itertools.count(1)
+_skipped_for_sqlite: list[str] = []
+
+
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"database: {connection.vendor} ({connection.settings_dict['NAME']})"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if on_postgres():
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL; this run is on SQLite")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+            _skipped_for_sqlite.append(item.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _skipped_for_sqlite:
+        terminalreporter.write_line(
+            f"running on SQLite: {len(_skipped_for_sqlite)} PostgreSQL-only tests skipped "
+            "(set DATABASE_URL or put initdb/pg_ctl on PATH to run them)"
+        )
+
+
+@pytest.fixture
+def owner(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user(
+        username=f"owner{next(_counter)}", password="owner-password-1"
+    )
+
+
+@pytest.fixture
+def make_mailbox(owner: Any) -> Any:
+    """Creates a saved mailbox; keyword arguments override the defaults."""
+
+    def make(**fields: Any) -> Mailbox:
+        n = next(_counter)
+        values: dict[str, Any] = {
+            "owner": owner,
+            "email": f"box{n}@example{n % 7}.test",
+            "smtp_host": "smtp.example.test",
+            "smtp_username": f"box{n}",
+            "imap_host": "imap.example.test",
+            "imap_username": f"box{n}",
+            "smtp_password": f"smtp-secret-{n}",
+            "imap_password": f"imap-secret-{n}",
+        }
+        values.update(fields)
+        return Mailbox.objects.create(**values)
+
+    return make

@@ -1,0 +1,247 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import Mailbox
+
+
+class SendStatus(models.TextChoices):
+    PLANNED = "planned"
+    SENDING = "sending"
+    SENT = "sent"
+    DEFERRED = "deferred"
+    FAILED = "failed"
+    # No reply after the final "." of DATA: it may have been delivered, so it counts as
+    # spent and is never sent again.
+    UNKNOWN = "unknown"
+
+
+CLAIMABLE_STATUSES = (SendStatus.PLANNED, SendStatus.DEFERRED)
+
+
+class Placement(models.TextChoices):
+    NOT_SEEN = "", "not seen yet"
+    INBOX = "inbox"
+    SPAM = "spam"
+
+
+class SendLog(models.Model):
+    """One planned send ("slot") of a mailbox on its local day, then its outcome."""
+
+    sender = models.ForeignKey(
+        Mailbox, on_delete=models.CASCADE, related_name="send_logs", db_index=False
+    )
+    day = models.DateField(help_text="The sender's local date the slot belongs to.")
+    slot_no = models.IntegerField()
+    recipient = models.ForeignKey(
+        Mailbox,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="received_logs",
+        db_index=False,
+    )
+    status = models.CharField(
+        max_length=10, choices=SendStatus.choices, default=SendStatus.PLANNED
+    )
+    attempts = models.IntegerField(default=0)
+    smtp_code = models.IntegerField(null=True, blank=True)
+    smtp_error = models.TextField(blank=True)
+    message_id = models.CharField(max_length=255, blank=True)
+    thread_id = models.CharField(
+        max_length=255, blank=True, help_text="Message-ID of the first message of the thread."
+    )
+    in_reply_to = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replies"
+    )
+    worker = models.CharField(max_length=100, blank=True)
+    scheduled_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    placement = models.CharField(
+        max_length=5, choices=Placement.choices, default=Placement.NOT_SEEN, blank=True
+    )
+    placement_seen_at = models.DateTimeField(null=True, blank=True)
+    # When the row last changed state (the seed's `timestamp`).
+    timestamp = models.DateTimeField()
+
+    class Meta:
+        db_table = "logs"
+        indexes = [
+            models.Index(fields=["sender", "timestamp"], name="idx_logs_sender_timestamp"),
+            models.Index(fields=["status", "timestamp"], name="idx_logs_status_timestamp"),
+            # The claim query's scan: due slots only, a small part of the table.
+            models.Index(
+                fields=["scheduled_at"],
+                condition=Q(status__in=CLAIMABLE_STATUSES),
+                name="idx_logs_claimable",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sender", "day", "slot_no"], name="logs_sender_day_slot_uniq"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=SendStatus.values), name="logs_status_valid"
+            ),
+            models.CheckConstraint(condition=Q(slot_no__gte=0), name="logs_slot_no_gte_0"),
+            models.CheckConstraint(condition=Q(attempts__gte=0), name="logs_attempts_gte_0"),
+            models.CheckConstraint(
+                condition=Q(placement__in=Placement.values), name="logs_placement_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"slot {self.slot_no} of mailbox {self.sender_id} on {self.day}"
+
+
+class DailyStat(models.Model):
+    """One mailbox's counters for one local date; streaks and completion come from here."""
+
+    mailbox = models.ForeignKey(
+        Mailbox, on_delete=models.CASCADE, related_name="daily_stats", db_index=False
+    )
+    date = models.DateField()
+    quota = models.IntegerField(default=0)
+    reserved = models.IntegerField(default=0)
+    sent = models.IntegerField(default=0)
+    failed = models.IntegerField(default=0)
+    deferred = models.IntegerField(default=0)
+    unknown = models.IntegerField(default=0)
+    received = models.IntegerField(default=0)
+    replied = models.IntegerField(default=0)
+    inbox = models.IntegerField(default=0)
+    spam = models.IntegerField(default=0)
+    quota_met = models.BooleanField(default=False)
+    streak = models.IntegerField(default=0, help_text="Consecutive days at quota up to this one.")
+
+    class Meta:
+        db_table = "warmup_logs"
+        indexes = [models.Index(fields=["date"], name="idx_warmup_logs_date")]
+        constraints = [
+            # Also the seed's (mailbox_id, date) index.
+            models.UniqueConstraint(fields=["mailbox", "date"], name="idx_warmup_logs_mailbox_date"),
+            *(
+                models.CheckConstraint(
+                    condition=Q(**{f"{name}__gte": 0}), name=f"warmup_logs_{name}_gte_0"
+                )
+                for name in (
+                    "quota",
+                    "reserved",
+                    "sent",
+                    "failed",
+                    "deferred",
+                    "unknown",
+                    "received",
+                    "replied",
+                    "inbox",
+                    "spam",
+                    "streak",
+                )
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mailbox_id} on {self.date}"
+
+
+class EngineState(models.Model):
+    """The one row that says whether the engine runs; workers read it every loop."""
+
+    SINGLETON_ID = 1
+
+    id = models.IntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
+    running = models.BooleanField(default=True)
+    reason = models.TextField(blank=True)
+    changed_at = models.DateTimeField(null=True, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    trigger_requested_at = models.DateTimeField(null=True, blank=True)
+    last_cycle_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "engine_state"
+        verbose_name = "engine state"
+        verbose_name_plural = "engine state"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="engine_state_singleton")
+        ]
+
+    def __str__(self) -> str:
+        return "running" if self.running else "stopped"
+
+    @classmethod
+    def load(cls) -> EngineState:
+        state, _ = cls.objects.get_or_create(id=cls.SINGLETON_ID)
+        return state
+
+
+class Worker(models.Model):
+    """A running engine process; its heartbeat tells the others it is alive."""
+
+    name = models.CharField(max_length=100, unique=True, help_text="host:pid:random")
+    shard = models.IntegerField(default=1)
+    shard_count = models.IntegerField(default=1)
+    host = models.CharField(max_length=255)
+    pid = models.IntegerField()
+    started_at = models.DateTimeField()
+    heartbeat_at = models.DateTimeField()
+    last_cycle_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "workers"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(shard__gte=1, shard__lte=models.F("shard_count")),
+                name="workers_shard_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (shard {self.shard}/{self.shard_count})"
+
+
+class RateWindow(models.Model):
+    """Sends reserved in one window of one limit, shared by every worker.
+
+    key: "global:minute", "global:hour" or "user:<id>:hour"; window_start: the window's
+    first instant (database clock)."""
+
+    key = models.CharField(max_length=64)
+    window_start = models.DateTimeField()
+    used = models.IntegerField(default=0)
+
+    class Meta:
+        db_table = "rate_windows"
+        constraints = [
+            models.UniqueConstraint(fields=["key", "window_start"], name="rate_windows_key_start_uniq"),
+            models.CheckConstraint(condition=Q(used__gte=0), name="rate_windows_used_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} @ {self.window_start:%Y-%m-%d %H:%M}: {self.used}"
+
+
+class AuditEvent(models.Model):
+    """Who did what through the API. Admin actions are in Django's LogEntry."""
+
+    created_at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, help_text="Kept if the user is deleted.")
+    action = models.CharField(max_length=50)
+    target_type = models.CharField(max_length=50, blank=True)
+    target_id = models.CharField(max_length=50, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        db_table = "audit_events"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} {self.target_type} {self.target_id}".strip()

@@ -1,0 +1,338 @@
+"""Configuration read once from the environment into typed, validated objects.
+
+Nothing here raises on a bad value: every problem becomes a `ConfigProblem` naming the
+variable, and `warmup_project.checks` turns them into Django system check messages
+(`warmup.E001` …) so that `manage.py` commands, the WSGI/ASGI entry points and the
+workers all stop at start-up with the same message.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import environ
+from cryptography.fernet import Fernet
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Used only when DEBUG is on and SECRET_KEY is unset; refused otherwise (warmup.E008).
+DEV_SECRET_KEY = "warmup-development-secret-key-do-not-use-in-production"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+# Problem ids, one per kind of mistake; README lists them.
+E_NOT_A_NUMBER = "warmup.E001"
+E_OUT_OF_RANGE = "warmup.E002"
+E_STAGGER_ORDER = "warmup.E003"
+E_WORKER_ID = "warmup.E004"
+E_NO_SECRET_KEYS = "warmup.E005"
+E_BAD_SECRET_KEY = "warmup.E006"
+E_DISTRIBUTED_SQLITE = "warmup.E007"
+E_SECRET_KEY = "warmup.E008"
+E_DATABASE_URL = "warmup.E009"
+E_NOT_A_BOOLEAN = "warmup.E010"
+W_DEV_SECRET_KEYS = "warmup.W001"
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    id: str
+    variable: str
+    message: str
+
+    @property
+    def is_error(self) -> bool:
+        return ".E" in self.id
+
+    def __str__(self) -> str:
+        return f"{self.variable}: {self.message}"
+
+
+@dataclass(frozen=True)
+class IntVar:
+    """An integer WARMUP_* variable: its default, bounds and meaning (README, .env.example)."""
+
+    name: str
+    default: int
+    minimum: int
+    maximum: int
+    help: str
+
+
+@dataclass(frozen=True)
+class BoolVar:
+    name: str
+    default: bool
+    help: str
+
+
+# Every WARMUP_* setting of the seed, with the seed's defaults, except
+# WARMUP_ENABLE_DETAILED_METRICS (see its help).
+INT_VARS: tuple[IntVar, ...] = (
+    IntVar("WARMUP_BATCH_SIZE", 100, 1, 10_000, "Sends handed to the SMTP transport per batch."),
+    IntVar("WARMUP_MAX_CONCURRENT", 20, 1, 1_000, "SMTP sends in flight at once per worker."),
+    IntVar("WARMUP_BATCH_DELAY_MS", 5000, 0, 600_000, "Pause between two batches (ms)."),
+    IntVar("WARMUP_STAGGER_MIN_MS", 1000, 0, 600_000, "Least delay between starting two sends (ms)."),
+    IntVar("WARMUP_STAGGER_MAX_MS", 5000, 0, 600_000, "Largest delay between starting two sends (ms)."),
+    IntVar("WARMUP_GLOBAL_HOURLY_LIMIT", 10_000, 1, 100_000_000, "Sends per clock hour, all workers together."),
+    IntVar("WARMUP_GLOBAL_MINUTE_LIMIT", 200, 1, 10_000_000, "Sends per clock minute, all workers together."),
+    IntVar("WARMUP_USER_HOURLY_LIMIT", 500, 1, 10_000_000, "Sends per clock hour for one owner's mailboxes together."),
+    IntVar("WARMUP_CRON_INTERVAL_MINUTES", 15, 1, 1_440, "Minutes between planning/dispatch cycles."),
+    IntVar("WARMUP_MIN_DAILY_QUOTA", 30, 0, 10_000, "Floor of every enabled mailbox's daily quota."),
+    IntVar("WARMUP_METRICS_RETENTION_DAYS", 30, 1, 3_650, "Days of metric snapshots kept."),
+    IntVar("WARMUP_WORKER_ID", 1, 1, 10_000, "This worker's shard, 1..WARMUP_WORKER_COUNT."),
+    IntVar("WARMUP_WORKER_COUNT", 1, 1, 10_000, "Number of worker shards."),
+)
+BOOL_VARS: tuple[BoolVar, ...] = (
+    BoolVar(
+        "WARMUP_ENABLE_DETAILED_METRICS",
+        False,
+        "Export one series per mailbox. The seed defaulted to on; off here because 100,000 "
+        "mailboxes would mean 100,000 series per scrape.",
+    ),
+    BoolVar(
+        "WARMUP_DISTRIBUTED_MODE",
+        False,
+        "Several workers share the database (needs PostgreSQL).",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class WarmupConfig:
+    """The engine's settings; `settings.WARMUP` holds the one instance."""
+
+    batch_size: int = 100
+    max_concurrent: int = 20
+    batch_delay_ms: int = 5000
+    stagger_min_ms: int = 1000
+    stagger_max_ms: int = 5000
+    global_hourly_limit: int = 10_000
+    global_minute_limit: int = 200
+    user_hourly_limit: int = 500
+    cron_interval_minutes: int = 15
+    min_daily_quota: int = 30
+    metrics_retention_days: int = 30
+    worker_id: int = 1
+    worker_count: int = 1
+    enable_detailed_metrics: bool = False
+    distributed_mode: bool = False
+    # Fernet keys, newest first: the first encrypts, all decrypt. Never logged.
+    secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    secret_keys_are_dev: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    debug: bool
+    secret_key: str = field(repr=False)
+    allowed_hosts: tuple[str, ...]
+    database: dict[str, Any] = field(repr=False)
+    warmup: WarmupConfig
+    problems: tuple[ConfigProblem, ...]
+
+
+def _attr(var_name: str) -> str:
+    return var_name.removeprefix("WARMUP_").lower()
+
+
+def parse_bool(raw: str) -> bool | None:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    return None
+
+
+def dev_secret_key_from(secret_key: str) -> str:
+    """A stable Fernet key derived from SECRET_KEY, for DEBUG set-ups only."""
+    digest = hashlib.sha256(b"warmup-dev-secrets:" + secret_key.encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()
+
+
+def _read_secret_keys(
+    env: Mapping[str, str], debug: bool, secret_key: str, problems: list[ConfigProblem]
+) -> tuple[tuple[str, ...], bool]:
+    raw = env.get("WARMUP_SECRET_KEYS", "").strip()
+    if not raw:
+        if debug:
+            problems.append(
+                ConfigProblem(
+                    W_DEV_SECRET_KEYS,
+                    "WARMUP_SECRET_KEYS",
+                    "not set: mailbox passwords are encrypted with a development key "
+                    "derived from SECRET_KEY. Set WARMUP_SECRET_KEYS before real use.",
+                )
+            )
+            return (dev_secret_key_from(secret_key),), True
+        problems.append(
+            ConfigProblem(
+                E_NO_SECRET_KEYS,
+                "WARMUP_SECRET_KEYS",
+                "must be set when DEBUG is off: one or more Fernet keys, comma-separated, "
+                "newest first (make one with `manage.py generate_secret_key`).",
+            )
+        )
+        return (), False
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            # The key itself is never echoed: it is a secret even when malformed.
+            problems.append(
+                ConfigProblem(
+                    E_BAD_SECRET_KEY,
+                    "WARMUP_SECRET_KEYS",
+                    f"key number {position} is not a Fernet key "
+                    "(32 bytes, url-safe base64: 44 characters ending in '=').",
+                )
+            )
+    return keys, False
+
+
+def _read_database(
+    env: Mapping[str, str], problems: list[ConfigProblem]
+) -> dict[str, Any]:
+    default_url = f"sqlite:///{BASE_DIR / 'var' / 'warmup.sqlite3'}"
+    url = env.get("DATABASE_URL", "").strip() or default_url
+    try:
+        database = environ.Env.db_url_config(url)
+    except Exception:  # django-environ raises several types for a malformed URL.
+        database = {}
+    engine = database.get("ENGINE", "")
+    if engine not in ("django.db.backends.sqlite3", "django.db.backends.postgresql"):
+        scheme = url.split(":", 1)[0]
+        problems.append(
+            ConfigProblem(
+                E_DATABASE_URL,
+                "DATABASE_URL",
+                f"scheme {scheme!r} is not supported: use postgres://USER:PASSWORD@HOST:PORT/NAME "
+                "or sqlite:///PATH.",
+            )
+        )
+        database = environ.Env.db_url_config(default_url)
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        database.setdefault("OPTIONS", {})
+        database["OPTIONS"].setdefault("application_name", "warmup")
+        database["CONN_MAX_AGE"] = 60
+        database["CONN_HEALTH_CHECKS"] = True
+    else:
+        database.setdefault("OPTIONS", {})
+        # Several threads of one process (the engine and the web app under `make run`)
+        # share the file: wait for the lock instead of failing at once.
+        database["OPTIONS"].setdefault("timeout", 20)
+    return database
+
+
+def load(env: Mapping[str, str]) -> Config:
+    """Read and validate the whole configuration from `env` (normally os.environ)."""
+    problems: list[ConfigProblem] = []
+
+    debug_raw = env.get("DEBUG", "true")
+    debug = parse_bool(debug_raw)
+    if debug is None:
+        problems.append(
+            ConfigProblem(E_NOT_A_BOOLEAN, "DEBUG", f"{debug_raw!r} is not true/false.")
+        )
+        debug = False
+
+    secret_key = env.get("SECRET_KEY", "").strip()
+    if not secret_key:
+        secret_key = DEV_SECRET_KEY
+    if not debug and secret_key == DEV_SECRET_KEY:
+        problems.append(
+            ConfigProblem(
+                E_SECRET_KEY,
+                "SECRET_KEY",
+                "must be set to a long random value when DEBUG is off.",
+            )
+        )
+
+    default_hosts = "localhost,127.0.0.1,[::1]" if debug else ""
+    allowed_hosts = tuple(
+        h.strip() for h in env.get("ALLOWED_HOSTS", default_hosts).split(",") if h.strip()
+    )
+
+    values: dict[str, Any] = {}
+    for var in INT_VARS:
+        raw = env.get(var.name)
+        if raw is None or raw.strip() == "":
+            values[_attr(var.name)] = var.default
+            continue
+        try:
+            number = int(raw.strip())
+        except ValueError:
+            problems.append(
+                ConfigProblem(E_NOT_A_NUMBER, var.name, f"{raw!r} is not a whole number.")
+            )
+            number = var.default
+        else:
+            if not var.minimum <= number <= var.maximum:
+                problems.append(
+                    ConfigProblem(
+                        E_OUT_OF_RANGE,
+                        var.name,
+                        f"{number} is out of range: must be between {var.minimum} and "
+                        f"{var.maximum}.",
+                    )
+                )
+                number = var.default
+        values[_attr(var.name)] = number
+    for var in BOOL_VARS:
+        raw = env.get(var.name)
+        parsed = var.default if raw is None else parse_bool(raw)
+        if parsed is None:
+            problems.append(
+                ConfigProblem(E_NOT_A_BOOLEAN, var.name, f"{raw!r} is not true/false.")
+            )
+            parsed = var.default
+        values[_attr(var.name)] = parsed
+
+    if values["stagger_min_ms"] > values["stagger_max_ms"]:
+        problems.append(
+            ConfigProblem(
+                E_STAGGER_ORDER,
+                "WARMUP_STAGGER_MIN_MS",
+                f"{values['stagger_min_ms']} is greater than WARMUP_STAGGER_MAX_MS "
+                f"({values['stagger_max_ms']}).",
+            )
+        )
+    if values["worker_id"] > values["worker_count"]:
+        problems.append(
+            ConfigProblem(
+                E_WORKER_ID,
+                "WARMUP_WORKER_ID",
+                f"{values['worker_id']} is greater than WARMUP_WORKER_COUNT "
+                f"({values['worker_count']}): ids run from 1 to the count.",
+            )
+        )
+
+    database = _read_database(env, problems)
+    if values["distributed_mode"] and database["ENGINE"] == "django.db.backends.sqlite3":
+        problems.append(
+            ConfigProblem(
+                E_DISTRIBUTED_SQLITE,
+                "WARMUP_DISTRIBUTED_MODE",
+                "needs PostgreSQL: several workers cannot share a SQLite file. "
+                "Set DATABASE_URL=postgres://…",
+            )
+        )
+
+    secret_keys, dev_keys = _read_secret_keys(env, debug, secret_key, problems)
+
+    return Config(
+        debug=debug,
+        secret_key=secret_key,
+        allowed_hosts=allowed_hosts,
+        database=database,
+        warmup=WarmupConfig(**values, secret_keys=secret_keys, secret_keys_are_dev=dev_keys),
+        problems=tuple(problems),
+    )
