@@ -139,10 +139,12 @@ class Mailbox(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(smtp_port__gte=1, smtp_port__lte=65535), name="mailboxes_smtp_port_range"
+                condition=Q(smtp_port__gte=1, smtp_port__lte=65535),
+                name="mailboxes_smtp_port_range",
             ),
             models.CheckConstraint(
-                condition=Q(imap_port__gte=1, imap_port__lte=65535), name="mailboxes_imap_port_range"
+                condition=Q(imap_port__gte=1, imap_port__lte=65535),
+                name="mailboxes_imap_port_range",
             ),
             models.CheckConstraint(
                 condition=Q(smtp_security__in=SECURITY_MODES), name="mailboxes_smtp_security_valid"

@@ -67,4 +67,3 @@ def normalize_mailbox_statuses(mailbox_model: Any, *, dry_run: bool = False) -> 
                 update["status_reason"] = reason
             mailbox_model.objects.filter(status=before).update(**update)
     return changes
-

@@ -43,9 +43,7 @@ class SendLog(models.Model):
         related_name="received_logs",
         db_index=False,
     )
-    status = models.CharField(
-        max_length=10, choices=SendStatus.choices, default=SendStatus.PLANNED
-    )
+    status = models.CharField(max_length=10, choices=SendStatus.choices, default=SendStatus.PLANNED)
     attempts = models.IntegerField(default=0)
     smtp_code = models.IntegerField(null=True, blank=True)
     smtp_error = models.TextField(blank=True)
@@ -122,7 +120,9 @@ class DailyStat(models.Model):
         indexes = [models.Index(fields=["date"], name="idx_warmup_logs_date")]
         constraints = [
             # Also the seed's (mailbox_id, date) index.
-            models.UniqueConstraint(fields=["mailbox", "date"], name="idx_warmup_logs_mailbox_date"),
+            models.UniqueConstraint(
+                fields=["mailbox", "date"], name="idx_warmup_logs_mailbox_date"
+            ),
             *(
                 models.CheckConstraint(
                     condition=Q(**{f"{name}__gte": 0}), name=f"warmup_logs_{name}_gte_0"
@@ -166,9 +166,7 @@ class EngineState(models.Model):
         db_table = "engine_state"
         verbose_name = "engine state"
         verbose_name_plural = "engine state"
-        constraints = [
-            models.CheckConstraint(condition=Q(id=1), name="engine_state_singleton")
-        ]
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="engine_state_singleton")]
 
     def __str__(self) -> str:
         return "running" if self.running else "stopped"
@@ -217,7 +215,9 @@ class RateWindow(models.Model):
     class Meta:
         db_table = "rate_windows"
         constraints = [
-            models.UniqueConstraint(fields=["key", "window_start"], name="rate_windows_key_start_uniq"),
+            models.UniqueConstraint(
+                fields=["key", "window_start"], name="rate_windows_key_start_uniq"
+            ),
             models.CheckConstraint(condition=Q(used__gte=0), name="rate_windows_used_gte_0"),
         ]
 

@@ -78,13 +78,39 @@ INT_VARS: tuple[IntVar, ...] = (
     IntVar("WARMUP_BATCH_SIZE", 100, 1, 10_000, "Sends handed to the SMTP transport per batch."),
     IntVar("WARMUP_MAX_CONCURRENT", 20, 1, 1_000, "SMTP sends in flight at once per worker."),
     IntVar("WARMUP_BATCH_DELAY_MS", 5000, 0, 600_000, "Pause between two batches (ms)."),
-    IntVar("WARMUP_STAGGER_MIN_MS", 1000, 0, 600_000, "Least delay between starting two sends (ms)."),
-    IntVar("WARMUP_STAGGER_MAX_MS", 5000, 0, 600_000, "Largest delay between starting two sends (ms)."),
-    IntVar("WARMUP_GLOBAL_HOURLY_LIMIT", 10_000, 1, 100_000_000, "Sends per clock hour, all workers together."),
-    IntVar("WARMUP_GLOBAL_MINUTE_LIMIT", 200, 1, 10_000_000, "Sends per clock minute, all workers together."),
-    IntVar("WARMUP_USER_HOURLY_LIMIT", 500, 1, 10_000_000, "Sends per clock hour for one owner's mailboxes together."),
-    IntVar("WARMUP_CRON_INTERVAL_MINUTES", 15, 1, 1_440, "Minutes between planning/dispatch cycles."),
-    IntVar("WARMUP_MIN_DAILY_QUOTA", 30, 0, 10_000, "Floor of every enabled mailbox's daily quota."),
+    IntVar(
+        "WARMUP_STAGGER_MIN_MS", 1000, 0, 600_000, "Least delay between starting two sends (ms)."
+    ),
+    IntVar(
+        "WARMUP_STAGGER_MAX_MS", 5000, 0, 600_000, "Largest delay between starting two sends (ms)."
+    ),
+    IntVar(
+        "WARMUP_GLOBAL_HOURLY_LIMIT",
+        10_000,
+        1,
+        100_000_000,
+        "Sends per clock hour, all workers together.",
+    ),
+    IntVar(
+        "WARMUP_GLOBAL_MINUTE_LIMIT",
+        200,
+        1,
+        10_000_000,
+        "Sends per clock minute, all workers together.",
+    ),
+    IntVar(
+        "WARMUP_USER_HOURLY_LIMIT",
+        500,
+        1,
+        10_000_000,
+        "Sends per clock hour for one owner's mailboxes together.",
+    ),
+    IntVar(
+        "WARMUP_CRON_INTERVAL_MINUTES", 15, 1, 1_440, "Minutes between planning/dispatch cycles."
+    ),
+    IntVar(
+        "WARMUP_MIN_DAILY_QUOTA", 30, 0, 10_000, "Floor of every enabled mailbox's daily quota."
+    ),
     IntVar("WARMUP_METRICS_RETENTION_DAYS", 30, 1, 3_650, "Days of metric snapshots kept."),
     IntVar("WARMUP_WORKER_ID", 1, 1, 10_000, "This worker's shard, 1..WARMUP_WORKER_COUNT."),
     IntVar("WARMUP_WORKER_COUNT", 1, 1, 10_000, "Number of worker shards."),
@@ -198,9 +224,7 @@ def _read_secret_keys(
     return keys, False
 
 
-def _read_database(
-    env: Mapping[str, str], problems: list[ConfigProblem]
-) -> dict[str, Any]:
+def _read_database(env: Mapping[str, str], problems: list[ConfigProblem]) -> dict[str, Any]:
     default_url = f"sqlite:///{BASE_DIR / 'var' / 'warmup.sqlite3'}"
     url = env.get("DATABASE_URL", "").strip() or default_url
     try:
@@ -290,9 +314,7 @@ def load(env: Mapping[str, str]) -> Config:
         raw = env.get(var.name)
         parsed = var.default if raw is None else parse_bool(raw)
         if parsed is None:
-            problems.append(
-                ConfigProblem(E_NOT_A_BOOLEAN, var.name, f"{raw!r} is not true/false.")
-            )
+            problems.append(ConfigProblem(E_NOT_A_BOOLEAN, var.name, f"{raw!r} is not true/false."))
             parsed = var.default
         values[_attr(var.name)] = parsed
 

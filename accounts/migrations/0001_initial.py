@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,61 +15,200 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Mailbox',
+            name="Mailbox",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.EmailField(max_length=254, unique=True)),
-                ('display_name', models.CharField(blank=True, max_length=100)),
-                ('provider', models.CharField(choices=[('gmail', 'Google'), ('outlook', 'Microsoft'), ('yahoo', 'Yahoo'), ('zoho', 'Zoho'), ('icloud', 'iCloud'), ('other', 'Other')], default='other', max_length=20)),
-                ('smtp_host', models.CharField(max_length=255)),
-                ('smtp_port', models.IntegerField(default=587)),
-                ('smtp_security', models.CharField(choices=[('ssl', 'SSL/TLS'), ('starttls', 'STARTTLS'), ('none', 'None')], default='starttls', max_length=10)),
-                ('smtp_username', models.CharField(max_length=255)),
-                ('smtp_secret', models.TextField(blank=True, editable=False)),
-                ('imap_host', models.CharField(max_length=255)),
-                ('imap_port', models.IntegerField(default=993)),
-                ('imap_security', models.CharField(choices=[('ssl', 'SSL/TLS'), ('starttls', 'STARTTLS'), ('none', 'None')], default='ssl', max_length=10)),
-                ('imap_username', models.CharField(max_length=255)),
-                ('imap_secret', models.TextField(blank=True, editable=False)),
-                ('warmup_enabled', models.BooleanField(default=True)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('paused', 'Paused'), ('error', 'Error'), ('disabled', 'Disabled')], default='active', max_length=20)),
-                ('status_reason', models.TextField(blank=True)),
-                ('status_changed_at', models.DateTimeField(blank=True, null=True)),
-                ('start_volume', models.IntegerField(default=10)),
-                ('daily_increase', models.IntegerField(default=5)),
-                ('daily_max', models.IntegerField(default=50)),
-                ('reply_rate', models.FloatField(default=0.35)),
-                ('timezone', models.CharField(default='UTC', max_length=64, validators=[accounts.models.validate_timezone])),
-                ('window_start_hour', models.IntegerField(default=8)),
-                ('window_end_hour', models.IntegerField(default=18)),
-                ('window_weekdays', models.IntegerField(default=127, help_text='Bit mask of sending days: 1 = Monday … 64 = Sunday.')),
-                ('warmup_started_on', models.DateField(blank=True, null=True)),
-                ('consecutive_failures', models.IntegerField(default=0)),
-                ('last_error', models.TextField(blank=True)),
-                ('last_error_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='mailboxes', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("email", models.EmailField(max_length=254, unique=True)),
+                ("display_name", models.CharField(blank=True, max_length=100)),
+                (
+                    "provider",
+                    models.CharField(
+                        choices=[
+                            ("gmail", "Google"),
+                            ("outlook", "Microsoft"),
+                            ("yahoo", "Yahoo"),
+                            ("zoho", "Zoho"),
+                            ("icloud", "iCloud"),
+                            ("other", "Other"),
+                        ],
+                        default="other",
+                        max_length=20,
+                    ),
+                ),
+                ("smtp_host", models.CharField(max_length=255)),
+                ("smtp_port", models.IntegerField(default=587)),
+                (
+                    "smtp_security",
+                    models.CharField(
+                        choices=[("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("none", "None")],
+                        default="starttls",
+                        max_length=10,
+                    ),
+                ),
+                ("smtp_username", models.CharField(max_length=255)),
+                ("smtp_secret", models.TextField(blank=True, editable=False)),
+                ("imap_host", models.CharField(max_length=255)),
+                ("imap_port", models.IntegerField(default=993)),
+                (
+                    "imap_security",
+                    models.CharField(
+                        choices=[("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("none", "None")],
+                        default="ssl",
+                        max_length=10,
+                    ),
+                ),
+                ("imap_username", models.CharField(max_length=255)),
+                ("imap_secret", models.TextField(blank=True, editable=False)),
+                ("warmup_enabled", models.BooleanField(default=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("paused", "Paused"),
+                            ("error", "Error"),
+                            ("disabled", "Disabled"),
+                        ],
+                        default="active",
+                        max_length=20,
+                    ),
+                ),
+                ("status_reason", models.TextField(blank=True)),
+                ("status_changed_at", models.DateTimeField(blank=True, null=True)),
+                ("start_volume", models.IntegerField(default=10)),
+                ("daily_increase", models.IntegerField(default=5)),
+                ("daily_max", models.IntegerField(default=50)),
+                ("reply_rate", models.FloatField(default=0.35)),
+                (
+                    "timezone",
+                    models.CharField(
+                        default="UTC", max_length=64, validators=[accounts.models.validate_timezone]
+                    ),
+                ),
+                ("window_start_hour", models.IntegerField(default=8)),
+                ("window_end_hour", models.IntegerField(default=18)),
+                (
+                    "window_weekdays",
+                    models.IntegerField(
+                        default=127, help_text="Bit mask of sending days: 1 = Monday … 64 = Sunday."
+                    ),
+                ),
+                ("warmup_started_on", models.DateField(blank=True, null=True)),
+                ("consecutive_failures", models.IntegerField(default=0)),
+                ("last_error", models.TextField(blank=True)),
+                ("last_error_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="mailboxes",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'mailboxes',
-                'db_table': 'mailboxes',
-                'indexes': [models.Index(condition=models.Q(('warmup_enabled', True)), fields=['id'], name='idx_mailboxes_enabled')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('smtp_port__gte', 1), ('smtp_port__lte', 65535)), name='mailboxes_smtp_port_range'), models.CheckConstraint(condition=models.Q(('imap_port__gte', 1), ('imap_port__lte', 65535)), name='mailboxes_imap_port_range'), models.CheckConstraint(condition=models.Q(('smtp_security__in', ('ssl', 'starttls', 'none'))), name='mailboxes_smtp_security_valid'), models.CheckConstraint(condition=models.Q(('imap_security__in', ('ssl', 'starttls', 'none'))), name='mailboxes_imap_security_valid'), models.CheckConstraint(condition=models.Q(('reply_rate__gte', 0), ('reply_rate__lte', 1)), name='mailboxes_reply_rate_range'), models.CheckConstraint(condition=models.Q(('start_volume__gte', 0)), name='mailboxes_start_volume_gte_0'), models.CheckConstraint(condition=models.Q(('daily_increase__gte', 0)), name='mailboxes_daily_increase_gte_0'), models.CheckConstraint(condition=models.Q(('daily_max__gte', 0)), name='mailboxes_daily_max_gte_0'), models.CheckConstraint(condition=models.Q(('window_end_hour__lte', 24), ('window_start_hour__gte', 0), ('window_start_hour__lt', models.F('window_end_hour'))), name='mailboxes_window_hours_valid'), models.CheckConstraint(condition=models.Q(('window_weekdays__gte', 1), ('window_weekdays__lte', 127)), name='mailboxes_window_weekdays_valid'), models.CheckConstraint(condition=models.Q(('consecutive_failures__gte', 0)), name='mailboxes_consecutive_failures_gte_0')],
+                "verbose_name_plural": "mailboxes",
+                "db_table": "mailboxes",
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("warmup_enabled", True)),
+                        fields=["id"],
+                        name="idx_mailboxes_enabled",
+                    )
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("smtp_port__gte", 1), ("smtp_port__lte", 65535)),
+                        name="mailboxes_smtp_port_range",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("imap_port__gte", 1), ("imap_port__lte", 65535)),
+                        name="mailboxes_imap_port_range",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("smtp_security__in", ("ssl", "starttls", "none"))),
+                        name="mailboxes_smtp_security_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("imap_security__in", ("ssl", "starttls", "none"))),
+                        name="mailboxes_imap_security_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("reply_rate__gte", 0), ("reply_rate__lte", 1)),
+                        name="mailboxes_reply_rate_range",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("start_volume__gte", 0)),
+                        name="mailboxes_start_volume_gte_0",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("daily_increase__gte", 0)),
+                        name="mailboxes_daily_increase_gte_0",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("daily_max__gte", 0)), name="mailboxes_daily_max_gte_0"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("window_end_hour__lte", 24),
+                            ("window_start_hour__gte", 0),
+                            ("window_start_hour__lt", models.F("window_end_hour")),
+                        ),
+                        name="mailboxes_window_hours_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("window_weekdays__gte", 1), ("window_weekdays__lte", 127)
+                        ),
+                        name="mailboxes_window_weekdays_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("consecutive_failures__gte", 0)),
+                        name="mailboxes_consecutive_failures_gte_0",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='OwnerPlan',
+            name="OwnerPlan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(default='standard', max_length=50)),
-                ('max_mailboxes', models.IntegerField(default=100)),
-                ('max_daily_quota', models.IntegerField(default=100)),
-                ('owner', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='plan', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(default="standard", max_length=50)),
+                ("max_mailboxes", models.IntegerField(default=100)),
+                ("max_daily_quota", models.IntegerField(default=100)),
+                (
+                    "owner",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="plan",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'db_table': 'owner_plans',
-                'constraints': [models.CheckConstraint(condition=models.Q(('max_mailboxes__gte', 0)), name='owner_plans_max_mailboxes_gte_0'), models.CheckConstraint(condition=models.Q(('max_daily_quota__gte', 0)), name='owner_plans_max_daily_quota_gte_0')],
+                "db_table": "owner_plans",
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("max_mailboxes__gte", 0)),
+                        name="owner_plans_max_mailboxes_gte_0",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("max_daily_quota__gte", 0)),
+                        name="owner_plans_max_daily_quota_gte_0",
+                    ),
+                ],
             },
         ),
     ]

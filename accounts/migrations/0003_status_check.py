@@ -5,15 +5,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_normalize_status'),
+        ("accounts", "0002_normalize_status"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddConstraint(
-            model_name='mailbox',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ('active', 'paused', 'error', 'disabled'))), name='mailboxes_status_valid'),
+            model_name="mailbox",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ("active", "paused", "error", "disabled"))),
+                name="mailboxes_status_valid",
+            ),
         ),
     ]

@@ -4,32 +4,51 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='MetricSnapshot',
+            name="MetricSnapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('taken_at', models.DateTimeField(db_index=True)),
-                ('total_mailboxes', models.IntegerField(default=0)),
-                ('active_mailboxes', models.IntegerField(default=0)),
-                ('sent_today', models.IntegerField(default=0)),
-                ('failed_today', models.IntegerField(default=0)),
-                ('throughput_per_hour', models.IntegerField(default=0)),
-                ('quota_completion_rate', models.FloatField(default=0)),
-                ('health', models.IntegerField(choices=[(0, 'Critical'), (1, 'Degraded'), (2, 'Healthy')], default=2)),
-                ('health_rule', models.CharField(blank=True, max_length=100)),
-                ('detail', models.JSONField(blank=True, default=dict)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("taken_at", models.DateTimeField(db_index=True)),
+                ("total_mailboxes", models.IntegerField(default=0)),
+                ("active_mailboxes", models.IntegerField(default=0)),
+                ("sent_today", models.IntegerField(default=0)),
+                ("failed_today", models.IntegerField(default=0)),
+                ("throughput_per_hour", models.IntegerField(default=0)),
+                ("quota_completion_rate", models.FloatField(default=0)),
+                (
+                    "health",
+                    models.IntegerField(
+                        choices=[(0, "Critical"), (1, "Degraded"), (2, "Healthy")], default=2
+                    ),
+                ),
+                ("health_rule", models.CharField(blank=True, max_length=100)),
+                ("detail", models.JSONField(blank=True, default=dict)),
             ],
             options={
-                'db_table': 'metric_snapshots',
-                'ordering': ['-taken_at'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('health__in', [0, 1, 2])), name='metric_snapshots_health_valid'), models.CheckConstraint(condition=models.Q(('quota_completion_rate__gte', 0), ('quota_completion_rate__lte', 1)), name='metric_snapshots_completion_range')],
+                "db_table": "metric_snapshots",
+                "ordering": ["-taken_at"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("health__in", [0, 1, 2])),
+                        name="metric_snapshots_health_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("quota_completion_rate__gte", 0), ("quota_completion_rate__lte", 1)
+                        ),
+                        name="metric_snapshots_completion_range",
+                    ),
+                ],
             },
         ),
     ]

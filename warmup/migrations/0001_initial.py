@@ -6,134 +6,342 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0003_status_check'),
+        ("accounts", "0003_status_check"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(db_index=True)),
-                ('actor_name', models.CharField(help_text='Kept if the user is deleted.', max_length=150)),
-                ('action', models.CharField(max_length=50)),
-                ('target_type', models.CharField(blank=True, max_length=50)),
-                ('target_id', models.CharField(blank=True, max_length=50)),
-                ('detail', models.JSONField(blank=True, default=dict)),
-                ('remote_addr', models.GenericIPAddressField(blank=True, null=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(db_index=True)),
+                (
+                    "actor_name",
+                    models.CharField(help_text="Kept if the user is deleted.", max_length=150),
+                ),
+                ("action", models.CharField(max_length=50)),
+                ("target_type", models.CharField(blank=True, max_length=50)),
+                ("target_id", models.CharField(blank=True, max_length=50)),
+                ("detail", models.JSONField(blank=True, default=dict)),
+                ("remote_addr", models.GenericIPAddressField(blank=True, null=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'db_table': 'audit_events',
-                'ordering': ['-created_at'],
+                "db_table": "audit_events",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='RateWindow',
+            name="RateWindow",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=64)),
-                ('window_start', models.DateTimeField()),
-                ('used', models.IntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=64)),
+                ("window_start", models.DateTimeField()),
+                ("used", models.IntegerField(default=0)),
             ],
             options={
-                'db_table': 'rate_windows',
-                'constraints': [models.UniqueConstraint(fields=('key', 'window_start'), name='rate_windows_key_start_uniq'), models.CheckConstraint(condition=models.Q(('used__gte', 0)), name='rate_windows_used_gte_0')],
+                "db_table": "rate_windows",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("key", "window_start"), name="rate_windows_key_start_uniq"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("used__gte", 0)), name="rate_windows_used_gte_0"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Worker',
+            name="Worker",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text='host:pid:random', max_length=100, unique=True)),
-                ('shard', models.IntegerField(default=1)),
-                ('shard_count', models.IntegerField(default=1)),
-                ('host', models.CharField(max_length=255)),
-                ('pid', models.IntegerField()),
-                ('started_at', models.DateTimeField()),
-                ('heartbeat_at', models.DateTimeField()),
-                ('last_cycle_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(help_text="host:pid:random", max_length=100, unique=True),
+                ),
+                ("shard", models.IntegerField(default=1)),
+                ("shard_count", models.IntegerField(default=1)),
+                ("host", models.CharField(max_length=255)),
+                ("pid", models.IntegerField()),
+                ("started_at", models.DateTimeField()),
+                ("heartbeat_at", models.DateTimeField()),
+                ("last_cycle_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'db_table': 'workers',
-                'constraints': [models.CheckConstraint(condition=models.Q(('shard__gte', 1), ('shard__lte', models.F('shard_count'))), name='workers_shard_in_range')],
+                "db_table": "workers",
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("shard__gte", 1), ("shard__lte", models.F("shard_count"))
+                        ),
+                        name="workers_shard_in_range",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='DailyStat',
+            name="DailyStat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('date', models.DateField()),
-                ('quota', models.IntegerField(default=0)),
-                ('reserved', models.IntegerField(default=0)),
-                ('sent', models.IntegerField(default=0)),
-                ('failed', models.IntegerField(default=0)),
-                ('deferred', models.IntegerField(default=0)),
-                ('unknown', models.IntegerField(default=0)),
-                ('received', models.IntegerField(default=0)),
-                ('replied', models.IntegerField(default=0)),
-                ('inbox', models.IntegerField(default=0)),
-                ('spam', models.IntegerField(default=0)),
-                ('quota_met', models.BooleanField(default=False)),
-                ('streak', models.IntegerField(default=0, help_text='Consecutive days at quota up to this one.')),
-                ('mailbox', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='daily_stats', to='accounts.mailbox')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("date", models.DateField()),
+                ("quota", models.IntegerField(default=0)),
+                ("reserved", models.IntegerField(default=0)),
+                ("sent", models.IntegerField(default=0)),
+                ("failed", models.IntegerField(default=0)),
+                ("deferred", models.IntegerField(default=0)),
+                ("unknown", models.IntegerField(default=0)),
+                ("received", models.IntegerField(default=0)),
+                ("replied", models.IntegerField(default=0)),
+                ("inbox", models.IntegerField(default=0)),
+                ("spam", models.IntegerField(default=0)),
+                ("quota_met", models.BooleanField(default=False)),
+                (
+                    "streak",
+                    models.IntegerField(
+                        default=0, help_text="Consecutive days at quota up to this one."
+                    ),
+                ),
+                (
+                    "mailbox",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="daily_stats",
+                        to="accounts.mailbox",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'warmup_logs',
-                'indexes': [models.Index(fields=['date'], name='idx_warmup_logs_date')],
-                'constraints': [models.UniqueConstraint(fields=('mailbox', 'date'), name='idx_warmup_logs_mailbox_date'), models.CheckConstraint(condition=models.Q(('quota__gte', 0)), name='warmup_logs_quota_gte_0'), models.CheckConstraint(condition=models.Q(('reserved__gte', 0)), name='warmup_logs_reserved_gte_0'), models.CheckConstraint(condition=models.Q(('sent__gte', 0)), name='warmup_logs_sent_gte_0'), models.CheckConstraint(condition=models.Q(('failed__gte', 0)), name='warmup_logs_failed_gte_0'), models.CheckConstraint(condition=models.Q(('deferred__gte', 0)), name='warmup_logs_deferred_gte_0'), models.CheckConstraint(condition=models.Q(('unknown__gte', 0)), name='warmup_logs_unknown_gte_0'), models.CheckConstraint(condition=models.Q(('received__gte', 0)), name='warmup_logs_received_gte_0'), models.CheckConstraint(condition=models.Q(('replied__gte', 0)), name='warmup_logs_replied_gte_0'), models.CheckConstraint(condition=models.Q(('inbox__gte', 0)), name='warmup_logs_inbox_gte_0'), models.CheckConstraint(condition=models.Q(('spam__gte', 0)), name='warmup_logs_spam_gte_0'), models.CheckConstraint(condition=models.Q(('streak__gte', 0)), name='warmup_logs_streak_gte_0')],
+                "db_table": "warmup_logs",
+                "indexes": [models.Index(fields=["date"], name="idx_warmup_logs_date")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("mailbox", "date"), name="idx_warmup_logs_mailbox_date"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("quota__gte", 0)), name="warmup_logs_quota_gte_0"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("reserved__gte", 0)), name="warmup_logs_reserved_gte_0"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("sent__gte", 0)), name="warmup_logs_sent_gte_0"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("failed__gte", 0)), name="warmup_logs_failed_gte_0"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("deferred__gte", 0)), name="warmup_logs_deferred_gte_0"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("unknown__gte", 0)), name="warmup_logs_unknown_gte_0"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("received__gte", 0)), name="warmup_logs_received_gte_0"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("replied__gte", 0)), name="warmup_logs_replied_gte_0"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("inbox__gte", 0)), name="warmup_logs_inbox_gte_0"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("spam__gte", 0)), name="warmup_logs_spam_gte_0"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("streak__gte", 0)), name="warmup_logs_streak_gte_0"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='EngineState',
+            name="EngineState",
             fields=[
-                ('id', models.IntegerField(default=1, editable=False, primary_key=True, serialize=False)),
-                ('running', models.BooleanField(default=True)),
-                ('reason', models.TextField(blank=True)),
-                ('changed_at', models.DateTimeField(blank=True, null=True)),
-                ('trigger_requested_at', models.DateTimeField(blank=True, null=True)),
-                ('last_cycle_at', models.DateTimeField(blank=True, null=True)),
-                ('changed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.IntegerField(
+                        default=1, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("running", models.BooleanField(default=True)),
+                ("reason", models.TextField(blank=True)),
+                ("changed_at", models.DateTimeField(blank=True, null=True)),
+                ("trigger_requested_at", models.DateTimeField(blank=True, null=True)),
+                ("last_cycle_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "changed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'engine state',
-                'verbose_name_plural': 'engine state',
-                'db_table': 'engine_state',
-                'constraints': [models.CheckConstraint(condition=models.Q(('id', 1)), name='engine_state_singleton')],
+                "verbose_name": "engine state",
+                "verbose_name_plural": "engine state",
+                "db_table": "engine_state",
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("id", 1)), name="engine_state_singleton"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SendLog',
+            name="SendLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField(help_text="The sender's local date the slot belongs to.")),
-                ('slot_no', models.IntegerField()),
-                ('status', models.CharField(choices=[('planned', 'Planned'), ('sending', 'Sending'), ('sent', 'Sent'), ('deferred', 'Deferred'), ('failed', 'Failed'), ('unknown', 'Unknown')], default='planned', max_length=10)),
-                ('attempts', models.IntegerField(default=0)),
-                ('smtp_code', models.IntegerField(blank=True, null=True)),
-                ('smtp_error', models.TextField(blank=True)),
-                ('message_id', models.CharField(blank=True, max_length=255)),
-                ('thread_id', models.CharField(blank=True, help_text='Message-ID of the first message of the thread.', max_length=255)),
-                ('worker', models.CharField(blank=True, max_length=100)),
-                ('scheduled_at', models.DateTimeField()),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('placement', models.CharField(blank=True, choices=[('', 'not seen yet'), ('inbox', 'Inbox'), ('spam', 'Spam')], default='', max_length=5)),
-                ('placement_seen_at', models.DateTimeField(blank=True, null=True)),
-                ('timestamp', models.DateTimeField()),
-                ('in_reply_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='replies', to='warmup.sendlog')),
-                ('recipient', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='received_logs', to='accounts.mailbox')),
-                ('sender', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='send_logs', to='accounts.mailbox')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField(help_text="The sender's local date the slot belongs to.")),
+                ("slot_no", models.IntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("planned", "Planned"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("deferred", "Deferred"),
+                            ("failed", "Failed"),
+                            ("unknown", "Unknown"),
+                        ],
+                        default="planned",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.IntegerField(default=0)),
+                ("smtp_code", models.IntegerField(blank=True, null=True)),
+                ("smtp_error", models.TextField(blank=True)),
+                ("message_id", models.CharField(blank=True, max_length=255)),
+                (
+                    "thread_id",
+                    models.CharField(
+                        blank=True,
+                        help_text="Message-ID of the first message of the thread.",
+                        max_length=255,
+                    ),
+                ),
+                ("worker", models.CharField(blank=True, max_length=100)),
+                ("scheduled_at", models.DateTimeField()),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "placement",
+                    models.CharField(
+                        blank=True,
+                        choices=[("", "not seen yet"), ("inbox", "Inbox"), ("spam", "Spam")],
+                        default="",
+                        max_length=5,
+                    ),
+                ),
+                ("placement_seen_at", models.DateTimeField(blank=True, null=True)),
+                ("timestamp", models.DateTimeField()),
+                (
+                    "in_reply_to",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="replies",
+                        to="warmup.sendlog",
+                    ),
+                ),
+                (
+                    "recipient",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="received_logs",
+                        to="accounts.mailbox",
+                    ),
+                ),
+                (
+                    "sender",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="send_logs",
+                        to="accounts.mailbox",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'logs',
-                'indexes': [models.Index(fields=['sender', 'timestamp'], name='idx_logs_sender_timestamp'), models.Index(fields=['status', 'timestamp'], name='idx_logs_status_timestamp'), models.Index(condition=models.Q(('status__in', ('planned', 'deferred'))), fields=['scheduled_at'], name='idx_logs_claimable')],
-                'constraints': [models.UniqueConstraint(fields=('sender', 'day', 'slot_no'), name='logs_sender_day_slot_uniq'), models.CheckConstraint(condition=models.Q(('status__in', ['planned', 'sending', 'sent', 'deferred', 'failed', 'unknown'])), name='logs_status_valid'), models.CheckConstraint(condition=models.Q(('slot_no__gte', 0)), name='logs_slot_no_gte_0'), models.CheckConstraint(condition=models.Q(('attempts__gte', 0)), name='logs_attempts_gte_0'), models.CheckConstraint(condition=models.Q(('placement__in', ['', 'inbox', 'spam'])), name='logs_placement_valid')],
+                "db_table": "logs",
+                "indexes": [
+                    models.Index(fields=["sender", "timestamp"], name="idx_logs_sender_timestamp"),
+                    models.Index(fields=["status", "timestamp"], name="idx_logs_status_timestamp"),
+                    models.Index(
+                        condition=models.Q(("status__in", ("planned", "deferred"))),
+                        fields=["scheduled_at"],
+                        name="idx_logs_claimable",
+                    ),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("sender", "day", "slot_no"), name="logs_sender_day_slot_uniq"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "status__in",
+                                ["planned", "sending", "sent", "deferred", "failed", "unknown"],
+                            )
+                        ),
+                        name="logs_status_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("slot_no__gte", 0)), name="logs_slot_no_gte_0"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("attempts__gte", 0)), name="logs_attempts_gte_0"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("placement__in", ["", "inbox", "spam"])),
+                        name="logs_placement_valid",
+                    ),
+                ],
             },
         ),
     ]

@@ -1,0 +1,209 @@
+"""Every configuration mistake stops start-up with a message naming the variable."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core import checks
+
+from warmup_project import config
+from warmup_project.checks import config_messages
+
+GOOD_KEY = Fernet.generate_key().decode()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def problems_of(**env: str) -> dict[str, config.ConfigProblem]:
+    return {p.id: p for p in config.load(env).problems if p.is_error}
+
+
+def test_defaults_are_the_seeds():
+    warmup = config.load({}).warmup
+    assert (warmup.batch_size, warmup.max_concurrent, warmup.batch_delay_ms) == (100, 20, 5000)
+    assert (warmup.stagger_min_ms, warmup.stagger_max_ms) == (1000, 5000)
+    assert (warmup.global_hourly_limit, warmup.global_minute_limit) == (10_000, 200)
+    assert warmup.user_hourly_limit == 500
+    assert warmup.cron_interval_minutes == 15
+    assert warmup.min_daily_quota == 30
+    assert warmup.metrics_retention_days == 30
+    assert (warmup.worker_id, warmup.worker_count, warmup.distributed_mode) == (1, 1, False)
+
+
+def test_good_values_are_read():
+    loaded = config.load(
+        {
+            "WARMUP_BATCH_SIZE": " 250 ",
+            "WARMUP_ENABLE_DETAILED_METRICS": "yes",
+            "WARMUP_WORKER_ID": "3",
+            "WARMUP_WORKER_COUNT": "3",
+        }
+    )
+    assert [p for p in loaded.problems if p.is_error] == []
+    assert loaded.warmup.batch_size == 250
+    assert loaded.warmup.enable_detailed_metrics is True
+    assert loaded.warmup.worker_id == 3
+
+
+@pytest.mark.parametrize("var", [v.name for v in config.INT_VARS])
+def test_every_number_rejects_text(var):
+    problem = problems_of(**{var: "abc"})[config.E_NOT_A_NUMBER]
+    assert problem.variable == var
+    assert "'abc' is not a whole number" in str(problem)
+
+
+@pytest.mark.parametrize("var", [v for v in config.INT_VARS])
+def test_every_number_rejects_out_of_range(var):
+    problem = problems_of(**{var.name: str(var.minimum - 1)})[config.E_OUT_OF_RANGE]
+    assert problem.variable == var.name
+    assert problems_of(**{var.name: str(var.maximum + 1)})[config.E_OUT_OF_RANGE]
+
+
+def test_negative_minute_limit():
+    problem = problems_of(WARMUP_GLOBAL_MINUTE_LIMIT="-5")[config.E_OUT_OF_RANGE]
+    assert str(problem).startswith("WARMUP_GLOBAL_MINUTE_LIMIT: -5 is out of range")
+
+
+@pytest.mark.parametrize("var", [v.name for v in config.BOOL_VARS] + ["DEBUG"])
+def test_every_boolean_rejects_nonsense(var):
+    assert problems_of(**{var: "maybe"})[config.E_NOT_A_BOOLEAN].variable == var
+
+
+def test_stagger_min_above_max():
+    problem = problems_of(WARMUP_STAGGER_MIN_MS="6000", WARMUP_STAGGER_MAX_MS="5000")
+    assert problem[config.E_STAGGER_ORDER].variable == "WARMUP_STAGGER_MIN_MS"
+
+
+def test_worker_id_above_count():
+    problem = problems_of(WARMUP_WORKER_ID="4", WARMUP_WORKER_COUNT="3")
+    assert problem[config.E_WORKER_ID].variable == "WARMUP_WORKER_ID"
+
+
+def test_production_needs_secret_key_and_encryption_keys():
+    problems = problems_of(DEBUG="false")
+    assert problems[config.E_SECRET_KEY].variable == "SECRET_KEY"
+    assert problems[config.E_NO_SECRET_KEYS].variable == "WARMUP_SECRET_KEYS"
+    assert problems_of(DEBUG="false", SECRET_KEY="x" * 50, WARMUP_SECRET_KEYS=GOOD_KEY) == {}
+
+
+def test_bad_encryption_key_is_named_but_not_echoed():
+    problem = problems_of(WARMUP_SECRET_KEYS=f"{GOOD_KEY},not-a-real-key-but-secret")[
+        config.E_BAD_SECRET_KEY
+    ]
+    assert "key number 2" in str(problem)
+    assert "not-a-real-key-but-secret" not in str(problem)
+
+
+def test_debug_derives_a_development_key_and_warns():
+    loaded = config.load({"DEBUG": "true"})
+    assert loaded.warmup.secret_keys_are_dev
+    Fernet(loaded.warmup.secret_keys[0])  # a usable key
+    assert [p.id for p in loaded.problems] == [config.W_DEV_SECRET_KEYS]
+
+
+def test_distributed_mode_refuses_sqlite():
+    problem = problems_of(WARMUP_DISTRIBUTED_MODE="true", DATABASE_URL="sqlite:////tmp/x.db")
+    assert problem[config.E_DISTRIBUTED_SQLITE].variable == "WARMUP_DISTRIBUTED_MODE"
+    assert (
+        problems_of(WARMUP_DISTRIBUTED_MODE="true", DATABASE_URL="postgres://u@localhost/warmup")
+        == {}
+    )
+
+
+def test_unsupported_database_url():
+    assert problems_of(DATABASE_URL="mysql://u@h/db")[config.E_DATABASE_URL].variable == (
+        "DATABASE_URL"
+    )
+
+
+def test_secrets_stay_out_of_repr():
+    loaded = config.load(
+        {
+            "SECRET_KEY": "s3cr3t-value-xyz",
+            "WARMUP_SECRET_KEYS": GOOD_KEY,
+            "DATABASE_URL": "postgres://u:dbpass-xyz@h/db",
+        }
+    )
+    text = repr(loaded)
+    for secret in ("s3cr3t-value-xyz", GOOD_KEY, "dbpass-xyz"):
+        assert secret not in text
+
+
+def test_problems_become_system_check_errors():
+    loaded = config.load({"WARMUP_BATCH_SIZE": "abc"})
+    messages = config_messages(loaded.problems, {"timeout": 60, "retry": 90})
+    errors = [m for m in messages if m.level == checks.ERROR]
+    assert [(m.id, m.msg.split(":")[0]) for m in errors] == [("warmup.E001", "WARMUP_BATCH_SIZE")]
+
+
+def test_q_cluster_timeout_must_stay_below_retry():
+    messages = config_messages((), {"timeout": 300, "retry": 300})
+    assert [m.id for m in messages] == ["warmup.E011"]
+
+
+def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WARMUP_")}
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_manage_py_refuses_to_start_with_a_bad_value():
+    result = run_manage("check", WARMUP_BATCH_SIZE="abc")
+    assert result.returncode != 0
+    assert "warmup.E001" in result.stderr
+    assert "WARMUP_BATCH_SIZE" in result.stderr
+
+
+def test_wsgi_refuses_to_start_with_a_bad_value():
+    result = subprocess.run(
+        [sys.executable, "-c", "import warmup_project.wsgi"],
+        cwd=ROOT,
+        env={**os.environ, "WARMUP_STAGGER_MIN_MS": "9000", "WARMUP_STAGGER_MAX_MS": "10"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "warmup.E003" in result.stderr
+
+
+def test_production_settings_pass_check_deploy():
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="false",
+        SECRET_KEY="k" * 30 + "Random-Enough-Production-Key-4f9a2",
+        ALLOWED_HOSTS="warmup.example.com",
+        WARMUP_SECRET_KEYS=GOOD_KEY,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_env_example_documents_every_variable():
+    documented = (ROOT / ".env.example").read_text()
+    readme = (ROOT / "README.md").read_text()
+    for name in (
+        [v.name for v in config.INT_VARS]
+        + [v.name for v in config.BOOL_VARS]
+        + [
+            "DATABASE_URL",
+            "SECRET_KEY",
+            "DEBUG",
+            "ALLOWED_HOSTS",
+            "WARMUP_SECRET_KEYS",
+        ]
+    ):
+        assert f"{name}=" in documented, f"{name} missing from .env.example"
+        assert f"`{name}`" in readme, f"{name} missing from README's configuration table"
