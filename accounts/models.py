@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from accounts import crypto
 from accounts import status as mailbox_status
+from warmup.engine.pacing import ALL_WEEKDAYS
 
 SECURITY_CHOICES = [("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("none", "None")]
 SECURITY_MODES = tuple(value for value, _ in SECURITY_CHOICES)
@@ -32,7 +33,6 @@ _PROVIDER_HINTS = {
     "icloud": ("icloud.com", "me.com", "mac.com"),
 }
 
-ALL_WEEKDAYS = 0b1111111  # bit 0 = Monday … bit 6 = Sunday
 
 
 def guess_provider(email: str, smtp_host: str) -> str:

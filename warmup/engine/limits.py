@@ -1,0 +1,96 @@
+"""Rate budgets shared by every worker: global per minute and per hour, per owner per hour.
+
+Budgets are reserved in the claim's transaction: the window rows are created if missing,
+locked in one fixed order (so two claimers never deadlock), read, and written back with
+what this claim takes. What a budget does not allow stays planned for a later claim.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from warmup.models import RateWindow
+
+GLOBAL_MINUTE = "global:minute"
+GLOBAL_HOUR = "global:hour"
+
+
+def user_hour_key(owner_id: int) -> str:
+    return f"user:{owner_id}:hour"
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_minute: int
+    per_hour: int
+    per_user_hour: int
+
+
+def window_starts(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    minute = now.replace(second=0, microsecond=0)
+    return minute, minute.replace(minute=0)
+
+
+def grant(
+    owners: Sequence[int],
+    *,
+    minute_left: int,
+    hour_left: int,
+    user_left: dict[int, int],
+) -> list[bool]:
+    """Which of the candidate sends (given by owner, in priority order) fit the budgets.
+    Pure: `reserve_budget` feeds it what the locked windows have left."""
+    granted = []
+    user_left = dict(user_left)
+    for owner in owners:
+        ok = minute_left > 0 and hour_left > 0 and user_left.get(owner, 0) > 0
+        if ok:
+            minute_left -= 1
+            hour_left -= 1
+            user_left[owner] -= 1
+        granted.append(ok)
+    return granted
+
+
+def reserve_budget(now: dt.datetime, owners: Sequence[int], limits: Limits) -> list[bool]:
+    """Reserve one send per candidate that the budgets allow. Call inside the claim's
+    transaction: the window rows stay locked until it commits."""
+    if not owners:
+        return []
+    minute, hour = window_starts(now)
+    wanted = [(GLOBAL_MINUTE, minute), (GLOBAL_HOUR, hour)] + [
+        (user_hour_key(owner), hour) for owner in sorted(set(owners))
+    ]
+    RateWindow.objects.bulk_create(
+        [RateWindow(key=key, window_start=start) for key, start in wanted],
+        ignore_conflicts=True,
+    )
+    keys = {key for key, _ in wanted}
+    rows = {
+        (row.key, row.window_start): row
+        for row in RateWindow.objects.select_for_update()
+        .filter(key__in=keys, window_start__in={minute, hour})
+        .order_by("key", "window_start")
+    }
+    minute_row = rows[(GLOBAL_MINUTE, minute)]
+    hour_row = rows[(GLOBAL_HOUR, hour)]
+    user_rows = {owner: rows[(user_hour_key(owner), hour)] for owner in set(owners)}
+    granted = grant(
+        owners,
+        minute_left=limits.per_minute - minute_row.used,
+        hour_left=limits.per_hour - hour_row.used,
+        user_left={o: limits.per_user_hour - row.used for o, row in user_rows.items()},
+    )
+    taken = [owner for owner, ok in zip(owners, granted, strict=True) if ok]
+    if taken:
+        minute_row.used += len(taken)
+        hour_row.used += len(taken)
+        changed = [minute_row, hour_row]
+        for owner, count in Counter(taken).items():
+            user_rows[owner].used += count
+            changed.append(user_rows[owner])
+        RateWindow.objects.bulk_update(changed, ["used"])
+    return granted

@@ -1,0 +1,133 @@
+"""Planning: each enabled, active mailbox gets its local day's send slots, once.
+
+A mailbox's day is planned when its DailyStat row for that local date exists; the slots
+(SendLog rows) and that row go in together, with ON CONFLICT DO NOTHING, so planning
+twice, or on several workers at once, changes nothing. In the steady state a cycle finds
+no mailbox to plan with one anti-join; the work comes when a time zone's day begins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Case, DateField, Exists, OuterRef, QuerySet, Value, When
+from django.db.models.functions import Coalesce
+
+from accounts import status as mailbox_status
+from accounts.models import Mailbox, OwnerPlan
+from warmup.engine import pacing
+from warmup.models import DailyStat, SendLog
+
+PLAN_BATCH = 2000  # mailboxes per transaction
+DEFAULT_PLAN_CAP = OwnerPlan._meta.get_field("max_daily_quota").default
+
+_PLAN_FIELDS = (
+    "id",
+    "timezone",
+    "start_volume",
+    "daily_increase",
+    "daily_max",
+    "window_start_hour",
+    "window_end_hour",
+    "window_weekdays",
+    "warmup_started_on",
+)
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    mailboxes: int
+    slots: int
+
+
+def local_dates(now: dt.datetime, timezones: Iterable[str]) -> dict[str, dt.date]:
+    return {tz: now.astimezone(zoneinfo.ZoneInfo(tz)).date() for tz in timezones}
+
+
+def local_date_expression(dates: dict[str, dt.date]) -> Case:
+    """SQL for "the mailbox's local date": one WHEN per time zone in use (a few hundred
+    at most), so the database needs no time zone support of its own (SQLite)."""
+    return Case(
+        *(When(timezone=tz, then=Value(day)) for tz, day in dates.items()),
+        output_field=DateField(),
+    )
+
+
+def sending_mailboxes() -> QuerySet[Mailbox]:
+    return Mailbox.objects.filter(warmup_enabled=True, status=mailbox_status.ACTIVE)
+
+
+def unplanned_mailboxes(now: dt.datetime) -> list[dict[str, Any]]:
+    timezones = list(sending_mailboxes().values_list("timezone", flat=True).distinct())
+    if not timezones:
+        return []
+    dates = local_dates(now, timezones)
+    planned = DailyStat.objects.filter(mailbox=OuterRef("pk"), date=OuterRef("local_date"))
+    return list(
+        sending_mailboxes()
+        .annotate(
+            local_date=local_date_expression(dates),
+            plan_cap=Coalesce("owner__plan__max_daily_quota", Value(DEFAULT_PLAN_CAP)),
+        )
+        .filter(~Exists(planned))
+        .order_by("id")
+        .values(*_PLAN_FIELDS, "local_date", "plan_cap")
+    )
+
+
+def day_plan(box: dict[str, Any], now: dt.datetime, floor: int) -> tuple[int, list[dt.datetime]]:
+    """(quota, slot times) of one mailbox's local day, from the row `unplanned_mailboxes`
+    returns. Planned late (the mailbox was just enabled), the slots spread over what is
+    left of the window; planned after it closed, the day has none."""
+    day: dt.date = box["local_date"]
+    if not pacing.sends_on(day, box["window_weekdays"]):
+        return 0, []
+    started = box["warmup_started_on"] or day
+    quota = pacing.daily_quota(
+        start_volume=box["start_volume"],
+        daily_increase=box["daily_increase"],
+        daily_max=box["daily_max"],
+        plan_cap=box["plan_cap"],
+        floor=floor,
+        day_number=(day - started).days,
+    )
+    window = pacing.sending_window(
+        day, box["timezone"], box["window_start_hour"], box["window_end_hour"]
+    )
+    if now > window.start:
+        window = pacing.Window(now, window.end)
+        if window.length <= dt.timedelta(0):
+            return 0, []
+    return quota, pacing.slot_times(window, quota, pacing.slot_rng(box["id"], day))
+
+
+def plan_cycle(now: dt.datetime, *, floor: int) -> PlanResult:
+    boxes = unplanned_mailboxes(now)
+    slots = 0
+    for start in range(0, len(boxes), PLAN_BATCH):
+        batch = boxes[start : start + PLAN_BATCH]
+        logs: list[SendLog] = []
+        stats: list[DailyStat] = []
+        for box in batch:
+            quota, times = day_plan(box, now, floor)
+            stats.append(DailyStat(mailbox_id=box["id"], date=box["local_date"], quota=quota))
+            logs.extend(
+                SendLog(
+                    sender_id=box["id"],
+                    day=box["local_date"],
+                    slot_no=slot_no,
+                    scheduled_at=at,
+                    timestamp=now,
+                )
+                for slot_no, at in enumerate(times)
+            )
+        with transaction.atomic():
+            SendLog.objects.bulk_create(logs, batch_size=5000, ignore_conflicts=True)
+            DailyStat.objects.bulk_create(stats, batch_size=5000, ignore_conflicts=True)
+        slots += len(logs)
+    return PlanResult(mailboxes=len(boxes), slots=slots)
