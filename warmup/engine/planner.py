@@ -49,11 +49,11 @@ def local_dates(now: dt.datetime, timezones: Iterable[str]) -> dict[str, dt.date
     return {tz: now.astimezone(zoneinfo.ZoneInfo(tz)).date() for tz in timezones}
 
 
-def local_date_expression(dates: dict[str, dt.date]) -> Case:
+def local_date_expression(dates: dict[str, dt.date], field: str = "timezone") -> Case:
     """SQL for "the mailbox's local date": one WHEN per time zone in use (a few hundred
     at most), so the database needs no time zone support of its own (SQLite)."""
     return Case(
-        *(When(timezone=tz, then=Value(day)) for tz, day in dates.items()),
+        *(When(**{field: tz}, then=Value(day)) for tz, day in dates.items()),
         output_field=DateField(),
     )
 

@@ -1,0 +1,202 @@
+"""End to end: the engine against a real SMTP server (aiosmtpd on loopback, AUTH required)."""
+
+import dataclasses
+import datetime as dt
+import logging
+import random
+from email.utils import parseaddr
+
+import pytest
+from django.conf import settings
+
+from accounts.models import Mailbox
+from warmup.engine import content
+from warmup.engine.cycle import Engine
+from warmup.engine.planner import plan_cycle
+from warmup.models import DailyStat, SendLog, SendStatus
+from warmup.transport.sink import SinkServer
+from warmup.transport.smtp import SmtpTransport
+
+DAY_START = dt.datetime(2026, 11, 28, 0, 0, tzinfo=dt.UTC)
+NOON = DAY_START + dt.timedelta(hours=12)
+DOMAINS = ["alpha.test", "beta.test", "gamma.test", "delta.test", "epsilon.test", "zeta.test"]
+
+
+def engine_for(now: dt.datetime, **overrides) -> Engine:
+    config = dataclasses.replace(
+        settings.WARMUP,
+        batch_size=25,
+        batch_delay_ms=0,
+        stagger_min_ms=0,
+        stagger_max_ms=0,
+        global_minute_limit=100_000,
+        global_hourly_limit=100_000,
+        user_hourly_limit=100_000,
+        **overrides,
+    )
+    transport = SmtpTransport(
+        max_concurrent=config.max_concurrent,
+        stagger_ms=(0, 0),
+        rng=random.Random(1),
+        connect_timeout=5,
+        command_timeout=1,
+    )
+    return Engine(
+        config=config,
+        transport=transport,
+        clock=lambda: now,
+        worker="test-worker",
+        token_secret=settings.SECRET_KEY,
+        rng=random.Random(7),
+        sleep=lambda s: None,
+    )
+
+
+@pytest.fixture
+def network(db, django_user_model):
+    """20 mailboxes of 3 owners over 6 domains, each with its own SMTP login."""
+    owners = [django_user_model.objects.create_user(f"owner-{n}") for n in range(3)]
+    users = {}
+    boxes = []
+    with SinkServer(users=users) as server:
+        for n in range(20):
+            email = f"box{n}@{DOMAINS[n % len(DOMAINS)]}"
+            password = f"smtp-pass-{n}-{random.Random(n).randrange(10**9)}"
+            users[email] = password
+            boxes.append(
+                Mailbox.objects.create(
+                    owner=owners[n % 3],
+                    email=email,
+                    smtp_host="127.0.0.1",
+                    smtp_port=server.port,
+                    smtp_security="none",
+                    smtp_username=email,
+                    smtp_password=password,
+                    imap_host="127.0.0.1",
+                    imap_username=email,
+                    window_start_hour=0,
+                    window_end_hour=24,
+                    provider=["gmail", "outlook", "other"][n % 3],
+                )
+            )
+        yield server, boxes, users
+
+
+def test_a_cycle_sends_exactly_what_is_due(network, caplog):
+    server, boxes, users = network
+    caplog.set_level(logging.DEBUG)
+    plan_cycle(DAY_START, floor=30)
+    due = set(SendLog.objects.filter(scheduled_at__lte=NOON).values_list("id", flat=True))
+    assert 200 < len(due) < 400  # about half of 20 × 30
+
+    stats = engine_for(NOON).run_cycle()
+
+    assert stats.claimed == len(due)
+    assert stats.outcomes["sent"] == len(due)
+    assert set(SendLog.objects.filter(status=SendStatus.SENT).values_list("id", flat=True)) == due
+    assert SendLog.objects.exclude(id__in=due).filter(
+        status=SendStatus.PLANNED
+    ).count() == 600 - len(due)
+    assert len(server.received) == len(due)
+
+    slots = {
+        s.id: s for s in SendLog.objects.filter(id__in=due).select_related("sender", "recipient")
+    }
+    seen_tokens = set()
+    for got in server.received:
+        message = got.message
+        slot = slots[content.slot_id_of(message[content.TOKEN_HEADER], settings.SECRET_KEY)]
+        seen_tokens.add(slot.id)
+        assert parseaddr(message["From"])[1] == slot.sender.email == got.mail_from
+        assert parseaddr(message["To"])[1] == slot.recipient.email == got.rcpt_tos[0]
+        assert message["Message-ID"] == slot.message_id
+        assert message["Message-ID"].endswith(f"@{slot.sender.domain}>")
+        assert slot.sender.domain != slot.recipient.domain
+        assert slot.recipient_id != slot.sender_id
+        assert got.login == slot.sender.email  # sent through the sender's own account
+        body = message.get_body(("plain",)).get_content()
+        assert message[content.TOKEN_HEADER] in body
+    assert seen_tokens == due  # each due slot arrived exactly once
+
+    stat_sent = sum(DailyStat.objects.values_list("sent", flat=True))
+    stat_received = sum(DailyStat.objects.values_list("received", flat=True))
+    assert stat_sent == stat_received == len(due)
+    for password in users.values():
+        assert password not in caplog.text
+
+    again = engine_for(NOON).run_cycle()  # nothing is due twice
+    assert again.claimed == 0 and len(server.received) == len(due)
+
+
+def failing_server(replies: dict[str, str]):
+    return SinkServer(users={}, data_behaviour=lambda mail_from, login: replies.get(mail_from))
+
+
+@pytest.mark.parametrize(
+    ("reply", "slot_status", "mailbox_status"),
+    [
+        ("421 4.7.0 Try again later", SendStatus.DEFERRED, "active"),
+        ("450 4.2.1 Mailbox busy", SendStatus.DEFERRED, "active"),
+        # ten hard failures in a row trip the circuit breaker
+        ("550 5.1.1 User unknown", SendStatus.FAILED, "error"),
+        ("550 5.4.5 Daily user sending quota exceeded", SendStatus.FAILED, "paused"),
+        ("stall", SendStatus.UNKNOWN, "active"),
+    ],
+)
+def test_server_replies_end_in_the_designed_status(network, reply, slot_status, mailbox_status):
+    _, boxes, users = network
+    victim = boxes[0]
+    with SinkServer(
+        users=users, data_behaviour=lambda f, _l: reply if f == victim.email else None
+    ) as server:
+        Mailbox.objects.update(smtp_port=server.port)
+        plan_cycle(DAY_START, floor=30)
+        engine_for(NOON).run_cycle()
+    statuses = set(
+        SendLog.objects.filter(sender=victim, attempts__gt=0).values_list("status", flat=True)
+    )
+    # a quota reply or an unanswered DATA stops the mailbox's batch at its first send
+    assert slot_status in statuses
+    assert statuses <= {slot_status, SendStatus.DEFERRED}
+    victim.refresh_from_db()
+    assert victim.status == mailbox_status
+    if mailbox_status == "paused":
+        assert "quota" in victim.status_reason
+    if mailbox_status == "error":
+        assert "in a row" in victim.status_reason
+    others = SendLog.objects.exclude(sender=victim).filter(scheduled_at__lte=NOON)
+    assert set(others.values_list("status", flat=True)) == {SendStatus.SENT}
+    if slot_status == SendStatus.DEFERRED:
+        retry = SendLog.objects.filter(sender=victim, status=SendStatus.DEFERRED).first()
+        assert retry.scheduled_at > NOON and retry.smtp_code == int(reply[:3])
+    if slot_status == SendStatus.UNKNOWN:
+        unknown = list(SendLog.objects.filter(sender=victim, status=SendStatus.UNKNOWN))
+        engine_for(NOON + dt.timedelta(hours=1)).run_cycle()
+        for slot in unknown:  # counted as spent, never sent again
+            slot.refresh_from_db()
+            assert slot.status == SendStatus.UNKNOWN and slot.attempts == 1
+
+
+def test_refused_login_pauses_only_that_mailbox(network, caplog):
+    server, boxes, users = network
+    caplog.set_level(logging.DEBUG)
+    victim = boxes[3]
+    users[victim.email] = "the-server-now-wants-another-password"
+    plan_cycle(DAY_START, floor=30)
+    engine_for(NOON).run_cycle()
+    victim.refresh_from_db()
+    assert victim.status == "paused"
+    assert "SMTP login refused" in victim.status_reason
+    assert "535" in victim.status_reason
+    tried = SendLog.objects.filter(sender=victim, attempts__gt=0)
+    assert set(tried.values_list("status", flat=True)) == {SendStatus.DEFERRED}
+    # once paused, the rest of its due slots wait, unclaimed
+    assert SendLog.objects.filter(
+        sender=victim, status=SendStatus.PLANNED, scheduled_at__lte=NOON
+    ).exists()
+    assert not any(r.login == victim.email for r in server.received)
+    others = SendLog.objects.exclude(sender=victim).filter(scheduled_at__lte=NOON)
+    assert set(others.values_list("status", flat=True)) == {SendStatus.SENT}
+    for password in users.values():
+        assert password not in caplog.text
+        assert password not in victim.status_reason

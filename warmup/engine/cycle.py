@@ -1,0 +1,245 @@
+"""One engine cycle: expire, plan, then claim → pair → compose → send → record in batches
+until nothing is due, the time box is spent, or a stop was asked for."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from django.db.models import IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from accounts import crypto
+from accounts import status as mailbox_status
+from accounts.models import Mailbox
+from warmup.engine import content
+from warmup.engine.claim import claim_slots
+from warmup.engine.limits import Limits
+from warmup.engine.planner import local_date_expression, local_dates, plan_cycle, sending_mailboxes
+from warmup.engine.recipients import Network, Peer, pair_recipients
+from warmup.engine.record import Sent, expire_stale_slots, record_results
+from warmup.models import DailyStat, EngineState, SendLog, SendStatus
+from warmup.transport.smtp import Envelope, Group, Result, SmtpAccount
+from warmup_project.config import WarmupConfig
+
+log = logging.getLogger("warmup.engine")
+
+UNPAIRED_RETRY = dt.timedelta(minutes=10)
+
+
+class Transport(Protocol):
+    async def send_batch(self, groups: Sequence[Group]) -> list[Result]: ...
+
+
+@dataclass
+class CycleStats:
+    planned_mailboxes: int = 0
+    planned_slots: int = 0
+    expired: int = 0
+    claimed: int = 0
+    unpaired: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    duration_s: float = 0.0
+
+    def line(self) -> str:
+        o = self.outcomes
+        return (
+            f"cycle: planned {self.planned_slots} slots for {self.planned_mailboxes} mailboxes, "
+            f"claimed {self.claimed}, sent {o['sent']}, deferred {o['deferred']}, "
+            f"failed {o['failed']}, unknown {o['unknown']}, paused {o['paused']}, "
+            f"unpaired {self.unpaired}, expired {self.expired}, {self.duration_s:.2f}s"
+        )
+
+
+def load_network(now: dt.datetime) -> Network:
+    """Every mailbox that may receive now, with what it received on its local day."""
+    boxes = sending_mailboxes()
+    timezones = list(boxes.values_list("timezone", flat=True).distinct())
+    if not timezones:
+        return Network([])
+    received = DailyStat.objects.filter(mailbox=OuterRef("pk"), date=OuterRef("local_date")).values(
+        "received"
+    )[:1]
+    rows = (
+        boxes.annotate(
+            local_date=local_date_expression(local_dates(now, timezones)),
+            received_today=Coalesce(Subquery(received, output_field=IntegerField()), Value(0)),
+        )
+        .order_by("id")
+        .values_list("id", "email", "provider", "owner_id", "daily_max", "received_today")
+    )
+    return Network(
+        [
+            Peer(
+                id=i,
+                domain=email.rsplit("@", 1)[-1],
+                provider=provider,
+                owner_id=owner,
+                receive_cap=cap,
+                received=got,
+            )
+            for i, email, provider, owner, cap, got in rows
+        ]
+    )
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        config: WarmupConfig,
+        transport: Transport,
+        clock: Callable[[], dt.datetime],
+        worker: str,
+        token_secret: str,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Any] = time.sleep,
+        run_async: Callable[[Awaitable[list[Result]]], list[Result]] = asyncio.run,
+    ) -> None:
+        self.config = config
+        self.transport = transport
+        self.clock = clock
+        self.worker = worker
+        self.token_secret = token_secret
+        self.rng = rng or random.Random()
+        self.sleep = sleep
+        self.run_async = run_async
+        self.stopping = False  # set by the first SIGTERM: finish the batch, then return
+        self.limits = Limits(
+            per_minute=config.global_minute_limit,
+            per_hour=config.global_hourly_limit,
+            per_user_hour=config.user_hourly_limit,
+        )
+
+    def run_cycle(self, *, time_box_s: float | None = None) -> CycleStats:
+        started = time.monotonic()
+        stats = CycleStats()
+        if not EngineState.load().running:
+            log.info("engine stopped: nothing planned or claimed")
+            return stats
+        now = self.clock()
+        stats.expired = expire_stale_slots(now)
+        plan = plan_cycle(now, floor=self.config.min_daily_quota)
+        stats.planned_mailboxes, stats.planned_slots = plan.mailboxes, plan.slots
+        network = load_network(now)
+        while not self.stopping:
+            if time_box_s is not None and time.monotonic() - started > time_box_s:
+                break
+            ids = claim_slots(
+                self.clock(), worker=self.worker, limit=self.config.batch_size, limits=self.limits
+            )
+            if not ids:
+                break
+            stats.claimed += len(ids)
+            self.send_batch(ids, network, stats)
+            if self.config.batch_delay_ms and not self.stopping:
+                self.sleep(self.config.batch_delay_ms / 1000)
+        stats.duration_s = time.monotonic() - started
+        EngineState.objects.filter(id=EngineState.SINGLETON_ID).update(last_cycle_at=self.clock())
+        return stats
+
+    def send_batch(self, ids: list[int], network: Network, stats: CycleStats) -> None:
+        now = self.clock()
+        slots = list(
+            SendLog.objects.filter(id__in=ids)
+            .select_related("sender")
+            .order_by("sender_id", "slot_no")
+        )
+        senders = [self._peer(slot.sender) for slot in slots]
+        recipients = pair_recipients(senders, network, self.rng)
+        emails = dict(
+            Mailbox.objects.filter(id__in={r.id for r in recipients if r}).values_list(
+                "id", "email"
+            )
+        )
+        groups: dict[int, tuple[SmtpAccount, list[Envelope]]] = {}
+        meta: dict[int, tuple[int, int, str]] = {}  # slot → sender, recipient, Message-ID
+        unpaired: list[int] = []
+        broken: dict[int, str] = {}
+        for slot, recipient in zip(slots, recipients, strict=True):
+            sender = slot.sender
+            if recipient is None:
+                unpaired.append(slot.id)
+                continue
+            if sender.id in broken:
+                continue
+            if sender.id not in groups:
+                try:
+                    password = sender.smtp_password
+                except crypto.SecretError as exc:
+                    broken[sender.id] = str(exc)
+                    continue
+                account = SmtpAccount(
+                    sender.smtp_host,
+                    sender.smtp_port,
+                    sender.smtp_security,
+                    sender.smtp_username,
+                    password,
+                )
+                groups[sender.id] = (account, [])
+            subject, topic = content.subject_for(sender.id, slot.day, slot.slot_no)
+            message = content.compose(
+                sender=content.Party(sender.email, sender.display_name),
+                recipient=content.Party(emails[recipient.id]),
+                subject=subject,
+                topic=topic,
+                token=content.make_token(slot.id, self.token_secret),
+                now=now,
+                rng=self.rng,
+            )
+            groups[sender.id][1].append(
+                Envelope(slot.id, sender.email, emails[recipient.id], message.as_bytes())
+            )
+            meta[slot.id] = (sender.id, recipient.id, message["Message-ID"])
+        self._release(unpaired, now, "no recipient in the network fits")
+        stats.unpaired += len(unpaired)
+        self._stop_broken(broken, slots, now)
+        results = self.run_async(
+            self.transport.send_batch([Group(account, envs) for account, envs in groups.values()])
+        )
+        finished = [
+            Sent(result, *meta[result.slot_id], thread_id=meta[result.slot_id][2])
+            for result in results
+        ]
+        stats.outcomes.update(record_results(self.clock(), finished, self.rng))
+
+    @staticmethod
+    def _peer(box: Mailbox) -> Peer:
+        return Peer(
+            id=box.id,
+            domain=box.domain,
+            provider=box.provider,
+            owner_id=box.owner_id,
+            receive_cap=box.daily_max,
+        )
+
+    def _release(self, slot_ids: list[int], now: dt.datetime, why: str) -> None:
+        """Give claimed slots back, not attempted: due again a little later."""
+        if slot_ids:
+            SendLog.objects.filter(id__in=slot_ids, status=SendStatus.SENDING).update(
+                status=SendStatus.PLANNED,
+                scheduled_at=now + UNPAIRED_RETRY,
+                smtp_error=why,
+                timestamp=now,
+                worker="",
+            )
+
+    def _stop_broken(self, broken: dict[int, str], slots: list[SendLog], now: dt.datetime) -> None:
+        """Mailboxes whose secret cannot be read: error with the reason, slots back."""
+        if not broken:
+            return
+        for mailbox_id, reason in broken.items():
+            log.error("mailbox %s stopped: %s", mailbox_id, reason)
+            Mailbox.objects.filter(id=mailbox_id).update(
+                status=mailbox_status.ERROR, status_reason=reason, status_changed_at=now
+            )
+        self._release(
+            [s.id for s in slots if s.sender_id in broken], now, "mailbox secret unreadable"
+        )

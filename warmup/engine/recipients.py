@@ -1,0 +1,85 @@
+"""Pairing each claimed send with a recipient from the network, in memory.
+
+Rules: never the sender itself, never the sender's domain, under the recipient's daily
+receive cap; among the candidates it samples, it prefers another provider, then another
+owner, then the least-received mailbox, so mail spreads across providers and owners.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+SAMPLES = 12  # candidates looked at per send before the full scan
+
+
+@dataclass
+class Peer:
+    id: int
+    domain: str
+    provider: str
+    owner_id: int
+    receive_cap: int
+    received: int = 0
+
+
+class Network:
+    """The mailboxes that can receive today, with what they have received so far."""
+
+    def __init__(self, peers: Sequence[Peer]) -> None:
+        self.peers = list(peers)
+
+    def __len__(self) -> int:
+        return len(self.peers)
+
+    def _fits(self, sender: Peer, peer: Peer) -> bool:
+        return (
+            peer.id != sender.id
+            and peer.domain != sender.domain
+            and peer.received < peer.receive_cap
+        )
+
+    @staticmethod
+    def _rank(sender: Peer, peer: Peer) -> tuple[bool, bool, float]:
+        return (
+            peer.provider == sender.provider,
+            peer.owner_id == sender.owner_id,
+            peer.received / max(peer.receive_cap, 1),
+        )
+
+    def pick(self, sender: Peer, rng: random.Random) -> Peer | None:
+        """A recipient for one send from `sender`, counted as received; None when the
+        network has nobody left that fits."""
+        if not self.peers:
+            return None
+        sample = [self.peers[rng.randrange(len(self.peers))] for _ in range(SAMPLES)]
+        fitting = [p for p in sample if self._fits(sender, p)]
+        if not fitting:
+            # Small or nearly exhausted network: look at everyone once.
+            fitting = [p for p in self.peers if self._fits(sender, p)]
+            if not fitting:
+                return None
+        best = min(fitting, key=lambda p: self._rank(sender, p))
+        best.received += 1
+        return best
+
+
+def pair_recipients(
+    senders: Sequence[Peer], network: Network, rng: random.Random
+) -> list[Peer | None]:
+    """One recipient (or None) per sender, in order."""
+    paired = [network.pick(sender, rng) for sender in senders]
+    unpaired = sum(p is None for p in paired)
+    if unpaired:
+        log.warning(
+            "network too small to pair %d of %d sends (%d mailboxes can receive): "
+            "they stay due and are tried again later",
+            unpaired,
+            len(senders),
+            len(network),
+        )
+    return paired
