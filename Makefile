@@ -14,9 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python manage.py migrate --no-input
-	$(BIN)/python manage.py create_demo
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	./scripts/run-demo
 
 test: $(STAMP)
 	./scripts/test $(ARGS)

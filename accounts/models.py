@@ -34,7 +34,6 @@ _PROVIDER_HINTS = {
 }
 
 
-
 def guess_provider(email: str, smtp_host: str) -> str:
     haystack = f"{email.rsplit('@', 1)[-1]} {smtp_host}".lower()
     for provider, hints in _PROVIDER_HINTS.items():

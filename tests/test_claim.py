@@ -94,7 +94,7 @@ def test_concurrent_claimers_never_share_a_slot_nor_pass_the_limit(make_mailbox,
                 at = NOW + dt.timedelta(minutes=minute)
                 for _ in range(5):
                     claimed[n].extend(claim_slots(at, worker=f"w{n}", limit=7, limits=limits))
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()

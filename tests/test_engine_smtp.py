@@ -83,7 +83,7 @@ def network(db, django_user_model):
 
 
 def test_a_cycle_sends_exactly_what_is_due(network, caplog):
-    server, boxes, users = network
+    server, _, users = network
     caplog.set_level(logging.DEBUG)
     plan_cycle(DAY_START, floor=30)
     due = set(SendLog.objects.filter(scheduled_at__lte=NOON).values_list("id", flat=True))

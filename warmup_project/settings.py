@@ -125,5 +125,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # aiosmtpd (the demo's sink) logs every SMTP line at INFO.
+        "mail.log": {"level": "WARNING"},
     },
 }

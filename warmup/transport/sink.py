@@ -52,11 +52,16 @@ class _Handler:
         if reply:
             return reply
         with self.sink.lock:
-            self.sink.received.append(
-                Received(
-                    envelope.mail_from, list(envelope.rcpt_tos), envelope.content, _login(session)
+            self.sink.accepted += 1
+            if self.sink.keep_messages:
+                self.sink.received.append(
+                    Received(
+                        envelope.mail_from,
+                        list(envelope.rcpt_tos),
+                        envelope.content,
+                        _login(session),
+                    )
                 )
-            )
         return "250 2.0.0 OK: queued"
 
 
@@ -79,14 +84,21 @@ class SinkServer:
         users: dict[str, str] | None = None,
         data_behaviour: Behaviour = _accept,
         rcpt_behaviour: Behaviour = _accept,
+        keep_messages: bool = True,
+        any_login: bool = False,
     ) -> None:
+        """users: the logins it accepts (AUTH then required); any_login: AUTH offered and
+        every login accepted (the demo's mailboxes have made-up passwords)."""
         self.users = users
+        self.keep_messages = keep_messages
+        self.accepted = 0
         self.data_behaviour = data_behaviour
         self.rcpt_behaviour = rcpt_behaviour
         self.received: list[Received] = []
         self.lock = threading.Lock()
         kwargs: dict[str, Any] = {}
-        if users is not None:
+        self.any_login = any_login
+        if users is not None or any_login:
             kwargs.update(
                 authenticator=self._authenticate, auth_required=True, auth_require_tls=False
             )
@@ -105,9 +117,9 @@ class SinkServer:
     def _authenticate(
         self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
     ) -> AuthResult:
-        if isinstance(auth_data, LoginPassword) and self.users is not None:
+        if isinstance(auth_data, LoginPassword):
             login, password = auth_data.login.decode(), auth_data.password.decode()
-            if self.users.get(login) == password:
+            if self.any_login or (self.users or {}).get(login) == password:
                 return AuthResult(success=True, auth_data=login)
         return AuthResult(success=False, handled=False)
 

@@ -10,13 +10,16 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
-from accounts.models import Mailbox, OwnerPlan, guess_provider
+from accounts.models import Mailbox, OwnerPlan
 
+# (domain, provider) of each owner's mailboxes, so pairing has providers to spread over.
 DEMO_OWNERS = {
-    "alice": ["gmail.demo", "alice-agency.demo"],
-    "bob": ["outlook.demo", "bob-leads.demo"],
-    "carol": ["yahoo.demo", "carol-outreach.demo"],
+    "alice": [("alice-agency.demo", "gmail"), ("alice-mail.demo", "outlook")],
+    "bob": [("bob-leads.demo", "outlook"), ("bob-mail.demo", "yahoo")],
+    "carol": [("carol-outreach.demo", "yahoo"), ("carol-mail.demo", "gmail")],
 }
+# Demo mailboxes send all day, 200 a day, so a new user sees sends within a minute.
+DEMO_DAILY = 200
 
 
 class Command(BaseCommand):
@@ -44,9 +47,9 @@ class Command(BaseCommand):
             owner, _ = users.objects.get_or_create(
                 username=username, defaults={"email": f"{username}@warmup.demo"}
             )
-            OwnerPlan.for_owner(owner)
+            OwnerPlan.objects.get_or_create(owner=owner, defaults={"max_daily_quota": DEMO_DAILY})
             for n in range(options["mailboxes_per_owner"]):
-                domain = domains[n % len(domains)]
+                domain, provider = domains[n % len(domains)]
                 email = f"{username}.{n + 1}@{domain}"
                 if Mailbox.objects.filter(email=email).exists():
                     continue
@@ -54,7 +57,11 @@ class Command(BaseCommand):
                     owner=owner,
                     email=email,
                     display_name=f"{username.capitalize()} {n + 1}",
-                    provider=guess_provider(email, domain),
+                    provider=provider,
+                    start_volume=DEMO_DAILY,
+                    daily_max=DEMO_DAILY,
+                    window_start_hour=0,
+                    window_end_hour=24,
                     smtp_host=options["smtp_host"],
                     smtp_port=options["smtp_port"],
                     smtp_security="none",
