@@ -85,7 +85,7 @@ def network(db, django_user_model):
 def test_a_cycle_sends_exactly_what_is_due(network, caplog):
     server, _, users = network
     caplog.set_level(logging.DEBUG)
-    plan_cycle(DAY_START, floor=30)
+    plan_cycle(DAY_START, floor=30, margin=dt.timedelta(minutes=15))
     due = set(SendLog.objects.filter(scheduled_at__lte=NOON).values_list("id", flat=True))
     assert 200 < len(due) < 400  # about half of 20 × 30
 
@@ -150,7 +150,7 @@ def test_server_replies_end_in_the_designed_status(network, reply, slot_status, 
         users=users, data_behaviour=lambda f, _l: reply if f == victim.email else None
     ) as server:
         Mailbox.objects.update(smtp_port=server.port)
-        plan_cycle(DAY_START, floor=30)
+        plan_cycle(DAY_START, floor=30, margin=dt.timedelta(minutes=15))
         engine_for(NOON).run_cycle()
     statuses = set(
         SendLog.objects.filter(sender=victim, attempts__gt=0).values_list("status", flat=True)
@@ -182,7 +182,7 @@ def test_refused_login_pauses_only_that_mailbox(network, caplog):
     caplog.set_level(logging.DEBUG)
     victim = boxes[3]
     users[victim.email] = "the-server-now-wants-another-password"
-    plan_cycle(DAY_START, floor=30)
+    plan_cycle(DAY_START, floor=30, margin=dt.timedelta(minutes=15))
     engine_for(NOON).run_cycle()
     victim.refresh_from_db()
     assert victim.status == "paused"

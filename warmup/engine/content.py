@@ -11,9 +11,12 @@ import datetime as dt
 import hashlib
 import hmac
 import html
+import quopri
 import random
-from dataclasses import dataclass
-from email.message import EmailMessage
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from email.header import Header
 from email.utils import format_datetime, formataddr, make_msgid
 
 TOKEN_HEADER = "X-Warmup-Token"
@@ -187,27 +190,66 @@ class Party:
         return (self.name or self.email.split("@", 1)[0]).split()[0].split(".")[0].capitalize()
 
 
+@dataclass(frozen=True)
+class Composed:
+    message_id: str
+    data: bytes = field(repr=False)
+
+
+def _header(value: str) -> str:
+    """A header value, RFC 2047-encoded only when it is not plain ASCII."""
+    return value if value.isascii() else Header(value, "utf-8").encode()
+
+
+def _address(party: Party) -> str:
+    return formataddr((party.name, party.email), charset="utf-8")
+
+
 def _message(
-    sender: Party, recipient: Party, subject: str, text: str, now: dt.datetime, token: str
-) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = formataddr((sender.name, sender.email))
-    message["To"] = formataddr((recipient.name, recipient.email))
-    message["Subject"] = subject
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid(domain=sender.domain)
-    message[TOKEN_HEADER] = token
+    sender: Party,
+    recipient: Party,
+    subject: str,
+    text: str,
+    now: dt.datetime,
+    token: str,
+    extra_headers: Sequence[tuple[str, str]] = (),
+) -> Composed:
+    """multipart/alternative (text and HTML), UTF-8, quoted-printable. Built as text
+    rather than through email.message, which costs milliseconds a message: the engine
+    composes millions a day."""
+    message_id = make_msgid(domain=sender.domain)
+    boundary = f"=_{secrets.token_hex(12)}"
     body = f"{text}\n\n--\nRef {token}\n"
-    message.set_content(body)
     paragraphs = "".join(
         f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in text.split("\n\n")
     )
-    message.add_alternative(
+    html_body = (
         f'<html><body>{paragraphs}<p style="color:#999;font-size:11px">Ref {token}</p>'
-        "</body></html>",
-        subtype="html",
+        "</body></html>"
     )
-    return message
+    headers = [
+        ("From", _address(sender)),
+        ("To", _address(recipient)),
+        ("Subject", _header(subject)),
+        ("Date", format_datetime(now)),
+        ("Message-ID", message_id),
+        *extra_headers,
+        (TOKEN_HEADER, token),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+    ]
+    lines = [f"{name}: {value}" for name, value in headers]
+    for subtype, part in (("plain", body), ("html", html_body)):
+        lines += [
+            "",
+            f"--{boundary}",
+            f'Content-Type: text/{subtype}; charset="utf-8"',
+            "Content-Transfer-Encoding: quoted-printable",
+            "",
+            quopri.encodestring(part.replace("\n", "\r\n").encode()).decode(),
+        ]
+    lines += ["", f"--{boundary}--", ""]
+    return Composed(message_id, "\r\n".join(lines).encode())
 
 
 def compose(
@@ -219,7 +261,7 @@ def compose(
     token: str,
     now: dt.datetime,
     rng: random.Random,
-) -> EmailMessage:
+) -> Composed:
     text = "\n\n".join(
         [
             rng.choice(_GREETINGS).format(name=recipient.first_name),
@@ -240,7 +282,7 @@ def compose_reply(
     token: str,
     now: dt.datetime,
     rng: random.Random,
-) -> EmailMessage:
+) -> Composed:
     """A reply from `sender` (the original's recipient) back to `recipient`, threaded."""
     subject = (
         original_subject
@@ -254,7 +296,13 @@ def compose_reply(
             f"{rng.choice(_CLOSINGS)}\n{sender.first_name}",
         ]
     )
-    message = _message(sender, recipient, subject, text, now, token)
-    message["In-Reply-To"] = original_message_id
-    message["References"] = f"{original_references} {original_message_id}".strip()
-    return message
+    references = f"{original_references} {original_message_id}".strip()
+    return _message(
+        sender,
+        recipient,
+        subject,
+        text,
+        now,
+        token,
+        extra_headers=[("In-Reply-To", original_message_id), ("References", references)],
+    )

@@ -42,6 +42,7 @@ class Transport(Protocol):
 class CycleStats:
     planned_mailboxes: int = 0
     planned_slots: int = 0
+    topped_up: int = 0
     expired: int = 0
     claimed: int = 0
     unpaired: int = 0
@@ -51,7 +52,8 @@ class CycleStats:
     def line(self) -> str:
         o = self.outcomes
         return (
-            f"cycle: planned {self.planned_slots} slots for {self.planned_mailboxes} mailboxes, "
+            f"cycle: planned {self.planned_slots} slots for {self.planned_mailboxes} mailboxes "
+            f"(+{self.topped_up} replacements), "
             f"claimed {self.claimed}, sent {o['sent']}, deferred {o['deferred']}, "
             f"failed {o['failed']}, unknown {o['unknown']}, paused {o['paused']}, "
             f"unpaired {self.unpaired}, expired {self.expired}, {self.duration_s:.2f}s"
@@ -126,8 +128,13 @@ class Engine:
             return stats
         now = self.clock()
         stats.expired = expire_stale_slots(now)
-        plan = plan_cycle(now, floor=self.config.min_daily_quota)
+        plan = plan_cycle(
+            now,
+            floor=self.config.min_daily_quota,
+            margin=dt.timedelta(minutes=self.config.cron_interval_minutes),
+        )
         stats.planned_mailboxes, stats.planned_slots = plan.mailboxes, plan.slots
+        stats.topped_up = plan.topped_up
         network = load_network(now)
         while not self.stopping:
             if time_box_s is not None and time.monotonic() - started > time_box_s:
@@ -195,9 +202,9 @@ class Engine:
                 rng=self.rng,
             )
             groups[sender.id][1].append(
-                Envelope(slot.id, sender.email, emails[recipient.id], message.as_bytes())
+                Envelope(slot.id, sender.email, emails[recipient.id], message.data)
             )
-            meta[slot.id] = (sender.id, recipient.id, message["Message-ID"])
+            meta[slot.id] = (sender.id, recipient.id, message.message_id)
         self._release(unpaired, now, "no recipient in the network fits")
         stats.unpaired += len(unpaired)
         self._stop_broken(broken, slots, now)

@@ -46,6 +46,12 @@ class Window:
     def length(self) -> dt.timedelta:
         return self.end - self.start
 
+    def ending_early(self, margin: dt.timedelta) -> Window:
+        """The window less `margin` at its end, unless that would leave less than half."""
+        if margin <= dt.timedelta(0) or self.length <= 2 * margin:
+            return self
+        return Window(self.start, self.end - margin)
+
 
 def sends_on(local_date: dt.date, weekdays: int) -> bool:
     return bool(weekdays & (1 << local_date.weekday()))

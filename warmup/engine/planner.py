@@ -9,13 +9,14 @@ no mailbox to plan with one anti-join; the work comes when a time zone's day beg
 from __future__ import annotations
 
 import datetime as dt
+import random
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Case, DateField, Exists, OuterRef, QuerySet, Value, When
+from django.db.models import Case, DateField, Exists, F, OuterRef, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 
 from accounts import status as mailbox_status
@@ -43,6 +44,7 @@ _PLAN_FIELDS = (
 class PlanResult:
     mailboxes: int
     slots: int
+    topped_up: int = 0
 
 
 def local_dates(now: dt.datetime, timezones: Iterable[str]) -> dict[str, dt.date]:
@@ -80,7 +82,9 @@ def unplanned_mailboxes(now: dt.datetime) -> list[dict[str, Any]]:
     )
 
 
-def day_plan(box: dict[str, Any], now: dt.datetime, floor: int) -> tuple[int, list[dt.datetime]]:
+def day_plan(
+    box: dict[str, Any], now: dt.datetime, floor: int, margin: dt.timedelta
+) -> tuple[int, list[dt.datetime]]:
     """(quota, slot times) of one mailbox's local day, from the row `unplanned_mailboxes`
     returns. Planned late (the mailbox was just enabled), the slots spread over what is
     left of the window; planned after it closed, the day has none."""
@@ -98,7 +102,10 @@ def day_plan(box: dict[str, Any], now: dt.datetime, floor: int) -> tuple[int, li
     )
     window = pacing.sending_window(
         day, box["timezone"], box["window_start_hour"], box["window_end_hour"]
-    )
+    ).ending_early(margin)
+    # The day's own slots leave the last tenth of the window to replacements (top_up),
+    # so a send that fails late still has time to be made good.
+    window = window.ending_early(window.length / 10)
     if now > window.start:
         window = pacing.Window(now, window.end)
         if window.length <= dt.timedelta(0):
@@ -106,7 +113,10 @@ def day_plan(box: dict[str, Any], now: dt.datetime, floor: int) -> tuple[int, li
     return quota, pacing.slot_times(window, quota, pacing.slot_rng(box["id"], day))
 
 
-def plan_cycle(now: dt.datetime, *, floor: int) -> PlanResult:
+def plan_cycle(now: dt.datetime, *, floor: int, margin: dt.timedelta) -> PlanResult:
+    """Plan the mailboxes whose local day has no plan yet, and top up today's short days.
+    `margin` (the time between two cycles) is kept free at the end of each window, so the
+    last slots are still claimed inside it."""
     boxes = unplanned_mailboxes(now)
     slots = 0
     for start in range(0, len(boxes), PLAN_BATCH):
@@ -114,8 +124,12 @@ def plan_cycle(now: dt.datetime, *, floor: int) -> PlanResult:
         logs: list[SendLog] = []
         stats: list[DailyStat] = []
         for box in batch:
-            quota, times = day_plan(box, now, floor)
-            stats.append(DailyStat(mailbox_id=box["id"], date=box["local_date"], quota=quota))
+            quota, times = day_plan(box, now, floor, margin)
+            stats.append(
+                DailyStat(
+                    mailbox_id=box["id"], date=box["local_date"], quota=quota, reserved=len(times)
+                )
+            )
             logs.extend(
                 SendLog(
                     sender_id=box["id"],
@@ -130,4 +144,75 @@ def plan_cycle(now: dt.datetime, *, floor: int) -> PlanResult:
             SendLog.objects.bulk_create(logs, batch_size=5000, ignore_conflicts=True)
             DailyStat.objects.bulk_create(stats, batch_size=5000, ignore_conflicts=True)
         slots += len(logs)
-    return PlanResult(mailboxes=len(boxes), slots=slots)
+    return PlanResult(mailboxes=len(boxes), slots=slots, topped_up=top_up(now, margin))
+
+
+def top_up(now: dt.datetime, margin: dt.timedelta) -> int:
+    """Replacement slots for today's sends that failed or ended unknown, so the quota of
+    accepted sends is still reached, spread over what is left of the window.
+
+    reserved counts the day's slots; those still live are reserved - sent - failed -
+    unknown, so missing = quota - sent - live = quota - reserved + failed + unknown. The
+    cap counts what may have been delivered (sent + unknown + live), so a day never gets
+    more than cap - (reserved - failed) new slots."""
+    timezones = list(sending_mailboxes().values_list("timezone", flat=True).distinct())
+    if not timezones:
+        return 0
+    today = local_date_expression(local_dates(now, timezones), field="mailbox__timezone")
+    short = list(
+        DailyStat.objects.filter(
+            quota_met=False,
+            mailbox__warmup_enabled=True,
+            mailbox__status=mailbox_status.ACTIVE,
+        )
+        .annotate(today=today, missing=F("quota") - F("reserved") + F("failed") + F("unknown"))
+        .filter(date=F("today"), missing__gt=0)
+        .values_list("id", flat=True)
+    )
+    if not short:
+        return 0
+    added = 0
+    with transaction.atomic():
+        # Locked and re-read: a concurrent planner skips these rows, and the counters
+        # used below are the committed ones.
+        rows = list(
+            DailyStat.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(id__in=short)
+            .select_related("mailbox")
+            .annotate(
+                plan_cap=Coalesce("mailbox__owner__plan__max_daily_quota", Value(DEFAULT_PLAN_CAP))
+            )
+        )
+        logs: list[SendLog] = []
+        changed: list[DailyStat] = []
+        for row in rows:
+            box = row.mailbox
+            cap = min(box.daily_max, row.plan_cap)
+            n = min(
+                row.quota - row.reserved + row.failed + row.unknown,
+                cap - (row.reserved - row.failed),
+            )
+            window = pacing.sending_window(
+                row.date, box.timezone, box.window_start_hour, box.window_end_hour
+            ).ending_early(margin)
+            window = pacing.Window(max(now, window.start), window.end)
+            if n <= 0 or window.length <= dt.timedelta(0):
+                continue
+            rng = random.Random(f"{box.id}:{row.date.isoformat()}:{row.reserved}")
+            times = pacing.slot_times(window, n, rng)
+            logs.extend(
+                SendLog(
+                    sender_id=box.id,
+                    day=row.date,
+                    slot_no=row.reserved + i,
+                    scheduled_at=at,
+                    timestamp=now,
+                )
+                for i, at in enumerate(times)
+            )
+            row.reserved += n
+            changed.append(row)
+        DailyStat.objects.bulk_update(changed, ["reserved"], batch_size=1000)
+        SendLog.objects.bulk_create(logs, batch_size=5000, ignore_conflicts=True)
+        added = len(logs)
+    return added

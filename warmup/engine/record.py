@@ -17,6 +17,7 @@ from accounts import status as mailbox_status
 from accounts.models import Mailbox
 from warmup.engine import pacing
 from warmup.engine.planner import local_date_expression, local_dates
+from warmup.engine.sql import bulk_set
 from warmup.models import CLAIMABLE_STATUSES, DailyStat, SendLog, SendStatus
 from warmup.transport.smtp import Outcome, Result
 
@@ -89,7 +90,8 @@ def record_results(now: dt.datetime, sends: Sequence[Sent], rng: random.Random) 
                 slot.sent_at = now
             stat_deltas[(slot.sender_id, slot.day)][_STAT_FIELD[status]] += 1
             mailbox_events[slot.sender_id].append(result)
-        SendLog.objects.bulk_update(
+        bulk_set(
+            SendLog,
             slots,
             [
                 "status",
@@ -102,7 +104,6 @@ def record_results(now: dt.datetime, sends: Sequence[Sent], rng: random.Random) 
                 "thread_id",
                 "sent_at",
             ],
-            batch_size=1000,
         )
         _count_received(
             now, [by_slot[s.id] for s in slots if s.status == SendStatus.SENT], stat_deltas
@@ -161,10 +162,10 @@ def _apply_stat_deltas(deltas: dict[tuple[int, dt.date], Counter[str]]) -> None:
         }
         for row in newly_met:
             row.streak = yesterday.get((row.mailbox_id, row.date - dt.timedelta(days=1)), 0) + 1
-    DailyStat.objects.bulk_update(
+    bulk_set(
+        DailyStat,
         changed,
         ["sent", "failed", "deferred", "unknown", "received", "quota_met", "streak"],
-        batch_size=1000,
     )
 
 
@@ -216,7 +217,8 @@ def _update_mailboxes(now: dt.datetime, events: dict[int, list[Result]]) -> int:
                 )
         stopped += was_active and box.status != mailbox_status.ACTIVE
         changed.append(box)
-    Mailbox.objects.bulk_update(
+    bulk_set(
+        Mailbox,
         changed,
         [
             "status",

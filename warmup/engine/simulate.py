@@ -1,0 +1,218 @@
+"""A day of the real engine (planner, claims, budgets, pairing, content, recording)
+on a simulated clock, with an in-process transport that fails at given rates.
+
+The transport keeps its own ledger of every attempt, so the report checks the
+engine's promises against what "reached a server", not against the engine's own books:
+caps, rate windows and duplicates are counted from the ledger.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import F
+
+from accounts.models import Mailbox, OwnerPlan
+from warmup.engine.cycle import CycleStats, Engine
+from warmup.engine.limits import Limits
+from warmup.models import DailyStat, SendLog
+from warmup.transport.smtp import Group, Outcome, Result
+from warmup_project.config import WarmupConfig
+
+PROVIDERS = ("gmail", "outlook", "yahoo", "zoho", "other")
+WINDOWS = ((8, 18), (9, 17), (7, 20), (0, 24), (6, 22))
+# How the failures of --fail-rate split: 4xx, 5xx, network timeouts, no answer to DATA.
+FAILURE_MIX = (
+    (Outcome.DEFERRED, 421, "421 4.7.0 try again later", 0.4),
+    (Outcome.FAILED, 550, "550 5.7.1 message refused", 0.2),
+    (Outcome.DEFERRED, None, "connection timed out", 0.3),
+    (Outcome.UNKNOWN, None, "no reply to DATA", 0.1),
+)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    at: dt.datetime
+    slot_id: int
+    sender_email: str
+    outcome: Outcome
+
+
+class SimTransport:
+    """Answers every send at once: a failure with probability `fail_rate`, else 250."""
+
+    def __init__(self, fail_rate: float, rng: random.Random, clock: Callable[[], dt.datetime]):
+        self.fail_rate = fail_rate
+        self.rng = rng
+        self.clock = clock
+        self.ledger: list[Attempt] = []
+        weights = [w for *_, w in FAILURE_MIX]
+        self._choices = (FAILURE_MIX, weights)
+
+    async def send_batch(self, groups: Sequence[Group]) -> list[Result]:
+        now = self.clock()
+        results = []
+        for group in groups:
+            for envelope in group.envelopes:
+                if self.rng.random() < self.fail_rate:
+                    outcome, code, text, _ = self.rng.choices(*self._choices)[0]
+                else:
+                    outcome, code, text = Outcome.SENT, 250, "250 OK"
+                self.ledger.append(Attempt(now, envelope.slot_id, envelope.mail_from, outcome))
+                results.append(Result(envelope.slot_id, outcome, code, text))
+        return results
+
+
+@dataclass
+class Report:
+    mailboxes: int
+    users: int
+    at_quota_pct: float
+    behind: int
+    cap_violations: int
+    rate_violations: dict[str, int]
+    duplicates: int
+    sends_by_status: dict[str, int]
+    attempts: int
+    cycles: int
+    wall_s: float
+    limits: dict[str, int] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def create_network(mailboxes: int, users: int, rng: random.Random, *, daily: int) -> None:
+    """`mailboxes` mailboxes spread over `users` owners, providers and windows (UTC)."""
+    user_model = get_user_model()
+    owners = user_model.objects.bulk_create(
+        [user_model(username=f"sim-owner-{n}") for n in range(users)]
+    )
+    OwnerPlan.objects.bulk_create(
+        [OwnerPlan(owner=o, max_mailboxes=mailboxes, max_daily_quota=daily * 2) for o in owners]
+    )
+    boxes = []
+    for n in range(mailboxes):
+        start, end = WINDOWS[n % len(WINDOWS)]
+        boxes.append(
+            Mailbox(
+                owner=owners[n % users],
+                email=f"sim{n}@d{n // 3}.sim",  # three mailboxes a domain
+                provider=PROVIDERS[n % len(PROVIDERS)],
+                smtp_host="sim.invalid",
+                smtp_port=587,
+                smtp_username=f"sim{n}",
+                imap_host="sim.invalid",
+                imap_username=f"sim{n}",
+                start_volume=daily,
+                daily_increase=0,
+                # Headroom above the quota: a send that ended unknown may have been
+                # delivered, so it uses the cap but not the quota.
+                daily_max=math.ceil(daily * 1.2),
+                window_start_hour=start,
+                window_end_hour=end,
+                timezone="UTC",
+            )
+        )
+    Mailbox.objects.bulk_create(boxes, batch_size=5000)
+
+
+def run_day(
+    *,
+    config: WarmupConfig,
+    day: dt.date,
+    fail_rate: float,
+    seed: int,
+    tick: dt.timedelta,
+    progress: Callable[[dt.datetime, CycleStats], None] = lambda now, stats: None,
+) -> tuple[SimTransport, int, float]:
+    """Cycles every `tick` from the day's 00:00 UTC to the next 00:00; returns the
+    transport (its ledger), the number of cycles and the wall time."""
+    clock_now = [dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)]
+    rng = random.Random(seed)
+    transport = SimTransport(fail_rate, random.Random(seed + 1), lambda: clock_now[0])
+    engine = Engine(
+        config=config,
+        transport=transport,
+        clock=lambda: clock_now[0],
+        worker="simulator",
+        token_secret="simulation",  # noqa: S106 - tokens of a simulation, not a secret
+        rng=rng,
+        sleep=lambda s: None,
+    )
+    end = clock_now[0] + dt.timedelta(days=1)
+    cycles = 0
+    started = time.monotonic()
+    while clock_now[0] < end:
+        stats = engine.run_cycle()
+        cycles += 1
+        progress(clock_now[0], stats)
+        clock_now[0] += tick
+    return transport, cycles, time.monotonic() - started
+
+
+def report(
+    *,
+    transport: SimTransport,
+    day: dt.date,
+    limits: Limits,
+    users: int,
+    cycles: int,
+    wall_s: float,
+) -> Report:
+    stats = DailyStat.objects.filter(date=day, quota__gt=0)
+    total = stats.count()
+    met = stats.filter(sent__gte=F("quota")).count()
+    cap_of = dict(Mailbox.objects.values_list("email", "daily_max"))
+    delivered = Counter(
+        a.sender_email for a in transport.ledger if a.outcome in (Outcome.SENT, Outcome.UNKNOWN)
+    )
+    cap_violations = sum(1 for email, n in delivered.items() if n > cap_of[email])
+    owner_of = dict(Mailbox.objects.values_list("email", "owner_id"))
+    minute: Counter[dt.datetime] = Counter()
+    hour: Counter[dt.datetime] = Counter()
+    user_hour: Counter[tuple[int, dt.datetime]] = Counter()
+    for a in transport.ledger:
+        m = a.at.replace(second=0, microsecond=0)
+        minute[m] += 1
+        hour[m.replace(minute=0)] += 1
+        user_hour[(owner_of[a.sender_email], m.replace(minute=0))] += 1
+    slot_deliveries = Counter(
+        a.slot_id for a in transport.ledger if a.outcome in (Outcome.SENT, Outcome.UNKNOWN)
+    )
+    by_status = defaultdict(int)
+    for status, n in Counter(
+        SendLog.objects.filter(day=day).values_list("status", flat=True)
+    ).items():
+        by_status[status] = n
+    return Report(
+        mailboxes=Mailbox.objects.count(),
+        users=users,
+        at_quota_pct=round(100 * met / total, 3) if total else 0.0,
+        behind=total - met,
+        cap_violations=cap_violations,
+        rate_violations={
+            "per_minute": sum(1 for n in minute.values() if n > limits.per_minute),
+            "per_hour": sum(1 for n in hour.values() if n > limits.per_hour),
+            "per_user_hour": sum(1 for n in user_hour.values() if n > limits.per_user_hour),
+        },
+        duplicates=sum(n - 1 for n in slot_deliveries.values() if n > 1),
+        sends_by_status=dict(sorted(by_status.items())),
+        attempts=len(transport.ledger),
+        cycles=cycles,
+        wall_s=round(wall_s, 2),
+        limits={
+            "per_minute": limits.per_minute,
+            "per_hour": limits.per_hour,
+            "per_user_hour": limits.per_user_hour,
+        },
+    )

@@ -1,0 +1,192 @@
+"""Replay a whole day of the real engine on a simulated clock and report whether every
+mailbox reached its quota without passing a cap or a rate limit.
+
+It never writes to the configured database: on PostgreSQL it works in a throwaway
+schema, on SQLite in a throwaway file, both removed at the end, unless --database names
+a database to use instead (its mailbox table must be empty)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import environ
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connections
+
+from accounts.models import Mailbox
+from warmup.engine import simulate
+from warmup.engine.cycle import CycleStats
+from warmup.engine.limits import Limits
+
+
+class Command(BaseCommand):
+    help = __doc__
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--mailboxes", type=int, required=True)
+        parser.add_argument("--users", type=int, help="owners (default: one per 100 mailboxes)")
+        parser.add_argument(
+            "--fail-rate",
+            type=float,
+            default=0.0,
+            help="share of sends that fail (4xx, 5xx, timeouts, no answer)",
+        )
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--daily", type=int, default=30, help="each mailbox's daily quota")
+        parser.add_argument(
+            "--day",
+            type=dt.date.fromisoformat,
+            default=dt.date(2026, 6, 1),
+            help="the simulated date (a Monday by default)",
+        )
+        parser.add_argument(
+            "--tick-minutes",
+            type=float,
+            help="simulated minutes between cycles (default: the cron interval)",
+        )
+        parser.add_argument("--batch-size", type=int, help="default: WARMUP_BATCH_SIZE")
+        parser.add_argument("--minute-limit", type=int, help="default: WARMUP_GLOBAL_MINUTE_LIMIT")
+        parser.add_argument("--hour-limit", type=int, help="default: WARMUP_GLOBAL_HOURLY_LIMIT")
+        parser.add_argument("--user-hour-limit", type=int, help="default: WARMUP_USER_HOURLY_LIMIT")
+        parser.add_argument("--database", metavar="URL", help="use this database instead")
+        parser.add_argument("--json", action="store_true", help="end with one JSON line")
+        parser.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["mailboxes"] < 2:
+            raise CommandError("--mailboxes must be at least 2 (they send to each other)")
+        if not 0 <= options["fail_rate"] <= 1:
+            raise CommandError("--fail-rate must be between 0 and 1")
+        users = options["users"] or max(1, options["mailboxes"] // 100)
+        base = settings.WARMUP
+        config = dataclasses.replace(
+            base,
+            batch_size=options["batch_size"] or base.batch_size,
+            batch_delay_ms=0,
+            stagger_min_ms=0,
+            stagger_max_ms=0,
+            global_minute_limit=options["minute_limit"] or base.global_minute_limit,
+            global_hourly_limit=options["hour_limit"] or base.global_hourly_limit,
+            user_hourly_limit=options["user_hour_limit"] or base.user_hourly_limit,
+            min_daily_quota=min(base.min_daily_quota, options["daily"]),
+        )
+        tick = dt.timedelta(minutes=options["tick_minutes"] or config.cron_interval_minutes)
+        with throwaway_database(options["database"], self.stderr.write):
+            if Mailbox.objects.exists():
+                raise CommandError(
+                    "the simulation database already holds mailboxes; use an empty one"
+                )
+            self.stderr.write(f"creating {options['mailboxes']} mailboxes of {users} owners …")
+            simulate.create_network(
+                options["mailboxes"], users, random.Random(options["seed"]), daily=options["daily"]
+            )
+
+            def progress(now: dt.datetime, stats: CycleStats) -> None:
+                if not options["quiet"] and (now.minute == 0 or stats.claimed):
+                    self.stderr.write(f"{now:%H:%M} {stats.line()}")
+
+            transport, cycles, wall = simulate.run_day(
+                config=config,
+                day=options["day"],
+                fail_rate=options["fail_rate"],
+                seed=options["seed"],
+                tick=tick,
+                progress=progress,
+            )
+            limits = Limits(
+                config.global_minute_limit, config.global_hourly_limit, config.user_hourly_limit
+            )
+            result = simulate.report(
+                transport=transport,
+                day=options["day"],
+                limits=limits,
+                users=users,
+                cycles=cycles,
+                wall_s=wall,
+            )
+        self.print_report(result)
+        if options["json"]:
+            self.stdout.write(json.dumps(result.as_json(), sort_keys=True))
+
+    def print_report(self, r: simulate.Report) -> None:
+        rows = [
+            ("mailboxes", f"{r.mailboxes} ({r.users} owners)"),
+            ("mailboxes at quota", f"{r.at_quota_pct}% ({r.behind} behind)"),
+            ("cap violations", r.cap_violations),
+            ("rate-window violations", ", ".join(f"{k} {v}" for k, v in r.rate_violations.items())),
+            ("duplicates", r.duplicates),
+            ("sends by status", ", ".join(f"{k} {v}" for k, v in r.sends_by_status.items())),
+            ("attempts", r.attempts),
+            ("limits", ", ".join(f"{k} {v}" for k, v in r.limits.items())),
+            ("cycles", r.cycles),
+            ("wall time", f"{r.wall_s}s"),
+        ]
+        width = max(len(k) for k, _ in rows)
+        for key, value in rows:
+            self.stdout.write(f"{key:<{width}}  {value}")
+
+
+class throwaway_database:
+    """Points the default connection at a database the simulation may fill and drop."""
+
+    def __init__(self, url: str | None, say: Any) -> None:
+        self.url = url
+        self.say = say
+        self.connection = connections["default"]
+        self.saved = dict(self.connection.settings_dict)
+        self.cleanup: Any = None
+
+    def __enter__(self) -> None:
+        conn = self.connection
+        conn.close()
+        if self.url:
+            conn.settings_dict.update(environ.Env.db_url_config(self.url))
+            self.say("simulating in the database given by --database")
+        elif conn.vendor == "postgresql":
+            schema = f"warmup_sim_{os.getpid()}"
+            with conn.cursor() as cursor:
+                cursor.execute(f'CREATE SCHEMA "{schema}"')
+            conn.close()
+            options = dict(conn.settings_dict.get("OPTIONS", {}))
+            options["options"] = f"-c search_path={schema}"
+            conn.settings_dict["OPTIONS"] = options
+
+            def drop() -> None:
+                conn.close()
+                conn.settings_dict.update(self.saved)
+                with conn.cursor() as cursor:
+                    cursor.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+            self.cleanup = drop
+            self.say(f"simulating in the throwaway schema {schema}")
+        else:
+            folder = tempfile.mkdtemp(prefix="warmup-sim-")
+            conn.settings_dict["NAME"] = str(Path(folder) / "sim.sqlite3")
+
+            def remove() -> None:
+                conn.close()
+                for file in Path(folder).iterdir():
+                    file.unlink()
+                Path(folder).rmdir()
+
+            self.cleanup = remove
+            self.say(f"simulating in a throwaway SQLite file in {folder}")
+        call_command("migrate", verbosity=0, interactive=False)
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.cleanup:
+                self.cleanup()
+        finally:
+            self.connection.close()
+            self.connection.settings_dict.clear()
+            self.connection.settings_dict.update(self.saved)
