@@ -30,12 +30,6 @@ TODAY = NOW.date()
 _usernames = itertools.count(1)
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
-    # The default PBKDF2 costs ~0.25 s per user created with a password (owner, admin).
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def secrets_of(box: Mailbox) -> list[str]:
     """Everything that must never be rendered: both plaintexts and both stored tokens."""
     box.refresh_from_db()

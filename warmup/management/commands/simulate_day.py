@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
+from django.db.utils import load_backend
 
 from accounts.models import Mailbox
 from warmup.engine import simulate
@@ -149,7 +150,12 @@ class throwaway_database:
         conn = self.connection
         conn.close()
         if self.url:
-            conn.settings_dict.update(environ.Env.db_url_config(self.url))
+            settings_dict = connections.configure_settings(
+                {"default": environ.Env.db_url_config(self.url)}
+            )["default"]
+            backend = load_backend(settings_dict["ENGINE"])
+            connections["default"] = backend.DatabaseWrapper(settings_dict, "default")
+            self.cleanup = lambda: connections["default"].close()
             self.say("simulating in the database given by --database")
         elif conn.vendor == "postgresql":
             schema = f"warmup_sim_{os.getpid()}"
@@ -187,6 +193,7 @@ class throwaway_database:
             if self.cleanup:
                 self.cleanup()
         finally:
+            connections["default"] = self.connection
             self.connection.close()
             self.connection.settings_dict.clear()
             self.connection.settings_dict.update(self.saved)
