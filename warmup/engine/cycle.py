@@ -114,28 +114,26 @@ class Engine:
         self.sleep = sleep
         self.run_async = run_async
         self.stopping = False  # set by the first SIGTERM: finish the batch, then return
+        self.network: Network | None = None
         self.limits = Limits(
             per_minute=config.global_minute_limit,
             per_hour=config.global_hourly_limit,
             per_user_hour=config.user_hourly_limit,
         )
 
-    def run_cycle(self, *, time_box_s: float | None = None) -> CycleStats:
+    def run_cycle(self, *, plan: bool = True, time_box_s: float | None = None) -> CycleStats:
+        """Plan (when asked: every cron interval), then dispatch what is due.
+
+        Planning is the heavier half; dispatching runs more often (run_warmup: every
+        DISPATCH_EVERY_S), so a rate budget spent in one minute is used again in the
+        next instead of waiting for the next plan."""
         started = time.monotonic()
         stats = CycleStats()
         if not EngineState.load().running:
-            log.info("engine stopped: nothing planned or claimed")
+            log.debug("engine stopped: nothing planned or claimed")
             return stats
-        now = self.clock()
-        stats.expired = expire_stale_slots(now)
-        plan = plan_cycle(
-            now,
-            floor=self.config.min_daily_quota,
-            margin=dt.timedelta(minutes=self.config.cron_interval_minutes),
-        )
-        stats.planned_mailboxes, stats.planned_slots = plan.mailboxes, plan.slots
-        stats.topped_up = plan.topped_up
-        network = load_network(now)
+        if plan or self.network is None:
+            self.plan(stats)
         while not self.stopping:
             if time_box_s is not None and time.monotonic() - started > time_box_s:
                 break
@@ -145,12 +143,29 @@ class Engine:
             if not ids:
                 break
             stats.claimed += len(ids)
-            self.send_batch(ids, network, stats)
+            self.send_batch(ids, self.network or Network([]), stats)
             if self.config.batch_delay_ms and not self.stopping:
                 self.sleep(self.config.batch_delay_ms / 1000)
         stats.duration_s = time.monotonic() - started
-        EngineState.objects.filter(id=EngineState.SINGLETON_ID).update(last_cycle_at=self.clock())
+        if plan or stats.claimed:
+            EngineState.objects.filter(id=EngineState.SINGLETON_ID).update(
+                last_cycle_at=self.clock()
+            )
         return stats
+
+    def plan(self, stats: CycleStats) -> None:
+        now = self.clock()
+        stats.expired = expire_stale_slots(now)
+        result = plan_cycle(
+            now,
+            floor=self.config.min_daily_quota,
+            margin=dt.timedelta(minutes=self.config.cron_interval_minutes),
+        )
+        stats.planned_mailboxes, stats.planned_slots = result.mailboxes, result.slots
+        stats.topped_up = result.topped_up
+        # Who can receive, and how much they have: refreshed at each plan; in between,
+        # the picks themselves keep the counts current.
+        self.network = load_network(now)
 
     def send_batch(self, ids: list[int], network: Network, stats: CycleStats) -> None:
         now = self.clock()

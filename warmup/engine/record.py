@@ -32,6 +32,17 @@ _SLOT_STATUS = {
     Outcome.DEFERRED: SendStatus.DEFERRED,
     Outcome.AUTH_FAILED: SendStatus.DEFERRED,  # nothing was sent; retried once resumed
 }
+_RECORDED = (
+    "status",
+    "smtp_code",
+    "smtp_error",
+    "timestamp",
+    "scheduled_at",
+    "recipient_id",
+    "message_id",
+    "thread_id",
+    "sent_at",
+)
 _STAT_FIELD = {
     SendStatus.SENT: "sent",
     SendStatus.FAILED: "failed",
@@ -62,10 +73,11 @@ def record_results(now: dt.datetime, sends: Sequence[Sent], rng: random.Random) 
     by_slot = {s.result.slot_id: s for s in sends}
     with transaction.atomic():
         slots = list(
-            SendLog.objects.select_for_update()
+            SendLog.objects.select_for_update(of=("self",))
             .filter(id__in=by_slot, status=SendStatus.SENDING)
             .select_related("sender")
-            .only("id", "day", "attempts", "sender_id", "sender__timezone", "sender__owner_id")
+            # Every field written below is loaded: a deferred one would cost a query a row.
+            .only(*_RECORDED, "day", "attempts", "sender_id", "sender__timezone")
         )
         stat_deltas: dict[tuple[int, dt.date], Counter[str]] = defaultdict(Counter)
         mailbox_events: dict[int, list[Result]] = defaultdict(list)
@@ -90,21 +102,7 @@ def record_results(now: dt.datetime, sends: Sequence[Sent], rng: random.Random) 
                 slot.sent_at = now
             stat_deltas[(slot.sender_id, slot.day)][_STAT_FIELD[status]] += 1
             mailbox_events[slot.sender_id].append(result)
-        bulk_set(
-            SendLog,
-            slots,
-            [
-                "status",
-                "smtp_code",
-                "smtp_error",
-                "timestamp",
-                "scheduled_at",
-                "recipient_id",
-                "message_id",
-                "thread_id",
-                "sent_at",
-            ],
-        )
+        bulk_set(SendLog, slots, _RECORDED)
         _count_received(
             now, [by_slot[s.id] for s in slots if s.status == SendStatus.SENT], stat_deltas
         )

@@ -47,6 +47,8 @@ class _Handler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         reply = self.sink.data_behaviour(envelope.mail_from, _login(session))
+        if self.sink.data_delay_s:
+            await asyncio.sleep(self.sink.data_delay_s)
         if reply == "stall":
             await asyncio.sleep(3600)
         if reply:
@@ -86,11 +88,13 @@ class SinkServer:
         rcpt_behaviour: Behaviour = _accept,
         keep_messages: bool = True,
         any_login: bool = False,
+        data_delay_s: float = 0,
     ) -> None:
         """users: the logins it accepts (AUTH then required); any_login: AUTH offered and
         every login accepted (the demo's mailboxes have made-up passwords)."""
         self.users = users
         self.keep_messages = keep_messages
+        self.data_delay_s = data_delay_s  # a slow server: each DATA answered this late
         self.accepted = 0
         self.data_behaviour = data_behaviour
         self.rcpt_behaviour = rcpt_behaviour
