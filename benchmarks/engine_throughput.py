@@ -1,0 +1,196 @@
+"""Sends per second of one run_warmup process, with all its bookkeeping, beside a bare
+aiosmtplib loop, both against the same aiosmtpd sink running in another process.
+
+Usage (a scratch PostgreSQL database it may fill and empty):
+    createdb -h 127.0.0.1 -U postgres warmup_bench
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/warmup_bench \\
+        .venv/bin/python benchmarks/engine_throughput.py [--sends 4000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "warmup_project.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import aiosmtplib  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from accounts.models import Mailbox  # noqa: E402
+from warmup.engine import content  # noqa: E402
+from warmup.engine.planner import plan_cycle  # noqa: E402
+from warmup.models import SendLog, SendStatus  # noqa: E402
+
+CONCURRENCY = 20
+SINK = (
+    "import sys, time; from warmup.transport.sink import SinkServer; "
+    "SinkServer('127.0.0.1', int(sys.argv[1]), keep_messages=False, any_login=True).start(); "
+    "print('ready', flush=True); time.sleep(10**6)"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sample_message() -> bytes:
+    return content.compose(
+        sender=content.Party("a@bench-a.test", "Ann"),
+        recipient=content.Party("b@bench-b.test"),
+        subject=content.SUBJECTS[0],
+        topic="the roadmap",
+        token="wu1-0000000000",
+        now=timezone.now(),
+        rng=__import__("random").Random(1),
+    ).data
+
+
+async def bare_loop(port: int, groups: list[int]) -> float:
+    """CONCURRENCY lanes; each takes a group, connects, logs in, sends the group's
+    messages and quits: the engine's connection pattern without its bookkeeping.
+    One group of all sends per lane is the fastest a loop can go."""
+    data = sample_message()
+    queue = list(groups)
+
+    async def lane() -> None:
+        while queue:
+            count = queue.pop()
+            client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+            await client.connect()
+            await client.login("bench", "bench")
+            for _ in range(count):
+                await client.sendmail("a@bench-a.test", ["b@bench-b.test"], data)
+            await client.quit()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(CONCURRENCY)))
+    return sum(groups) / (time.perf_counter() - started)
+
+
+def engine_run(port: int, sends: int, mailboxes: int) -> tuple[float, int, str]:
+    users = get_user_model()
+    owners = [users.objects.create(username=f"bench-owner-{n}") for n in range(4)]
+    boxes = Mailbox.objects.bulk_create(
+        Mailbox(
+            owner=owners[n % 4],
+            email=f"bench{n}@bench{n % 50}.test",
+            smtp_host="127.0.0.1",
+            smtp_port=port,
+            smtp_security="none",
+            smtp_username=f"bench{n}",
+            imap_host="127.0.0.1",
+            imap_username=f"bench{n}",
+            window_start_hour=0,
+            window_end_hour=24,
+            daily_max=200,
+            start_volume=200,
+        )
+        for n in range(mailboxes)
+    )
+    now = timezone.now()
+    per_box = sends // mailboxes
+    SendLog.objects.bulk_create(
+        SendLog(
+            sender=box,
+            day=now.date(),
+            slot_no=n,
+            scheduled_at=now - dt.timedelta(minutes=1),
+            timestamp=now,
+        )
+        for box in boxes
+        for n in range(per_box)
+    )
+    plan_cycle(now, floor=30, margin=dt.timedelta(minutes=15))  # the worker only dispatches
+    env = {
+        **os.environ,
+        "WARMUP_BATCH_SIZE": "500",
+        "WARMUP_MAX_CONCURRENT": str(CONCURRENCY),
+        "WARMUP_BATCH_DELAY_MS": "0",
+        "WARMUP_STAGGER_MIN_MS": "0",
+        "WARMUP_STAGGER_MAX_MS": "0",
+        "WARMUP_GLOBAL_MINUTE_LIMIT": "1000000",
+        "WARMUP_GLOBAL_HOURLY_LIMIT": "10000000",
+        "WARMUP_USER_HOURLY_LIMIT": "1000000",
+    }
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "manage.py", "run_warmup", "--once"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    wall = time.perf_counter() - started
+    line = next((x for x in result.stderr.splitlines() if "cycle:" in x), result.stderr[-500:])
+    sent = SendLog.objects.filter(status=SendStatus.SENT).count()
+    cycle = re.search(r", ([0-9.]+)s$", line)
+    return sent / float(cycle.group(1)) if cycle else sent / wall, sent, line
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sends", type=int, default=4000)
+    parser.add_argument("--mailboxes", type=int, default=200)
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        sys.exit("set DATABASE_URL to a scratch PostgreSQL database")
+    call_command("migrate", verbosity=0)
+    if Mailbox.objects.exists():
+        sys.exit("the database holds mailboxes: use an empty scratch database")
+    port = free_port()
+    sink = subprocess.Popen(
+        [sys.executable, "-c", SINK, str(port)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert sink.stdout and sink.stdout.readline().strip() == "ready"
+        long_lived = asyncio.run(bare_loop(port, [args.sends // CONCURRENCY] * CONCURRENCY))
+        # The engine's batches of 500 due slots hold ~500/200 sends per sender.
+        per_sender = max(1, round(500 / args.mailboxes))
+        same_pattern = asyncio.run(bare_loop(port, [per_sender] * (args.sends // per_sender)))
+        print(
+            f"bare loop, {CONCURRENCY} long-lived connections:            {long_lived:8.1f} sends/s"
+        )
+        print(
+            f"bare loop, a connection per sender ({per_sender} each): {same_pattern:8.1f} sends/s"
+        )
+        rate, sent, line = engine_run(port, args.sends, args.mailboxes)
+        print(
+            f"run_warmup --once, full bookkeeping:              {rate:8.1f} sends/s ({sent} sent)"
+        )
+        print(
+            f"engine / bare (same connection pattern): {rate / same_pattern:.0%}; "
+            f"engine / bare (long-lived): {rate / long_lived:.0%}"
+        )
+        print(f"worker's cycle line: {line.split('INFO warmup.engine ')[-1]}")
+    finally:
+        sink.terminate()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "TRUNCATE logs, warmup_logs, rate_windows, owner_plans, mailboxes CASCADE"
+            )
+        get_user_model().objects.filter(username__startswith="bench-owner-").delete()
+
+
+if __name__ == "__main__":
+    main()
