@@ -200,3 +200,21 @@ def test_refused_login_pauses_only_that_mailbox(network, caplog):
     for password in users.values():
         assert password not in caplog.text
         assert password not in victim.status_reason
+
+
+def test_an_unreadable_secret_stops_only_that_mailbox(network, caplog):
+    server, boxes, _ = network
+    victim = boxes[5]
+    Mailbox.objects.filter(pk=victim.pk).update(smtp_secret="gAAAAAB-not-a-real-fernet-token")
+    plan_cycle(DAY_START, floor=30, margin=dt.timedelta(minutes=15))
+    stats = engine_for(NOON).run_cycle()
+    victim.refresh_from_db()
+    assert victim.status == "error"
+    assert "cannot decrypt the SMTP password" in victim.status_reason
+    assert not SendLog.objects.filter(sender=victim, status=SendStatus.SENDING).exists()
+    assert not SendLog.objects.filter(
+        sender=victim, attempts__gt=0, status=SendStatus.SENT
+    ).exists()
+    others = SendLog.objects.exclude(sender=victim).filter(scheduled_at__lte=NOON)
+    assert set(others.values_list("status", flat=True)) == {SendStatus.SENT}
+    assert stats.outcomes["sent"] == others.count() == len(server.received)

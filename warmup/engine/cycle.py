@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from django.db.models import IntegerField, OuterRef, Subquery, Value
+from django.db.models import F, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from accounts import crypto
@@ -247,6 +247,7 @@ class Engine:
         if slot_ids:
             SendLog.objects.filter(id__in=slot_ids, status=SendStatus.SENDING).update(
                 status=SendStatus.PLANNED,
+                attempts=F("attempts") - 1,  # nothing was attempted
                 scheduled_at=now + UNPAIRED_RETRY,
                 smtp_error=why,
                 timestamp=now,

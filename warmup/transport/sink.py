@@ -4,6 +4,7 @@ benchmarks' destination, and the tests' real server. Optionally requires AUTH.""
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,6 +90,8 @@ class SinkServer:
         keep_messages: bool = True,
         any_login: bool = False,
         data_delay_s: float = 0,
+        tls: ssl.SSLContext | None = None,
+        implicit_tls: bool = False,
     ) -> None:
         """users: the logins it accepts (AUTH then required); any_login: AUTH offered and
         every login accepted (the demo's mailboxes have made-up passwords)."""
@@ -106,6 +109,10 @@ class SinkServer:
             kwargs.update(
                 authenticator=self._authenticate, auth_required=True, auth_require_tls=False
             )
+        if tls is not None and implicit_tls:
+            kwargs["ssl_context"] = tls  # TLS from the first byte (port 465 style)
+        elif tls is not None:
+            kwargs.update(tls_context=tls, require_starttls=True)
         self.controller = Controller(
             _Handler(self),
             hostname=host,

@@ -16,6 +16,7 @@ import asyncio
 import enum
 import random
 import re
+import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -91,6 +92,7 @@ class SmtpTransport:
         connect_timeout: float = 20,
         command_timeout: float = 60,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         self.max_concurrent = max_concurrent
         self.stagger_ms = stagger_ms
@@ -98,6 +100,8 @@ class SmtpTransport:
         self.connect_timeout = connect_timeout
         self.command_timeout = command_timeout
         self.sleep = sleep
+        # None: the system's trust store and host name checks (tests pass their own CA).
+        self.tls_context = tls_context
 
     async def _stagger(self) -> None:
         low, high = self.stagger_ms
@@ -128,6 +132,7 @@ class SmtpTransport:
             port=account.port,
             use_tls=account.security == "ssl",
             start_tls=account.security == "starttls",
+            tls_context=self.tls_context,
             timeout=self.command_timeout,
         )
         try:

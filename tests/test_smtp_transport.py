@@ -1,0 +1,134 @@
+"""The SMTP transport over TLS (implicit and STARTTLS) and its classification, against
+real aiosmtpd servers on loopback."""
+
+import asyncio
+import datetime as dt
+import ipaddress
+import random
+import ssl
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from warmup.transport.sink import SinkServer
+from warmup.transport.smtp import (
+    Envelope,
+    Group,
+    Outcome,
+    SmtpAccount,
+    SmtpTransport,
+    classify_reply,
+)
+
+MESSAGE = b"From: a@a.test\r\nTo: b@b.test\r\nSubject: hi\r\n\r\nhello\r\n"
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1; (server context, client context)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    client = ssl.create_default_context(cafile=str(folder / "cert.pem"))
+    return server, client
+
+
+def send(account: SmtpAccount, tls_context=None, count: int = 2):
+    transport = SmtpTransport(
+        max_concurrent=2,
+        stagger_ms=(0, 0),
+        rng=random.Random(1),
+        connect_timeout=5,
+        command_timeout=2,
+        tls_context=tls_context,
+    )
+    envelopes = [Envelope(n, "a@a.test", "b@b.test", MESSAGE) for n in range(count)]
+    return asyncio.run(transport.send_batch([Group(account, envelopes)]))
+
+
+@pytest.mark.parametrize("implicit", [True, False], ids=["ssl", "starttls"])
+def test_tls_modes_send_and_log_in(certificate, implicit):
+    server_tls, client_tls = certificate
+    with SinkServer(users={"u@a.test": "pw-tls"}, tls=server_tls, implicit_tls=implicit) as server:
+        account = SmtpAccount(
+            "127.0.0.1", server.port, "ssl" if implicit else "starttls", "u@a.test", "pw-tls"
+        )
+        results = send(account, client_tls)
+    assert [r.outcome for r in results] == [Outcome.SENT, Outcome.SENT]
+    assert [r.login for r in server.received] == ["u@a.test", "u@a.test"]
+
+
+def test_an_untrusted_certificate_is_not_sent_to(certificate):
+    server_tls, _ = certificate
+    with SinkServer(
+        users={"u@a.test": "pw-secret-77"}, tls=server_tls, implicit_tls=True
+    ) as server:
+        results = send(SmtpAccount("127.0.0.1", server.port, "ssl", "u@a.test", "pw-secret-77"))
+    assert {r.outcome for r in results} == {Outcome.DEFERRED}
+    assert all("connection failed" in r.text and "pw-secret-77" not in r.text for r in results)
+    assert server.received == []
+
+
+def test_nobody_listening_is_deferred():
+    results = send(SmtpAccount("127.0.0.1", 1, "none", "", ""))
+    assert [r.outcome for r in results] == [Outcome.DEFERRED, Outcome.DEFERRED]
+
+
+def test_a_refused_recipient_does_not_stop_the_group():
+    refuse_first = {"n": 0}
+
+    def rcpt(mail_from, login):
+        refuse_first["n"] += 1
+        return "550 5.1.1 no such user" if refuse_first["n"] == 1 else None
+
+    with SinkServer(rcpt_behaviour=rcpt) as server:
+        results = send(SmtpAccount("127.0.0.1", server.port, "none", "", ""), count=3)
+    assert [r.outcome for r in results] == [Outcome.FAILED, Outcome.SENT, Outcome.SENT]
+    assert results[0].code == 550
+    assert len(server.received) == 2
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "outcome"),
+    [
+        (250, "OK", Outcome.SENT),
+        (421, "try later", Outcome.DEFERRED),
+        (451, "local error", Outcome.DEFERRED),
+        (535, "5.7.8 bad credentials", Outcome.AUTH_FAILED),
+        (550, "5.4.5 Daily user sending quota exceeded", Outcome.QUOTA),
+        (554, "5.7.1 sending limit exceeded", Outcome.QUOTA),
+        (550, "5.1.1 user unknown", Outcome.FAILED),
+        (552, "message too big", Outcome.FAILED),
+    ],
+)
+def test_classify_reply(code, text, outcome):
+    assert classify_reply(code, text) is outcome
