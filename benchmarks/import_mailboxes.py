@@ -49,22 +49,9 @@ def check_database(allow_sqlite: bool) -> None:
 
 
 def write_csv(path: Path, rows: int) -> None:
-    header = [
-        "email",
-        "smtp_host",
-        "smtp_port",
-        "smtp_security",
-        "smtp_username",
-        "smtp_password",
-        "imap_host",
-        "imap_port",
-        "imap_security",
-        "imap_username",
-        "imap_password",
-        "warmup_enabled",
-        "daily_max",
-        "timezone",
-    ]
+    from accounts.importing import OPTIONAL_COLUMNS, REQUIRED_COLUMNS  # after django.setup()
+
+    header = [*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS]
     zones = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo"]
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Mailbox, OwnerPlan
 from metrics.models import MetricSnapshot
-from warmup.models import DailyStat, EngineState, RateWindow, SendLog, Worker
+from warmup.models import DAILY_COUNTERS, DailyStat, EngineState, RateWindow, SendLog, Worker
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
 
@@ -34,22 +34,7 @@ BAD_VALUES: dict[str, dict[str, Any]] = {
     "logs_slot_no_gte_0": {"slot_no": -1},
     "logs_attempts_gte_0": {"attempts": -1},
     "logs_placement_valid": {"placement": "junk"},
-    **{
-        f"warmup_logs_{name}_gte_0": {name: -1}
-        for name in (
-            "quota",
-            "reserved",
-            "sent",
-            "failed",
-            "deferred",
-            "unknown",
-            "received",
-            "replied",
-            "inbox",
-            "spam",
-            "streak",
-        )
-    },
+    **{f"warmup_logs_{name}_gte_0": {name: -1} for name in DAILY_COUNTERS},
     "engine_state_singleton": {"id": 2},
     "workers_shard_in_range": {"shard": 4, "shard_count": 3},
     "rate_windows_used_gte_0": {"used": -1},

@@ -18,7 +18,15 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from warmup.models import AuditEvent, DailyStat, EngineState, RateWindow, SendLog, Worker
+from warmup.models import (
+    DAILY_COUNTERS,
+    AuditEvent,
+    DailyStat,
+    EngineState,
+    RateWindow,
+    SendLog,
+    Worker,
+)
 
 
 class CappedCountPaginator(Paginator):
@@ -86,22 +94,7 @@ class SendLogAdmin(ReadOnlyAdmin):
 
 @admin.register(DailyStat)
 class DailyStatAdmin(ReadOnlyAdmin):
-    list_display = (
-        "mailbox",
-        "date",
-        "quota",
-        "reserved",
-        "sent",
-        "failed",
-        "deferred",
-        "unknown",
-        "received",
-        "replied",
-        "inbox",
-        "spam",
-        "quota_met",
-        "streak",
-    )
+    list_display = ("mailbox", "date", *DAILY_COUNTERS[:-1], "quota_met", "streak")
     list_filter = ("quota_met", "date")
     list_select_related = ("mailbox",)
     raw_id_fields = ("mailbox",)

@@ -95,6 +95,22 @@ class SendLog(models.Model):
         return f"slot {self.slot_no} of mailbox {self.sender_id} on {self.day}"
 
 
+# DailyStat's counters, in the order operators read them.
+DAILY_COUNTERS = (
+    "quota",
+    "reserved",
+    "sent",
+    "failed",
+    "deferred",
+    "unknown",
+    "received",
+    "replied",
+    "inbox",
+    "spam",
+    "streak",
+)
+
+
 class DailyStat(models.Model):
     """One mailbox's counters for one local date; streaks and completion come from here."""
 
@@ -127,19 +143,7 @@ class DailyStat(models.Model):
                 models.CheckConstraint(
                     condition=Q(**{f"{name}__gte": 0}), name=f"warmup_logs_{name}_gte_0"
                 )
-                for name in (
-                    "quota",
-                    "reserved",
-                    "sent",
-                    "failed",
-                    "deferred",
-                    "unknown",
-                    "received",
-                    "replied",
-                    "inbox",
-                    "spam",
-                    "streak",
-                )
+                for name in DAILY_COUNTERS
             ),
         ]
 
