@@ -29,6 +29,7 @@ import django  # noqa: E402
 django.setup()
 
 import aiosmtplib  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -155,6 +156,7 @@ def main() -> None:
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("set DATABASE_URL to a scratch PostgreSQL database")
+    settings.DEBUG = False  # DEBUG's query log is a cost production does not pay
     call_command("migrate", verbosity=0)
     if Mailbox.objects.exists():
         sys.exit("the database holds mailboxes: use an empty scratch database")

@@ -61,6 +61,7 @@ def main() -> None:
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("set DATABASE_URL to a scratch PostgreSQL database")
+    settings.DEBUG = False  # DEBUG's query log is a cost production does not pay
     call_command("migrate", verbosity=0)
     if Mailbox.objects.exists():
         sys.exit("the database holds mailboxes: use an empty scratch database")

@@ -22,7 +22,8 @@ from django.db.models.functions import Coalesce
 from accounts import status as mailbox_status
 from accounts.models import Mailbox, OwnerPlan
 from warmup.engine import pacing
-from warmup.models import DailyStat, SendLog
+from warmup.engine.sql import SlotRow, insert_slots
+from warmup.models import DailyStat
 
 PLAN_BATCH = 2000  # mailboxes per transaction
 DEFAULT_PLAN_CAP = OwnerPlan._meta.get_field("max_daily_quota").default
@@ -121,7 +122,7 @@ def plan_cycle(now: dt.datetime, *, floor: int, margin: dt.timedelta) -> PlanRes
     slots = 0
     for start in range(0, len(boxes), PLAN_BATCH):
         batch = boxes[start : start + PLAN_BATCH]
-        logs: list[SendLog] = []
+        logs: list[SlotRow] = []
         stats: list[DailyStat] = []
         for box in batch:
             quota, times = day_plan(box, now, floor, margin)
@@ -130,18 +131,9 @@ def plan_cycle(now: dt.datetime, *, floor: int, margin: dt.timedelta) -> PlanRes
                     mailbox_id=box["id"], date=box["local_date"], quota=quota, reserved=len(times)
                 )
             )
-            logs.extend(
-                SendLog(
-                    sender_id=box["id"],
-                    day=box["local_date"],
-                    slot_no=slot_no,
-                    scheduled_at=at,
-                    timestamp=now,
-                )
-                for slot_no, at in enumerate(times)
-            )
+            logs.extend((box["id"], box["local_date"], n, at) for n, at in enumerate(times))
         with transaction.atomic():
-            SendLog.objects.bulk_create(logs, batch_size=5000, ignore_conflicts=True)
+            insert_slots(logs, now)
             DailyStat.objects.bulk_create(stats, batch_size=5000, ignore_conflicts=True)
         slots += len(logs)
     return PlanResult(mailboxes=len(boxes), slots=slots, topped_up=top_up(now, margin))
@@ -183,7 +175,7 @@ def top_up(now: dt.datetime, margin: dt.timedelta) -> int:
                 plan_cap=Coalesce("mailbox__owner__plan__max_daily_quota", Value(DEFAULT_PLAN_CAP))
             )
         )
-        logs: list[SendLog] = []
+        logs: list[SlotRow] = []
         changed: list[DailyStat] = []
         for row in rows:
             box = row.mailbox
@@ -200,19 +192,10 @@ def top_up(now: dt.datetime, margin: dt.timedelta) -> int:
                 continue
             rng = random.Random(f"{box.id}:{row.date.isoformat()}:{row.reserved}")
             times = pacing.slot_times(window, n, rng)
-            logs.extend(
-                SendLog(
-                    sender_id=box.id,
-                    day=row.date,
-                    slot_no=row.reserved + i,
-                    scheduled_at=at,
-                    timestamp=now,
-                )
-                for i, at in enumerate(times)
-            )
+            logs.extend((box.id, row.date, row.reserved + i, at) for i, at in enumerate(times))
             row.reserved += n
             changed.append(row)
         DailyStat.objects.bulk_update(changed, ["reserved"], batch_size=1000)
-        SendLog.objects.bulk_create(logs, batch_size=5000, ignore_conflicts=True)
+        insert_slots(logs, now)
         added = len(logs)
     return added

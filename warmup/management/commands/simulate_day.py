@@ -68,6 +68,8 @@ class Command(BaseCommand):
         if not 0 <= options["fail_rate"] <= 1:
             raise CommandError("--fail-rate must be between 0 and 1")
         users = options["users"] or max(1, options["mailboxes"] // 100)
+        # DEBUG's query log (on in development) is a cost production does not pay.
+        settings.DEBUG = False
         base = settings.WARMUP
         config = dataclasses.replace(
             base,
