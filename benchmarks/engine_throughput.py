@@ -29,13 +29,11 @@ import django  # noqa: E402
 django.setup()
 
 import aiosmtplib  # noqa: E402
-from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts.models import Mailbox  # noqa: E402
+from benchmarks.scratch import empty_scratch_database, open_scratch_database  # noqa: E402
 from warmup.engine import content  # noqa: E402
 from warmup.engine.planner import plan_cycle  # noqa: E402
 from warmup.models import SendLog, SendStatus  # noqa: E402
@@ -154,12 +152,7 @@ def main() -> None:
     parser.add_argument("--sends", type=int, default=4000)
     parser.add_argument("--mailboxes", type=int, default=200)
     args = parser.parse_args()
-    if connection.vendor != "postgresql":
-        sys.exit("set DATABASE_URL to a scratch PostgreSQL database")
-    settings.DEBUG = False  # DEBUG's query log is a cost production does not pay
-    call_command("migrate", verbosity=0)
-    if Mailbox.objects.exists():
-        sys.exit("the database holds mailboxes: use an empty scratch database")
+    open_scratch_database()
     port = free_port()
     sink = subprocess.Popen(
         [sys.executable, "-c", SINK, str(port)], cwd=ROOT, stdout=subprocess.PIPE, text=True
@@ -187,11 +180,7 @@ def main() -> None:
         print(f"worker's cycle line: {line.split('INFO warmup.engine ')[-1]}")
     finally:
         sink.terminate()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "TRUNCATE logs, warmup_logs, rate_windows, owner_plans, mailboxes CASCADE"
-            )
-        get_user_model().objects.filter(username__startswith="bench-owner-").delete()
+        empty_scratch_database("bench-owner-")
 
 
 if __name__ == "__main__":

@@ -28,11 +28,9 @@ import django
 django.setup()
 
 from django.conf import settings  # noqa: E402
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from accounts.models import Mailbox  # noqa: E402
+from benchmarks.scratch import empty_scratch_database, open_scratch_database  # noqa: E402
 from warmup.engine import simulate  # noqa: E402
 from warmup.engine.claim import claim_slots  # noqa: E402
 from warmup.engine.limits import Limits  # noqa: E402
@@ -59,12 +57,7 @@ def main() -> None:
     parser.add_argument("--mailboxes", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=1000)
     args = parser.parse_args()
-    if connection.vendor != "postgresql":
-        sys.exit("set DATABASE_URL to a scratch PostgreSQL database")
-    settings.DEBUG = False  # DEBUG's query log is a cost production does not pay
-    call_command("migrate", verbosity=0)
-    if Mailbox.objects.exists():
-        sys.exit("the database holds mailboxes: use an empty scratch database")
+    open_scratch_database()
     floor = settings.WARMUP.min_daily_quota
     margin = dt.timedelta(minutes=settings.WARMUP.cron_interval_minutes)
     limits = Limits(per_minute=10**6, per_hour=10**7, per_user_hour=10**6)
@@ -112,13 +105,7 @@ def main() -> None:
             f"{SendLog.objects.filter(status=SendStatus.SENDING).count()}"
         )
     finally:
-        # A scratch database: emptied wholesale (a cascading ORM delete of 3 M rows
-        # would take longer than the benchmark).
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "TRUNCATE logs, warmup_logs, rate_windows, owner_plans, mailboxes CASCADE"
-            )
-        get_user_model().objects.filter(username__startswith="sim-owner-").delete()
+        empty_scratch_database("sim-owner-")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,28 @@
+"""The scratch PostgreSQL database the engine benchmarks fill and empty."""
+
+import sys
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db import connection
+
+from accounts.models import Mailbox
+
+
+def open_scratch_database() -> None:
+    """Refuse anything but an empty PostgreSQL database; migrate it."""
+    if connection.vendor != "postgresql":
+        sys.exit("set DATABASE_URL to a scratch PostgreSQL database")
+    settings.DEBUG = False  # DEBUG's query log is a cost production does not pay
+    call_command("migrate", verbosity=0)
+    if Mailbox.objects.exists():
+        sys.exit("the database holds mailboxes: use an empty scratch database")
+
+
+def empty_scratch_database(owner_prefix: str) -> None:
+    # Emptied wholesale: a cascading ORM delete of millions of slots would take longer
+    # than the benchmark.
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE logs, warmup_logs, rate_windows, owner_plans, mailboxes CASCADE")
+    get_user_model().objects.filter(username__startswith=owner_prefix).delete()
