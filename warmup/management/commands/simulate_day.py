@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import random
+import signal
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import environ
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.utils import load_backend
 
 from accounts.models import Mailbox
@@ -83,39 +84,59 @@ class Command(BaseCommand):
             min_daily_quota=min(base.min_daily_quota, options["daily"]),
         )
         tick = dt.timedelta(minutes=options["tick_minutes"] or config.cron_interval_minutes)
-        with throwaway_database(options["database"], self.stderr.write):
-            if Mailbox.objects.exists():
-                raise CommandError(
-                    "the simulation database already holds mailboxes; use an empty one"
+        # SIGTERM (a timeout, a closing terminal) unwinds like Ctrl-C, so the throwaway
+        # schema or file is removed on the way out.
+        interrupted: list[int] = []
+
+        def interrupt(signum: int, frame: Any) -> None:
+            interrupted.append(signum)
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, interrupt)
+        signal.signal(signal.SIGINT, interrupt)
+        try:
+            with throwaway_database(options["database"], self.stderr.write):
+                if Mailbox.objects.exists():
+                    raise CommandError(
+                        "the simulation database already holds mailboxes; use an empty one"
+                    )
+                self.stderr.write(f"creating {options['mailboxes']} mailboxes of {users} owners …")
+                simulate.create_network(
+                    options["mailboxes"],
+                    users,
+                    random.Random(options["seed"]),
+                    daily=options["daily"],
                 )
-            self.stderr.write(f"creating {options['mailboxes']} mailboxes of {users} owners …")
-            simulate.create_network(
-                options["mailboxes"], users, random.Random(options["seed"]), daily=options["daily"]
-            )
 
-            def progress(now: dt.datetime, stats: CycleStats) -> None:
-                if not options["quiet"] and (now.minute == 0 or stats.claimed):
-                    self.stderr.write(f"{now:%H:%M} {stats.line()}")
+                def progress(now: dt.datetime, stats: CycleStats) -> None:
+                    if not options["quiet"] and (now.minute == 0 or stats.claimed):
+                        self.stderr.write(f"{now:%H:%M} {stats.line()}")
 
-            transport, cycles, wall = simulate.run_day(
-                config=config,
-                day=options["day"],
-                fail_rate=options["fail_rate"],
-                seed=options["seed"],
-                tick=tick,
-                progress=progress,
-            )
-            limits = Limits(
-                config.global_minute_limit, config.global_hourly_limit, config.user_hourly_limit
-            )
-            result = simulate.report(
-                transport=transport,
-                day=options["day"],
-                limits=limits,
-                users=users,
-                cycles=cycles,
-                wall_s=wall,
-            )
+                transport, cycles, wall = simulate.run_day(
+                    config=config,
+                    day=options["day"],
+                    fail_rate=options["fail_rate"],
+                    seed=options["seed"],
+                    tick=tick,
+                    progress=progress,
+                )
+                limits = Limits(
+                    config.global_minute_limit, config.global_hourly_limit, config.user_hourly_limit
+                )
+                result = simulate.report(
+                    transport=transport,
+                    day=options["day"],
+                    limits=limits,
+                    users=users,
+                    cycles=cycles,
+                    wall_s=wall,
+                )
+        except (KeyboardInterrupt, DatabaseError):
+            # psycopg closes a connection whose query was interrupted, so the interruption
+            # may surface as a database error from the rollback.
+            if not interrupted:
+                raise
+            raise CommandError("interrupted; the throwaway database was removed") from None
         self.print_report(result)
         if options["json"]:
             self.stdout.write(json.dumps(result.as_json(), sort_keys=True))
