@@ -92,6 +92,55 @@ def load_network(now: dt.datetime) -> Network:
     )
 
 
+_SENDER_FIELDS = (
+    "id",
+    "email",
+    "display_name",
+    "provider",
+    "owner_id",
+    "daily_max",
+    "smtp_host",
+    "smtp_port",
+    "smtp_security",
+    "smtp_username",
+    "smtp_secret",
+)
+
+
+@dataclass(frozen=True)
+class _Sender:
+    """What a batch needs of a sending mailbox, read as plain values (no model)."""
+
+    id: int
+    email: str
+    display_name: str
+    provider: str
+    owner_id: int
+    daily_max: int
+    smtp_host: str
+    smtp_port: int
+    smtp_security: str
+    smtp_username: str
+    smtp_secret: str
+
+    @property
+    def peer(self) -> Peer:
+        return Peer(
+            id=self.id,
+            domain=self.email.rsplit("@", 1)[-1].lower(),
+            provider=self.provider,
+            owner_id=self.owner_id,
+            receive_cap=self.daily_max,
+        )
+
+    def account(self) -> SmtpAccount:
+        """Raises crypto.SecretError when the password cannot be decrypted."""
+        password = crypto.decrypt(self.smtp_secret, what=f"SMTP password of mailbox {self.id}")
+        return SmtpAccount(
+            self.smtp_host, self.smtp_port, self.smtp_security, self.smtp_username, password
+        )
+
+
 class Engine:
     def __init__(
         self,
@@ -171,11 +220,11 @@ class Engine:
         now = self.clock()
         slots = list(
             SendLog.objects.filter(id__in=ids)
-            .select_related("sender")
             .order_by("sender_id", "slot_no")
+            .values_list("id", "day", "slot_no", *(f"sender__{f}" for f in _SENDER_FIELDS))
         )
-        senders = [self._peer(slot.sender) for slot in slots]
-        recipients = pair_recipients(senders, network, self.rng)
+        senders = {row[3]: _Sender(*row[3:]) for row in slots}
+        recipients = pair_recipients([senders[row[3]].peer for row in slots], network, self.rng)
         emails = dict(
             Mailbox.objects.filter(id__in={r.id for r in recipients if r}).values_list(
                 "id", "email"
@@ -185,44 +234,39 @@ class Engine:
         meta: dict[int, tuple[int, int, str]] = {}  # slot → sender, recipient, Message-ID
         unpaired: list[int] = []
         broken: dict[int, str] = {}
-        for slot, recipient in zip(slots, recipients, strict=True):
-            sender = slot.sender
+        for (slot_id, day, slot_no, sender_id, *_), recipient in zip(
+            slots, recipients, strict=True
+        ):
+            sender = senders[sender_id]
             if recipient is None:
-                unpaired.append(slot.id)
+                unpaired.append(slot_id)
                 continue
-            if sender.id in broken:
+            if sender_id in broken:
                 continue
-            if sender.id not in groups:
+            if sender_id not in groups:
                 try:
-                    password = sender.smtp_password
+                    account = sender.account()
                 except crypto.SecretError as exc:
-                    broken[sender.id] = str(exc)
+                    broken[sender_id] = str(exc)
                     continue
-                account = SmtpAccount(
-                    sender.smtp_host,
-                    sender.smtp_port,
-                    sender.smtp_security,
-                    sender.smtp_username,
-                    password,
-                )
-                groups[sender.id] = (account, [])
-            subject, topic = content.subject_for(sender.id, slot.day, slot.slot_no)
+                groups[sender_id] = (account, [])
+            subject, topic = content.subject_for(sender_id, day, slot_no)
             message = content.compose(
                 sender=content.Party(sender.email, sender.display_name),
                 recipient=content.Party(emails[recipient.id]),
                 subject=subject,
                 topic=topic,
-                token=content.make_token(slot.id, self.token_secret),
+                token=content.make_token(slot_id, self.token_secret),
                 now=now,
                 rng=self.rng,
             )
-            groups[sender.id][1].append(
-                Envelope(slot.id, sender.email, emails[recipient.id], message.data)
+            groups[sender_id][1].append(
+                Envelope(slot_id, sender.email, emails[recipient.id], message.data)
             )
-            meta[slot.id] = (sender.id, recipient.id, message.message_id)
+            meta[slot_id] = (sender_id, recipient.id, message.message_id)
         self._release(unpaired, now, "no recipient in the network fits")
         stats.unpaired += len(unpaired)
-        self._stop_broken(broken, slots, now)
+        self._stop_broken(broken, [(row[0], row[3]) for row in slots], now)
         results = self.run_async(
             self.transport.send_batch([Group(account, envs) for account, envs in groups.values()])
         )
@@ -231,16 +275,6 @@ class Engine:
             for result in results
         ]
         stats.outcomes.update(record_results(self.clock(), finished, self.rng))
-
-    @staticmethod
-    def _peer(box: Mailbox) -> Peer:
-        return Peer(
-            id=box.id,
-            domain=box.domain,
-            provider=box.provider,
-            owner_id=box.owner_id,
-            receive_cap=box.daily_max,
-        )
 
     def _release(self, slot_ids: list[int], now: dt.datetime, why: str) -> None:
         """Give claimed slots back, not attempted: due again a little later."""
@@ -254,7 +288,9 @@ class Engine:
                 worker="",
             )
 
-    def _stop_broken(self, broken: dict[int, str], slots: list[SendLog], now: dt.datetime) -> None:
+    def _stop_broken(
+        self, broken: dict[int, str], slots: list[tuple[int, int]], now: dt.datetime
+    ) -> None:
         """Mailboxes whose secret cannot be read: error with the reason, slots back."""
         if not broken:
             return
@@ -264,5 +300,7 @@ class Engine:
                 status=mailbox_status.ERROR, status_reason=reason, status_changed_at=now
             )
         self._release(
-            [s.id for s in slots if s.sender_id in broken], now, "mailbox secret unreadable"
+            [slot_id for slot_id, sender_id in slots if sender_id in broken],
+            now,
+            "mailbox secret unreadable",
         )

@@ -12,6 +12,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.db import connection
+
+from warmup.engine.sql import Column, rows_cte, update_rows
 from warmup.models import RateWindow
 
 GLOBAL_MINUTE = "global:minute"
@@ -64,33 +67,39 @@ def reserve_budget(now: dt.datetime, owners: Sequence[int], limits: Limits) -> l
     wanted = [(GLOBAL_MINUTE, minute), (GLOBAL_HOUR, hour)] + [
         (user_hour_key(owner), hour) for owner in sorted(set(owners))
     ]
-    RateWindow.objects.bulk_create(
-        [RateWindow(key=key, window_start=start) for key, start in wanted],
-        ignore_conflicts=True,
-    )
-    keys = {key for key, _ in wanted}
+    table = RateWindow._meta.db_table
+    columns: list[Column] = [("key", "text"), ("window_start", "timestamptz")]
+    with connection.cursor() as cursor:
+        for cte, params in rows_cte(columns, wanted):
+            cursor.execute(
+                f"{cte} INSERT INTO {table} (key, window_start, used) "  # noqa: S608
+                "SELECT key, window_start, 0 FROM v WHERE TRUE ON CONFLICT DO NOTHING",
+                params,
+            )
     rows = {
-        (row.key, row.window_start): row
-        for row in RateWindow.objects.select_for_update()
-        .filter(key__in=keys, window_start__in={minute, hour})
+        (key, start): (row_id, used)
+        for row_id, key, start, used in RateWindow.objects.select_for_update()
+        .filter(key__in={key for key, _ in wanted}, window_start__in={minute, hour})
         .order_by("key", "window_start")
+        .values_list("id", "key", "window_start", "used")
     }
     minute_row = rows[(GLOBAL_MINUTE, minute)]
     hour_row = rows[(GLOBAL_HOUR, hour)]
     user_rows = {owner: rows[(user_hour_key(owner), hour)] for owner in set(owners)}
     granted = grant(
         owners,
-        minute_left=limits.per_minute - minute_row.used,
-        hour_left=limits.per_hour - hour_row.used,
-        user_left={o: limits.per_user_hour - row.used for o, row in user_rows.items()},
+        minute_left=limits.per_minute - minute_row[1],
+        hour_left=limits.per_hour - hour_row[1],
+        user_left={o: limits.per_user_hour - used for o, (_, used) in user_rows.items()},
     )
     taken = [owner for owner, ok in zip(owners, granted, strict=True) if ok]
     if taken:
-        minute_row.used += len(taken)
-        hour_row.used += len(taken)
-        changed = [minute_row, hour_row]
+        changed = [
+            (minute_row[0], minute_row[1] + len(taken)),
+            (hour_row[0], hour_row[1] + len(taken)),
+        ]
         for owner, count in Counter(taken).items():
-            user_rows[owner].used += count
-            changed.append(user_rows[owner])
-        RateWindow.objects.bulk_update(changed, ["used"])
+            row_id, used = user_rows[owner]
+            changed.append((row_id, used + count))
+        update_rows(table, [("id", "bigint"), ("used", "integer")], changed)
     return granted

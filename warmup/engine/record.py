@@ -10,14 +10,14 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from accounts import status as mailbox_status
 from accounts.models import Mailbox
 from warmup.engine import pacing
 from warmup.engine.planner import local_date_expression, local_dates
-from warmup.engine.sql import bulk_set
+from warmup.engine.sql import Column, rows_cte, update_rows
 from warmup.models import CLAIMABLE_STATUSES, DailyStat, SendLog, SendStatus
 from warmup.transport.smtp import Outcome, Result
 
@@ -32,16 +32,18 @@ _SLOT_STATUS = {
     Outcome.DEFERRED: SendStatus.DEFERRED,
     Outcome.AUTH_FAILED: SendStatus.DEFERRED,  # nothing was sent; retried once resumed
 }
-_RECORDED = (
-    "status",
-    "smtp_code",
-    "smtp_error",
-    "timestamp",
-    "scheduled_at",
-    "recipient_id",
-    "message_id",
-    "thread_id",
-    "sent_at",
+# What recording writes to a slot, in the order of the rows it builds.
+_RECORDED: tuple[Column, ...] = (
+    ("id", "bigint"),
+    ("status", "text"),
+    ("smtp_code", "integer"),
+    ("smtp_error", "text"),
+    ("timestamp", "timestamptz"),
+    ("scheduled_at", "timestamptz"),
+    ("recipient_id", "bigint"),
+    ("message_id", "text"),
+    ("thread_id", "text"),
+    ("sent_at", "timestamptz"),
 )
 _STAT_FIELD = {
     SendStatus.SENT: "sent",
@@ -49,6 +51,7 @@ _STAT_FIELD = {
     SendStatus.UNKNOWN: "unknown",
     SendStatus.DEFERRED: "deferred",
 }
+_COUNTERS = ("sent", "failed", "deferred", "unknown", "received")
 
 
 @dataclass(frozen=True)
@@ -75,42 +78,50 @@ def record_results(now: dt.datetime, sends: Sequence[Sent], rng: random.Random) 
         slots = list(
             SendLog.objects.select_for_update(of=("self",))
             .filter(id__in=by_slot, status=SendStatus.SENDING)
-            .select_related("sender")
-            # Every field written below is loaded: a deferred one would cost a query a row.
-            .only(*_RECORDED, "day", "attempts", "sender_id", "sender__timezone")
+            .order_by("id")
+            .values_list("id", "day", "attempts", "scheduled_at", "sender_id", "sender__timezone")
         )
+        rows = []
+        statuses: Counter[str] = Counter()
         stat_deltas: dict[tuple[int, dt.date], Counter[str]] = defaultdict(Counter)
         mailbox_events: dict[int, list[Result]] = defaultdict(list)
-        for slot in slots:
-            send = by_slot[slot.id]
+        received: list[Sent] = []
+        for slot_id, day, attempts, scheduled_at, sender_id, timezone in slots:
+            send = by_slot[slot_id]
             result = send.result
             status = _SLOT_STATUS[result.outcome]
-            slot.smtp_code = result.code
-            slot.smtp_error = "" if result.outcome is Outcome.SENT else result.text
-            slot.timestamp = now
+            error = "" if result.outcome is Outcome.SENT else result.text
             if status == SendStatus.DEFERRED:
-                retry_at = now + pacing.backoff(slot.attempts, rng)
-                if retry_at >= end_of_day(slot.day, slot.sender.timezone):
+                scheduled_at = now + pacing.backoff(attempts, rng)
+                if scheduled_at >= end_of_day(day, timezone):
                     status = SendStatus.FAILED  # the day is a slot's lifetime
-                    slot.smtp_error = f"{result.text} (deferred past the end of its day)".strip()
-                slot.scheduled_at = retry_at
-            slot.status = status
-            if status in (SendStatus.SENT, SendStatus.UNKNOWN):
-                slot.recipient_id = send.recipient_id
-                slot.message_id = send.message_id
-                slot.thread_id = send.thread_id
-                slot.sent_at = now
-            stat_deltas[(slot.sender_id, slot.day)][_STAT_FIELD[status]] += 1
-            mailbox_events[slot.sender_id].append(result)
-        bulk_set(SendLog, slots, _RECORDED)
-        _count_received(
-            now, [by_slot[s.id] for s in slots if s.status == SendStatus.SENT], stat_deltas
-        )
+                    error = f"{result.text} (deferred past the end of its day)".strip()
+            delivered = status in (SendStatus.SENT, SendStatus.UNKNOWN)
+            rows.append(
+                (
+                    slot_id,
+                    status,
+                    result.code,
+                    error,
+                    now,
+                    scheduled_at,
+                    send.recipient_id if delivered else None,
+                    send.message_id if delivered else "",
+                    send.thread_id if delivered else "",
+                    now if delivered else None,
+                )
+            )
+            statuses[str(status)] += 1
+            stat_deltas[(sender_id, day)][_STAT_FIELD[status]] += 1
+            mailbox_events[sender_id].append(result)
+            if status == SendStatus.SENT:
+                received.append(send)
+        update_rows(SendLog._meta.db_table, _RECORDED, rows)
+        _count_received(now, received, stat_deltas)
         _apply_stat_deltas(stat_deltas)
         paused = _update_mailboxes(now, mailbox_events)
-    counts = Counter(str(slot.status) for slot in slots)
-    counts["paused"] = paused
-    return counts
+    statuses["paused"] = paused
+    return statuses
 
 
 def _count_received(
@@ -126,61 +137,64 @@ def _count_received(
 
 
 def _apply_stat_deltas(deltas: dict[tuple[int, dt.date], Counter[str]]) -> None:
-    """Add the counters to the DailyStat rows (created where missing), in two statements
-    whatever the number of mailboxes, and carry quota_met and the streak."""
-    DailyStat.objects.bulk_create(
-        [DailyStat(mailbox_id=m, date=d) for m, d in deltas], ignore_conflicts=True
-    )
-    mailbox_ids = {m for m, _ in deltas}
-    dates = {d for _, d in deltas}
-    rows = {
-        (row.mailbox_id, row.date): row
-        for row in DailyStat.objects.select_for_update()
-        .filter(mailbox_id__in=mailbox_ids, date__in=dates)
-        .order_by("mailbox_id", "date")
-    }
-    newly_met = []
-    changed = []
-    for key, delta in deltas.items():
-        row = rows[key]
-        for name, count in delta.items():
-            setattr(row, name, getattr(row, name) + count)
-        if not row.quota_met and row.quota > 0 and row.sent >= row.quota:
-            row.quota_met = True
-            newly_met.append(row)
-        changed.append(row)
-    if newly_met:
-        yesterday = {
-            (s.mailbox_id, s.date): s.streak
-            for s in DailyStat.objects.filter(
-                mailbox_id__in={r.mailbox_id for r in newly_met},
-                date__in={r.date - dt.timedelta(days=1) for r in newly_met},
-                quota_met=True,
+    """Add the counters to the DailyStat rows, created where missing, in one statement
+    whatever the number of mailboxes; a row reaching its quota gets quota_met and its
+    streak (yesterday's streak + 1). Rows are taken in (mailbox, date) order, so two
+    workers recording at once wait for each other instead of deadlocking."""
+    rows = [
+        (mailbox_id, day, day - dt.timedelta(days=1), *(delta[c] for c in _COUNTERS))
+        for (mailbox_id, day), delta in sorted(deltas.items())
+    ]
+    columns: list[Column] = [("mailbox_id", "bigint"), ("date", "date"), ("yesterday", "date")]
+    columns += [(name, "integer") for name in _COUNTERS]
+    t = DailyStat._meta.db_table
+    reaches_quota = f"NOT {t}.quota_met AND {t}.quota > 0 AND {t}.sent + excluded.sent >= {t}.quota"
+    adds = ", ".join(f"{c} = {t}.{c} + excluded.{c}" for c in _COUNTERS)
+    counters = ", ".join(_COUNTERS)
+    with connection.cursor() as cursor:
+        for cte, params in rows_cte(columns, rows):
+            # Yesterday comes from v (date arithmetic differs between databases). A
+            # new row has no quota yet, so only an existing one can reach it here.
+            cursor.execute(
+                f"{cte} INSERT INTO {t} (mailbox_id, date, quota, reserved, {counters}, "  # noqa: S608
+                "replied, inbox, spam, quota_met, streak) "
+                f"SELECT mailbox_id, date, 0, 0, {counters}, 0, 0, 0, FALSE, 0 FROM v "
+                "WHERE TRUE ORDER BY mailbox_id, date "
+                f"ON CONFLICT (mailbox_id, date) DO UPDATE SET {adds}, "
+                f"quota_met = {t}.quota_met OR ({reaches_quota}), "
+                f"streak = CASE WHEN {reaches_quota} THEN 1 + COALESCE("
+                f"(SELECT y.streak FROM {t} y WHERE y.mailbox_id = {t}.mailbox_id "
+                f"AND y.date = (SELECT yesterday FROM v WHERE v.mailbox_id = {t}.mailbox_id "
+                f"AND v.date = {t}.date) AND y.quota_met), 0) ELSE {t}.streak END",
+                params,
             )
-        }
-        for row in newly_met:
-            row.streak = yesterday.get((row.mailbox_id, row.date - dt.timedelta(days=1)), 0) + 1
-    bulk_set(
-        DailyStat,
-        changed,
-        ["sent", "failed", "deferred", "unknown", "received", "quota_met", "streak"],
-    )
 
 
 def _update_mailboxes(now: dt.datetime, events: dict[int, list[Result]]) -> int:
-    """Failure state and circuit breaker; returns how many mailboxes it stopped."""
+    """Failure state and circuit breaker; returns how many mailboxes it stopped.
+
+    Most mailboxes of a batch only sent: their failure count goes back to 0 in one
+    statement. The few with a failure are loaded, locked and judged one by one."""
+    troubled = {
+        mailbox_id
+        for mailbox_id, results in events.items()
+        if any(r.outcome not in (Outcome.SENT, Outcome.UNKNOWN) for r in results)
+    }
+    clean = [
+        mailbox_id
+        for mailbox_id, results in events.items()
+        if mailbox_id not in troubled and any(r.outcome is Outcome.SENT for r in results)
+    ]
+    if clean:
+        Mailbox.objects.filter(id__in=clean, consecutive_failures__gt=0).update(
+            consecutive_failures=0
+        )
+    if not troubled:
+        return 0
     boxes = (
         Mailbox.objects.select_for_update()
-        .filter(id__in=events)
-        .only(
-            "id",
-            "status",
-            "status_reason",
-            "status_changed_at",
-            "consecutive_failures",
-            "last_error",
-            "last_error_at",
-        )
+        .filter(id__in=troubled)
+        .only(*_MAILBOX_STATE)
         .order_by("id")
     )
     changed = []
@@ -214,20 +228,21 @@ def _update_mailboxes(now: dt.datetime, events: dict[int, list[Result]]) -> int:
                     now,
                 )
         stopped += was_active and box.status != mailbox_status.ACTIVE
-        changed.append(box)
-    bulk_set(
-        Mailbox,
-        changed,
-        [
-            "status",
-            "status_reason",
-            "status_changed_at",
-            "consecutive_failures",
-            "last_error",
-            "last_error_at",
-        ],
-    )
+        changed.append(tuple(getattr(box, name) for name, _ in _MAILBOX_COLUMNS))
+    update_rows(Mailbox._meta.db_table, _MAILBOX_COLUMNS, changed)
     return stopped
+
+
+_MAILBOX_COLUMNS: tuple[Column, ...] = (
+    ("id", "bigint"),
+    ("status", "text"),
+    ("status_reason", "text"),
+    ("status_changed_at", "timestamptz"),
+    ("consecutive_failures", "integer"),
+    ("last_error", "text"),
+    ("last_error_at", "timestamptz"),
+)
+_MAILBOX_STATE = tuple(name for name, _ in _MAILBOX_COLUMNS)
 
 
 def expire_stale_slots(now: dt.datetime) -> int:

@@ -1,58 +1,85 @@
-"""Bulk row updates in one statement per chunk: UPDATE … FROM (VALUES …).
+"""Set-based writes of many rows in one statement: the engine records thousands of rows
+a minute, and per-row Python (Django's bulk_update builds a CASE WHEN per field per row;
+model instances cost microseconds each) was most of its time.
 
-Django's bulk_update builds a CASE WHEN per field per row, which costs milliseconds of
-Python per row; the engine records thousands of rows a minute. PostgreSQL and SQLite
-(3.33+) both take UPDATE … FROM with a VALUES list, whose columns both name column1,
-column2, …. On PostgreSQL each value is CAST to its column's type so NULLs and
-parameters type-check; SQLite takes them as they are (its CAST to a date type would turn
-a timestamp into a number).
+Rows reach SQL through `rows_cte`, a `WITH v(…) AS (…)` over plain tuples. On PostgreSQL
+each column travels as one array parameter and is unnested, so the statement's text is
+the same whatever the number of rows (psycopg parses it once) and the values are adapted
+in psycopg's C code. Elsewhere (SQLite, 3.33+ for UPDATE … FROM) it is a VALUES list
+with the values adapted by Django, sent in chunks under SQLite's parameter limit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from django.db import connection, models
+from django.db import connection
 
 from warmup.models import SendLog, SendStatus
 
+# Rows per statement where values are parameters of their own (not PostgreSQL).
 CHUNK = 500
+# Column types a row source knows: the PostgreSQL array type of each.
+TYPES = {
+    "bigint": "bigint[]",
+    "integer": "integer[]",
+    "text": "text[]",
+    "boolean": "boolean[]",
+    "date": "date[]",
+    "timestamptz": "timestamptz[]",
+}
+
+Column = tuple[str, str]  # (name, one of TYPES)
 
 
-def bulk_set(model: type[models.Model], objs: Sequence[models.Model], fields: Sequence[str]) -> int:
-    """Write `fields` of each saved object in `objs` to its row; returns rows updated."""
-    if not objs:
-        return 0
-    meta = model._meta
-    table = connection.ops.quote_name(meta.db_table)
-    pk = meta.pk
-    columns = [pk, *(meta.get_field(name) for name in fields)]
+def rows_cte(
+    columns: Sequence[Column], rows: Sequence[Sequence[Any]]
+) -> Iterator[tuple[str, list]]:
+    """(`WITH v(…) AS (…)`, params) for `rows`: one pair on PostgreSQL, one per chunk
+    elsewhere. Names and types come from the caller's code, never from input."""
+    names = ", ".join(name for name, _ in columns)
     if connection.vendor == "postgresql":
-        casts = [
-            f"CAST(v.column{i + 1} AS {f.cast_db_type(connection)})" for i, f in enumerate(columns)
-        ]
-    else:
-        casts = [f"v.column{i + 1}" for i in range(len(columns))]
-    assignments = ", ".join(
-        f"{connection.ops.quote_name(f.column)} = {cast}"
-        for f, cast in zip(columns[1:], casts[1:], strict=True)
-    )
+        arrays = ", ".join(f"%s::{TYPES[kind]}" for _, kind in columns)
+        yield (
+            f"WITH v({names}) AS (SELECT * FROM unnest({arrays}))",  # noqa: S608
+            [list(values) for values in zip(*rows, strict=True)] or [[] for _ in columns],
+        )
+        return
+    adapt = {
+        "date": connection.ops.adapt_datefield_value,
+        "timestamptz": connection.ops.adapt_datetimefield_value,
+    }
+    adapters = [adapt.get(kind) for _, kind in columns]
     row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start : start + CHUNK]
+        params = [
+            a(value) if a and value is not None else value
+            for row in chunk
+            for a, value in zip(adapters, row, strict=True)
+        ]
+        yield f"WITH v({names}) AS (VALUES {', '.join([row_sql] * len(chunk))})", params
+
+
+def update_rows(
+    table: str, columns: Sequence[Column], rows: Sequence[Sequence[Any]], *, key: str = "id"
+) -> int:
+    """Set the columns of each row found by `key` (the first column) to the row's
+    values; returns rows updated."""
+    q = connection.ops.quote_name
+    assignments = ", ".join(f"{q(name)} = v.{name}" for name, _ in columns if name != key)
     updated = 0
+    if not rows:
+        return 0
     with connection.cursor() as cursor:
-        for start in range(0, len(objs), CHUNK):
-            chunk = objs[start : start + CHUNK]
-            params: list[Any] = []
-            for obj in chunk:
-                for field in columns:
-                    params.append(field.get_db_prep_save(getattr(obj, field.attname), connection))
-            # Identifiers come from the model's metadata; every value is a parameter.
-            values = ", ".join([row_sql] * len(chunk))
-            where = f"{table}.{connection.ops.quote_name(pk.column)} = {casts[0]}"
-            sql = f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS v WHERE {where}"  # noqa: S608
-            cursor.execute(sql, params)
+        for cte, params in rows_cte(columns, rows):
+            cursor.execute(
+                f"{cte} UPDATE {q(table)} SET {assignments} FROM v "  # noqa: S608 - names from code
+                f"WHERE {q(table)}.{q(key)} = v.{key}",
+                params,
+            )
             updated += cursor.rowcount
     return updated
 

@@ -21,7 +21,7 @@ import environ
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, OperationalError, connections
 from django.db.utils import load_backend
 
 from accounts.models import Mailbox
@@ -131,6 +131,10 @@ class Command(BaseCommand):
                     cycles=cycles,
                     wall_s=wall,
                 )
+        except OperationalError as exc:
+            if interrupted:
+                raise CommandError("interrupted; the throwaway database was removed") from None
+            raise CommandError(f"database unavailable: {str(exc).strip()}") from None
         except (KeyboardInterrupt, DatabaseError):
             # psycopg closes a connection whose query was interrupted, so the interruption
             # may surface as a database error from the rollback.
