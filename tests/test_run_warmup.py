@@ -24,7 +24,7 @@ def database_url() -> str:
     return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-def start_worker(*args: str) -> subprocess.Popen[str]:
+def start_worker(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -33,6 +33,7 @@ def start_worker(*args: str) -> subprocess.Popen[str]:
         "WARMUP_STAGGER_MAX_MS": "0",
         "WARMUP_MAX_CONCURRENT": "4",
         "WARMUP_BATCH_SIZE": "40",
+        **(env or {}),
     }
     return subprocess.Popen(
         [sys.executable, "manage.py", "run_warmup", *args],

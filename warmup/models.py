@@ -57,6 +57,12 @@ class SendLog(models.Model):
     worker = models.CharField(max_length=100, blank=True)
     scheduled_at = models.DateTimeField()
     claimed_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the transport began the current attempt: a slot whose worker died "
+        "after this may have been delivered.",
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
     placement = models.CharField(
         max_length=5, choices=Placement.choices, default=Placement.NOT_SEEN, blank=True

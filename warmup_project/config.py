@@ -114,6 +114,13 @@ INT_VARS: tuple[IntVar, ...] = (
     IntVar("WARMUP_METRICS_RETENTION_DAYS", 30, 1, 3_650, "Days of metric snapshots kept."),
     IntVar("WARMUP_WORKER_ID", 1, 1, 10_000, "This worker's shard, 1..WARMUP_WORKER_COUNT."),
     IntVar("WARMUP_WORKER_COUNT", 1, 1, 10_000, "Number of worker shards."),
+    IntVar(
+        "WARMUP_HEARTBEAT_TIMEOUT_S",
+        120,
+        10,
+        86_400,
+        "A worker silent this long (s) is dead: its claimed slots are released.",
+    ),
 )
 BOOL_VARS: tuple[BoolVar, ...] = (
     BoolVar(
@@ -147,6 +154,7 @@ class WarmupConfig:
     metrics_retention_days: int = 30
     worker_id: int = 1
     worker_count: int = 1
+    heartbeat_timeout_s: int = 120
     enable_detailed_metrics: bool = False
     distributed_mode: bool = False
     # Fernet keys, newest first: the first encrypts, all decrypt. Never logged.

@@ -5,42 +5,70 @@ the mailbox furthest behind its pace), locked with FOR UPDATE SKIP LOCKED so con
 claimers never wait for or take each other's rows, filtered through the rate budgets,
 and marked `sending` with the worker's name. On SQLite (one process) the lock clause is
 dropped by Django and the single writer makes it safe all the same.
+
+With several workers each has a shard (`sender_id % count == id - 1`) it takes first,
+which keeps a mailbox's sends on one worker and its SMTP connections reused. The shard is
+only a preference: when its own shard has nothing more due, a worker takes other
+shards' slots that have waited `STEAL_AFTER`, so a dead or slow worker's mailboxes keep
+sending.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
+from django.db.models.functions import Mod
 
 from accounts import status as mailbox_status
 from warmup.engine.limits import Limits, reserve_budget
 from warmup.models import CLAIMABLE_STATUSES, SendLog, SendStatus
 
+STEAL_AFTER = dt.timedelta(minutes=1)
 
-def claim_slots(now: dt.datetime, *, worker: str, limit: int, limits: Limits) -> list[int]:
+
+@dataclass(frozen=True)
+class Shard:
+    id: int  # 1..count
+    count: int
+
+
+def claim_slots(
+    now: dt.datetime, *, worker: str, limit: int, limits: Limits, shard: Shard | None = None
+) -> list[int]:
     """Ids of the slots this worker now owns (status `sending`, attempts + 1)."""
+    due = SendLog.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+        status__in=CLAIMABLE_STATUSES,
+        sender__warmup_enabled=True,
+        sender__status=mailbox_status.ACTIVE,
+    )
     with transaction.atomic():
-        due = list(
-            SendLog.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(
-                status__in=CLAIMABLE_STATUSES,
-                scheduled_at__lte=now,
-                sender__warmup_enabled=True,
-                sender__status=mailbox_status.ACTIVE,
-            )
-            .order_by("scheduled_at")
-            .values_list("id", "sender__owner_id")[:limit]
-        )
-        granted = reserve_budget(now, [owner for _, owner in due], limits)
-        ids = [slot_id for (slot_id, _), ok in zip(due, granted, strict=True) if ok]
+        if shard is None or shard.count == 1:
+            candidates = _take(due.filter(scheduled_at__lte=now), limit)
+        else:
+            mine = due.alias(shard_no=Mod("sender_id", shard.count))
+            candidates = _take(mine.filter(scheduled_at__lte=now, shard_no=shard.id - 1), limit)
+            if len(candidates) < limit:
+                candidates += _take(
+                    mine.filter(scheduled_at__lte=now - STEAL_AFTER).exclude(shard_no=shard.id - 1),
+                    limit - len(candidates),
+                )
+        granted = reserve_budget(now, [owner for _, owner in candidates], limits)
+        ids = [slot_id for (slot_id, _), ok in zip(candidates, granted, strict=True) if ok]
         if ids:
             SendLog.objects.filter(id__in=ids).update(
                 status=SendStatus.SENDING,
                 worker=worker,
                 claimed_at=now,
+                started_at=None,
                 timestamp=now,
                 attempts=F("attempts") + 1,
             )
     return ids
+
+
+def _take(slots: QuerySet[SendLog], limit: int) -> list[tuple[int, int]]:
+    """(slot id, owner id) of the first `limit` slots by scheduled time."""
+    return list(slots.order_by("scheduled_at").values_list("id", "sender__owner_id")[:limit])

@@ -13,19 +13,20 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from django.db import DatabaseError, transaction
 from django.db.models import F, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from accounts import crypto
 from accounts import status as mailbox_status
 from accounts.models import Mailbox
-from warmup.engine import content
-from warmup.engine.claim import claim_slots
+from warmup.engine import content, workers
+from warmup.engine.claim import Shard, claim_slots
 from warmup.engine.limits import Limits
 from warmup.engine.planner import local_date_expression, local_dates, plan_cycle, sending_mailboxes
 from warmup.engine.recipients import Network, Peer, pair_recipients
 from warmup.engine.record import Sent, expire_stale_slots, record_results
-from warmup.models import DailyStat, EngineState, SendLog, SendStatus
+from warmup.models import DailyStat, EngineState, SendLog, SendStatus, Worker
 from warmup.transport.smtp import Envelope, Group, Result, SmtpAccount
 from warmup_project.config import WarmupConfig
 
@@ -46,6 +47,7 @@ class CycleStats:
     expired: int = 0
     claimed: int = 0
     unpaired: int = 0
+    reaped: workers.Reaped = field(default_factory=workers.Reaped)
     outcomes: Counter[str] = field(default_factory=Counter)
     duration_s: float = 0.0
 
@@ -153,6 +155,7 @@ class Engine:
         rng: random.Random | None = None,
         sleep: Callable[[float], Any] = time.sleep,
         run_async: Callable[[Awaitable[list[Result]]], list[Result]] = asyncio.run,
+        shard: Shard | None = None,
     ) -> None:
         self.config = config
         self.transport = transport
@@ -164,6 +167,12 @@ class Engine:
         self.run_async = run_async
         self.stopping = False  # set by the first SIGTERM: finish the batch, then return
         self.network: Network | None = None
+        self.shard = shard
+        self.registered = False
+        self.heartbeat_timeout = dt.timedelta(seconds=config.heartbeat_timeout_s)
+        # Results sent but not recorded because the database failed: recorded first
+        # thing next cycle, so nothing sent is forgotten.
+        self.unrecorded: list[Sent] = []
         self.limits = Limits(
             per_minute=config.global_minute_limit,
             per_hour=config.global_hourly_limit,
@@ -175,24 +184,35 @@ class Engine:
 
         Planning is the heavier half; dispatching runs more often (run_warmup: every
         DISPATCH_EVERY_S), so a rate budget spent in one minute is used again in the
-        next instead of waiting for the next plan."""
+        next instead of waiting for the next plan. Every cycle first says this worker is
+        alive, settles what an earlier failed cycle left, and runs the reaper."""
         started = time.monotonic()
         stats = CycleStats()
+        self.heartbeat()
+        self.settle_leftovers()
+        stats.reaped = workers.reap(self.clock(), self.heartbeat_timeout)
         if not EngineState.load().running:
             log.debug("engine stopped: nothing planned or claimed")
             return stats
-        if plan or self.network is None:
+        if plan:
             self.plan(stats)
+        if self.network is None:
+            self.network = load_network(self.clock())
         while not self.stopping:
             if time_box_s is not None and time.monotonic() - started > time_box_s:
                 break
             ids = claim_slots(
-                self.clock(), worker=self.worker, limit=self.config.batch_size, limits=self.limits
+                self.clock(),
+                worker=self.worker,
+                limit=self.config.batch_size,
+                limits=self.limits,
+                shard=self.shard,
             )
             if not ids:
                 break
             stats.claimed += len(ids)
-            self.send_batch(ids, self.network or Network([]), stats)
+            self.send_batch(ids, self.network, stats)
+            self.heartbeat()
             if self.config.batch_delay_ms and not self.stopping:
                 self.sleep(self.config.batch_delay_ms / 1000)
         stats.duration_s = time.monotonic() - started
@@ -200,7 +220,37 @@ class Engine:
             EngineState.objects.filter(id=EngineState.SINGLETON_ID).update(
                 last_cycle_at=self.clock()
             )
+            Worker.objects.filter(name=self.worker).update(last_cycle_at=self.clock())
         return stats
+
+    def heartbeat(self) -> None:
+        """Register on the first call, then say this worker is alive."""
+        shard = self.shard or Shard(1, 1)
+        if self.registered:
+            workers.heartbeat(self.worker, self.clock(), shard=shard.id, shard_count=shard.count)
+        else:
+            workers.register(self.worker, shard.id, shard.count, self.clock())
+            self.registered = True
+
+    def settle_leftovers(self) -> None:
+        """Results a failed cycle could not record are recorded now; slots this worker
+        still holds beyond them (a claim whose commit was lost with the connection) are
+        released like a dead worker's."""
+        if self.unrecorded:
+            record_results(self.clock(), self.unrecorded, self.rng)
+            self.unrecorded = []
+        with transaction.atomic():
+            left = workers.release(
+                SendLog.objects.filter(status=SendStatus.SENDING, worker=self.worker),
+                self.clock(),
+                why="an interrupted cycle",
+            )
+        if left:
+            log.warning(
+                "released %d slots of an interrupted cycle (%d unknown)",
+                left.replanned + left.unknown,
+                left.unknown,
+            )
 
     def plan(self, stats: CycleStats) -> None:
         now = self.clock()
@@ -267,6 +317,9 @@ class Engine:
         self._release(unpaired, now, "no recipient in the network fits")
         stats.unpaired += len(unpaired)
         self._stop_broken(broken, [(row[0], row[3]) for row in slots], now)
+        # From here a slot may reach a server: if this worker dies now, the reaper must
+        # not plan it again.
+        SendLog.objects.filter(id__in=list(meta)).update(started_at=now)
         results = self.run_async(
             self.transport.send_batch([Group(account, envs) for account, envs in groups.values()])
         )
@@ -274,7 +327,11 @@ class Engine:
             Sent(result, *meta[result.slot_id], thread_id=meta[result.slot_id][2])
             for result in results
         ]
-        stats.outcomes.update(record_results(self.clock(), finished, self.rng))
+        try:
+            stats.outcomes.update(record_results(self.clock(), finished, self.rng))
+        except DatabaseError:
+            self.unrecorded.extend(finished)
+            raise
 
     def _release(self, slot_ids: list[int], now: dt.datetime, why: str) -> None:
         """Give claimed slots back, not attempted: due again a little later."""

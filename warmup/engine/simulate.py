@@ -23,6 +23,7 @@ from django.db import connection
 from django.db.models import F
 
 from accounts.models import Mailbox, OwnerPlan
+from warmup.engine.claim import Shard
 from warmup.engine.cycle import CycleStats, Engine
 from warmup.engine.limits import Limits
 from warmup.models import DailyStat, SendLog
@@ -73,6 +74,26 @@ class SimTransport:
         return results
 
 
+class WorkerKilled(BaseException):
+    """Raised through the engine like a SIGKILL: nothing after it runs, not even except."""
+
+
+class KillSwitch:
+    """One simulated worker's transport: when armed, the batch reaches the servers (the
+    ledger records it) and then the worker dies before recording anything."""
+
+    def __init__(self, transport: SimTransport) -> None:
+        self.transport = transport
+        self.armed = False
+
+    async def send_batch(self, groups: Sequence[Group]) -> list[Result]:
+        results = await self.transport.send_batch(groups)
+        if self.armed:
+            self.armed = False
+            raise WorkerKilled
+        return results
+
+
 @dataclass
 class Report:
     mailboxes: int
@@ -87,6 +108,8 @@ class Report:
     cycles: int
     wall_s: float
     limits: dict[str, int] = field(default_factory=dict)
+    workers: int = 1
+    kills: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -136,6 +159,17 @@ def housekeeping() -> None:
             cursor.execute("VACUUM ANALYZE logs, warmup_logs, rate_windows, mailboxes")
 
 
+@dataclass
+class Day:
+    """What run_day hands to the report."""
+
+    transport: SimTransport
+    cycles: int
+    wall_s: float
+    workers: int
+    kills: int
+
+
 def run_day(
     *,
     config: WarmupConfig,
@@ -143,49 +177,75 @@ def run_day(
     fail_rate: float,
     seed: int,
     tick: dt.timedelta,
+    workers: int = 1,
+    kill_every: dt.timedelta | None = None,
+    restart_after: dt.timedelta = dt.timedelta(minutes=5),
     progress: Callable[[dt.datetime, CycleStats], None] = lambda now, stats: None,
-) -> tuple[SimTransport, int, float]:
-    """Cycles every `tick` from the day's 00:00 UTC to the next 00:00; returns the
-    transport (its ledger), the number of cycles and the wall time."""
+) -> Day:
+    """Cycles every `tick` from the day's 00:00 UTC to the next 00:00 with `workers`
+    simulated workers (shards 1..workers) sharing the database. With `kill_every`, one
+    worker in turn dies that often in the middle of a batch (sent, not recorded) and a
+    new one takes its shard `restart_after` later."""
     clock_now = [dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)]
     rng = random.Random(seed)
     transport = SimTransport(fail_rate, random.Random(seed + 1), lambda: clock_now[0])
-    engine = Engine(
-        config=config,
-        transport=transport,
-        clock=lambda: clock_now[0],
-        worker="simulator",
-        token_secret="simulation",  # noqa: S106 - tokens of a simulation, not a secret
-        rng=rng,
-        sleep=lambda s: None,
-    )
-    end = clock_now[0] + dt.timedelta(days=1)
-    cycles = 0
+    generation = Counter[int]()
+
+    def start_worker(shard: int) -> tuple[Engine, KillSwitch]:
+        generation[shard] += 1
+        switch = KillSwitch(transport)
+        engine = Engine(
+            config=config,
+            transport=switch,
+            clock=lambda: clock_now[0],
+            worker=f"sim-worker-{shard}.{generation[shard]}",
+            token_secret="simulation",  # noqa: S106 - tokens of a simulation, not a secret
+            rng=rng,
+            sleep=lambda s: None,
+            shard=Shard(shard, workers),
+        )
+        return engine, switch
+
+    live = {shard: start_worker(shard) for shard in range(1, workers + 1)}
+    dead: dict[int, dt.datetime] = {}  # shard → when its replacement starts
+    start = clock_now[0]
+    end = start + dt.timedelta(days=1)
+    cycles = kills = 0
+    victim = 0
     started = time.monotonic()
     minute = dt.timedelta(minutes=1)
     while clock_now[0] < end:
+        now = clock_now[0]
         # Plan every `tick` (the cron interval), dispatch every simulated minute: what
         # run_warmup does with its dispatch cadence.
-        plan = (clock_now[0] - end).total_seconds() % tick.total_seconds() == 0
-        if clock_now[0].minute == 0:
+        plan = (now - end).total_seconds() % tick.total_seconds() == 0
+        if now.minute == 0:
             housekeeping()
-        stats = engine.run_cycle(plan=plan)
+        if kill_every and now > start and (now - start) % kill_every == dt.timedelta(0):
+            victim = victim % workers + 1
+            if victim in live:
+                live[victim][1].armed = True
+        for shard, at in list(dead.items()):
+            if now >= at:
+                live[shard] = start_worker(shard)
+                del dead[shard]
+        for shard, (engine, _) in list(live.items()):
+            try:
+                stats = engine.run_cycle(plan=plan)
+            except WorkerKilled:
+                kills += 1
+                del live[shard]
+                dead[shard] = now + restart_after
+                continue
+            if plan or stats.claimed:
+                progress(now, stats)
         cycles += plan
-        if plan or stats.claimed:
-            progress(clock_now[0], stats)
         clock_now[0] += minute
-    return transport, cycles, time.monotonic() - started
+    return Day(transport, cycles, time.monotonic() - started, workers, kills)
 
 
-def report(
-    *,
-    transport: SimTransport,
-    day: dt.date,
-    limits: Limits,
-    users: int,
-    cycles: int,
-    wall_s: float,
-) -> Report:
+def report(*, run: Day, day: dt.date, limits: Limits, users: int) -> Report:
+    transport = run.transport
     stats = DailyStat.objects.filter(date=day, quota__gt=0)
     total = stats.count()
     met = stats.filter(sent__gte=F("quota")).count()
@@ -225,8 +285,10 @@ def report(
         duplicates=sum(n - 1 for n in slot_deliveries.values() if n > 1),
         sends_by_status=dict(sorted(by_status.items())),
         attempts=len(transport.ledger),
-        cycles=cycles,
-        wall_s=round(wall_s, 2),
+        cycles=run.cycles,
+        wall_s=round(run.wall_s, 2),
+        workers=run.workers,
+        kills=run.kills,
         limits={
             "per_minute": limits.per_minute,
             "per_hour": limits.per_hour,

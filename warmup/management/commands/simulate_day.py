@@ -59,6 +59,16 @@ class Command(BaseCommand):
         parser.add_argument("--minute-limit", type=int, help="default: WARMUP_GLOBAL_MINUTE_LIMIT")
         parser.add_argument("--hour-limit", type=int, help="default: WARMUP_GLOBAL_HOURLY_LIMIT")
         parser.add_argument("--user-hour-limit", type=int, help="default: WARMUP_USER_HOURLY_LIMIT")
+        parser.add_argument(
+            "--workers", type=int, default=1, help="simulated workers sharing the database"
+        )
+        parser.add_argument(
+            "--kill-every",
+            type=float,
+            metavar="HOURS",
+            help="kill one worker (in turn) mid-batch this often, in simulated hours; "
+            "a new one takes its shard 5 simulated minutes later",
+        )
         parser.add_argument("--database", metavar="URL", help="use this database instead")
         parser.add_argument("--json", action="store_true", help="end with one JSON line")
         parser.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -68,6 +78,13 @@ class Command(BaseCommand):
             raise CommandError("--mailboxes must be at least 2 (they send to each other)")
         if not 0 <= options["fail_rate"] <= 1:
             raise CommandError("--fail-rate must be between 0 and 1")
+        if options["workers"] < 1:
+            raise CommandError("--workers must be at least 1")
+        kill_every = None
+        if options["kill_every"] is not None:
+            if options["kill_every"] <= 0:
+                raise CommandError("--kill-every must be a positive number of hours")
+            kill_every = dt.timedelta(hours=options["kill_every"])
         users = options["users"] or max(1, options["mailboxes"] // 100)
         # DEBUG's query log (on in development) is a cost production does not pay.
         settings.DEBUG = False
@@ -112,25 +129,20 @@ class Command(BaseCommand):
                     if not options["quiet"] and (now.minute == 0 or stats.claimed):
                         self.stderr.write(f"{now:%H:%M} {stats.line()}")
 
-                transport, cycles, wall = simulate.run_day(
+                run = simulate.run_day(
                     config=config,
                     day=options["day"],
                     fail_rate=options["fail_rate"],
                     seed=options["seed"],
                     tick=tick,
+                    workers=options["workers"],
+                    kill_every=kill_every,
                     progress=progress,
                 )
                 limits = Limits(
                     config.global_minute_limit, config.global_hourly_limit, config.user_hourly_limit
                 )
-                result = simulate.report(
-                    transport=transport,
-                    day=options["day"],
-                    limits=limits,
-                    users=users,
-                    cycles=cycles,
-                    wall_s=wall,
-                )
+                result = simulate.report(run=run, day=options["day"], limits=limits, users=users)
         except OperationalError as exc:
             if interrupted:
                 raise CommandError("interrupted; the throwaway database was removed") from None
@@ -156,6 +168,7 @@ class Command(BaseCommand):
             ("attempts", r.attempts),
             ("limits", ", ".join(f"{k} {v}" for k, v in r.limits.items())),
             ("cycles", r.cycles),
+            ("workers", f"{r.workers} ({r.kills} killed mid-batch)"),
             ("wall time", f"{r.wall_s}s"),
         ]
         width = max(len(k) for k, _ in rows)
