@@ -6,8 +6,10 @@ cap is passed, nothing is delivered twice, nothing is left in `sending`."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import signal
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -19,7 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Mailbox
-from tests.test_run_warmup import start_worker
+from tests.test_run_warmup import ROOT, database_url, start_worker
 from warmup.engine.claim import STEAL_AFTER
 from warmup.engine.content import TOKEN_HEADER
 from warmup.engine.planner import plan_cycle
@@ -216,3 +218,55 @@ def test_workers_survive_their_database_connections_being_killed(network: SinkSe
     assert any("database error" in out for out in outputs), outputs
     tokens = check_outcome(network)
     assert sum(n - 1 for n in tokens.values()) == 0
+
+
+def test_qcluster_alone_keeps_every_mailbox_at_quota_and_a_redelivered_task_sends_nothing_twice(
+    network: SinkServer,
+) -> None:
+    from django_q.models import Schedule, Task
+    from django_q.tasks import async_task
+
+    from warmup.management.commands.setup_schedules import setup_schedules
+
+    setup_schedules()
+    assert Schedule.objects.filter(func="warmup.tasks.dispatch").count() == 1
+    # The same dispatch delivered twice at once, as django-q2 does when a task outlives
+    # `retry`: both copies claim with SKIP LOCKED, so each slot goes out once.
+    for _ in range(2):
+        async_task("warmup.tasks.dispatch", 1, 1)
+    cluster = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "WARMUP_STAGGER_MIN_MS": "0",
+            "WARMUP_STAGGER_MAX_MS": "0",
+            "WARMUP_BATCH_DELAY_MS": "0",
+            **WORKER_ENV,
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(
+            lambda: not DailyStat.objects.filter(sent__lt=F("quota")).exists(),
+            120,
+            "every mailbox at quota under qcluster",
+        )
+        wait_for(
+            lambda: Task.objects.filter(func="warmup.tasks.dispatch").count() >= 2, 60, "tasks"
+        )
+    finally:
+        cluster.send_signal(signal.SIGTERM)
+        try:
+            output, _ = cluster.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            cluster.kill()
+            output, _ = cluster.communicate()
+    tasks = Task.objects.filter(func="warmup.tasks.dispatch")
+    assert all(t.success for t in tasks), [(t.name, t.result) for t in tasks]
+    tokens = check_outcome(network)
+    assert sum(n - 1 for n in tokens.values()) == 0
+    assert sum(tokens.values()) == MAILBOXES * QUOTA, output[-2000:]

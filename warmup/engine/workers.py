@@ -21,7 +21,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q, QuerySet, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from warmup.engine.sql import Column, rows_cte
@@ -120,7 +121,7 @@ def release(slots: QuerySet[SendLog], now: dt.datetime, *, why: str) -> Reaped:
         id__in=list(locked.filter(started_at__isnull=True).values_list("id", flat=True))
     ).update(
         status=SendStatus.PLANNED,
-        attempts=F("attempts") - 1,  # nothing reached a server
+        attempts=Greatest(F("attempts") - 1, Value(0)),  # nothing reached a server
         worker="",
         claimed_at=None,
         timestamp=now,

@@ -1,0 +1,202 @@
+"""Worker registration, the reaper, shard preference and engine control, on whichever
+database the suite runs on (the advisory-lock test needs PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection, connections
+
+from warmup.engine import control, workers
+from warmup.engine.claim import STEAL_AFTER, Shard, claim_slots
+from warmup.engine.cycle import Engine
+from warmup.engine.limits import Limits
+from warmup.models import AuditEvent, DailyStat, EngineState, SendLog, SendStatus, Worker
+from warmup_project.config import WarmupConfig
+
+NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+TIMEOUT = dt.timedelta(seconds=120)
+OPEN = Limits(10_000, 10_000, 10_000)
+
+
+def slot(sender: Any, n: int, **fields: Any) -> SendLog:
+    values = {
+        "sender": sender,
+        "day": NOW.date(),
+        "slot_no": n,
+        "scheduled_at": NOW - dt.timedelta(minutes=10),
+        "timestamp": NOW,
+    }
+    values.update(fields)
+    return SendLog.objects.create(**values)
+
+
+@pytest.mark.django_db
+def test_reaper_releases_a_dead_workers_slots_and_leaves_the_living_alone(
+    make_mailbox: Any,
+) -> None:
+    box = make_mailbox()
+    DailyStat.objects.create(mailbox=box, date=NOW.date(), quota=5, reserved=5)
+    workers.register("dead", 1, 2, NOW - dt.timedelta(minutes=10))
+    workers.register("alive", 2, 2, NOW - dt.timedelta(minutes=10))
+    workers.heartbeat("alive", NOW - dt.timedelta(seconds=30))
+    claimed = NOW - dt.timedelta(minutes=5)
+    waiting = slot(box, 0, status=SendStatus.SENDING, worker="dead", attempts=1, claimed_at=claimed)
+    started = slot(
+        box,
+        1,
+        status=SendStatus.SENDING,
+        worker="dead",
+        attempts=1,
+        claimed_at=claimed,
+        started_at=claimed,
+    )
+    living = slot(
+        box,
+        2,
+        status=SendStatus.SENDING,
+        worker="alive",
+        attempts=1,
+        claimed_at=claimed,
+        started_at=claimed,
+    )
+    orphan = slot(box, 3, status=SendStatus.SENDING, worker="gone", attempts=1, claimed_at=claimed)
+    fresh_orphan = slot(
+        box, 4, status=SendStatus.SENDING, worker="gone", attempts=1, claimed_at=NOW
+    )
+
+    reaped = workers.reap(NOW, TIMEOUT)
+
+    assert reaped == workers.Reaped(workers=1, replanned=2, unknown=1)
+    rows = {s.id: s for s in SendLog.objects.all()}
+    assert (rows[waiting.id].status, rows[waiting.id].attempts) == (SendStatus.PLANNED, 0)
+    assert rows[waiting.id].worker == ""
+    assert rows[started.id].status == SendStatus.UNKNOWN  # may have been delivered
+    assert "never resent" in rows[started.id].smtp_error
+    assert rows[living.id].status == SendStatus.SENDING
+    assert rows[orphan.id].status == SendStatus.PLANNED  # no worker row at all
+    assert rows[fresh_orphan.id].status == SendStatus.SENDING  # claimed too recently
+    assert DailyStat.objects.get(mailbox=box).unknown == 1  # so top-up replaces it
+    assert set(Worker.objects.values_list("name", flat=True)) == {"alive"}
+    assert not workers.reap(NOW, TIMEOUT)  # nothing left to do
+
+
+@pytest.mark.django_db
+def test_a_reaped_worker_registers_again_on_its_next_heartbeat() -> None:
+    workers.register("w", 2, 3, NOW)
+    Worker.objects.all().delete()
+    workers.heartbeat("w", NOW, shard=2, shard_count=3)
+    w = Worker.objects.get()
+    assert (w.name, w.shard, w.shard_count, w.heartbeat_at) == ("w", 2, 3, NOW)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_reaper_at_a_time(make_mailbox: Any) -> None:
+    box = make_mailbox()
+    workers.register("dead", 1, 1, NOW - dt.timedelta(minutes=10))
+    slot(box, 0, status=SendStatus.SENDING, worker="dead", claimed_at=NOW - dt.timedelta(hours=1))
+    held, release = threading.Event(), threading.Event()
+
+    def hold_lock() -> None:
+        other = connections.create_connection("default")
+        try:
+            with other.cursor() as cursor:
+                cursor.execute("BEGIN")
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [workers.REAPER_LOCK])
+                held.set()
+                release.wait(10)
+                cursor.execute("COMMIT")
+        finally:
+            other.close()
+
+    thread = threading.Thread(target=hold_lock)
+    thread.start()
+    try:
+        assert held.wait(10)
+        assert not workers.reap(NOW, TIMEOUT)  # someone else is reaping
+        assert SendLog.objects.get().status == SendStatus.SENDING
+    finally:
+        release.set()
+        thread.join()
+    assert workers.reap(NOW, TIMEOUT).replanned == 1
+
+
+@pytest.mark.django_db
+def test_a_worker_prefers_its_shard_and_takes_others_only_when_overdue(
+    make_mailbox: Any,
+) -> None:
+    boxes = [make_mailbox() for _ in range(4)]
+    mine = [b for b in boxes if b.id % 2 == 0]
+    theirs = [b for b in boxes if b.id % 2 == 1]
+    for b in mine:
+        slot(b, 0, scheduled_at=NOW - dt.timedelta(seconds=10))
+    for b in theirs:
+        slot(b, 0, scheduled_at=NOW - dt.timedelta(seconds=10))  # due, not overdue
+        slot(b, 1, scheduled_at=NOW - STEAL_AFTER - dt.timedelta(seconds=1))  # overdue
+    ids = claim_slots(NOW, worker="w1", limit=100, limits=OPEN, shard=Shard(1, 2))
+    taken = SendLog.objects.filter(id__in=ids)
+    assert {s.sender_id for s in taken.filter(slot_no=0)} == {b.id for b in mine}
+    assert {s.sender_id for s in taken.filter(slot_no=1)} == {b.id for b in theirs}
+    assert not taken.filter(slot_no=0, sender__in=theirs).exists()
+    # Its own shard first: with room for only its own, it takes only its own.
+    SendLog.objects.update(status=SendStatus.PLANNED, worker="")
+    ids = claim_slots(NOW, worker="w1", limit=len(mine), limits=OPEN, shard=Shard(1, 2))
+    assert set(SendLog.objects.filter(id__in=ids).values_list("sender_id", flat=True)) == {
+        b.id for b in mine
+    }
+
+
+@pytest.mark.django_db
+def test_a_claim_clears_the_started_mark_of_an_earlier_attempt(make_mailbox: Any) -> None:
+    s = slot(make_mailbox(), 0, status=SendStatus.DEFERRED, attempts=1, started_at=NOW)
+    assert claim_slots(NOW, worker="w", limit=10, limits=OPEN) == [s.id]
+    s.refresh_from_db()
+    assert (s.status, s.started_at, s.attempts) == (SendStatus.SENDING, None, 2)
+
+
+class NoTransport:
+    async def send_batch(self, groups: Any) -> list[Any]:
+        raise AssertionError("a stopped engine must not send")
+
+
+@pytest.mark.django_db
+def test_a_stopped_engine_claims_nothing_and_control_is_audited(make_mailbox: Any) -> None:
+    slot(make_mailbox(window_start_hour=0, window_end_hour=24), 0)
+    control.apply("stop", NOW, actor_name="tester", reason="maintenance")
+    engine = Engine(
+        config=WarmupConfig(batch_delay_ms=0),
+        transport=NoTransport(),
+        clock=lambda: NOW,
+        worker="w",
+        token_secret="t",
+    )
+    stats = engine.run_cycle(plan=True)
+    assert stats.claimed == 0
+    assert SendLog.objects.get().status == SendStatus.PLANNED
+    assert Worker.objects.filter(name="w").exists()  # it still heartbeats
+    control.apply("trigger", NOW, actor_name="tester")
+    state = EngineState.load()
+    assert (state.running, state.reason, state.trigger_requested_at) == (False, "maintenance", NOW)
+    events = list(AuditEvent.objects.order_by("id").values_list("action", "actor_name"))
+    assert events == [("engine.stop", "tester"), ("engine.trigger", "tester")]
+    with pytest.raises(ValueError, match="unknown action"):
+        control.apply("explode", NOW)
+
+
+@pytest.mark.django_db
+def test_several_workers_on_sqlite_stop_with_a_clear_error() -> None:
+    if connection.vendor == "postgresql":
+        pytest.skip("the refusal is SQLite's")
+    with pytest.raises(CommandError, match="several workers need PostgreSQL"):
+        call_command("run_warmup", "--once", "--worker-id", "1", "--worker-count", "3")
+
+
+@pytest.mark.django_db
+def test_a_worker_id_outside_the_count_is_refused() -> None:
+    with pytest.raises(CommandError, match="between 1 and --worker-count"):
+        call_command("run_warmup", "--once", "--worker-id", "4", "--worker-count", "3")

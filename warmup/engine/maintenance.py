@@ -1,0 +1,54 @@
+"""Daily upkeep: what is past its day or its retention goes, in batches so no statement
+holds locks for long.
+
+Send logs and day counters are kept LOG_RETENTION_DAYS (90), rate windows two days
+(metric snapshots are the metrics app's: metrics.snapshot.prune_snapshots). Streaks
+need no rollup: they are carried as sends are recorded (a day that ends below quota
+keeps streak 0)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import models
+
+from warmup.engine import workers
+from warmup.engine.record import expire_stale_slots
+from warmup.models import DailyStat, RateWindow, SendLog
+from warmup_project.config import WarmupConfig
+
+LOG_RETENTION_DAYS = 90
+DELETE_BATCH = 10_000
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    expired: int
+    reaped: workers.Reaped
+    logs_deleted: int
+    stats_deleted: int
+    windows_deleted: int
+
+
+def run_maintenance(now: dt.datetime, config: WarmupConfig) -> Maintenance:
+    log_cutoff = (now - dt.timedelta(days=LOG_RETENTION_DAYS)).date()
+    return Maintenance(
+        expired=expire_stale_slots(now),
+        reaped=workers.reap(now, dt.timedelta(seconds=config.heartbeat_timeout_s)),
+        logs_deleted=delete_in_batches(SendLog.objects.filter(day__lt=log_cutoff)),
+        stats_deleted=delete_in_batches(DailyStat.objects.filter(date__lt=log_cutoff)),
+        windows_deleted=delete_in_batches(
+            RateWindow.objects.filter(window_start__lt=now - dt.timedelta(days=2))
+        ),
+    )
+
+
+def delete_in_batches(rows: models.QuerySet, batch: int = DELETE_BATCH) -> int:
+    """Delete `rows` a batch of ids at a time (Django's delete, so replies pointing at
+    a deleted send get their link cleared); returns how many rows of `rows` went."""
+    deleted = 0
+    while ids := list(rows.order_by().values_list("pk", flat=True)[:batch]):
+        _, per_model = rows.model.objects.filter(pk__in=ids).delete()
+        deleted += per_model.get(rows.model._meta.label, 0)
+    return deleted

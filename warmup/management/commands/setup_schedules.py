@@ -1,0 +1,76 @@
+"""Create or update the django-q2 schedules that run the engine under `qcluster`
+(idempotent: run it at every deploy): planning and metric snapshots every
+WARMUP_CRON_INTERVAL_MINUTES, one dispatch task a minute per shard (1..
+WARMUP_WORKER_COUNT), maintenance daily. Schedules of shards beyond the count go."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django_q.models import Schedule
+
+PREFIX = "warmup: "
+
+
+def wanted(cron_minutes: int, shards: int) -> dict[str, dict[str, Any]]:
+    every = {"schedule_type": Schedule.MINUTES, "repeats": -1}
+    schedules = {
+        f"{PREFIX}plan": {"func": "warmup.tasks.plan", "minutes": cron_minutes, **every},
+        f"{PREFIX}metric snapshot": {
+            "func": "warmup.tasks.snapshot",
+            "minutes": cron_minutes,
+            **every,
+        },
+        f"{PREFIX}maintenance": {
+            "func": "warmup.tasks.maintenance",
+            "schedule_type": Schedule.DAILY,
+            "repeats": -1,
+        },
+    }
+    for shard in range(1, shards + 1):
+        schedules[f"{PREFIX}dispatch shard {shard} of {shards}"] = {
+            "func": "warmup.tasks.dispatch",
+            "args": f"{shard},{shards}",
+            "minutes": 1,
+            **every,
+        }
+    return schedules
+
+
+def setup_schedules() -> tuple[list[str], list[str], list[str]]:
+    """(created, updated, removed) schedule names."""
+    config = settings.WARMUP
+    target = wanted(config.cron_interval_minutes, config.worker_count)
+    created, updated = [], []
+    with transaction.atomic():
+        for name, fields in target.items():
+            fields = {"args": None, "minutes": None, **fields}
+            existing = Schedule.objects.filter(name=name).first()
+            if existing is None:
+                Schedule.objects.create(name=name, **fields)
+                created.append(name)
+            elif any(getattr(existing, k) != v for k, v in fields.items()):
+                Schedule.objects.filter(pk=existing.pk).update(**fields)
+                updated.append(name)
+        stale = Schedule.objects.filter(name__startswith=PREFIX).exclude(name__in=target)
+        removed = list(stale.values_list("name", flat=True))
+        stale.delete()
+    return created, updated, removed
+
+
+class Command(BaseCommand):
+    help = __doc__
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        created, updated, removed = setup_schedules()
+        for verb, names in (("created", created), ("updated", updated), ("removed", removed)):
+            for name in names:
+                self.stdout.write(f"{verb}: {name}")
+        total = Schedule.objects.filter(name__startswith=PREFIX).count()
+        self.stdout.write(
+            f"{total} warmup schedules in place ({len(created)} created, {len(updated)} "
+            f"updated, {len(removed)} removed); `manage.py qcluster` runs them"
+        )

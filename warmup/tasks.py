@@ -1,0 +1,81 @@
+"""The engine as django-q2 tasks, for deployments that run `qcluster` instead of (or
+beside) `run_warmup`. `manage.py setup_schedules` creates their schedules.
+
+Every task is short and time-boxed, well inside Q_CLUSTER's `timeout` (< `retry`): a
+task that django-q2 delivers twice only finds slots that are still due, because a
+claim marks them `sending` in one transaction, so nothing is sent twice. A dispatch
+task registers as a worker and heartbeats like `run_warmup`; if django-q2 kills it, the
+reaper releases its slots.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from django.conf import settings
+
+from metrics.snapshot import prune_snapshots, take_snapshot
+from warmup.engine import workers
+from warmup.engine.claim import Shard
+from warmup.engine.cycle import CycleStats, Engine
+from warmup.engine.maintenance import run_maintenance
+from warmup.transport.smtp import SmtpTransport
+
+log = logging.getLogger("warmup.tasks")
+
+# A dispatch task stops claiming after this long (then finishes its batch); the next
+# one starts a minute after the last began.
+DISPATCH_TIME_BOX_S = 45
+
+
+def _engine(name_prefix: str, shard: Shard | None = None) -> Engine:
+    config = settings.WARMUP
+    rng = random.Random()
+    return Engine(
+        config=config,
+        transport=SmtpTransport(
+            max_concurrent=config.max_concurrent,
+            stagger_ms=(config.stagger_min_ms, config.stagger_max_ms),
+            rng=rng,
+        ),
+        clock=workers.db_now,
+        worker=workers.worker_name(name_prefix),
+        token_secret=settings.SECRET_KEY,
+        rng=rng,
+        shard=shard,
+    )
+
+
+def _run(engine: Engine, *, plan: bool, time_box_s: float | None) -> str:
+    try:
+        stats: CycleStats = engine.run_cycle(plan=plan, time_box_s=time_box_s)
+    finally:
+        workers.unregister(engine.worker)
+    line = stats.line()
+    log.info("%s: %s", engine.worker, line)
+    return line
+
+
+def plan() -> str:
+    """Expire, plan and top up (no sending): every WARMUP_CRON_INTERVAL_MINUTES."""
+    return _run(_engine("q-plan:"), plan=True, time_box_s=0)  # a zero time box claims nothing
+
+
+def dispatch(shard: int = 1, count: int = 1) -> str:
+    """Claim and send what is due, for DISPATCH_TIME_BOX_S: every minute, per shard."""
+    engine = _engine(f"q-shard{shard}:", Shard(shard, count))
+    return _run(engine, plan=False, time_box_s=DISPATCH_TIME_BOX_S)
+
+
+def maintenance() -> str:
+    """Daily: expire leftovers, reap, and delete what is past its retention."""
+    now = workers.db_now()
+    done = run_maintenance(now, settings.WARMUP)
+    pruned = prune_snapshots(now, settings.WARMUP.metrics_retention_days)
+    return f"{done}; {pruned} metric snapshots deleted"
+
+
+def snapshot() -> str:
+    """A MetricSnapshot: every WARMUP_CRON_INTERVAL_MINUTES."""
+    return str(take_snapshot(workers.db_now()))
