@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Mailbox
-from warmup.models import SendLog, SendStatus
+from warmup.models import SendLog, SendStatus, Worker
 from warmup.transport.sink import SinkServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +81,7 @@ def test_sigterm_finishes_and_records_the_batch_in_flight(make_mailbox):
         assert worker.returncode == 0, output
         assert "finishing the batch in flight" in output
 
+    assert not Worker.objects.exists()  # it unregistered on the way out
     statuses = list(SendLog.objects.values_list("status", flat=True))
     assert SendStatus.SENDING not in statuses  # nothing left claimed
     sent = statuses.count(SendStatus.SENT)

@@ -200,3 +200,86 @@ def test_several_workers_on_sqlite_stop_with_a_clear_error() -> None:
 def test_a_worker_id_outside_the_count_is_refused() -> None:
     with pytest.raises(CommandError, match="between 1 and --worker-count"):
         call_command("run_warmup", "--once", "--worker-id", "4", "--worker-count", "3")
+
+
+@pytest.mark.django_db
+def test_run_warmup_notices_each_trigger_once() -> None:
+    from warmup.management.commands.run_warmup import Command
+
+    command = Command()
+    assert not command.triggered()  # an old trigger does not fire at start
+    control.apply("trigger", NOW, actor_name="tester")
+    assert command.triggered()
+    assert not command.triggered()
+    control.apply("trigger", NOW + dt.timedelta(seconds=1), actor_name="tester")
+    assert command.triggered()
+
+
+@pytest.mark.django_db
+def test_setup_schedules_is_idempotent_and_follows_the_worker_count(settings: Any) -> None:
+    from django_q.models import Schedule
+
+    from warmup.management.commands.setup_schedules import setup_schedules
+
+    settings.WARMUP = WarmupConfig(worker_count=3, cron_interval_minutes=10)
+    created, updated, removed = setup_schedules()
+    assert len(created) == 6 and not updated and not removed
+    assert setup_schedules() == ([], [], [])
+    plan = Schedule.objects.get(name="warmup: plan")
+    assert (plan.func, plan.schedule_type, plan.minutes) == ("warmup.tasks.plan", "I", 10)
+    dispatch = Schedule.objects.filter(func="warmup.tasks.dispatch").order_by("name")
+    assert [d.args for d in dispatch] == ["1,3", "2,3", "3,3"]
+    settings.WARMUP = WarmupConfig(worker_count=1, cron_interval_minutes=15)
+    created, updated, removed = setup_schedules()
+    assert created == ["warmup: dispatch shard 1 of 1"]
+    assert sorted(updated) == ["warmup: metric snapshot", "warmup: plan"]
+    assert len(removed) == 3
+
+
+@pytest.mark.django_db
+def test_maintenance_deletes_only_what_is_past_retention(make_mailbox: Any) -> None:
+    from metrics.models import MetricSnapshot
+    from metrics.snapshot import prune_snapshots
+    from warmup.engine.maintenance import run_maintenance
+    from warmup.models import RateWindow
+
+    box = make_mailbox()
+    old_day = (NOW - dt.timedelta(days=91)).date()
+    recent_day = (NOW - dt.timedelta(days=89)).date()
+    for day in (old_day, recent_day):
+        slot(box, 0, day=day, status=SendStatus.SENT)
+        DailyStat.objects.create(mailbox=box, date=day)
+    reply = slot(box, 1, day=recent_day, status=SendStatus.SENT)
+    reply.in_reply_to = SendLog.objects.get(day=old_day)
+    reply.save()
+    RateWindow.objects.create(key="global:hour", window_start=NOW - dt.timedelta(days=3))
+    RateWindow.objects.create(key="global:hour", window_start=NOW)
+    for days in (31, 29):
+        MetricSnapshot.objects.create(taken_at=NOW - dt.timedelta(days=days))
+
+    done = run_maintenance(NOW, WarmupConfig())
+
+    assert (done.logs_deleted, done.stats_deleted, done.windows_deleted) == (1, 1, 1)
+    assert set(SendLog.objects.values_list("day", flat=True)) == {recent_day}
+    reply.refresh_from_db()
+    assert reply.in_reply_to is None  # the link to the deleted send is cleared
+    assert list(DailyStat.objects.values_list("date", flat=True)) == [recent_day]
+    assert RateWindow.objects.get().window_start == NOW
+    assert prune_snapshots(NOW, 30) == 1
+    assert MetricSnapshot.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_snapshot_counts_today(make_mailbox: Any) -> None:
+    from metrics.snapshot import take_snapshot
+
+    a, b = make_mailbox(), make_mailbox(warmup_enabled=False)
+    DailyStat.objects.create(mailbox=a, date=NOW.date(), quota=2, sent=2, quota_met=True)
+    DailyStat.objects.create(mailbox=b, date=NOW.date(), quota=4, sent=1, failed=3)
+    slot(a, 0, status=SendStatus.SENT, sent_at=NOW - dt.timedelta(minutes=30))
+    slot(a, 1, status=SendStatus.SENT, sent_at=NOW - dt.timedelta(hours=2))
+    snap = take_snapshot(NOW)
+    assert (snap.total_mailboxes, snap.active_mailboxes) == (2, 1)
+    assert (snap.sent_today, snap.failed_today, snap.throughput_per_hour) == (3, 3, 1)
+    assert snap.quota_completion_rate == 0.5
+    assert snap.health_rule == "unevaluated"

@@ -176,7 +176,6 @@ class Command(BaseCommand):
     def triggered(self) -> bool:
         """True once for each `engine trigger` newer than the last one this worker saw."""
         try:
-            close_old_connections()
             at = EngineState.load().trigger_requested_at
         except DatabaseError:
             return False  # the cycle will meet the same error and report it
