@@ -1,6 +1,7 @@
 """Django settings. Every value comes from the environment (or a `.env` file beside
 manage.py) through `warmup_project.config`, read once and validated there."""
 
+import datetime as dt
 import os
 
 import environ
@@ -129,3 +130,33 @@ LOGGING = {
         "mail.log": {"level": "WARNING"},
     },
 }
+
+# --- API --------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",  # the browsable API
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "warmup_project.api.Pagination",
+    "EXCEPTION_HANDLER": "warmup_project.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {"auth": "20/minute"},
+}
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": dt.timedelta(minutes=15),
+    "REFRESH_TOKEN_LIFETIME": dt.timedelta(days=1),
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": SECRET_KEY,
+    "UPDATE_LAST_LOGIN": True,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Warmup API",
+    "DESCRIPTION": "Engine control, quotas and mailboxes of the Warmup email-warmup system.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+# Request bodies above this are refused with 400 (a mailbox is well under 10 kB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024

@@ -1,0 +1,184 @@
+"""The mailbox API: CRUD under /api/mailboxes/, pause and resume.
+
+A user sees and changes only their own mailboxes (anything else is a 404, so ids of
+other users' mailboxes are not revealed); staff see all. Passwords are write-only and
+stored encrypted; the owner is whoever creates the mailbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts import status as mailbox_status
+from accounts.models import Mailbox, OwnerPlan, guess_provider, validate_timezone
+from warmup.engine.pacing import ALL_WEEKDAYS
+from warmup_project.api import bad_request
+
+
+class MailboxSerializer(serializers.ModelSerializer):
+    smtp_password = serializers.CharField(
+        write_only=True, required=False, max_length=1000, trim_whitespace=False
+    )
+    imap_password = serializers.CharField(
+        write_only=True, required=False, max_length=1000, trim_whitespace=False
+    )
+    smtp_port = serializers.IntegerField(min_value=1, max_value=65535, default=587)
+    imap_port = serializers.IntegerField(min_value=1, max_value=65535, default=993)
+    reply_rate = serializers.FloatField(min_value=0, max_value=1, default=0.35)
+    start_volume = serializers.IntegerField(min_value=0, max_value=10_000, default=10)
+    daily_increase = serializers.IntegerField(min_value=0, max_value=10_000, default=5)
+    daily_max = serializers.IntegerField(min_value=0, max_value=10_000, default=50)
+    window_start_hour = serializers.IntegerField(min_value=0, max_value=23, default=8)
+    window_end_hour = serializers.IntegerField(min_value=1, max_value=24, default=18)
+    window_weekdays = serializers.IntegerField(
+        min_value=1, max_value=ALL_WEEKDAYS, default=ALL_WEEKDAYS
+    )
+    timezone = serializers.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    owner = serializers.CharField(source="owner.get_username", read_only=True)
+
+    class Meta:
+        model = Mailbox
+        fields = [
+            "id",
+            "owner",
+            "email",
+            "display_name",
+            "provider",
+            "smtp_host",
+            "smtp_port",
+            "smtp_security",
+            "smtp_username",
+            "smtp_password",
+            "imap_host",
+            "imap_port",
+            "imap_security",
+            "imap_username",
+            "imap_password",
+            "warmup_enabled",
+            "status",
+            "status_reason",
+            "start_volume",
+            "daily_increase",
+            "daily_max",
+            "reply_rate",
+            "timezone",
+            "window_start_hour",
+            "window_end_hour",
+            "window_weekdays",
+            "warmup_started_on",
+            "consecutive_failures",
+            "last_error",
+            "last_error_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "status",
+            "status_reason",
+            "consecutive_failures",
+            "last_error",
+            "last_error_at",
+            "created_at",
+            "updated_at",
+        ]
+        extra_kwargs = {"provider": {"required": False}}
+
+    def validate_email(self, value: str) -> str:
+        value = value.strip().lower()
+        clash = Mailbox.objects.filter(email=value)
+        if self.instance is not None:
+            clash = clash.exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise serializers.ValidationError("a mailbox with this address already exists.")
+        return value
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        merged = {**self._current(), **data}
+        if merged["window_start_hour"] >= merged["window_end_hour"]:
+            raise bad_request("the sending window must end after it starts.", "window_end_hour")
+        owner = self.context["request"].user
+        plan = OwnerPlan.for_owner(owner if self.instance is None else self.instance.owner)
+        if merged["daily_max"] > plan.max_daily_quota:
+            raise bad_request(
+                f"above your plan's cap of {plan.max_daily_quota} sends a day.", "daily_max"
+            )
+        floor = settings.WARMUP.min_daily_quota
+        if merged["warmup_enabled"] and merged["daily_max"] < floor:
+            raise bad_request(f"must be at least WARMUP_MIN_DAILY_QUOTA ({floor}).", "daily_max")
+        if self.instance is None:
+            for name in ("smtp_password", "imap_password"):
+                if not data.get(name):
+                    raise bad_request("this field is required.", name)
+            if Mailbox.objects.filter(owner=owner).count() >= plan.max_mailboxes:
+                raise bad_request(f"your plan allows {plan.max_mailboxes} mailboxes.")
+        return data
+
+    def _current(self) -> dict[str, Any]:
+        if self.instance is None:
+            return {"warmup_enabled": True}
+        return {
+            name: getattr(self.instance, name)
+            for name in ("window_start_hour", "window_end_hour", "daily_max", "warmup_enabled")
+        }
+
+    def create(self, data: dict[str, Any]) -> Mailbox:
+        box = Mailbox(owner=self.context["request"].user)
+        data.setdefault("provider", guess_provider(data["email"], data["smtp_host"]))
+        return self._save(box, data)
+
+    def update(self, box: Mailbox, data: dict[str, Any]) -> Mailbox:
+        return self._save(box, data)
+
+    def _save(self, box: Mailbox, data: dict[str, Any]) -> Mailbox:
+        for name, value in data.items():
+            setattr(box, name, value)  # the password properties encrypt
+        try:
+            with transaction.atomic():
+                box.save()
+        except IntegrityError:
+            raise bad_request("a mailbox with this address already exists.", "email") from None
+        return box
+
+
+class MailboxViewSet(viewsets.ModelViewSet):
+    serializer_class = MailboxSerializer
+
+    def get_queryset(self) -> QuerySet[Mailbox]:
+        boxes = Mailbox.objects.select_related("owner").order_by("id")
+        user = self.request.user
+        return boxes if user.is_staff else boxes.filter(owner=user)
+
+    @action(detail=True, methods=["post"])
+    def pause(self, request: Request, pk: str | None = None) -> Response:
+        """Stop this mailbox's sending until it is resumed."""
+        box = self.get_object()
+        box.set_status(
+            mailbox_status.PAUSED, f"paused by {request.user.get_username()}", timezone.now()
+        )
+        box.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
+        return Response(self.get_serializer(box).data)
+
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: str | None = None) -> Response:
+        """Send again; the failure count starts from zero."""
+        box = self.get_object()
+        box.set_status(mailbox_status.ACTIVE, "", timezone.now())
+        box.consecutive_failures = 0
+        box.save(
+            update_fields=[
+                "status",
+                "status_reason",
+                "status_changed_at",
+                "consecutive_failures",
+                "updated_at",
+            ]
+        )
+        return Response(self.get_serializer(box).data)

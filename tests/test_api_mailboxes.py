@@ -1,0 +1,281 @@
+"""The mailbox API through real HTTP requests with real JWTs: CRUD, validation, the one
+error shape, isolation between users, and tokens that must be refused."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts import status as mailbox_status
+from accounts.models import Mailbox, OwnerPlan
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "correct horse battery staple"
+
+
+def payload(**fields: Any) -> dict[str, Any]:
+    values = {
+        "email": "new@example.test",
+        "smtp_host": "smtp.example.test",
+        "smtp_username": "new",
+        "smtp_password": "smtp-pass-1",
+        "imap_host": "imap.example.test",
+        "imap_username": "new",
+        "imap_password": "imap-pass-1",
+    }
+    values.update(fields)
+    return values
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle() -> None:
+    cache.clear()
+
+
+def user(name: str, *, staff: bool = False) -> Any:
+    return get_user_model().objects.create_user(name, password=PASSWORD, is_staff=staff)
+
+
+def client_for(account: Any) -> APIClient:
+    client = APIClient()
+    response = client.post(
+        "/api/auth/token/", {"username": account.username, "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
+    return client
+
+
+def mailbox_of(owner: Any, n: int) -> Mailbox:
+    box = Mailbox(
+        owner=owner,
+        email=f"{owner.username}{n}@d{n}.test",
+        smtp_host="smtp.test",
+        smtp_username="u",
+        imap_host="imap.test",
+        imap_username="u",
+    )
+    box.smtp_password = "s3cret-smtp"
+    box.imap_password = "s3cret-imap"
+    box.save()
+    return box
+
+
+def test_create_read_update_delete_with_write_only_passwords() -> None:
+    alice = client_for(user("alice"))
+    created = alice.post("/api/mailboxes/", payload(), format="json")
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["owner"] == "alice"
+    assert body["provider"] == "other"
+    assert "smtp_password" not in body and "imap_password" not in body
+    assert "smtp-pass-1" not in created.content.decode()
+    box = Mailbox.objects.get(id=body["id"])
+    assert box.smtp_password == "smtp-pass-1" and box.imap_password == "imap-pass-1"
+    assert "smtp-pass-1" not in box.smtp_secret  # stored encrypted
+
+    changed = alice.patch(
+        f"/api/mailboxes/{box.id}/", {"daily_max": 60, "smtp_password": "new-pass"}, format="json"
+    )
+    assert changed.status_code == 200, changed.content
+    box.refresh_from_db()
+    assert (box.daily_max, box.smtp_password, box.imap_password) == (60, "new-pass", "imap-pass-1")
+
+    listed = alice.get("/api/mailboxes/").json()
+    assert listed["count"] == 1 and listed["results"][0]["id"] == box.id
+    assert alice.delete(f"/api/mailboxes/{box.id}/").status_code == 204
+    assert not Mailbox.objects.exists()
+
+
+def test_pause_and_resume() -> None:
+    owner = user("alice")
+    box = mailbox_of(owner, 1)
+    box.consecutive_failures = 4
+    box.save()
+    alice = client_for(owner)
+    paused = alice.post(f"/api/mailboxes/{box.id}/pause/")
+    assert paused.status_code == 200
+    assert (paused.json()["status"], paused.json()["status_reason"]) == (
+        mailbox_status.PAUSED,
+        "paused by alice",
+    )
+    resumed = alice.post(f"/api/mailboxes/{box.id}/resume/").json()
+    assert (resumed["status"], resumed["consecutive_failures"]) == (mailbox_status.ACTIVE, 0)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"email": "not-an-address"}, "email"),
+        ({"smtp_port": 0}, "smtp_port"),
+        ({"imap_port": 65536}, "imap_port"),
+        ({"smtp_port": "587; drop table"}, "smtp_port"),
+        ({"smtp_security": "tls-ish"}, "smtp_security"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"window_start_hour": 18, "window_end_hour": 8}, "window_end_hour"),
+        ({"window_end_hour": 25}, "window_end_hour"),
+        ({"reply_rate": 1.5}, "reply_rate"),
+        ({"reply_rate": "lots"}, "reply_rate"),
+        ({"daily_max": 500}, "daily_max"),  # the plan allows 100
+        ({"daily_max": 10}, "daily_max"),  # below WARMUP_MIN_DAILY_QUOTA
+        ({"smtp_password": ""}, "smtp_password"),
+        ({"warmup_enabled": "perhaps"}, "warmup_enabled"),
+    ],
+)
+def test_invalid_input_is_a_400_naming_the_field(fields: dict[str, Any], field: str) -> None:
+    alice = client_for(user("alice"))
+    response = alice.post("/api/mailboxes/", payload(**fields), format="json")
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["error"] == "invalid"
+    assert field in body["fields"], body
+    assert body["detail"]
+    assert not Mailbox.objects.exists()
+
+
+def test_a_duplicate_address_and_the_plan_limit_are_400s() -> None:
+    owner = user("alice")
+    OwnerPlan.objects.create(owner=owner, max_mailboxes=1)
+    existing = mailbox_of(owner, 1)
+    alice = client_for(owner)
+    clash = alice.post("/api/mailboxes/", payload(email=existing.email.upper()), format="json")
+    assert clash.status_code == 400 and "email" in clash.json()["fields"]
+    over = alice.post("/api/mailboxes/", payload(), format="json")
+    assert over.status_code == 400
+    assert "plan allows 1 mailboxes" in over.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "expected", "error"),
+    [
+        ("{not json", "application/json", 400, "parse_error"),
+        ("[1, 2, 3]", "application/json", 400, "invalid"),
+        ('"just a string"', "application/json", 400, "invalid"),
+        ("email=x@y.z", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+        (json.dumps(payload(display_name="x" * 400_000)), "application/json", 400, "parse_error"),
+    ],
+)
+def test_malformed_and_oversized_bodies_get_a_clear_error(
+    body: str, content_type: str, expected: int, error: str
+) -> None:
+    alice = client_for(user("alice"))
+    response = alice.generic("POST", "/api/mailboxes/", body, content_type=content_type)
+    assert response.status_code == expected, response.content
+    assert response.json()["error"] == error
+    assert response.json()["detail"]
+
+
+@pytest.mark.parametrize("query", ["page=abc", "page=0", "page_size=-5", "page_size=1e3"])
+def test_bad_pagination_values_are_400s(query: str) -> None:
+    response = client_for(user("alice")).get(f"/api/mailboxes/?{query}")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid"
+
+
+def test_page_size_is_capped() -> None:
+    owner = user("alice")
+    for n in range(3):
+        mailbox_of(owner, n)
+    body = client_for(owner).get("/api/mailboxes/?page_size=2").json()
+    assert (body["count"], len(body["results"])) == (3, 2)
+
+
+def test_users_cannot_see_touch_or_create_each_others_mailboxes() -> None:
+    alice, bob = user("alice"), user("bob")
+    bobs = mailbox_of(bob, 1)
+    mailbox_of(alice, 2)
+    as_alice = client_for(alice)
+    url = f"/api/mailboxes/{bobs.id}/"
+    for method, path in [
+        ("get", url),
+        ("put", url),
+        ("patch", url),
+        ("delete", url),
+        ("post", url + "pause/"),
+        ("post", url + "resume/"),
+    ]:
+        response = getattr(as_alice, method)(path, payload(), format="json")
+        assert response.status_code == 404, (method, path, response.status_code)
+        assert response.json()["error"] == "not_found"
+    bobs.refresh_from_db()
+    assert bobs.status == mailbox_status.ACTIVE and bobs.smtp_password == "s3cret-smtp"
+    listed = as_alice.get("/api/mailboxes/?page_size=500&owner=bob&owner_id=" + str(bob.id))
+    assert [m["email"] for m in listed.json()["results"]] == ["alice2@d2.test"]
+    assert as_alice.get("/api/mailboxes/?page=2").status_code == 404
+    # The owner is whoever creates it, whatever the body says.
+    created = as_alice.post("/api/mailboxes/", payload(owner="bob"), format="json")
+    assert created.status_code == 201
+    assert Mailbox.objects.get(id=created.json()["id"]).owner == alice
+    # Staff see everyone's.
+    staff = client_for(user("root", staff=True))
+    assert staff.get("/api/mailboxes/").json()["count"] == 3
+    assert staff.get(url).status_code == 200
+
+
+def _forge(token: str, **changes: Any) -> str:
+    header, body, signature = token.split(".")
+
+    def decode(part: str) -> dict[str, Any]:
+        return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+    def encode(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    head, claims = decode(header), decode(body)
+    if "alg" in changes:
+        head["alg"] = changes.pop("alg")
+        signature = ""
+    claims.update(changes)
+    return f"{encode(head)}.{encode(claims)}.{signature}"
+
+
+def test_tampered_expired_and_unsigned_tokens_are_refused() -> None:
+    alice, bob = user("alice"), user("bob")
+    mailbox_of(bob, 1)
+    good = str(AccessToken.for_user(alice))
+    expired = AccessToken.for_user(alice)
+    expired.set_exp(lifetime=-dt.timedelta(seconds=1))
+    for token in [
+        _forge(good, user_id=str(bob.id)),  # someone else's id, old signature
+        str(expired),
+        _forge(good, alg="none"),
+        "not.a.token",
+    ]:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        response = client.get("/api/mailboxes/")
+        assert response.status_code == 401, (token, response.content)
+        assert response.json()["error"] in {"token_not_valid", "not_authenticated"}
+    assert APIClient().get("/api/mailboxes/").status_code == 401
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {good}")
+    assert client.get("/api/mailboxes/").status_code == 200
+
+
+def test_token_endpoint_is_throttled_and_refresh_works() -> None:
+    account = user("alice")
+    client = APIClient()
+    statuses = [
+        client.post(
+            "/api/auth/token/", {"username": "alice", "password": "wrong"}, format="json"
+        ).status_code
+        for _ in range(25)
+    ]
+    assert statuses[0] == 401 and statuses[-1] == 429
+    cache.clear()
+    pair = client.post(
+        "/api/auth/token/", {"username": account.username, "password": PASSWORD}, format="json"
+    ).json()
+    refreshed = client.post("/api/auth/token/refresh/", {"refresh": pair["refresh"]}, format="json")
+    assert refreshed.status_code == 200 and refreshed.json()["access"]
+    bad = client.post("/api/auth/token/refresh/", {"refresh": "junk"}, format="json")
+    assert bad.status_code == 401
