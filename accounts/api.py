@@ -153,6 +153,8 @@ class MailboxViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self) -> QuerySet[Mailbox]:
         boxes = Mailbox.objects.select_related("owner").order_by("id")
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the types
+            return boxes.none()
         user = self.request.user
         return boxes if user.is_staff else boxes.filter(owner=user)
 

@@ -157,6 +157,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"SecurityEnum": "accounts.models.SECURITY_CHOICES"},
 }
 # Request bodies above this are refused with 400 (a mailbox is well under 10 kB).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
