@@ -6,6 +6,7 @@ then a snapshot says `unevaluated` rather than claim the system is healthy."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db.models import Count, Q, Sum
 
@@ -16,7 +17,8 @@ from warmup.engine.maintenance import delete_in_batches
 from warmup.models import DailyStat, SendLog, SendStatus
 
 
-def take_snapshot(now: dt.datetime) -> MetricSnapshot:
+def measure(now: dt.datetime) -> dict[str, Any]:
+    """The system's counts now (what a snapshot stores and the metrics API shows)."""
     boxes = Mailbox.objects.aggregate(
         total=Count("id"),
         active=Count("id", filter=Q(warmup_enabled=True, status=mailbox_status.ACTIVE)),
@@ -31,16 +33,18 @@ def take_snapshot(now: dt.datetime) -> MetricSnapshot:
     last_hour = SendLog.objects.filter(
         status=SendStatus.SENT, sent_at__gte=now - dt.timedelta(hours=1), sent_at__lte=now
     ).count()
-    return MetricSnapshot.objects.create(
-        taken_at=now,
-        total_mailboxes=boxes["total"],
-        active_mailboxes=boxes["active"],
-        sent_today=today["sent"] or 0,
-        failed_today=today["failed"] or 0,
-        throughput_per_hour=last_hour,
-        quota_completion_rate=today["met"] / today["quotas"] if today["quotas"] else 0.0,
-        health_rule="unevaluated",
-    )
+    return {
+        "total_mailboxes": boxes["total"],
+        "active_mailboxes": boxes["active"],
+        "sent_today": today["sent"] or 0,
+        "failed_today": today["failed"] or 0,
+        "throughput_per_hour": last_hour,
+        "quota_completion_rate": today["met"] / today["quotas"] if today["quotas"] else 0.0,
+    }
+
+
+def take_snapshot(now: dt.datetime) -> MetricSnapshot:
+    return MetricSnapshot.objects.create(taken_at=now, health_rule="unevaluated", **measure(now))
 
 
 def prune_snapshots(now: dt.datetime, keep_days: int) -> int:

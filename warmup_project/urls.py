@@ -1,9 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from accounts.api import MailboxViewSet
+from metrics.api import MetricsView
+from warmup.api import ControlView, MailboxPerformanceView, QuotaView
 from warmup_project.tokens import RefreshView, TokenView
 
 admin.site.site_header = "Warmup operations"
@@ -18,6 +21,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/auth/token/", TokenView.as_view(), name="token"),
     path("api/auth/token/refresh/", RefreshView.as_view(), name="token-refresh"),
+    path("api/warmup/control", ControlView.as_view(), name="control"),
+    path("api/warmup/quota", QuotaView.as_view(), name="quota"),
+    path("api/warmup/mailbox", MailboxPerformanceView.as_view(), name="mailbox-performance"),
+    path("api/warmup/metrics", MetricsView.as_view(), name="metrics"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include(router.urls)),
     path("", include("django_prometheus.urls")),
 ]

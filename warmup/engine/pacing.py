@@ -119,3 +119,18 @@ def backoff(
     between half and all of it so retries of many mailboxes do not align."""
     ceiling = min(cap_s, base_s * 2 ** max(attempt - 1, 0))
     return dt.timedelta(seconds=ceiling * (0.5 + rng.random() / 2))
+
+
+def pace(now: dt.datetime, window: Window, quota: int, sent: int) -> str:
+    """ "met", "ahead", "on_pace" or "behind": sends against the window's elapsed share of
+    the quota, with a slack of a tenth of the quota (at least one send) either way, since
+    slots are spread with jitter."""
+    if quota > 0 and sent >= quota:
+        return "met"
+    behind_by = lag(now, window, quota, sent)
+    slack = max(1, quota // 10)
+    if behind_by > slack:
+        return "behind"
+    if behind_by < -slack:
+        return "ahead"
+    return "on_pace"

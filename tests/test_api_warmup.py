@@ -1,0 +1,157 @@
+"""The engine's API: control (staff only, audited), quota, one mailbox's performance and
+the metrics JSON, each with its isolation between users."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from tests.test_api_mailboxes import client_for, mailbox_of, user
+from warmup.models import AuditEvent, DailyStat, EngineState, Worker
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle() -> None:
+    cache.clear()
+
+
+@pytest.fixture
+def people() -> dict[str, Any]:
+    """alice with 3 mailboxes (one at quota), bob with 1, and a staff member."""
+    alice, bob = user("alice"), user("bob")
+    today = timezone.now().date()
+    boxes = [mailbox_of(alice, n) for n in range(3)] + [mailbox_of(bob, 9)]
+    for box, sent in zip(boxes, (30, 5, 0, 12), strict=True):
+        box.window_start_hour, box.window_end_hour = 0, 24
+        box.save()
+        DailyStat.objects.create(
+            mailbox=box, date=today, quota=30, reserved=30, sent=sent, quota_met=sent >= 30
+        )
+        DailyStat.objects.create(
+            mailbox=box,
+            date=today - dt.timedelta(days=1),
+            quota=30,
+            sent=28,
+            failed=2,
+            quota_met=False,
+        )
+    return {"alice": alice, "bob": bob, "boxes": boxes, "staff": user("root", staff=True)}
+
+
+def test_control_is_staff_only_and_every_action_is_audited(people: dict[str, Any]) -> None:
+    alice = client_for(people["alice"])
+    assert alice.get("/api/warmup/control").status_code == 403
+    assert alice.post("/api/warmup/control", {"action": "stop"}, format="json").status_code == 403
+    assert EngineState.load().running
+
+    staff = client_for(people["staff"])
+    Worker.objects.create(
+        name="h:1:a",
+        host="h",
+        pid=1,
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now() - dt.timedelta(hours=1),
+    )
+    state = staff.get("/api/warmup/control").json()
+    assert state["running"] is True
+    assert [(w["name"], w["alive"]) for w in state["workers"]] == [("h:1:a", False)]
+
+    stopped = staff.post(
+        "/api/warmup/control", {"action": "stop", "reason": "db upgrade"}, format="json"
+    )
+    assert stopped.status_code == 200
+    assert (stopped.json()["running"], stopped.json()["changed_by"]) == (False, "root")
+    assert staff.post("/api/warmup/control", {"action": "trigger"}, format="json").json()[
+        "trigger_requested_at"
+    ]
+    assert staff.post("/api/warmup/control", {"action": "start"}, format="json").json()["running"]
+    bad = staff.post("/api/warmup/control", {"action": "explode"}, format="json")
+    assert bad.status_code == 400 and "action" in bad.json()["fields"]
+    events = list(AuditEvent.objects.order_by("id"))
+    assert [e.action for e in events] == ["engine.stop", "engine.trigger", "engine.start"]
+    assert {e.actor_name for e in events} == {"root"}
+    assert events[0].remote_addr == "127.0.0.1" and events[0].detail == {"reason": "db upgrade"}
+
+
+def test_quota_shows_only_the_users_mailboxes_with_pace(people: dict[str, Any]) -> None:
+    alice = client_for(people["alice"])
+    body = alice.get("/api/warmup/quota?ordering=-remaining").json()
+    assert body["count"] == 3
+    rows = body["results"]
+    assert [r["remaining"] for r in rows] == [30, 25, 0]
+    assert {r["email"] for r in rows} == {b.email for b in people["boxes"][:3]}
+    assert rows[2]["pace"] == "met" and rows[2]["quota_met"] is True
+    behind = alice.get("/api/warmup/quota?status=behind").json()
+    assert behind["count"] == 2
+    met = alice.get("/api/warmup/quota?status=met").json()
+    assert [r["sent"] for r in met["results"]] == [30]
+    staff = client_for(people["staff"])
+    assert staff.get("/api/warmup/quota").json()["count"] == 4
+
+
+@pytest.mark.parametrize(
+    "query", ["status=sideways", "ordering=password", "ordering=-owner", "page=x", "page_size=0"]
+)
+def test_quota_refuses_unknown_query_values(people: dict[str, Any], query: str) -> None:
+    response = client_for(people["alice"]).get(f"/api/warmup/quota?{query}")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid"
+
+
+def test_one_mailboxs_performance_and_isolation(people: dict[str, Any]) -> None:
+    alice = client_for(people["alice"])
+    box = people["boxes"][1]
+    body = alice.get(f"/api/warmup/mailbox?id={box.id}").json()
+    assert body["email"] == box.email
+    assert (body["today"]["sent"], body["today"]["remaining"]) == (5, 25)
+    history = body["last_30_days"]
+    assert (history["sent"], history["failed"]) == (33, 2)
+    assert history["failure_rate"] == round(2 / 35, 4)
+    assert len(history["days"]) == 2
+    bobs = people["boxes"][3]
+    missing = alice.get(f"/api/warmup/mailbox?id={bobs.id}")
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+    assert alice.get("/api/warmup/mailbox?id=abc").status_code == 400
+    listed = alice.get("/api/warmup/mailbox").json()
+    assert [m["id"] for m in listed["results"]] == [b.id for b in people["boxes"][:3]]
+
+
+def test_a_mailbox_list_costs_the_same_queries_whatever_its_length(
+    people: dict[str, Any], django_assert_max_num_queries: Any
+) -> None:
+    alice = client_for(people["alice"])
+    for n in range(10, 40):
+        mailbox_of(people["alice"], n)
+    with django_assert_max_num_queries(12):
+        assert alice.get("/api/warmup/mailbox?page_size=100").json()["count"] == 33
+    with django_assert_max_num_queries(12):
+        assert alice.get("/api/warmup/quota?page_size=100").json()["count"] == 3
+
+
+def test_metrics_json_is_staff_only(people: dict[str, Any]) -> None:
+    assert client_for(people["alice"]).get("/api/warmup/metrics").status_code == 403
+    body = client_for(people["staff"]).get("/api/warmup/metrics").json()
+    assert (body["total_mailboxes"], body["active_mailboxes"]) == (4, 4)
+    assert body["sent_today"] == 30 + 5 + 0 + 12
+    assert body["quota_completion_rate"] == 0.25
+
+
+def test_the_schema_and_docs_are_served(people: dict[str, Any]) -> None:
+    staff = client_for(people["staff"])
+    schema = staff.get("/api/schema/")
+    assert schema.status_code == 200
+    text = schema.content.decode()
+    for path in ("/api/warmup/control", "/api/warmup/quota", "/api/mailboxes/{id}/pause/"):
+        assert path in text
+    assert "smtp_password" in text  # documented as write-only input
+    docs = staff.get("/api/docs/")
+    assert docs.status_code == 200
+    page = docs.content.decode()
+    assert "cdn" not in page.lower() and "https://" not in page  # no internet needed
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in page

@@ -1,0 +1,336 @@
+"""The engine's API: control (staff), today's quotas, one mailbox's performance.
+
+Views read and present; what the engine does lives in warmup.engine (control.apply,
+pacing.pace). A user sees only their own mailboxes; staff see all."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.db.models import F, IntegerField, QuerySet
+from django.db.models.functions import Greatest
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import IsAdminUser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Mailbox
+from warmup.engine import control, pacing, workers
+from warmup.engine.planner import local_date_expression, local_dates
+from warmup.models import DailyStat, EngineState, Worker
+from warmup_project.api import Pagination, bad_request
+
+HISTORY_DAYS = 30
+
+
+def _owned(request: Request, boxes: QuerySet[Any], field: str = "owner") -> QuerySet[Any]:
+    return boxes if request.user.is_staff else boxes.filter(**{field: request.user})
+
+
+def _choice(request: Request, name: str, choices: tuple[str, ...], default: str) -> str:
+    value = request.query_params.get(name, default)
+    if value not in choices:
+        raise bad_request(f"must be one of {', '.join(choices)}, not {value[:30]!r}.", name)
+    return value
+
+
+# --- response shapes (the OpenAPI schema, and the output passes through them) ----------
+
+
+class WorkerOut(serializers.Serializer):
+    name = serializers.CharField()
+    shard = serializers.IntegerField()
+    shard_count = serializers.IntegerField()
+    host = serializers.CharField()
+    pid = serializers.IntegerField()
+    started_at = serializers.DateTimeField()
+    heartbeat_at = serializers.DateTimeField()
+    last_cycle_at = serializers.DateTimeField(allow_null=True)
+    alive = serializers.BooleanField()
+
+
+class ControlOut(serializers.Serializer):
+    running = serializers.BooleanField()
+    reason = serializers.CharField(allow_blank=True)
+    changed_at = serializers.DateTimeField(allow_null=True)
+    changed_by = serializers.CharField(allow_null=True)
+    last_cycle_at = serializers.DateTimeField(allow_null=True)
+    trigger_requested_at = serializers.DateTimeField(allow_null=True)
+    now = serializers.DateTimeField()
+    workers = WorkerOut(many=True)
+
+
+class QuotaOut(serializers.Serializer):
+    mailbox_id = serializers.IntegerField()
+    email = serializers.EmailField()
+    date = serializers.DateField()
+    quota = serializers.IntegerField()
+    sent = serializers.IntegerField()
+    remaining = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    pace = serializers.ChoiceField(choices=("met", "ahead", "on_pace", "behind"))
+    expected_by_now = serializers.IntegerField()
+    quota_met = serializers.BooleanField()
+    streak = serializers.IntegerField()
+
+
+class DayOut(serializers.Serializer):
+    date = serializers.DateField()
+    quota = serializers.IntegerField()
+    sent = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    deferred = serializers.IntegerField()
+    unknown = serializers.IntegerField()
+    received = serializers.IntegerField()
+    quota_met = serializers.BooleanField()
+
+
+class HistoryOut(serializers.Serializer):
+    sent = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    failure_rate = serializers.FloatField()
+    days_at_quota = serializers.IntegerField()
+    days = DayOut(many=True)
+
+
+class PerformanceOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    status = serializers.CharField()
+    status_reason = serializers.CharField(allow_blank=True)
+    warmup_enabled = serializers.BooleanField()
+    last_error = serializers.CharField(allow_blank=True)
+    last_error_at = serializers.DateTimeField(allow_null=True)
+    today = QuotaOut(allow_null=True)
+    last_30_days = HistoryOut()
+
+
+# --- control -----------------------------------------------------------------------------
+
+
+class ControlAction(serializers.Serializer):
+    action = serializers.ChoiceField(choices=control.ACTIONS)
+    reason = serializers.CharField(max_length=500, required=False, default="")
+
+
+def control_state(now: dt.datetime) -> dict[str, Any]:
+    state = EngineState.load()
+    timeout = dt.timedelta(seconds=settings.WARMUP.heartbeat_timeout_s)
+    return {
+        "running": state.running,
+        "reason": state.reason,
+        "changed_at": state.changed_at,
+        "changed_by": state.changed_by.get_username() if state.changed_by else None,
+        "last_cycle_at": state.last_cycle_at,
+        "trigger_requested_at": state.trigger_requested_at,
+        "now": now,
+        "workers": [
+            {
+                "name": w.name,
+                "shard": w.shard,
+                "shard_count": w.shard_count,
+                "host": w.host,
+                "pid": w.pid,
+                "started_at": w.started_at,
+                "heartbeat_at": w.heartbeat_at,
+                "last_cycle_at": w.last_cycle_at,
+                "alive": now - w.heartbeat_at <= timeout,
+            }
+            for w in Worker.objects.order_by("shard", "name")
+        ],
+    }
+
+
+class ControlView(APIView):
+    """The engine's state and workers (GET); start, stop or trigger it (POST, audited).
+    Staff only."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses=ControlOut)
+    def get(self, request: Request) -> Response:
+        return Response(ControlOut(control_state(workers.db_now())).data)
+
+    @extend_schema(request=ControlAction, responses=ControlOut)
+    def post(self, request: Request) -> Response:
+        body = ControlAction(data=request.data)
+        body.is_valid(raise_exception=True)
+        now = workers.db_now()
+        control.apply(
+            body.validated_data["action"],
+            now,
+            actor=request.user,
+            remote_addr=request.META.get("REMOTE_ADDR"),
+            reason=body.validated_data["reason"],
+        )
+        return Response(ControlOut(control_state(now)).data)
+
+
+# --- quota -------------------------------------------------------------------------------
+
+QUOTA_STATUSES = ("all", "behind", "met")
+QUOTA_ORDERINGS = (
+    "email",
+    "-email",
+    "remaining",
+    "-remaining",
+    "sent",
+    "-sent",
+    "streak",
+    "-streak",
+)
+
+
+def todays_stats(request: Request, now: dt.datetime) -> QuerySet[DailyStat]:
+    """Each visible mailbox's DailyStat of its own local today."""
+    timezones = list(
+        _owned(request, Mailbox.objects.all()).values_list("timezone", flat=True).distinct()
+    )
+    dates = local_dates(now, timezones)
+    return (
+        _owned(request, DailyStat.objects.all(), "mailbox__owner")
+        .filter(date__in=set(dates.values()) or {now.date()})
+        .alias(today=local_date_expression(dates, field="mailbox__timezone"))
+        .filter(date=F("today"))
+        .annotate(
+            remaining=Greatest(F("quota") - F("sent"), 0, output_field=IntegerField()),
+            email=F("mailbox__email"),
+        )
+        .select_related("mailbox")
+    )
+
+
+def quota_row(stat: DailyStat, now: dt.datetime) -> dict[str, Any]:
+    box = stat.mailbox
+    window = pacing.sending_window(
+        stat.date, box.timezone, box.window_start_hour, box.window_end_hour
+    )
+    return {
+        "mailbox_id": box.id,
+        "email": box.email,
+        "date": stat.date,
+        "quota": stat.quota,
+        "sent": stat.sent,
+        "remaining": max(stat.quota - stat.sent, 0),
+        "failed": stat.failed,
+        "pace": pacing.pace(now, window, stat.quota, stat.sent),
+        "expected_by_now": pacing.expected_by(now, window, stat.quota),
+        "quota_met": stat.quota_met,
+        "streak": stat.streak,
+    }
+
+
+class QuotaView(APIView):
+    """Today's quota, sent, remaining, pace and streak of each mailbox (its local today).
+    `?status=behind` (below quota so far), `met` or `all`; `?ordering=` one of
+    QUOTA_ORDERINGS; paginated."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", enum=QUOTA_STATUSES, default="all"),
+            OpenApiParameter("ordering", enum=QUOTA_ORDERINGS, default="email"),
+            OpenApiParameter("page", int),
+            OpenApiParameter("page_size", int),
+        ],
+        responses=QuotaOut(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        status = _choice(request, "status", QUOTA_STATUSES, "all")
+        ordering = _choice(request, "ordering", QUOTA_ORDERINGS, "email")
+        now = workers.db_now()
+        stats = todays_stats(request, now).filter(quota__gt=0)
+        if status == "met":
+            stats = stats.filter(quota_met=True)
+        elif status == "behind":
+            stats = stats.filter(quota_met=False)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(stats.order_by(ordering, "mailbox_id"), request, self)
+        return paginator.get_paginated_response(
+            QuotaOut([quota_row(s, now) for s in page], many=True).data
+        )
+
+
+# --- one mailbox's performance -----------------------------------------------------------
+
+
+HISTORY_FIELDS = ("date", "quota", "sent", "failed", "deferred", "unknown", "received", "quota_met")
+
+
+def histories(boxes: list[Mailbox], now: dt.datetime) -> dict[int, list[dict[str, Any]]]:
+    """The last HISTORY_DAYS DailyStats of each mailbox, in one query."""
+    since = now.date() - dt.timedelta(days=HISTORY_DAYS)  # a day early: local dates vary
+    rows: dict[int, list[dict[str, Any]]] = {box.id: [] for box in boxes}
+    for row in (
+        DailyStat.objects.filter(mailbox__in=boxes, date__gte=since)
+        .order_by("mailbox_id", "date")
+        .values("mailbox_id", *HISTORY_FIELDS)
+    ):
+        rows[row.pop("mailbox_id")].append(row)
+    return rows
+
+
+def performance(
+    box: Mailbox, now: dt.datetime, today: DailyStat | None, history: list[dict[str, Any]]
+) -> dict[str, Any]:
+    first = pacing.local_date(now, box.timezone) - dt.timedelta(days=HISTORY_DAYS - 1)
+    days = [d for d in history if d["date"] >= first]
+    sent = sum(d["sent"] for d in days)
+    failed = sum(d["failed"] for d in days)
+    return {
+        "id": box.id,
+        "email": box.email,
+        "status": box.status,
+        "status_reason": box.status_reason,
+        "warmup_enabled": box.warmup_enabled,
+        "last_error": box.last_error,
+        "last_error_at": box.last_error_at,
+        "today": quota_row(today, now) if today else None,
+        "last_30_days": {
+            "sent": sent,
+            "failed": failed,
+            "failure_rate": round(failed / (sent + failed), 4) if sent + failed else 0.0,
+            "days_at_quota": sum(d["quota_met"] for d in days),
+            "days": days,
+        },
+    }
+
+
+class MailboxPerformanceView(APIView):
+    """`?id=N`: one mailbox's today, last 30 days, failure rate and status reason.
+    Without `id`: the same for each of the user's mailboxes, paginated."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("id", int),
+            OpenApiParameter("page", int),
+            OpenApiParameter("page_size", int),
+        ],
+        responses=PerformanceOut(many=True),
+        description="With `id`: one object (not a page) of the same shape.",
+    )
+    def get(self, request: Request) -> Response:
+        now = workers.db_now()
+        boxes = _owned(request, Mailbox.objects.all()).order_by("id")
+        raw = request.query_params.get("id")
+        if raw is not None:
+            if not raw.isdigit():
+                raise bad_request(f"must be a mailbox id, not {raw[:20]!r}.", "id")
+            box = boxes.filter(id=int(raw)).first()
+            if box is None:
+                return Response({"error": "not_found", "detail": "no such mailbox"}, status=404)
+            page = [box]
+        else:
+            paginator = Pagination()
+            page = paginator.paginate_queryset(boxes, request, self)
+        today = {s.mailbox_id: s for s in todays_stats(request, now).filter(mailbox__in=page)}
+        history = histories(page, now)
+        rows = PerformanceOut(
+            [performance(box, now, today.get(box.id), history[box.id]) for box in page], many=True
+        ).data
+        if raw is not None:
+            return Response(rows[0])
+        return paginator.get_paginated_response(rows)
