@@ -12,12 +12,14 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import status as mailbox_status
+from accounts.connection import try_logins
 from accounts.models import Mailbox, OwnerPlan, guess_provider, validate_timezone
 from warmup.engine.pacing import ALL_WEEKDAYS
 from warmup_project.api import bad_request
@@ -148,6 +150,16 @@ class MailboxSerializer(serializers.ModelSerializer):
         return box
 
 
+class LoginOut(serializers.Serializer):
+    ok = serializers.BooleanField()
+    reply = serializers.CharField(allow_blank=True)
+
+
+class ConnectionTestOut(serializers.Serializer):
+    smtp = LoginOut()
+    imap = LoginOut()
+
+
 class MailboxViewSet(viewsets.ModelViewSet):
     serializer_class = MailboxSerializer
 
@@ -158,6 +170,15 @@ class MailboxViewSet(viewsets.ModelViewSet):
         user = self.request.user
         return boxes if user.is_staff else boxes.filter(owner=user)
 
+    @extend_schema(request=None, responses=ConnectionTestOut)
+    @action(detail=True, methods=["post"])
+    def test(self, request: Request, pk: str | None = None) -> Response:
+        """Try the SMTP and IMAP logins (10 s timeouts); each result with the server's
+        reply. Nothing is sent."""
+        box = self.get_object()
+        return Response(ConnectionTestOut(try_logins(box)).data)
+
+    @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def pause(self, request: Request, pk: str | None = None) -> Response:
         """Stop this mailbox's sending until it is resumed."""
@@ -168,6 +189,7 @@ class MailboxViewSet(viewsets.ModelViewSet):
         box.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
         return Response(self.get_serializer(box).data)
 
+    @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, pk: str | None = None) -> Response:
         """Send again; the failure count starts from zero."""

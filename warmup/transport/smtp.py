@@ -209,3 +209,40 @@ class SmtpTransport:
             response.code,
             f"{response.code} {response.message}"[:500],
         )
+
+
+@dataclass(frozen=True)
+class LoginCheck:
+    """Whether a server let us in, and what it said (never the password)."""
+
+    ok: bool
+    reply: str
+
+
+async def check_login(
+    account: SmtpAccount, *, timeout: float = 10, tls_context: ssl.SSLContext | None = None
+) -> LoginCheck:
+    """Connect, secure the connection as configured, log in, quit."""
+    client = aiosmtplib.SMTP(
+        hostname=account.host,
+        port=account.port,
+        use_tls=account.security == "ssl",
+        start_tls=account.security == "starttls",
+        tls_context=tls_context,
+        timeout=timeout,
+    )
+    try:
+        response = await client.connect(timeout=timeout)
+        if account.username:
+            response = await client.login(account.username, account.password)
+        return LoginCheck(True, f"{response.code} {response.message}"[:500])
+    except aiosmtplib.SMTPResponseException as exc:
+        return LoginCheck(False, _reply_text(exc))
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        return LoginCheck(False, f"connection failed: {type(exc).__name__}: {exc}"[:500])
+    finally:
+        if client.is_connected:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                client.close()
