@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import F, IntegerField, QuerySet
 from django.db.models.functions import Greatest
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
@@ -22,7 +22,7 @@ from accounts.models import Mailbox
 from warmup.engine import control, pacing, workers
 from warmup.engine.planner import local_date_expression, local_dates
 from warmup.models import DailyStat, EngineState, Worker
-from warmup_project.api import Pagination, bad_request
+from warmup_project.api import Pagination, bad_request, paginated
 
 HISTORY_DAYS = 30
 
@@ -236,7 +236,7 @@ class QuotaView(APIView):
             OpenApiParameter("page", int),
             OpenApiParameter("page_size", int),
         ],
-        responses=QuotaOut(many=True),
+        responses=paginated(QuotaOut),
     )
     def get(self, request: Request) -> Response:
         status = _choice(request, "status", QUOTA_STATUSES, "all")
@@ -309,8 +309,12 @@ class MailboxPerformanceView(APIView):
             OpenApiParameter("page", int),
             OpenApiParameter("page_size", int),
         ],
-        responses=PerformanceOut(many=True),
-        description="With `id`: one object (not a page) of the same shape.",
+        responses=PolymorphicProxySerializer(
+            component_name="PerformanceOrPage",
+            serializers=[PerformanceOut, paginated(PerformanceOut)],
+            resource_type_field_name=None,
+        ),
+        description="With `id`: one mailbox's object; without: a page of them.",
     )
     def get(self, request: Request) -> Response:
         now = workers.db_now()

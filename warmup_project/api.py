@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -32,6 +32,21 @@ class Pagination(PageNumberPagination):
             if raw is not None and raw != "last" and not (raw.isdigit() and int(raw) >= 1):
                 raise bad_request(f"must be a whole number from 1, not {raw[:20]!r}.", name)
         return super().paginate_queryset(queryset, request, view)
+
+
+def paginated(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The response shape of a Pagination page of `item`s, for the OpenAPI schema."""
+    name = item.__name__.removesuffix("Out")
+    return type(
+        f"Paginated{name}List",
+        (serializers.Serializer,),
+        {
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": item(many=True),
+        },
+    )
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
