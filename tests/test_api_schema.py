@@ -4,12 +4,15 @@ request may cause a server error, and every documented response must match its s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework_simplejwt.tokens import AccessToken
 from schemathesis.checks import not_a_server_error
@@ -21,6 +24,18 @@ from schemathesis.specs.openapi.checks import (
 from tests.test_api_mailboxes import mailbox_of, user
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
+
+
+@pytest.fixture(autouse=True)
+def keep_the_test_connection() -> Iterator[None]:
+    """Django closes old connections at the start and end of each request; under a test's
+    transaction that would close it. Django's test client turns this off; schemathesis
+    calls the WSGI app directly, so it is turned off here."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture

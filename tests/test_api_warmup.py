@@ -155,3 +155,26 @@ def test_the_schema_and_docs_are_served(people: dict[str, Any]) -> None:
     page = docs.content.decode()
     assert "cdn" not in page.lower() and "https://" not in page  # no internet needed
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in page
+
+
+def test_quota_shows_each_mailboxs_own_local_today() -> None:
+    # Kiritimati (UTC+14) and Pago Pago (UTC-11) are 25 hours apart: never the same date.
+    import zoneinfo
+
+    owner = user("alice")
+    now = timezone.now()
+    expected = {}
+    for n, tz in enumerate(("Pacific/Kiritimati", "Pacific/Pago_Pago", "UTC")):
+        box = mailbox_of(owner, n)
+        box.timezone = tz
+        box.save()
+        local_today = now.astimezone(zoneinfo.ZoneInfo(tz)).date()
+        for offset in (-2, -1, 0, 1, 2):
+            day = now.date() + dt.timedelta(days=offset)
+            sent = 10 + offset  # tells the rows apart
+            if day <= local_today:  # no row exists for a date a mailbox has not reached
+                DailyStat.objects.create(mailbox=box, date=day, quota=30, sent=sent)
+            if day == local_today:
+                expected[box.email] = (day.isoformat(), sent)
+    rows = client_for(owner).get("/api/warmup/quota").json()["results"]
+    assert {r["email"]: (r["date"], r["sent"]) for r in rows} == expected

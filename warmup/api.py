@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F, IntegerField, QuerySet
+from django.db.models import F, IntegerField, Q, QuerySet
 from django.db.models.functions import Greatest
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers
@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Mailbox
 from warmup.engine import control, pacing, workers
-from warmup.engine.planner import local_date_expression, local_dates
+from warmup.engine.planner import local_dates
 from warmup.models import DailyStat, EngineState, Worker
 from warmup_project.api import Pagination, bad_request, paginated
 
@@ -173,29 +173,33 @@ class ControlView(APIView):
 # --- quota -------------------------------------------------------------------------------
 
 QUOTA_STATUSES = ("all", "behind", "met")
-QUOTA_ORDERINGS = (
-    "email",
-    "-email",
-    "remaining",
-    "-remaining",
-    "sent",
-    "-sent",
-    "streak",
-    "-streak",
+QUOTA_ORDERINGS = tuple(
+    f"{sign}{name}"
+    for name in ("mailbox_id", "email", "remaining", "sent", "streak")
+    for sign in ("", "-")
 )
 
 
 def todays_stats(request: Request, now: dt.datetime) -> QuerySet[DailyStat]:
-    """Each visible mailbox's DailyStat of its own local today."""
+    """Each visible mailbox's DailyStat of its own local today. Time zones are grouped by
+    their local date (two or three dates at any instant), so the filter is a few
+    `date = d AND timezone IN (…)` terms the date index serves, and a single term when
+    every zone is on the same date."""
     timezones = list(
         _owned(request, Mailbox.objects.all()).values_list("timezone", flat=True).distinct()
     )
-    dates = local_dates(now, timezones)
+    by_date: dict[dt.date, list[str]] = {}
+    for tz, day in local_dates(now, timezones).items():
+        by_date.setdefault(day, []).append(tz)
+    if len(by_date) <= 1:
+        today = Q(date=next(iter(by_date), now.date()))
+    else:
+        today = Q()
+        for day, zones in by_date.items():
+            today |= Q(date=day, mailbox__timezone__in=zones)
     return (
         _owned(request, DailyStat.objects.all(), "mailbox__owner")
-        .filter(date__in=set(dates.values()) or {now.date()})
-        .alias(today=local_date_expression(dates, field="mailbox__timezone"))
-        .filter(date=F("today"))
+        .filter(today)
         .annotate(
             remaining=Greatest(F("quota") - F("sent"), 0, output_field=IntegerField()),
             email=F("mailbox__email"),
@@ -232,7 +236,7 @@ class QuotaView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("status", enum=QUOTA_STATUSES, default="all"),
-            OpenApiParameter("ordering", enum=QUOTA_ORDERINGS, default="email"),
+            OpenApiParameter("ordering", enum=QUOTA_ORDERINGS, default="mailbox_id"),
             OpenApiParameter("page", int),
             OpenApiParameter("page_size", int),
         ],
@@ -240,7 +244,7 @@ class QuotaView(APIView):
     )
     def get(self, request: Request) -> Response:
         status = _choice(request, "status", QUOTA_STATUSES, "all")
-        ordering = _choice(request, "ordering", QUOTA_ORDERINGS, "email")
+        ordering = _choice(request, "ordering", QUOTA_ORDERINGS, "mailbox_id")
         now = workers.db_now()
         stats = todays_stats(request, now).filter(quota__gt=0)
         if status == "met":
