@@ -10,6 +10,7 @@ import pytest
 from django.core.cache import cache
 
 from accounts.models import Mailbox
+from tests import dovecot
 from tests.test_api_mailboxes import client_for, mailbox_of, user
 from warmup.transport.sink import SinkServer
 
@@ -68,3 +69,22 @@ def test_another_users_mailbox_cannot_be_tested() -> None:
     bob_box = mailbox_of(user("bob"), 1)
     response = client_for(user("alice")).post(f"/api/mailboxes/{bob_box.id}/test/")
     assert response.status_code == 404
+
+
+@pytest.mark.skipif(not dovecot.available(), reason="needs Dovecot (.ci/run installs it)")
+@pytest.mark.parametrize(("password", "ok"), [("imap-right", True), ("imap-wrong", False)])
+def test_imap_login_against_a_real_dovecot(password: str, ok: bool) -> None:
+    owner = user("alice")
+    with (
+        SinkServer(users={"alice-smtp": "right-pass"}) as smtp_server,
+        dovecot.Dovecot({"alice@imap.test": "imap-right"}) as imap_server,
+    ):
+        box = pointed_at(mailbox_of(owner, 1), smtp_server.port, "right-pass")
+        box.imap_port, box.imap_username = imap_server.imap_port, "alice@imap.test"
+        box.imap_password = password
+        box.save()
+        response = client_for(owner).post(f"/api/mailboxes/{box.id}/test/")
+    body = response.json()
+    assert body["imap"]["ok"] is ok, body
+    assert ("Logged in" if ok else "AUTHENTICATIONFAILED") in body["imap"]["reply"]
+    assert password not in response.content.decode()

@@ -1,0 +1,141 @@
+"""A real Dovecot IMAP server on loopback for the tests (Debian's dovecot-imapd and
+dovecot-lmtpd; `.ci/run` installs them): a passwd-file of users with plain passwords, a
+static userdb, maildirs in a temporary folder, IMAP and LMTP on free TCP ports.
+`dovecot -c FILE` runs it without systemd; `doveadm -c FILE stop` stops it."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+CONFIG = """\
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+protocols = imap lmtp
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+first_valid_uid = 1
+mail_location = maildir:{root}/mail/%u
+namespace inbox {{
+  inbox = yes
+  separator = {separator}
+  mailbox Junk {{
+    special_use = \\Junk
+    auto = create
+  }}
+}}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={root}/home/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {imap_port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {lmtp_port}
+  }}
+}}
+"""
+
+
+def available() -> bool:
+    return shutil.which("dovecot") is not None and shutil.which("doveadm") is not None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Dovecot:
+    """`with Dovecot({"user@x.test": "password"}) as server:` → server.imap_port."""
+
+    def __init__(self, users: dict[str, str], *, separator: str = "/") -> None:
+        self.users = users
+        self.separator = separator
+        self.root = Path(tempfile.mkdtemp(prefix="warmup-dovecot-"))
+        self.imap_port = _free_port()
+        self.lmtp_port = _free_port()
+        self.config = self.root / "dovecot.conf"
+
+    def __enter__(self) -> Dovecot:
+        account = pwd.getpwnam("mail") if os.geteuid() == 0 else pwd.getpwuid(os.geteuid())
+        self.root.chmod(0o755)
+        for sub in ("run", "state", "mail", "home"):
+            (self.root / sub).mkdir()
+        for sub in ("mail", "home"):
+            os.chown(self.root / sub, account.pw_uid, account.pw_gid)
+        (self.root / "passwd").write_text(
+            "".join(f"{user}:{{PLAIN}}{password}::::::\n" for user, password in self.users.items())
+        )
+        self.config.write_text(
+            CONFIG.format(
+                root=self.root,
+                uid=account.pw_uid,
+                gid=account.pw_gid,
+                imap_port=self.imap_port,
+                lmtp_port=self.lmtp_port,
+                separator=self.separator,
+            )
+        )
+        # Not captured through pipes: the daemon's children would hold them open forever.
+        started = subprocess.run(
+            [shutil.which("dovecot") or "dovecot", "-c", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+            timeout=30,
+        )
+        if started.returncode != 0:
+            raise RuntimeError(f"dovecot did not start: {self.log()}")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.imap_port), timeout=1).close()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        self.__exit__(None, None, None)
+        raise RuntimeError(f"dovecot never listened on {self.imap_port}: {self.log()}")
+
+    def log(self) -> str:
+        path = self.root / "dovecot.log"
+        return path.read_text() if path.exists() else ""
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        subprocess.run(
+            [shutil.which("doveadm") or "doveadm", "-c", str(self.config), "stop"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+            timeout=30,
+        )
+        shutil.rmtree(self.root, ignore_errors=True)
