@@ -29,7 +29,9 @@ log = logging.getLogger("warmup.tasks")
 DISPATCH_TIME_BOX_S = 45
 
 
-def _engine(name_prefix: str, shard: Shard | None = None) -> Engine:
+def smtp_engine(name_prefix: str = "", shard: Shard | None = None) -> Engine:
+    """The production engine: SMTP transport, database clock, settings.WARMUP. Used by
+    these tasks and by run_warmup."""
     config = settings.WARMUP
     rng = random.Random()
     return Engine(
@@ -59,12 +61,12 @@ def _run(engine: Engine, *, plan: bool, time_box_s: float | None) -> str:
 
 def plan() -> str:
     """Expire, plan and top up (no sending): every WARMUP_CRON_INTERVAL_MINUTES."""
-    return _run(_engine("q-plan:"), plan=True, time_box_s=0)  # a zero time box claims nothing
+    return _run(smtp_engine("q-plan:"), plan=True, time_box_s=0)  # a zero time box claims nothing
 
 
 def dispatch(shard: int = 1, count: int = 1) -> str:
     """Claim and send what is due, for DISPATCH_TIME_BOX_S: every minute, per shard."""
-    engine = _engine(f"q-shard{shard}:", Shard(shard, count))
+    engine = smtp_engine(f"q-shard{shard}:", Shard(shard, count))
     return _run(engine, plan=False, time_box_s=DISPATCH_TIME_BOX_S)
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import signal
 import threading
 import time
@@ -29,8 +28,8 @@ from warmup.engine import workers
 from warmup.engine.claim import Shard
 from warmup.engine.cycle import Engine
 from warmup.models import EngineState
+from warmup.tasks import smtp_engine
 from warmup.transport.sink import SinkServer
-from warmup.transport.smtp import SmtpTransport
 
 log = logging.getLogger("warmup.engine")
 
@@ -122,20 +121,7 @@ class Command(BaseCommand):
                 "(set DATABASE_URL to a PostgreSQL database, or run one worker with "
                 "WARMUP_DISTRIBUTED_MODE=false and a worker count of 1)"
             )
-        rng = random.Random()
-        self.engine = Engine(
-            config=config,
-            transport=SmtpTransport(
-                max_concurrent=config.max_concurrent,
-                stagger_ms=(config.stagger_min_ms, config.stagger_max_ms),
-                rng=rng,
-            ),
-            clock=workers.db_now,
-            worker=workers.worker_name(),
-            token_secret=settings.SECRET_KEY,
-            rng=rng,
-            shard=shard,
-        )
+        self.engine = smtp_engine(shard=shard)
         self.signals = 0
         signal.signal(signal.SIGTERM, self.on_signal)
         signal.signal(signal.SIGINT, self.on_signal)
