@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -104,17 +104,18 @@ class MailboxSerializer(serializers.ModelSerializer):
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         merged = {**self._current(), **data}
-        if merged["window_start_hour"] >= merged["window_end_hour"]:
-            raise bad_request("the sending window must end after it starts.", "window_end_hour")
+        # The model's own rules (window order, the WARMUP_MIN_DAILY_QUOTA floor).
+        candidate = Mailbox(**{k: v for k, v in merged.items() if not k.endswith("_password")})
+        try:
+            candidate.clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
         owner = self.context["request"].user
         plan = OwnerPlan.for_owner(owner if self.instance is None else self.instance.owner)
         if merged["daily_max"] > plan.max_daily_quota:
             raise bad_request(
                 f"above your plan's cap of {plan.max_daily_quota} sends a day.", "daily_max"
             )
-        floor = settings.WARMUP.min_daily_quota
-        if merged["warmup_enabled"] and merged["daily_max"] < floor:
-            raise bad_request(f"must be at least WARMUP_MIN_DAILY_QUOTA ({floor}).", "daily_max")
         if self.instance is None:
             for name in ("smtp_password", "imap_password"):
                 if not data.get(name):
@@ -128,7 +129,13 @@ class MailboxSerializer(serializers.ModelSerializer):
             return {"warmup_enabled": True}
         return {
             name: getattr(self.instance, name)
-            for name in ("window_start_hour", "window_end_hour", "daily_max", "warmup_enabled")
+            for name in (
+                "email",
+                "window_start_hour",
+                "window_end_hour",
+                "daily_max",
+                "warmup_enabled",
+            )
         }
 
     def create(self, data: dict[str, Any]) -> Mailbox:

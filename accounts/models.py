@@ -34,6 +34,10 @@ _PROVIDER_HINTS = {
 }
 
 
+def email_domain(email: str) -> str:
+    return email.rsplit("@", 1)[-1].lower()
+
+
 def guess_provider(email: str, smtp_host: str) -> str:
     haystack = f"{email.rsplit('@', 1)[-1]} {smtp_host}".lower()
     for provider, hints in _PROVIDER_HINTS.items():
@@ -204,7 +208,7 @@ class Mailbox(models.Model):
 
     @property
     def domain(self) -> str:
-        return self.email.rsplit("@", 1)[-1].lower()
+        return email_domain(self.email)
 
     def clean(self) -> None:
         super().clean()

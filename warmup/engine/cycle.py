@@ -19,7 +19,7 @@ from django.db.models.functions import Coalesce
 
 from accounts import crypto
 from accounts import status as mailbox_status
-from accounts.models import Mailbox
+from accounts.models import Mailbox, email_domain
 from warmup.engine import content, workers
 from warmup.engine.claim import Shard, claim_slots
 from warmup.engine.limits import Limits
@@ -129,7 +129,7 @@ class _Sender:
     def peer(self) -> Peer:
         return Peer(
             id=self.id,
-            domain=self.email.rsplit("@", 1)[-1].lower(),
+            domain=email_domain(self.email),
             provider=self.provider,
             owner_id=self.owner_id,
             receive_cap=self.daily_max,

@@ -82,6 +82,20 @@ def _reply_text(exc: aiosmtplib.SMTPResponseException) -> str:
     return f"{exc.code} {exc.message}"[:500]
 
 
+def _client(
+    account: SmtpAccount, timeout: float, tls_context: ssl.SSLContext | None
+) -> aiosmtplib.SMTP:
+    """A client secured as the account says: TLS from the first byte, STARTTLS, or none."""
+    return aiosmtplib.SMTP(
+        hostname=account.host,
+        port=account.port,
+        use_tls=account.security == "ssl",
+        start_tls=account.security == "starttls",
+        tls_context=tls_context,
+        timeout=timeout,
+    )
+
+
 class SmtpTransport:
     def __init__(
         self,
@@ -127,14 +141,7 @@ class SmtpTransport:
         pending = list(group.envelopes)
         account = group.account
         await self._stagger()
-        client = aiosmtplib.SMTP(
-            hostname=account.host,
-            port=account.port,
-            use_tls=account.security == "ssl",
-            start_tls=account.security == "starttls",
-            tls_context=self.tls_context,
-            timeout=self.command_timeout,
-        )
+        client = _client(account, self.command_timeout, self.tls_context)
         try:
             await client.connect(timeout=self.connect_timeout)
             if account.username:
@@ -223,14 +230,7 @@ async def check_login(
     account: SmtpAccount, *, timeout: float = 10, tls_context: ssl.SSLContext | None = None
 ) -> LoginCheck:
     """Connect, secure the connection as configured, log in, quit."""
-    client = aiosmtplib.SMTP(
-        hostname=account.host,
-        port=account.port,
-        use_tls=account.security == "ssl",
-        start_tls=account.security == "starttls",
-        tls_context=tls_context,
-        timeout=timeout,
-    )
+    client = _client(account, timeout, tls_context)
     try:
         response = await client.connect(timeout=timeout)
         if account.username:
