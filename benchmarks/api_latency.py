@@ -9,6 +9,7 @@ Usage (a scratch database it may fill and empty):
     createdb -h 127.0.0.1 -U postgres warmup_bench
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/warmup_bench \\
         .venv/bin/python benchmarks/api_latency.py [--mailboxes 100000] [--requests 50]
+(`--keep` leaves the data in place; a later `--reuse` run measures it again.)
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from rest_framework_simplejwt.tokens import AccessToken  # noqa: E402
 from accounts.models import Mailbox  # noqa: E402
 from benchmarks.scratch import empty_scratch_database, open_scratch_database  # noqa: E402
 from warmup.engine import simulate  # noqa: E402
+from warmup.models import DailyStat  # noqa: E402
 
 DAYS = 30
 PREFIX = "sim-owner-"
@@ -87,18 +89,24 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mailboxes", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--keep", action="store_true", help="leave the data for a --reuse run")
+    parser.add_argument("--reuse", action="store_true", help="measure the data a --keep run left")
     args = parser.parse_args()
-    open_scratch_database()
+    filled = open_scratch_database(reuse=args.reuse)
     users = max(1, args.mailboxes // 100)
     try:
         started = time.perf_counter()
-        simulate.create_network(args.mailboxes, users, random.Random(1), daily=30)
-        rows = fill_daily_stats(dt.datetime.now(dt.UTC).date(), random.Random(2))
+        if not filled:
+            simulate.create_network(args.mailboxes, users, random.Random(1), daily=30)
+            fill_daily_stats(dt.datetime.now(dt.UTC).date(), random.Random(2))
         print(
-            f"data: {args.mailboxes} mailboxes of {users} users, {rows} DailyStat rows "
+            f"data: {Mailbox.objects.count()} mailboxes of {users} users, "
+            f"{DailyStat.objects.count()} DailyStat rows "
             f"({time.perf_counter() - started:.0f} s to create)"
         )
-        staff = get_user_model().objects.create_user(f"{PREFIX}staff", is_staff=True)
+        staff, _ = get_user_model().objects.get_or_create(
+            username=f"{PREFIX}staff", defaults={"is_staff": True}
+        )
         ordinary = get_user_model().objects.get(username=f"{PREFIX}0")
         own = Mailbox.objects.filter(owner=ordinary).order_by("id").first()
         endpoints = [
@@ -132,7 +140,8 @@ def main() -> None:
                     sizes = f"{small:>5} {large:>5}"
                 print(f"{url:<48} {who:<6} {p50:8.1f} {p95:8.1f} {queries:8d} {sizes}")
     finally:
-        empty_scratch_database(PREFIX)
+        if not args.keep:
+            empty_scratch_database(PREFIX)
         settings.DEBUG = False
 
 

@@ -10,14 +10,17 @@ from django.db import connection
 from accounts.models import Mailbox
 
 
-def open_scratch_database() -> None:
-    """Refuse anything but an empty PostgreSQL database; migrate it."""
+def open_scratch_database(reuse: bool = False) -> bool:
+    """Refuse anything but an empty PostgreSQL database (or, with `reuse`, one a `--keep`
+    run left filled); migrate it. Returns whether it holds data already."""
     if connection.vendor != "postgresql":
         sys.exit("set DATABASE_URL to a scratch PostgreSQL database")
     settings.DEBUG = False  # DEBUG's query log is a cost production does not pay
     call_command("migrate", verbosity=0)
-    if Mailbox.objects.exists():
-        sys.exit("the database holds mailboxes: use an empty scratch database")
+    filled = Mailbox.objects.exists()
+    if filled and not reuse:
+        sys.exit("the database holds mailboxes: use an empty scratch database (or --reuse)")
+    return filled
 
 
 def empty_scratch_database(owner_prefix: str) -> None:

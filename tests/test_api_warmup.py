@@ -95,6 +95,17 @@ def test_quota_shows_only_the_users_mailboxes_with_pace(people: dict[str, Any]) 
     assert staff.get("/api/warmup/quota").json()["count"] == 4
 
 
+@pytest.mark.parametrize("field", ["mailbox_id", "email", "remaining", "sent", "streak"])
+@pytest.mark.parametrize("sign", ["", "-"])
+def test_quota_orderings_break_ties_by_mailbox_id_the_same_way(
+    people: dict[str, Any], field: str, sign: str
+) -> None:
+    rows = client_for(people["staff"]).get(f"/api/warmup/quota?ordering={sign}{field}").json()
+    keys = [(r[field], r["mailbox_id"]) for r in rows["results"]]
+    assert len(keys) == 4
+    assert keys == sorted(keys, reverse=sign == "-")
+
+
 @pytest.mark.parametrize(
     "query", ["status=sideways", "ordering=password", "ordering=-owner", "page=x", "page_size=0"]
 )

@@ -19,7 +19,7 @@ from django.db.models.functions import Coalesce
 
 from accounts import crypto
 from accounts import status as mailbox_status
-from accounts.models import Mailbox, email_domain
+from accounts.models import Mailbox, email_domain, timezones_in_use
 from warmup.engine import content, workers
 from warmup.engine.claim import Shard, claim_slots
 from warmup.engine.limits import Limits
@@ -65,7 +65,7 @@ class CycleStats:
 def load_network(now: dt.datetime) -> Network:
     """Every mailbox that may receive now, with what it received on its local day."""
     boxes = sending_mailboxes()
-    timezones = list(boxes.values_list("timezone", flat=True).distinct())
+    timezones = timezones_in_use()
     if not timezones:
         return Network([])
     received = DailyStat.objects.filter(mailbox=OuterRef("pk"), date=OuterRef("local_date")).values(

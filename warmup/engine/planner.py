@@ -20,7 +20,7 @@ from django.db.models import Case, DateField, Exists, F, OuterRef, QuerySet, Val
 from django.db.models.functions import Coalesce
 
 from accounts import status as mailbox_status
-from accounts.models import Mailbox, OwnerPlan
+from accounts.models import Mailbox, OwnerPlan, timezones_in_use
 from warmup.engine import pacing
 from warmup.engine.sql import SlotRow, insert_slots
 from warmup.models import DailyStat
@@ -66,7 +66,7 @@ def sending_mailboxes() -> QuerySet[Mailbox]:
 
 
 def unplanned_mailboxes(now: dt.datetime) -> list[dict[str, Any]]:
-    timezones = list(sending_mailboxes().values_list("timezone", flat=True).distinct())
+    timezones = timezones_in_use()
     if not timezones:
         return []
     dates = local_dates(now, timezones)
@@ -147,7 +147,7 @@ def top_up(now: dt.datetime, margin: dt.timedelta) -> int:
     unknown, so missing = quota - sent - live = quota - reserved + failed + unknown. The
     cap counts what may have been delivered (sent + unknown + live), so a day never gets
     more than cap - (reserved - failed) new slots."""
-    timezones = list(sending_mailboxes().values_list("timezone", flat=True).distinct())
+    timezones = timezones_in_use()
     if not timezones:
         return 0
     today = local_date_expression(local_dates(now, timezones), field="mailbox__timezone")

@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from accounts import status as mailbox_status
-from accounts.models import Mailbox
+from accounts.models import Mailbox, timezones_in_use
 from warmup.engine import pacing
 from warmup.engine.planner import local_date_expression, local_dates
 from warmup.engine.sql import Column, rows_cte, update_rows
@@ -248,7 +248,7 @@ _MAILBOX_STATE = tuple(name for name, _ in _MAILBOX_COLUMNS)
 def expire_stale_slots(now: dt.datetime) -> int:
     """Slots still waiting when their sender's local day is over will never count toward
     that day: mark them failed, so they neither linger nor get sent a day late."""
-    timezones = list(Mailbox.objects.values_list("timezone", flat=True).distinct())
+    timezones = timezones_in_use()
     if not timezones:
         return 0
     today = local_date_expression(local_dates(now, timezones), field="sender__timezone")
