@@ -11,7 +11,7 @@ import pytest
 
 from accounts import status as mailbox_status
 from warmup.engine.record import FAILURES_BEFORE_PAUSE, Sent, record_results
-from warmup.models import DailyStat, SendLog, SendStatus
+from warmup.models import DailyStat, SendLog, SendStatus, SendTotal
 from warmup.transport.smtp import Outcome, Result
 
 pytestmark = pytest.mark.django_db
@@ -146,3 +146,32 @@ def test_a_success_clears_the_failure_count_and_repeated_hard_failures_stop_the_
     assert failing.consecutive_failures == FAILURES_BEFORE_PAUSE
     assert "550 no such user" in failing.status_reason
     assert failing.status_changed_at == NOW
+
+
+def test_lifetime_totals_add_up_across_batches(make_mailbox: Any) -> None:
+    sender, recipient = make_mailbox(), make_mailbox()
+    first = claimed(sender, 3)
+    record_results(
+        NOW,
+        [
+            outcome(first[0], recipient, Outcome.SENT, 250, "250 OK"),
+            outcome(first[1], recipient, Outcome.SENT, 250, "250 OK"),
+            outcome(first[2], recipient, Outcome.FAILED, 550, "550 refused"),
+        ],
+        random.Random(1),
+    )
+    second = claimed(sender, 2, first=3)
+    record_results(
+        NOW,
+        [
+            outcome(second[0], recipient, Outcome.SENT, 250, "250 OK"),
+            outcome(second[1], recipient, Outcome.UNKNOWN, None, "no reply to DATA"),
+        ],
+        random.Random(1),
+    )
+    totals = dict(SendTotal.objects.values_list("status", "total"))
+    assert totals == {"sent": 3, "failed": 1, "unknown": 1}
+    # Pruning the day's rows does not take anything back.
+    SendLog.objects.all().delete()
+    DailyStat.objects.all().delete()
+    assert SendTotal.objects.get(status="sent").total == 3

@@ -212,6 +212,24 @@ class Worker(models.Model):
         return f"{self.name} (shard {self.shard}/{self.shard_count})"
 
 
+class SendTotal(models.Model):
+    """Attempts recorded since the install, by outcome: the source of the
+    `warmup_sends_total{status}` counter, which must never go down (DailyStat and SendLog
+    are pruned). Recording adds to it in the same transaction as the slots."""
+
+    status = models.CharField(max_length=10, primary_key=True, choices=SendStatus.choices)
+    total = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "send_totals"
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gte=0), name="send_totals_total_gte_0")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.total}"
+
+
 class RateWindow(models.Model):
     """Sends reserved in one window of one limit, shared by every worker.
 
