@@ -1,32 +1,233 @@
-"""GET /api/warmup/metrics: the system's counts as JSON (staff only)."""
+"""GET /api/warmup/metrics: the system's reading as JSON, or `?format=prometheus` (or an
+Accept of text/plain) as the Prometheus text exposition. Staff JWT, or the static bearer
+token WARMUP_METRICS_TOKEN that Prometheus is given."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+import hmac
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.http import Http404
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import IsAdminUser
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from metrics.snapshot import measure
+from metrics.exposition import exposition
+from metrics.health import LEVEL_NAMES
+from metrics.reading import Reading, read
 from warmup.engine.workers import db_now
+from warmup_project.api import bad_request
+
+SCRAPER = "metrics-token"  # request.auth of a request authenticated by the static token
+
+
+class MetricsTokenAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <WARMUP_METRICS_TOKEN>`; any other header is left to the
+    JWT authentication that follows."""
+
+    def authenticate(self, request: Request) -> tuple[AnonymousUser, str] | None:
+        token = settings.WARMUP.metrics_token
+        scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if token and scheme == "Bearer" and hmac.compare_digest(value.encode(), token.encode()):
+            return AnonymousUser(), SCRAPER
+        return None
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+
+class MetricsTokenScheme(OpenApiAuthenticationExtension):
+    """The static token in the OpenAPI schema."""
+
+    target_class = MetricsTokenAuthentication
+    name = "metricsToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "WARMUP_METRICS_TOKEN, for Prometheus (this endpoint only).",
+        }
+
+
+class StaffOrScraper(BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return request.auth == SCRAPER or bool(request.user and request.user.is_staff)
+
+
+class PrometheusRenderer(BaseRenderer):
+    media_type = "text/plain"
+    format = "prometheus"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None):
+        if isinstance(data, bytes):
+            return data
+        # An error (401, 403, 400) in this format: its JSON fields as lines.
+        return "".join(f"# {key}: {value}\n" for key, value in data.items()).encode()
+
+
+def reading_data(r: Reading) -> dict[str, Any]:
+    c = r.capacity
+    return {
+        "at": r.at,
+        "total_mailboxes": r.total_mailboxes,
+        "active_mailboxes": r.active_mailboxes,
+        "quotas_today": r.quotas_today,
+        "sent_today": r.sent_today,
+        "failed_today": r.failed_today,
+        "deferred_today": r.deferred_today,
+        "unknown_today": r.unknown_today,
+        "throughput_per_hour": r.sent_last_hour,
+        "quota_completion_rate": round(r.quota_completion_rate, 4),
+        "on_pace_rate": round(r.on_pace_rate, 4),
+        "attempts_last_hour": r.attempts_last_hour,
+        "failure_rate_last_hour": round(r.failure_rate_last_hour, 4),
+        "sends_total": {str(status): n for status, n in r.sends_total.items()},
+        "slots_due": r.slots_due,
+        "slots_overdue": r.slots_overdue,
+        "engine_running": r.engine_running,
+        "last_cycle_at": r.last_cycle_at,
+        "workers": {
+            "registered": r.workers_registered,
+            "alive": r.workers_alive,
+            "shards_expected": r.shards_expected,
+            "shards_alive": r.shards_alive,
+        },
+        "capacity": {
+            "demand": c.demand,
+            "possible": c.possible,
+            "shortfall": c.shortfall,
+            "hourly_ceiling": c.hourly_ceiling,
+            "owner_ceiling": c.owner_ceiling,
+            "owners_short": c.owners_short,
+            "needed_hourly_limit": c.needed_hourly,
+            "needed_minute_limit": c.needed_minute,
+            "needed_user_hourly_limit": c.needed_user_hourly,
+        },
+        "health": health_data(r),
+        "quota_fill": (
+            None
+            if r.quota_fill is None
+            else [{"mailbox_id": i, "fill": fill} for i, fill in r.quota_fill]
+        ),
+    }
+
+
+def health_data(r: Reading) -> dict[str, Any]:
+    h = r.health
+    return {
+        "level": h.level,
+        "status": h.name,
+        "rule": h.rule,
+        "detail": h.detail,
+        "checks": [
+            {"rule": c.rule, "level": c.level, "status": LEVEL_NAMES[c.level], "detail": c.detail}
+            for c in h.checks
+        ],
+    }
+
+
+# --- response shape (the OpenAPI schema; the output passes through it) -------------------
+
+
+class CheckOut(serializers.Serializer):
+    rule = serializers.CharField()
+    level = serializers.IntegerField(min_value=0, max_value=2)
+    status = serializers.ChoiceField(choices=tuple(LEVEL_NAMES.values()))
+    detail = serializers.CharField()
+
+
+class HealthOut(CheckOut):
+    checks = CheckOut(many=True)
+
+
+class WorkersOut(serializers.Serializer):
+    registered = serializers.IntegerField()
+    alive = serializers.IntegerField()
+    shards_expected = serializers.IntegerField()
+    shards_alive = serializers.IntegerField()
+
+
+class CapacityOut(serializers.Serializer):
+    demand = serializers.IntegerField()
+    possible = serializers.IntegerField()
+    shortfall = serializers.IntegerField()
+    hourly_ceiling = serializers.IntegerField()
+    owner_ceiling = serializers.IntegerField()
+    owners_short = serializers.IntegerField()
+    needed_hourly_limit = serializers.IntegerField(allow_null=True)
+    needed_minute_limit = serializers.IntegerField(allow_null=True)
+    needed_user_hourly_limit = serializers.IntegerField(allow_null=True)
+
+
+class FillOut(serializers.Serializer):
+    mailbox_id = serializers.IntegerField()
+    fill = serializers.FloatField()
 
 
 class MetricsOut(serializers.Serializer):
     at = serializers.DateTimeField()
     total_mailboxes = serializers.IntegerField()
     active_mailboxes = serializers.IntegerField()
+    quotas_today = serializers.IntegerField()
     sent_today = serializers.IntegerField()
     failed_today = serializers.IntegerField()
+    deferred_today = serializers.IntegerField()
+    unknown_today = serializers.IntegerField()
     throughput_per_hour = serializers.IntegerField()
     quota_completion_rate = serializers.FloatField()
+    on_pace_rate = serializers.FloatField()
+    attempts_last_hour = serializers.IntegerField()
+    failure_rate_last_hour = serializers.FloatField()
+    sends_total = serializers.DictField(child=serializers.IntegerField())
+    slots_due = serializers.IntegerField()
+    slots_overdue = serializers.IntegerField()
+    engine_running = serializers.BooleanField()
+    last_cycle_at = serializers.DateTimeField(allow_null=True)
+    workers = WorkersOut()
+    capacity = CapacityOut()
+    health = HealthOut()
+    quota_fill = FillOut(many=True, allow_null=True)
 
 
 class MetricsView(APIView):
-    permission_classes = [IsAdminUser]
+    """The system's metrics and health. JSON by default; the Prometheus text exposition
+    with `?format=prometheus` or `Accept: text/plain`."""
 
-    @extend_schema(responses=MetricsOut)
+    authentication_classes = [
+        MetricsTokenAuthentication,
+        *APIView.authentication_classes,
+    ]
+    permission_classes = [StaffOrScraper]
+    renderer_classes = [JSONRenderer, PrometheusRenderer]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        try:
+            return super().perform_content_negotiation(request, force)
+        except Http404:  # DRF's answer to an unknown ?format=
+            raise bad_request("must be json or prometheus.", "format") from None
+
+    @extend_schema(
+        parameters=[OpenApiParameter("format", enum=("json", "prometheus"), default="json")],
+        responses={
+            (200, "application/json"): MetricsOut,
+            (200, "text/plain"): OpenApiResponse(
+                OpenApiTypes.STR, description="The Prometheus text exposition (0.0.4)."
+            ),
+        },
+    )
     def get(self, request: Request) -> Response:
-        now = db_now()
-        return Response(MetricsOut({"at": now, **measure(now)}).data)
+        if request.accepted_renderer.format == PrometheusRenderer.format:
+            return Response(exposition())
+        reading = read(db_now(), settings.WARMUP)
+        return Response(MetricsOut(reading_data(reading)).data)

@@ -267,19 +267,3 @@ def test_maintenance_deletes_only_what_is_past_retention(make_mailbox: Any) -> N
     assert RateWindow.objects.get().window_start == NOW
     assert prune_snapshots(NOW, 30) == 1
     assert MetricSnapshot.objects.count() == 1
-
-
-@pytest.mark.django_db
-def test_a_snapshot_counts_today(make_mailbox: Any) -> None:
-    from metrics.snapshot import take_snapshot
-
-    a, b = make_mailbox(), make_mailbox(warmup_enabled=False)
-    DailyStat.objects.create(mailbox=a, date=NOW.date(), quota=2, sent=2, quota_met=True)
-    DailyStat.objects.create(mailbox=b, date=NOW.date(), quota=4, sent=1, failed=3)
-    slot(a, 0, status=SendStatus.SENT, sent_at=NOW - dt.timedelta(minutes=30))
-    slot(a, 1, status=SendStatus.SENT, sent_at=NOW - dt.timedelta(hours=2))
-    snap = take_snapshot(NOW)
-    assert (snap.total_mailboxes, snap.active_mailboxes) == (2, 1)
-    assert (snap.sent_today, snap.failed_today, snap.throughput_per_hour) == (3, 3, 1)
-    assert snap.quota_completion_rate == 0.5
-    assert snap.health_rule == "unevaluated"

@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F, IntegerField, Q, QuerySet
+from django.db.models import F, IntegerField, QuerySet
 from django.db.models.functions import Greatest
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Mailbox, timezones_in_use
 from warmup.engine import control, pacing, workers
-from warmup.engine.planner import local_dates
+from warmup.engine.planner import on_local_today
 from warmup.models import DailyStat, EngineState, Worker
 from warmup_project.api import Pagination, bad_request, paginated
 
@@ -195,28 +195,16 @@ QUOTA_ORDERINGS = tuple(
 
 
 def todays_stats(request: Request, now: dt.datetime) -> QuerySet[DailyStat]:
-    """Each visible mailbox's DailyStat of its own local today. Time zones are grouped by
-    their local date (two or three dates at any instant), so the filter is a few
-    `date = d AND timezone IN (…)` terms the date index serves, and a single term when
-    every zone is on the same date."""
+    """Each visible mailbox's DailyStat of its own local today."""
     if request.user.is_staff:
         timezones = timezones_in_use()
     else:
         timezones = list(
             Mailbox.objects.filter(owner=request.user).values_list("timezone", flat=True).distinct()
         )
-    by_date: dict[dt.date, list[str]] = {}
-    for tz, day in local_dates(now, timezones).items():
-        by_date.setdefault(day, []).append(tz)
-    if len(by_date) <= 1:
-        today = Q(date=next(iter(by_date), now.date()))
-    else:
-        today = Q()
-        for day, zones in by_date.items():
-            today |= Q(date=day, mailbox__timezone__in=zones)
     return (
         _owned(request, DailyStat.objects.all(), "mailbox__owner")
-        .filter(today)
+        .filter(on_local_today(now, timezones))
         .annotate(remaining=Greatest(F("quota") - F("sent"), 0, output_field=IntegerField()))
     )
 

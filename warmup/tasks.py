@@ -15,6 +15,7 @@ import random
 
 from django.conf import settings
 
+from metrics.reading import read
 from metrics.snapshot import prune_snapshots, take_snapshot
 from warmup.engine import workers
 from warmup.engine.claim import Shard
@@ -80,4 +81,4 @@ def maintenance() -> str:
 
 def snapshot() -> str:
     """A MetricSnapshot: every WARMUP_CRON_INTERVAL_MINUTES."""
-    return str(take_snapshot(workers.db_now()))
+    return str(take_snapshot(read(workers.db_now(), settings.WARMUP, detailed=False)))

@@ -37,7 +37,9 @@ E_DISTRIBUTED_SQLITE = "warmup.E007"
 E_SECRET_KEY = "warmup.E008"
 E_DATABASE_URL = "warmup.E009"
 E_NOT_A_BOOLEAN = "warmup.E010"
+E_METRICS_TOKEN = "warmup.E011"
 W_DEV_SECRET_KEYS = "warmup.W001"
+METRICS_TOKEN_MIN = 24
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,8 @@ class WarmupConfig:
     # Fernet keys, newest first: the first encrypts, all decrypt. Never logged.
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
     secret_keys_are_dev: bool = False
+    # A static bearer token for Prometheus to scrape /api/warmup/metrics. Never logged.
+    metrics_token: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -357,12 +361,28 @@ def load(env: Mapping[str, str]) -> Config:
         )
 
     secret_keys, dev_keys = _read_secret_keys(env, debug, secret_key, problems)
+    metrics_token = env.get("WARMUP_METRICS_TOKEN", "").strip()
+    if metrics_token and (len(metrics_token) < METRICS_TOKEN_MIN or not metrics_token.isascii()):
+        problems.append(
+            ConfigProblem(
+                E_METRICS_TOKEN,
+                "WARMUP_METRICS_TOKEN",
+                f"must be at least {METRICS_TOKEN_MIN} ASCII characters when set "
+                "(make one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`).",
+            )
+        )
+        metrics_token = ""
 
     return Config(
         debug=debug,
         secret_key=secret_key,
         allowed_hosts=allowed_hosts,
         database=database,
-        warmup=WarmupConfig(**values, secret_keys=secret_keys, secret_keys_are_dev=dev_keys),
+        warmup=WarmupConfig(
+            **values,
+            secret_keys=secret_keys,
+            secret_keys_are_dev=dev_keys,
+            metrics_token=metrics_token,
+        ),
         problems=tuple(problems),
     )

@@ -158,7 +158,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"SecurityEnum": "accounts.models.SECURITY_CHOICES"},
+    "ENUM_NAME_OVERRIDES": {
+        "SecurityEnum": "accounts.models.SECURITY_CHOICES",
+        "HealthStatusEnum": "metrics.health.LEVEL_CHOICES",
+    },
     # Swagger UI from our own static files: the docs page works with no internet.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -5,15 +5,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_status_check'),
+        ("accounts", "0003_status_check"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='mailbox',
-            index=models.Index(fields=['timezone'], name='idx_mailboxes_timezone'),
+            model_name="mailbox",
+            index=models.Index(fields=["timezone"], name="idx_mailboxes_timezone"),
         ),
     ]

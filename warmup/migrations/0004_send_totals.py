@@ -4,21 +4,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('warmup', '0003_send_started_at'),
+        ("warmup", "0003_send_started_at"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SendTotal',
+            name="SendTotal",
             fields=[
-                ('status', models.CharField(choices=[('planned', 'Planned'), ('sending', 'Sending'), ('sent', 'Sent'), ('deferred', 'Deferred'), ('failed', 'Failed'), ('unknown', 'Unknown')], max_length=10, primary_key=True, serialize=False)),
-                ('total', models.BigIntegerField(default=0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("planned", "Planned"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("deferred", "Deferred"),
+                            ("failed", "Failed"),
+                            ("unknown", "Unknown"),
+                        ],
+                        max_length=10,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("total", models.BigIntegerField(default=0)),
             ],
             options={
-                'db_table': 'send_totals',
-                'constraints': [models.CheckConstraint(condition=models.Q(('total__gte', 0)), name='send_totals_total_gte_0')],
+                "db_table": "send_totals",
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("total__gte", 0)), name="send_totals_total_gte_0"
+                    )
+                ],
             },
         ),
     ]

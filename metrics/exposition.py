@@ -1,0 +1,164 @@
+"""The Prometheus text exposition of a Reading, through one collector in its own
+registry (django-prometheus's registry and its multiprocess mode stay out of it): every
+scrape reads the database, so any web process answers the same.
+
+No series carries a mailbox or user label, except `warmup_mailbox_quota_fill`, which
+exists only with WARMUP_ENABLE_DETAILED_METRICS.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+
+from django.conf import settings
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from metrics.health import RULES
+from metrics.reading import Reading, read
+from warmup.engine.workers import db_now
+from warmup_project.config import WarmupConfig
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, value=value)
+
+
+def families(r: Reading) -> Iterator[Metric]:
+    # The seed's names.
+    yield _gauge("warmup_total_mailboxes", "Mailboxes in the system.", r.total_mailboxes)
+    yield _gauge(
+        "warmup_active_mailboxes",
+        "Mailboxes with warmup enabled and status active.",
+        r.active_mailboxes,
+    )
+    yield _gauge(
+        "warmup_emails_sent_today",
+        "Sends accepted by SMTP on each mailbox's local today.",
+        r.sent_today,
+    )
+    yield _gauge(
+        "warmup_emails_failed_today",
+        "Sends failed for good on each mailbox's local today.",
+        r.failed_today,
+    )
+    yield _gauge(
+        "warmup_throughput_per_hour", "Sends accepted by SMTP in the last hour.", r.sent_last_hour
+    )
+    yield _gauge(
+        "warmup_quota_completion_rate",
+        "Share of today's quotas already met (0-1).",
+        r.quota_completion_rate,
+    )
+    yield _gauge(
+        "warmup_system_health",
+        "2 healthy, 1 degraded, 0 critical (warmup_health_rule shows which rule).",
+        r.health.level,
+    )
+    # Conventional ones.
+    sends = CounterMetricFamily(
+        "warmup_sends", "Send attempts recorded since the install, by outcome.", labels=["status"]
+    )
+    for status, total in sorted(r.sends_total.items()):
+        sends.add_metric([str(status)], total)
+    yield sends
+    yield _gauge(
+        "warmup_emails_deferred_today",
+        "Sends deferred (to be retried) on each mailbox's local today.",
+        r.deferred_today,
+    )
+    yield _gauge(
+        "warmup_emails_unknown_today",
+        "Sends with no answer after DATA today (maybe delivered, never resent).",
+        r.unknown_today,
+    )
+    yield _gauge("warmup_quotas_today", "Mailboxes with a quota today.", r.quotas_today)
+    yield _gauge(
+        "warmup_on_pace_rate",
+        "Share of today's quotas not behind their pace (0-1).",
+        r.on_pace_rate,
+    )
+    yield _gauge(
+        "warmup_failure_rate_last_hour",
+        "Failed share of the last hour's send attempts (0-1).",
+        r.failure_rate_last_hour,
+    )
+    yield _gauge(
+        "warmup_send_attempts_last_hour", "Send attempts in the last hour.", r.attempts_last_hour
+    )
+    yield _gauge("warmup_slots_due", "Planned or deferred sends whose time has come.", r.slots_due)
+    yield _gauge(
+        "warmup_slots_overdue", "Due sends still waiting after 10 minutes.", r.slots_overdue
+    )
+    yield _gauge(
+        "warmup_workers_registered",
+        "Workers registered (alive or not yet reaped).",
+        r.workers_registered,
+    )
+    yield _gauge("warmup_workers_alive", "Workers whose heartbeat is recent.", r.workers_alive)
+    yield _gauge(
+        "warmup_engine_running", "1 unless stopped through the control API.", int(r.engine_running)
+    )
+    age = r.last_cycle_age_s
+    yield _gauge(
+        "warmup_last_cycle_age_seconds",
+        "Seconds since the last engine cycle (-1: none yet).",
+        -1 if age is None else age,
+    )
+    yield _gauge(
+        "warmup_capacity_demand",
+        "Sum of today's quotas of the mailboxes that send.",
+        r.capacity.demand,
+    )
+    yield _gauge(
+        "warmup_capacity_shortfall",
+        "Sends a day today's quotas exceed what the limits and windows allow.",
+        r.capacity.shortfall,
+    )
+    rules = GaugeMetricFamily(
+        "warmup_health_rule", "Each health rule's verdict: 2, 1 or 0.", labels=["rule"]
+    )
+    by_rule = {check.rule: check.level for check in r.health.checks}
+    for rule in RULES:
+        rules.add_metric([rule], by_rule[rule])
+    yield rules
+    if r.quota_fill is not None:
+        fill = GaugeMetricFamily(
+            "warmup_mailbox_quota_fill",
+            "Sent / quota of one mailbox today (WARMUP_ENABLE_DETAILED_METRICS).",
+            labels=["mailbox_id"],
+        )
+        for mailbox_id, value in r.quota_fill:
+            fill.add_metric([str(mailbox_id)], value)
+        yield fill
+
+
+class DatabaseCollector(Collector):
+    """Reads the system at each scrape (`clock` gives the instant: the database's)."""
+
+    def __init__(self, clock: Callable[[], dt.datetime], config: WarmupConfig | None = None):
+        self._clock = clock
+        self._config = config
+
+    def collect(self) -> Iterator[Metric]:
+        yield from families(read(self._clock(), self._config or settings.WARMUP))
+
+
+def registry(
+    clock: Callable[[], dt.datetime], config: WarmupConfig | None = None
+) -> CollectorRegistry:
+    """A registry holding only the database collector."""
+    own = CollectorRegistry(auto_describe=False)
+    own.register(DatabaseCollector(clock, config))
+    return own
+
+
+REGISTRY = registry(db_now)
+
+
+def exposition(metrics: CollectorRegistry = REGISTRY) -> bytes:
+    return generate_latest(metrics)

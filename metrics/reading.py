@@ -1,0 +1,249 @@
+"""One reading of the whole system from the database: what the Prometheus collector,
+the JSON metrics, the control API, the snapshots and the admin dashboard show.
+
+"Today" is each mailbox's own local date. Every query is an aggregate or reads a few
+rows, so a reading stays cheap at 100,000 mailboxes; only the detailed per-mailbox
+series (WARMUP_ENABLE_DETAILED_METRICS) read one row per mailbox.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count, Q, Sum
+
+from accounts import status as mailbox_status
+from accounts.models import Mailbox, timezones_in_use
+from metrics.capacity import Capacity, Demand, assess
+from metrics.health import Facts, Health, evaluate
+from warmup.engine import pacing
+from warmup.engine.limits import Limits
+from warmup.engine.planner import on_local_today
+from warmup.models import (
+    CLAIMABLE_STATUSES,
+    DailyStat,
+    EngineState,
+    SendLog,
+    SendStatus,
+    SendTotal,
+    Worker,
+)
+from warmup_project.config import WarmupConfig
+
+# A due slot still waiting after this long is overdue.
+OVERDUE_AFTER = dt.timedelta(minutes=10)
+ATTEMPT_STATUSES = (SendStatus.SENT, SendStatus.FAILED, SendStatus.UNKNOWN, SendStatus.DEFERRED)
+_WINDOW = ("mailbox__timezone", "mailbox__window_start_hour", "mailbox__window_end_hour")
+
+
+@dataclass(frozen=True)
+class Reading:
+    at: dt.datetime
+    total_mailboxes: int
+    active_mailboxes: int  # warmup enabled and status active: the ones that send
+    # Today's DailyStat rows (each mailbox's local date).
+    quotas_today: int  # mailboxes with a quota today
+    met_today: int
+    on_pace_today: int  # met, ahead or on pace (warmup.engine.pacing.pace)
+    sent_today: int
+    failed_today: int
+    deferred_today: int
+    unknown_today: int
+    # The last hour, from the slots' last attempt.
+    sent_last_hour: int
+    attempts_last_hour: int
+    failed_last_hour: int
+    sends_total: dict[str, int]  # since the install, by outcome (SendTotal)
+    slots_due: int
+    slots_overdue: int
+    engine_running: bool
+    last_cycle_at: dt.datetime | None
+    workers_registered: int
+    workers_alive: int
+    shards_expected: int
+    shards_alive: int
+    capacity: Capacity
+    health: Health
+    quota_fill: list[tuple[int, float]] | None = field(default=None)  # detailed only
+
+    @property
+    def quota_completion_rate(self) -> float:
+        return self.met_today / self.quotas_today if self.quotas_today else 0.0
+
+    @property
+    def on_pace_rate(self) -> float:
+        return self.on_pace_today / self.quotas_today if self.quotas_today else 1.0
+
+    @property
+    def failure_rate_last_hour(self) -> float:
+        return self.failed_last_hour / self.attempts_last_hour if self.attempts_last_hour else 0.0
+
+    @property
+    def last_cycle_age_s(self) -> float | None:
+        if self.last_cycle_at is None:
+            return None
+        return max((self.at - self.last_cycle_at).total_seconds(), 0.0)
+
+
+def _windows(now: dt.datetime, keys: set[tuple[str, int, int]]) -> dict[Any, pacing.Window]:
+    return {
+        (tz, start, end): pacing.sending_window(pacing.local_date(now, tz), tz, start, end)
+        for tz, start, end in keys
+    }
+
+
+def today_rows(now: dt.datetime) -> Any:
+    return DailyStat.objects.filter(on_local_today(now, timezones_in_use()))
+
+
+def _today(now: dt.datetime) -> dict[str, int]:
+    """Counters of today's rows, and how many quotas are met and on pace: grouped by
+    window, quota and sent, so pace is judged by pacing.pace itself on a few hundred
+    groups rather than per mailbox."""
+    groups = list(
+        today_rows(now)
+        .values(*_WINDOW, "quota", "sent", "quota_met")
+        .annotate(
+            n=Count("id"),
+            failed_sum=Sum("failed"),
+            deferred_sum=Sum("deferred"),
+            unknown_sum=Sum("unknown"),
+        )
+        .order_by()
+    )
+    windows = _windows(now, {tuple(g[k] for k in _WINDOW) for g in groups})
+    totals: Counter[str] = Counter()
+    for g in groups:
+        totals["sent"] += g["sent"] * g["n"]
+        totals["failed"] += g["failed_sum"]
+        totals["deferred"] += g["deferred_sum"]
+        totals["unknown"] += g["unknown_sum"]
+        if g["quota"] <= 0:
+            continue
+        totals["quotas"] += g["n"]
+        totals["met"] += g["n"] if g["quota_met"] else 0
+        window = windows[tuple(g[k] for k in _WINDOW)]
+        if pacing.pace(now, window, g["quota"], g["sent"]) != "behind":
+            totals["on_pace"] += g["n"]
+    return totals
+
+
+def todays_demands(now: dt.datetime) -> list[Demand]:
+    """Today's quotas of the mailboxes that send, by owner and window."""
+    groups = list(
+        today_rows(now)
+        .filter(
+            quota__gt=0,
+            mailbox__warmup_enabled=True,
+            mailbox__status=mailbox_status.ACTIVE,
+        )
+        .values("mailbox__owner_id", *_WINDOW)
+        .annotate(quota_sum=Sum("quota"))
+        .order_by()
+    )
+    windows = _windows(now, {tuple(g[k] for k in _WINDOW) for g in groups})
+    return [
+        Demand(
+            g["mailbox__owner_id"],
+            windows[tuple(g[k] for k in _WINDOW)].start,
+            windows[tuple(g[k] for k in _WINDOW)].end,
+            g["quota_sum"],
+        )
+        for g in groups
+    ]
+
+
+def limits_of(config: WarmupConfig) -> Limits:
+    return Limits(
+        per_minute=config.global_minute_limit,
+        per_hour=config.global_hourly_limit,
+        per_user_hour=config.user_hourly_limit,
+    )
+
+
+def quota_fill(now: dt.datetime) -> list[tuple[int, float]]:
+    """(mailbox id, sent / quota) of every mailbox with a quota today."""
+    return [
+        (mailbox_id, round(sent / quota, 4))
+        for mailbox_id, quota, sent in today_rows(now)
+        .filter(quota__gt=0)
+        .order_by("mailbox_id")
+        .values_list("mailbox_id", "quota", "sent")
+    ]
+
+
+def read(now: dt.datetime, config: WarmupConfig, *, detailed: bool | None = None) -> Reading:
+    boxes = Mailbox.objects.aggregate(
+        total=Count("id"),
+        active=Count("id", filter=Q(warmup_enabled=True, status=mailbox_status.ACTIVE)),
+    )
+    today = _today(now)
+    last_hour = dict(
+        SendLog.objects.filter(
+            status__in=ATTEMPT_STATUSES,
+            timestamp__gt=now - dt.timedelta(hours=1),
+            timestamp__lte=now,
+        )
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    slots = SendLog.objects.filter(status__in=CLAIMABLE_STATUSES, scheduled_at__lte=now).aggregate(
+        due=Count("id"), overdue=Count("id", filter=Q(scheduled_at__lte=now - OVERDUE_AFTER))
+    )
+    state = EngineState.load()
+    timeout = dt.timedelta(seconds=config.heartbeat_timeout_s)
+    workers = list(Worker.objects.values("shard", "shard_count", "heartbeat_at"))
+    alive = [w for w in workers if now - w["heartbeat_at"] <= timeout]
+    capacity = assess(todays_demands(now), limits_of(config))
+    totals = dict(SendTotal.objects.values_list("status", "total"))
+    facts = Facts(
+        engine_running=state.running,
+        last_cycle_age_s=(
+            None
+            if state.last_cycle_at is None
+            else max((now - state.last_cycle_at).total_seconds(), 0.0)
+        ),
+        interval_s=config.cron_interval_minutes * 60,
+        workers_registered=len(workers),
+        workers_alive=len(alive),
+        shards_expected=max((w["shard_count"] for w in alive), default=0),
+        shards_alive=len({w["shard"] for w in alive}),
+        attempts_last_hour=sum(last_hour.values()),
+        failed_last_hour=last_hour.get(SendStatus.FAILED, 0),
+        quotas_today=today["quotas"],
+        on_pace_today=today["on_pace"],
+        capacity_shortfall=capacity.shortfall,
+    )
+    if detailed is None:
+        detailed = config.enable_detailed_metrics
+    return Reading(
+        at=now,
+        total_mailboxes=boxes["total"],
+        active_mailboxes=boxes["active"],
+        quotas_today=today["quotas"],
+        met_today=today["met"],
+        on_pace_today=today["on_pace"],
+        sent_today=today["sent"],
+        failed_today=today["failed"],
+        deferred_today=today["deferred"],
+        unknown_today=today["unknown"],
+        sent_last_hour=last_hour.get(SendStatus.SENT, 0),
+        attempts_last_hour=facts.attempts_last_hour,
+        failed_last_hour=facts.failed_last_hour,
+        sends_total={status: totals.get(status, 0) for status in ATTEMPT_STATUSES},
+        slots_due=slots["due"],
+        slots_overdue=slots["overdue"],
+        engine_running=state.running,
+        last_cycle_at=state.last_cycle_at,
+        workers_registered=facts.workers_registered,
+        workers_alive=facts.workers_alive,
+        shards_expected=facts.shards_expected,
+        shards_alive=facts.shards_alive,
+        capacity=capacity,
+        health=evaluate(facts),
+        quota_fill=quota_fill(now) if detailed else None,
+    )

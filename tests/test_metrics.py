@@ -1,0 +1,260 @@
+"""Every metric's value on a known data set, the JSON and Prometheus forms of
+/api/warmup/metrics, who may read them, snapshots, and the exposition checked by
+`promtool check metrics` (Debian's prometheus package; .ci/run installs it)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from prometheus_client.parser import text_string_to_metric_families
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
+
+from metrics.exposition import exposition, registry
+from metrics.health import DEGRADED
+from metrics.models import MetricSnapshot
+from metrics.reading import read
+from metrics.snapshot import take_snapshot
+from warmup.models import DailyStat, EngineState, SendLog, SendStatus, SendTotal, Worker
+from warmup_project.config import WarmupConfig
+
+pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)  # a Monday; 08:00 in New York
+TODAY = NOW.date()
+TOKEN = "prometheus-scrape-token-0123456789"
+
+
+@pytest.fixture
+def system(make_mailbox: Any, django_user_model: Any) -> dict[str, Any]:
+    """alice: a (met), b (behind, with failures), c (on pace), all UTC 8-18;
+    bob: d in New York, whose window opens now; e disabled, no quota today."""
+    bob = django_user_model.objects.create_user("bob")
+    a, b, c = make_mailbox(), make_mailbox(), make_mailbox()
+    d = make_mailbox(owner=bob, timezone="America/New_York")
+    e = make_mailbox(owner=bob, warmup_enabled=False)
+    DailyStat.objects.create(mailbox=a, date=TODAY, quota=30, sent=30, quota_met=True)
+    DailyStat.objects.create(
+        mailbox=b, date=TODAY, quota=30, sent=5, failed=2, deferred=1, unknown=1
+    )
+    DailyStat.objects.create(mailbox=c, date=TODAY, quota=30, sent=12)
+    DailyStat.objects.create(mailbox=d, date=TODAY, quota=30, sent=0)
+    # Yesterday's rows count for nothing today.
+    DailyStat.objects.create(mailbox=a, date=TODAY - dt.timedelta(days=1), quota=30, sent=29)
+    DailyStat.objects.create(mailbox=e, date=TODAY - dt.timedelta(days=1), quota=30, sent=30)
+
+    def slot(n: int, status: str, minutes_ago: float, **fields: Any) -> None:
+        at = NOW - dt.timedelta(minutes=minutes_ago)
+        SendLog.objects.create(
+            sender=b, day=TODAY, slot_no=n, status=status, scheduled_at=at, timestamp=at, **fields
+        )
+
+    for n in range(3):
+        slot(n, SendStatus.SENT, 10 + n)
+    slot(3, SendStatus.FAILED, 5)
+    slot(4, SendStatus.UNKNOWN, 50)
+    slot(5, SendStatus.SENT, 120)  # more than an hour ago
+    slot(6, SendStatus.PLANNED, 1)  # due
+    slot(7, SendStatus.PLANNED, 20)  # overdue
+    slot(8, SendStatus.DEFERRED, 30)  # overdue
+    slot(9, SendStatus.PLANNED, -30)  # not yet due
+    slot(10, SendStatus.SENDING, 2)  # claimed: neither due nor an attempt yet
+    SendTotal.objects.create(status=SendStatus.SENT, total=100)
+    SendTotal.objects.create(status=SendStatus.FAILED, total=7)
+    EngineState.objects.update_or_create(
+        id=EngineState.SINGLETON_ID,
+        defaults={"running": True, "last_cycle_at": NOW - dt.timedelta(seconds=60)},
+    )
+    for shard, heartbeat in ((1, NOW), (2, NOW - dt.timedelta(minutes=10))):
+        Worker.objects.create(
+            name=f"h:{shard}:x",
+            shard=shard,
+            shard_count=2,
+            host="h",
+            pid=shard,
+            started_at=NOW - dt.timedelta(hours=1),
+            heartbeat_at=heartbeat,
+        )
+    return {"boxes": (a, b, c, d, e), "bob": bob}
+
+
+def test_reading_of_a_known_system(system: dict[str, Any]) -> None:
+    r = read(NOW, WarmupConfig())
+    assert (r.total_mailboxes, r.active_mailboxes) == (5, 4)
+    assert (r.quotas_today, r.met_today, r.on_pace_today) == (4, 1, 3)
+    assert r.quota_completion_rate == 0.25 and r.on_pace_rate == 0.75
+    assert (r.sent_today, r.failed_today, r.deferred_today, r.unknown_today) == (47, 2, 1, 1)
+    # The deferred slot's last attempt was 30 minutes ago: an attempt too.
+    assert (r.sent_last_hour, r.attempts_last_hour, r.failed_last_hour) == (3, 6, 1)
+    assert r.failure_rate_last_hour == 1 / 6
+    assert r.sends_total == {"sent": 100, "failed": 7, "unknown": 0, "deferred": 0}
+    assert (r.slots_due, r.slots_overdue) == (3, 2)
+    assert r.engine_running and r.last_cycle_age_s == 60
+    assert (r.workers_registered, r.workers_alive, r.shards_expected, r.shards_alive) == (
+        2,
+        1,
+        2,
+        1,
+    )
+    assert (r.capacity.demand, r.capacity.shortfall) == (120, 0)
+    # workers (one silent) and pace (75 %) are degraded; workers comes first.
+    assert (r.health.level, r.health.rule) == (DEGRADED, "workers")
+    assert {c.rule: c.level for c in r.health.checks}["pace"] == DEGRADED
+    assert r.quota_fill is None
+
+
+def test_detailed_metrics_add_one_fill_per_mailbox_with_a_quota(system: dict[str, Any]) -> None:
+    a, b, c, d, _ = system["boxes"]
+    r = read(NOW, WarmupConfig(enable_detailed_metrics=True))
+    assert r.quota_fill == [(a.id, 1.0), (b.id, 0.1667), (c.id, 0.4), (d.id, 0.0)]
+
+
+def test_capacity_through_the_database(system: dict[str, Any]) -> None:
+    r = read(NOW, dataclasses.replace(WarmupConfig(), user_hourly_limit=5))
+    # alice: 90 in 10 hours at 5/h → 50; bob: 30 (window 12-22 UTC) fits.
+    c = r.capacity
+    assert (c.demand, c.owner_ceiling, c.hourly_ceiling, c.shortfall) == (120, 80, 100, 40)
+    assert (c.needed_user_hourly, c.needed_hourly, c.needed_minute) == (9, None, None)
+    assert r.health.checks[-1].level == DEGRADED
+
+
+def families(text: str) -> dict[str, Any]:
+    return {f.name: f for f in text_string_to_metric_families(text)}
+
+
+def value(found: dict[str, Any], name: str, **labels: str) -> float:
+    family = found[name]
+    for sample in family.samples:
+        if sample.labels == labels and sample.name in (name, name + "_total"):
+            return sample.value
+    raise AssertionError(f"no {name}{labels}")
+
+
+def test_exposition_values_and_no_per_mailbox_labels(system: dict[str, Any]) -> None:
+    text = exposition(registry(lambda: NOW, WarmupConfig())).decode()
+    found = families(text)
+    expected = {
+        "warmup_total_mailboxes": 5,
+        "warmup_active_mailboxes": 4,
+        "warmup_emails_sent_today": 47,
+        "warmup_emails_failed_today": 2,
+        "warmup_emails_deferred_today": 1,
+        "warmup_emails_unknown_today": 1,
+        "warmup_throughput_per_hour": 3,
+        "warmup_quota_completion_rate": 0.25,
+        "warmup_on_pace_rate": 0.75,
+        "warmup_failure_rate_last_hour": 1 / 6,
+        "warmup_send_attempts_last_hour": 6,
+        "warmup_system_health": 1,
+        "warmup_slots_due": 3,
+        "warmup_slots_overdue": 2,
+        "warmup_workers_registered": 2,
+        "warmup_workers_alive": 1,
+        "warmup_engine_running": 1,
+        "warmup_last_cycle_age_seconds": 60,
+        "warmup_capacity_demand": 120,
+        "warmup_capacity_shortfall": 0,
+        "warmup_quotas_today": 4,
+    }
+    assert {name: value(found, name) for name in expected} == expected
+    assert found["warmup_sends"].type == "counter"
+    assert value(found, "warmup_sends", status="sent") == 100
+    assert value(found, "warmup_sends", status="deferred") == 0
+    assert value(found, "warmup_health_rule", rule="workers") == 1
+    assert value(found, "warmup_health_rule", rule="engine") == 2
+    labels = {k for f in found.values() for s in f.samples for k in s.labels}
+    assert labels == {"status", "rule"}
+    assert "warmup_mailbox_quota_fill" not in found
+    detailed = families(
+        exposition(registry(lambda: NOW, WarmupConfig(enable_detailed_metrics=True))).decode()
+    )
+    b = system["boxes"][1]
+    assert value(detailed, "warmup_mailbox_quota_fill", mailbox_id=str(b.id)) == 0.1667
+    assert len(detailed["warmup_mailbox_quota_fill"].samples) == 4
+
+
+@pytest.mark.skipif(not shutil.which("promtool"), reason="needs promtool (.ci/run installs it)")
+@pytest.mark.parametrize("detailed", [False, True])
+def test_promtool_accepts_the_exposition(system: dict[str, Any], detailed: bool) -> None:
+    text = exposition(registry(lambda: NOW, WarmupConfig(enable_detailed_metrics=detailed)))
+    checked = subprocess.run(
+        [shutil.which("promtool") or "promtool", "check", "metrics"],
+        input=text,
+        capture_output=True,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
+    assert checked.stdout.decode() + checked.stderr.decode() == ""  # not even a lint warning
+
+
+def test_snapshot_keeps_a_reading(system: dict[str, Any]) -> None:
+    snap = take_snapshot(read(NOW, WarmupConfig()))
+    assert (snap.total_mailboxes, snap.active_mailboxes) == (5, 4)
+    assert (snap.sent_today, snap.failed_today, snap.throughput_per_hour) == (47, 2, 3)
+    assert snap.quota_completion_rate == 0.25
+    assert (snap.health, snap.health_rule) == (DEGRADED, "workers")
+    assert snap.detail["failed_last_hour"] == 1
+    assert MetricSnapshot.objects.get() == snap
+
+
+# --- the API ------------------------------------------------------------------------------
+
+
+def bearer(token: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+@pytest.fixture
+def scrape_token(settings: Any) -> str:
+    settings.WARMUP = dataclasses.replace(settings.WARMUP, metrics_token=TOKEN)
+    return TOKEN
+
+
+def test_metrics_json_and_prometheus_for_staff(system: dict[str, Any]) -> None:
+    staff = get_user_model().objects.create_user("root", is_staff=True)
+    client = bearer(str(AccessToken.for_user(staff)))
+    body = client.get("/api/warmup/metrics").json()
+    assert body["total_mailboxes"] == 5
+    assert set(body["sends_total"]) == {"sent", "failed", "unknown", "deferred"}
+    assert body["health"]["rule"] in ("workers", "cycle", "pace")  # the clock is real here
+    assert body["health"]["checks"][0]["rule"] == "engine"
+    assert body["quota_fill"] is None
+    text = client.get("/api/warmup/metrics?format=prometheus")
+    assert text.status_code == 200
+    assert text["Content-Type"].startswith("text/plain")
+    assert value(families(text.content.decode()), "warmup_total_mailboxes") == 5
+    negotiated = client.get("/api/warmup/metrics", HTTP_ACCEPT="text/plain;version=0.0.4")
+    assert negotiated.content == text.content or negotiated.content.startswith(b"# HELP")
+    bad = client.get("/api/warmup/metrics?format=xml")
+    assert bad.status_code == 400
+    assert bad.json()["fields"] == {"format": ["must be json or prometheus."]}
+
+
+def test_the_static_token_scrapes_and_nothing_else_does(
+    system: dict[str, Any], scrape_token: str
+) -> None:
+    ok = bearer(scrape_token).get("/api/warmup/metrics?format=prometheus")
+    assert ok.status_code == 200 and b"warmup_system_health" in ok.content
+    assert bearer(scrape_token).get("/api/warmup/metrics").status_code == 200
+    # The token opens the metrics only.
+    assert bearer(scrape_token).get("/api/warmup/quota").status_code == 401
+    assert bearer(scrape_token).get("/api/warmup/control").status_code == 401
+    wrong = bearer(scrape_token + "x").get("/api/warmup/metrics?format=prometheus")
+    assert wrong.status_code == 401
+    assert scrape_token.encode() not in wrong.content
+    ordinary = bearer(str(AccessToken.for_user(system["bob"])))
+    assert ordinary.get("/api/warmup/metrics").status_code == 403
+    assert APIClient().get("/api/warmup/metrics?format=prometheus").status_code == 401
+
+
+def test_no_token_configured_means_no_token_accepted(system: dict[str, Any]) -> None:
+    # An empty WARMUP_METRICS_TOKEN must not let "Bearer " (empty) in.
+    assert bearer("").get("/api/warmup/metrics").status_code == 401
