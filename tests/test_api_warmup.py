@@ -60,6 +60,9 @@ def test_control_is_staff_only_and_every_action_is_audited(people: dict[str, Any
     )
     state = staff.get("/api/warmup/control").json()
     assert state["running"] is True
+    # No cycle has run in this database: the cycle rule decides, and says so.
+    assert (state["health"]["level"], state["health"]["rule"]) == (0, "cycle")
+    assert state["health"]["detail"] == "no engine cycle has run yet"
     assert [(w["name"], w["alive"]) for w in state["workers"]] == [("h:1:a", False)]
 
     stopped = staff.post(
@@ -67,6 +70,7 @@ def test_control_is_staff_only_and_every_action_is_audited(people: dict[str, Any
     )
     assert stopped.status_code == 200
     assert (stopped.json()["running"], stopped.json()["changed_by"]) == (False, "root")
+    assert stopped.json()["health"]["rule"] == "engine"  # first of the critical rules
     assert staff.post("/api/warmup/control", {"action": "trigger"}, format="json").json()[
         "trigger_requested_at"
     ]

@@ -207,3 +207,15 @@ def test_env_example_documents_every_variable():
     ):
         assert f"{name}=" in documented, f"{name} missing from .env.example"
         assert f"`{name}`" in readme, f"{name} missing from README's configuration table"
+
+
+def test_metrics_token_is_optional_but_long_when_set():
+    assert config.load({}).warmup.metrics_token == ""
+    short = "s3cret-but-short"
+    problem = problems_of(WARMUP_METRICS_TOKEN=short)[config.E_METRICS_TOKEN]
+    assert problem.variable == "WARMUP_METRICS_TOKEN"
+    assert short not in problem.message  # a secret is never echoed
+    good = "x" * config.METRICS_TOKEN_MIN
+    loaded = config.load({"WARMUP_METRICS_TOKEN": good})
+    assert loaded.warmup.metrics_token == good
+    assert good not in repr(loaded)

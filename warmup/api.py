@@ -24,6 +24,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Mailbox, timezones_in_use
+from metrics.api import HealthOut, health_data
+from metrics.reading import read
 from warmup.engine import control, pacing, workers
 from warmup.engine.planner import on_local_today
 from warmup.models import DailyStat, EngineState, Worker
@@ -67,6 +69,7 @@ class ControlOut(serializers.Serializer):
     trigger_requested_at = serializers.DateTimeField(allow_null=True)
     now = serializers.DateTimeField()
     workers = WorkerOut(many=True)
+    health = HealthOut()
 
 
 class QuotaOut(serializers.Serializer):
@@ -132,6 +135,8 @@ class ControlAction(serializers.Serializer):
 
 
 def control_state(now: dt.datetime) -> dict[str, Any]:
+    """The engine's switch, its workers, and the system's health with the rule that
+    decided it (a full metrics reading)."""
     state = EngineState.load()
     timeout = dt.timedelta(seconds=settings.WARMUP.heartbeat_timeout_s)
     return {
@@ -156,6 +161,7 @@ def control_state(now: dt.datetime) -> dict[str, Any]:
             }
             for w in Worker.objects.order_by("shard", "name")
         ],
+        "health": health_data(read(now, settings.WARMUP, detailed=False)),
     }
 
 
