@@ -110,9 +110,9 @@ def reading_data(r: Reading) -> dict[str, Any]:
             "hourly_ceiling": c.hourly_ceiling,
             "owner_ceiling": c.owner_ceiling,
             "owners_short": c.owners_short,
-            "needed_hourly_limit": c.needed_hourly,
-            "needed_minute_limit": c.needed_minute,
-            "needed_user_hourly_limit": c.needed_user_hourly,
+            "needed_hourly_limit": c.needed.per_hour,
+            "needed_minute_limit": c.needed.per_minute,
+            "needed_user_hourly_limit": c.needed.per_user_hour,
         },
         "health": health_data(r),
         "quota_fill": (
@@ -165,9 +165,9 @@ class CapacityOut(serializers.Serializer):
     hourly_ceiling = serializers.IntegerField()
     owner_ceiling = serializers.IntegerField()
     owners_short = serializers.IntegerField()
-    needed_hourly_limit = serializers.IntegerField(allow_null=True)
-    needed_minute_limit = serializers.IntegerField(allow_null=True)
-    needed_user_hourly_limit = serializers.IntegerField(allow_null=True)
+    needed_hourly_limit = serializers.IntegerField()
+    needed_minute_limit = serializers.IntegerField()
+    needed_user_hourly_limit = serializers.IntegerField()
 
 
 class FillOut(serializers.Serializer):

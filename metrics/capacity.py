@@ -10,8 +10,12 @@ clock hours of today's windows that gives two ceilings on what can be sent:
 
 The smaller ceiling below Σ quotas is the shortfall. Both assume sends move freely
 inside the windows, so a shortfall is certain, while "fits" is necessary rather than
-sufficient. For each limit, the smallest value that lifts the ceiling to Σ quotas with
-the others unchanged is `needed_*` (None when that limit alone cannot).
+sufficient.
+
+The limits that would suffice are found in turn, each the smallest that works given the
+ones before it (and never below the value set now): the per-owner limit first (its
+own ceiling and the hours' sum of owners × limit), then the hourly limit, then the
+minute limit. Together they fit today's quotas.
 """
 
 from __future__ import annotations
@@ -42,9 +46,7 @@ class Capacity:
     hourly_ceiling: int  # what the global limits allow in today's window hours
     owner_ceiling: int  # what the owner limit allows, each owner capped at its quotas
     owners_short: int  # owners whose quotas exceed their own ceiling
-    needed_hourly: int | None
-    needed_minute: int | None
-    needed_user_hourly: int | None
+    needed: Limits  # limits that together fit the demand (each ≥ the current one)
 
     @property
     def possible(self) -> int:
@@ -74,11 +76,11 @@ def _union_minutes(spans: list[tuple[dt.datetime, dt.datetime]]) -> float:
     return covered
 
 
-def _smallest(ok: Callable[[int], bool], ceiling: int) -> int | None:
-    """The smallest n in 0..ceiling with ok(n), ok being monotone; None if none."""
-    if not ok(ceiling):
-        return None
-    low, high = 0, ceiling
+def _smallest(ok: Callable[[int], bool], low: int) -> int:
+    """The smallest n ≥ low with ok(n), ok being monotone and true for large n."""
+    high = max(low, 1)
+    while not ok(high):
+        high *= 2
     while low < high:
         middle = (low + high) // 2
         if ok(middle):
@@ -116,6 +118,13 @@ def assess(demands: Iterable[Demand], limits: Limits) -> Capacity:
         )
 
     h, m, u = limits.per_hour, limits.per_minute, limits.per_user_hour
+    unlimited = demand + 1
+    user = _smallest(
+        lambda n: owner_ceiling(n) >= demand and hourly_ceiling(unlimited, unlimited, n) >= demand,
+        u,
+    )
+    hour = _smallest(lambda n: hourly_ceiling(n, unlimited, user) >= demand, h)
+    minute = _smallest(lambda n: hourly_ceiling(hour, n, user) >= demand, m)
     return Capacity(
         demand=demand,
         hourly_ceiling=hourly_ceiling(h, m, u),
@@ -123,9 +132,5 @@ def assess(demands: Iterable[Demand], limits: Limits) -> Capacity:
         owners_short=sum(
             quota > u * len(owner_hours[owner]) for owner, quota in owner_quota.items()
         ),
-        needed_hourly=_smallest(lambda n: hourly_ceiling(n, m, u) >= demand, demand),
-        needed_minute=_smallest(lambda n: hourly_ceiling(h, n, u) >= demand, demand),
-        needed_user_hourly=_smallest(
-            lambda n: hourly_ceiling(h, m, n) >= demand and owner_ceiling(n) >= demand, demand
-        ),
+        needed=Limits(per_minute=minute, per_hour=hour, per_user_hour=user),
     )

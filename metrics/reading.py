@@ -19,9 +19,8 @@ from accounts import status as mailbox_status
 from accounts.models import Mailbox, timezones_in_use
 from metrics.capacity import Capacity, Demand, assess
 from metrics.health import Facts, Health, evaluate
-from warmup.engine import pacing
+from warmup.engine import pacing, planner
 from warmup.engine.limits import Limits
-from warmup.engine.planner import on_local_today
 from warmup.models import (
     CLAIMABLE_STATUSES,
     DailyStat,
@@ -96,7 +95,7 @@ def _windows(now: dt.datetime, keys: set[tuple[str, int, int]]) -> dict[Any, pac
 
 
 def today_rows(now: dt.datetime) -> Any:
-    return DailyStat.objects.filter(on_local_today(now, timezones_in_use()))
+    return DailyStat.objects.filter(planner.on_local_today(now, timezones_in_use()))
 
 
 def _today(now: dt.datetime) -> dict[str, int]:
@@ -131,8 +130,10 @@ def _today(now: dt.datetime) -> dict[str, int]:
     return totals
 
 
-def todays_demands(now: dt.datetime) -> list[Demand]:
-    """Today's quotas of the mailboxes that send, by owner and window."""
+def todays_demands(now: dt.datetime, floor: int) -> list[Demand]:
+    """Today's quotas of the mailboxes that send, by owner and window: the planned days'
+    rows, and what the planner will give the days it has not planned yet (a mailbox
+    just enabled, a new local day since the last cycle)."""
     groups = list(
         today_rows(now)
         .filter(
@@ -144,16 +145,18 @@ def todays_demands(now: dt.datetime) -> list[Demand]:
         .annotate(quota_sum=Sum("quota"))
         .order_by()
     )
-    windows = _windows(now, {tuple(g[k] for k in _WINDOW) for g in groups})
-    return [
-        Demand(
-            g["mailbox__owner_id"],
-            windows[tuple(g[k] for k in _WINDOW)].start,
-            windows[tuple(g[k] for k in _WINDOW)].end,
-            g["quota_sum"],
-        )
-        for g in groups
-    ]
+    unplanned = [(box, planner.day_quota(box, floor)) for box in planner.unplanned_mailboxes(now)]
+    keys = {tuple(g[k] for k in _WINDOW) for g in groups}
+    keys |= {(b["timezone"], b["window_start_hour"], b["window_end_hour"]) for b, _ in unplanned}
+    windows = _windows(now, keys)
+    demands = []
+    for g in groups:
+        window = windows[tuple(g[k] for k in _WINDOW)]
+        demands.append(Demand(g["mailbox__owner_id"], window.start, window.end, g["quota_sum"]))
+    for box, quota in unplanned:
+        window = windows[(box["timezone"], box["window_start_hour"], box["window_end_hour"])]
+        demands.append(Demand(box["owner_id"], window.start, window.end, quota))
+    return demands
 
 
 def limits_of(config: WarmupConfig) -> Limits:
@@ -198,7 +201,7 @@ def read(now: dt.datetime, config: WarmupConfig, *, detailed: bool | None = None
     timeout = dt.timedelta(seconds=config.heartbeat_timeout_s)
     workers = list(Worker.objects.values("shard", "shard_count", "heartbeat_at"))
     alive = [w for w in workers if now - w["heartbeat_at"] <= timeout]
-    capacity = assess(todays_demands(now), limits_of(config))
+    capacity = assess(todays_demands(now, config.min_daily_quota), limits_of(config))
     totals = dict(SendTotal.objects.values_list("status", "total"))
     facts = Facts(
         engine_running=state.running,

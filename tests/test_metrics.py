@@ -21,6 +21,7 @@ from metrics.health import DEGRADED
 from metrics.models import MetricSnapshot
 from metrics.reading import read
 from metrics.snapshot import take_snapshot
+from warmup.engine.limits import Limits
 from warmup.models import DailyStat, EngineState, SendLog, SendStatus, SendTotal, Worker
 from warmup_project.config import WarmupConfig
 
@@ -120,8 +121,17 @@ def test_capacity_through_the_database(system: dict[str, Any]) -> None:
     # alice: 90 in 10 hours at 5/h → 50; bob: 30 (window 12-22 UTC) fits.
     c = r.capacity
     assert (c.demand, c.owner_ceiling, c.hourly_ceiling, c.shortfall) == (120, 80, 100, 40)
-    assert (c.needed_user_hourly, c.needed_hourly, c.needed_minute) == (9, None, None)
+    # Per owner: min(90, 10 u) + min(30, 10 u) ≥ 120 → 9; the others are ample already.
+    assert c.needed == Limits(per_minute=200, per_hour=10_000, per_user_hour=9)
     assert r.health.checks[-1].level == DEGRADED
+
+
+def test_capacity_counts_days_not_planned_yet(system: dict[str, Any], make_mailbox: Any) -> None:
+    make_mailbox(owner=system["bob"], daily_max=40)  # just enabled: no DailyStat today
+    make_mailbox(owner=system["bob"], window_weekdays=0b0111110)  # no sending on Mondays
+    r = read(NOW, WarmupConfig())
+    assert r.capacity.demand == 120 + 30  # the floor, WARMUP_MIN_DAILY_QUOTA
+    assert r.quotas_today == 4  # what is planned
 
 
 def families(text: str) -> dict[str, Any]:

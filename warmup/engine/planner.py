@@ -30,6 +30,7 @@ DEFAULT_PLAN_CAP = OwnerPlan._meta.get_field("max_daily_quota").default
 
 _PLAN_FIELDS = (
     "id",
+    "owner_id",
     "timezone",
     "start_volume",
     "daily_increase",
@@ -101,17 +102,14 @@ def unplanned_mailboxes(now: dt.datetime) -> list[dict[str, Any]]:
     )
 
 
-def day_plan(
-    box: dict[str, Any], now: dt.datetime, floor: int, margin: dt.timedelta
-) -> tuple[int, list[dt.datetime]]:
-    """(quota, slot times) of one mailbox's local day, from the row `unplanned_mailboxes`
-    returns. Planned late (the mailbox was just enabled), the slots spread over what is
-    left of the window; planned after it closed, the day has none."""
+def day_quota(box: dict[str, Any], floor: int) -> int:
+    """The quota of one mailbox's local day (0 on a day it does not send), from the row
+    `unplanned_mailboxes` returns."""
     day: dt.date = box["local_date"]
     if not pacing.sends_on(day, box["window_weekdays"]):
-        return 0, []
+        return 0
     started = box["warmup_started_on"] or day
-    quota = pacing.daily_quota(
+    return pacing.daily_quota(
         start_volume=box["start_volume"],
         daily_increase=box["daily_increase"],
         daily_max=box["daily_max"],
@@ -119,6 +117,18 @@ def day_plan(
         floor=floor,
         day_number=(day - started).days,
     )
+
+
+def day_plan(
+    box: dict[str, Any], now: dt.datetime, floor: int, margin: dt.timedelta
+) -> tuple[int, list[dt.datetime]]:
+    """(quota, slot times) of one mailbox's local day, from the row `unplanned_mailboxes`
+    returns. Planned late (the mailbox was just enabled), the slots spread over what is
+    left of the window; planned after it closed, the day has none."""
+    day: dt.date = box["local_date"]
+    quota = day_quota(box, floor)
+    if not quota:
+        return 0, []
     window = pacing.sending_window(
         day, box["timezone"], box["window_start_hour"], box["window_end_hour"]
     ).ending_early(margin)
