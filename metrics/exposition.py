@@ -100,6 +100,16 @@ def families(r: Reading) -> Iterator[Metric]:
         r.workers_registered,
     )
     yield _gauge("warmup_workers_alive", "Workers whose heartbeat is recent.", r.workers_alive)
+    yield _gauge("warmup_shards_expected", "Shards the live workers declare.", r.shards_expected)
+    yield _gauge("warmup_shards_alive", "Shards with a live worker.", r.shards_alive)
+    heartbeats = GaugeMetricFamily(
+        "warmup_worker_heartbeat_age_seconds",
+        "Seconds since the freshest heartbeat of a shard's workers.",
+        labels=["shard"],
+    )
+    for shard, age in r.heartbeat_age_by_shard.items():
+        heartbeats.add_metric([str(shard)], age)
+    yield heartbeats
     yield _gauge(
         "warmup_engine_running", "1 unless stopped through the control API.", int(r.engine_running)
     )

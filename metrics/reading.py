@@ -64,6 +64,7 @@ class Reading:
     workers_alive: int
     shards_expected: int
     shards_alive: int
+    heartbeat_age_by_shard: dict[int, float]  # the freshest worker's, per shard
     capacity: Capacity
     health: Health
     quota_fill: list[tuple[int, float]] | None = field(default=None)  # detailed only
@@ -246,6 +247,14 @@ def read(now: dt.datetime, config: WarmupConfig, *, detailed: bool | None = None
         workers_alive=facts.workers_alive,
         shards_expected=facts.shards_expected,
         shards_alive=facts.shards_alive,
+        heartbeat_age_by_shard={
+            shard: min(
+                max((now - w["heartbeat_at"]).total_seconds(), 0.0)
+                for w in workers
+                if w["shard"] == shard
+            )
+            for shard in sorted({w["shard"] for w in workers})
+        },
         capacity=capacity,
         health=evaluate(facts),
         quota_fill=quota_fill(now) if detailed else None,

@@ -103,6 +103,7 @@ def test_reading_of_a_known_system(system: dict[str, Any]) -> None:
         2,
         1,
     )
+    assert r.heartbeat_age_by_shard == {1: 0.0, 2: 600.0}
     assert (r.capacity.demand, r.capacity.shortfall) == (120, 0)
     # workers (one silent) and pace (75 %) are degraded; workers comes first.
     assert (r.health.level, r.health.rule) == (DEGRADED, "workers")
@@ -178,8 +179,10 @@ def test_exposition_values_and_no_per_mailbox_labels(system: dict[str, Any]) -> 
     assert value(found, "warmup_sends", status="deferred") == 0
     assert value(found, "warmup_health_rule", rule="workers") == 1
     assert value(found, "warmup_health_rule", rule="engine") == 2
+    assert value(found, "warmup_worker_heartbeat_age_seconds", shard="2") == 600
+    assert (value(found, "warmup_shards_expected"), value(found, "warmup_shards_alive")) == (2, 1)
     labels = {k for f in found.values() for s in f.samples for k in s.labels}
-    assert labels == {"status", "rule"}
+    assert labels == {"status", "rule", "shard"}
     assert "warmup_mailbox_quota_fill" not in found
     detailed = families(
         exposition(registry(lambda: NOW, WarmupConfig(enable_detailed_metrics=True))).decode()

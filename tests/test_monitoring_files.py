@@ -1,0 +1,100 @@
+"""docker/prometheus.yml, alerts.yml and the Grafana dashboard: valid for promtool, and
+every metric they name is one our exposition has."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from metrics.exposition import exposition, registry
+from warmup.engine.workers import db_now
+from warmup_project.config import WarmupConfig
+
+DOCKER = Path(__file__).resolve().parent.parent / "docker"
+PROMTOOL = shutil.which("promtool")
+needs_promtool = pytest.mark.skipif(not PROMTOOL, reason="needs promtool (.ci/run installs it)")
+METRIC = re.compile(r"\bwarmup_[a-z_]+\b")
+
+
+def promtool(*args: str, cwd: Path = DOCKER) -> str:
+    assert PROMTOOL
+    done = subprocess.run([PROMTOOL, *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def dashboard_exprs() -> list[str]:
+    board = json.loads((DOCKER / "grafana" / "warmup-dashboard.json").read_text())
+    return [t["expr"] for panel in board["panels"] for t in panel["targets"]]
+
+
+def alert_exprs() -> list[str]:
+    rules = yaml.safe_load((DOCKER / "alerts.yml").read_text())
+    return [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
+
+
+@pytest.mark.django_db
+def test_every_metric_named_is_exported() -> None:
+    text = exposition(registry(db_now, WarmupConfig(enable_detailed_metrics=True))).decode()
+    names = set()
+    for family in text_string_to_metric_families(text):
+        names.add(family.name)
+        if family.type == "counter":
+            names.add(family.name + "_total")
+    used = {name for expr in dashboard_exprs() + alert_exprs() for name in METRIC.findall(expr)}
+    assert used - names == set()
+    assert {"warmup_system_health", "warmup_sends_total", "warmup_mailbox_quota_fill"} <= used
+
+
+def test_the_dashboard_has_the_panels_operators_need() -> None:
+    board = json.loads((DOCKER / "grafana" / "warmup-dashboard.json").read_text())
+    titles = " | ".join(p["title"] for p in board["panels"]).lower()
+    for wanted in ("system health", "send rate per hour", "quota completion", "top mailboxes"):
+        assert wanted in titles
+    assert "failure rate" in titles and "worker distribution" in titles
+    assert len({p["id"] for p in board["panels"]}) == len(board["panels"])
+
+
+@needs_promtool
+def test_alert_rules_are_valid_and_behave() -> None:
+    assert "SUCCESS: 3 rules found" in promtool("check", "rules", "alerts.yml")
+    promtool("test", "rules", "alerts.test.yml")
+
+
+@needs_promtool
+def test_dashboard_expressions_parse(tmp_path: Path) -> None:
+    # promtool has no expression checker; recording rules with these expressions are.
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [
+                    {"record": f"dashboard:expr{n}", "expr": expr}
+                    for n, expr in enumerate(dashboard_exprs())
+                ],
+            }
+        ]
+    }
+    (tmp_path / "dashboard.yml").write_text(yaml.safe_dump(rules))
+    promtool("check", "rules", "dashboard.yml", cwd=tmp_path)
+
+
+@needs_promtool
+def test_prometheus_config_is_valid(tmp_path: Path) -> None:
+    # The token file is mounted at run time; here a stand-in takes its place.
+    token = tmp_path / "token"
+    token.write_text("x" * 32)
+    config = (DOCKER / "prometheus.yml").read_text()
+    assert "/run/secrets/warmup_metrics_token" in config
+    (tmp_path / "prometheus.yml").write_text(
+        config.replace("/run/secrets/warmup_metrics_token", str(token))
+    )
+    shutil.copy(DOCKER / "alerts.yml", tmp_path / "alerts.yml")
+    promtool("check", "config", "prometheus.yml", cwd=tmp_path)
