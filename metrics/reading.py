@@ -13,7 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Case, Count, F, FloatField, IntegerField, Q, Sum, Value, When
+from django.db.models.functions import Floor
 
 from accounts import status as mailbox_status
 from accounts.models import Mailbox, timezones_in_use
@@ -68,6 +69,8 @@ class Reading:
     capacity: Capacity
     health: Health
     quota_fill: list[tuple[int, float]] | None = field(default=None)  # detailed only
+    # Today's sending windows by (timezone, start hour, end hour), for furthest_behind.
+    windows: dict[Any, pacing.Window] = field(default_factory=dict, repr=False)
 
     @property
     def quota_completion_rate(self) -> float:
@@ -99,7 +102,7 @@ def today_rows(now: dt.datetime) -> Any:
     return DailyStat.objects.filter(planner.on_local_today(now, timezones_in_use()))
 
 
-def _today(now: dt.datetime) -> dict[str, int]:
+def _today(now: dt.datetime) -> tuple[Counter[str], dict[Any, pacing.Window]]:
     """Counters of today's rows, and how many quotas are met and on pace: grouped by
     window, quota and sent, so pace is judged by pacing.pace itself on a few hundred
     groups rather than per mailbox."""
@@ -128,7 +131,7 @@ def _today(now: dt.datetime) -> dict[str, int]:
         window = windows[tuple(g[k] for k in _WINDOW)]
         if pacing.pace(now, window, g["quota"], g["sent"]) != "behind":
             totals["on_pace"] += g["n"]
-    return totals
+    return totals, windows
 
 
 def todays_demands(now: dt.datetime, floor: int) -> list[Demand]:
@@ -184,7 +187,7 @@ def read(now: dt.datetime, config: WarmupConfig, *, detailed: bool | None = None
         total=Count("id"),
         active=Count("id", filter=Q(warmup_enabled=True, status=mailbox_status.ACTIVE)),
     )
-    today = _today(now)
+    today, windows = _today(now)
     last_hour = dict(
         SendLog.objects.filter(
             status__in=ATTEMPT_STATUSES,
@@ -258,4 +261,46 @@ def read(now: dt.datetime, config: WarmupConfig, *, detailed: bool | None = None
         capacity=capacity,
         health=evaluate(facts),
         quota_fill=quota_fill(now) if detailed else None,
+        windows=windows,
     )
+
+
+def furthest_behind(reading: Reading, limit: int = 10) -> list[dict[str, Any]]:
+    """The mailboxes most sends behind their pace now (expected by now − sent), with
+    the expected count computed in SQL from each window's elapsed share."""
+    now = reading.at
+    if not reading.windows:
+        return []
+    elapsed = Case(
+        *(
+            When(
+                mailbox__timezone=tz,
+                mailbox__window_start_hour=start,
+                mailbox__window_end_hour=end,
+                then=Value(pacing.elapsed_share(now, window)),
+            )
+            for (tz, start, end), window in reading.windows.items()
+        ),
+        default=Value(0.0),
+        output_field=FloatField(),
+    )
+    rows = (
+        today_rows(now)
+        .filter(quota__gt=0, quota_met=False)
+        .annotate(expected=Floor(F("quota") * elapsed, output_field=IntegerField()))
+        .annotate(lag=F("expected") - F("sent"))
+        .filter(lag__gt=0)
+        .order_by("-lag", "mailbox_id")
+        .values("mailbox_id", "mailbox__email", "quota", "sent", "expected", "lag")[:limit]
+    )
+    return [
+        {
+            "mailbox_id": r["mailbox_id"],
+            "email": r["mailbox__email"],
+            "quota": r["quota"],
+            "sent": r["sent"],
+            "expected": int(r["expected"]),
+            "behind": int(r["lag"]),
+        }
+        for r in rows
+    ]

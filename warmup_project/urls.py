@@ -6,6 +6,7 @@ from rest_framework.routers import SimpleRouter
 
 from accounts.api import MailboxViewSet
 from metrics.api import MetricsView
+from metrics.views import dashboard
 from warmup.api import ControlView, MailboxPerformanceView, QuotaView
 from warmup_project.tokens import RefreshView, TokenView
 
@@ -18,6 +19,7 @@ router.register("mailboxes", MailboxViewSet, basename="mailbox")
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("admin/dashboard/", admin.site.admin_view(dashboard), name="dashboard"),
     path("admin/", admin.site.urls),
     path("api/auth/token/", TokenView.as_view(), name="token"),
     path("api/auth/token/refresh/", RefreshView.as_view(), name="token-refresh"),

@@ -98,13 +98,18 @@ def slot_rng(mailbox_id: int, local_date: dt.date) -> random.Random:
     return random.Random(f"{mailbox_id}:{local_date.isoformat()}")
 
 
+def elapsed_share(now: dt.datetime, window: Window) -> float:
+    """How much of the window has gone by at `now`, 0 to 1."""
+    if now <= window.start:
+        return 0.0
+    if now >= window.end:
+        return 1.0
+    return (now - window.start) / window.length
+
+
 def expected_by(now: dt.datetime, window: Window, quota: int) -> int:
     """Sends a mailbox on pace has made by `now`."""
-    if now <= window.start:
-        return 0
-    if now >= window.end:
-        return quota
-    return int(quota * ((now - window.start) / window.length))
+    return int(quota * elapsed_share(now, window))
 
 
 def lag(now: dt.datetime, window: Window, quota: int, sent: int) -> int:

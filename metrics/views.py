@@ -1,0 +1,42 @@
+"""The operator dashboard in admin (/admin/dashboard/): health and the rule behind it,
+quota completion, the 24-hour chart, the mailboxes furthest behind, workers."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from metrics.dashboard import hourly_chart
+from metrics.health import LEVEL_NAMES
+from metrics.reading import furthest_behind, read
+from warmup.engine.workers import db_now
+from warmup.models import Worker
+
+
+def dashboard(request: HttpRequest) -> HttpResponse:
+    now = db_now()
+    reading = read(now, settings.WARMUP, detailed=False)
+    timeout = settings.WARMUP.heartbeat_timeout_s
+    workers = [
+        {
+            "worker": w,
+            "age_s": round((now - w.heartbeat_at).total_seconds()),
+            "alive": (now - w.heartbeat_at).total_seconds() <= timeout,
+        }
+        for w in Worker.objects.order_by("shard", "name")
+    ]
+    context = {
+        **admin.site.each_context(request),
+        "title": "Operator dashboard",
+        "r": reading,
+        "health_name": reading.health.name,
+        "completion_pct": f"{reading.quota_completion_rate * 100:.1f}",
+        "on_pace_pct": f"{reading.on_pace_rate * 100:.1f}",
+        "checks": [(c, LEVEL_NAMES[c.level]) for c in reading.health.checks],
+        "chart": hourly_chart(now),
+        "behind": furthest_behind(reading),
+        "workers": workers,
+    }
+    return TemplateResponse(request, "admin/warmup/dashboard.html", context)

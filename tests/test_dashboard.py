@@ -1,0 +1,111 @@
+"""The operator dashboard in admin: staff only, health and its rule, the 24-hour chart
+from snapshots, the mailboxes furthest behind, workers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from metrics.dashboard import hourly_chart
+from metrics.models import MetricSnapshot
+from warmup.engine.workers import db_now
+from warmup.models import DailyStat, EngineState, Worker
+
+pytestmark = pytest.mark.django_db
+ZONES = ("UTC", "Asia/Tokyo", "America/New_York", "Asia/Kolkata", "Pacific/Honolulu")
+
+
+def staff_client() -> Client:
+    client = Client()
+    client.force_login(get_user_model().objects.create_user("root", is_staff=True))
+    return client
+
+
+def midday_zone(now: dt.datetime) -> str:
+    """A zone whose local time is 09:00-20:59 now, so a 0-24 window is well under way."""
+    return next(z for z in ZONES if 9 <= now.astimezone(zoneinfo.ZoneInfo(z)).hour <= 20)
+
+
+@pytest.fixture
+def busy(make_mailbox: Any) -> dict[str, Any]:
+    now = db_now()
+    zone = midday_zone(now)
+    today = now.astimezone(zoneinfo.ZoneInfo(zone)).date()
+    window = {"timezone": zone, "window_start_hour": 0, "window_end_hour": 24}
+    late = make_mailbox(email="late@example.test", **window)
+    later = make_mailbox(email="later@example.test", **window)
+    done = make_mailbox(email="done@example.test", **window)
+    DailyStat.objects.create(mailbox=late, date=today, quota=40, sent=2)
+    DailyStat.objects.create(mailbox=later, date=today, quota=40, sent=0)
+    DailyStat.objects.create(mailbox=done, date=today, quota=40, sent=40, quota_met=True)
+    EngineState.objects.update_or_create(
+        id=EngineState.SINGLETON_ID, defaults={"last_cycle_at": now}
+    )
+    Worker.objects.create(
+        name="box:42:abc",
+        shard=1,
+        shard_count=1,
+        host="box",
+        pid=42,
+        started_at=now,
+        heartbeat_at=now,
+    )
+    for minutes_ago, sent, failed in ((30, 120, 6), (200, 80, 0)):
+        MetricSnapshot.objects.create(
+            taken_at=now - dt.timedelta(minutes=minutes_ago),
+            throughput_per_hour=sent,
+            detail={"failed_last_hour": failed},
+        )
+    return {"now": now}
+
+
+def test_staff_only(busy: dict[str, Any]) -> None:
+    assert Client().get("/admin/dashboard/").status_code == 302
+    client = Client()
+    client.force_login(get_user_model().objects.create_user("alice"))
+    response = client.get("/admin/dashboard/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_the_page_shows_health_chart_behind_and_workers(busy: dict[str, Any]) -> None:
+    response = staff_client().get("/admin/dashboard/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    # Two of three mailboxes are behind: pace (33 % on pace) is critical and decides.
+    assert "decided by <strong>pace</strong>: 1 of 3 mailboxes on pace (33.3%)" in page
+    assert "33.3 %" in page and "of today's quotas met (1 of 3)" in page
+    chart = re.search(r'<svg id="sends-chart".*?</svg>', page, re.S)
+    assert chart and len(re.findall(r"<rect ", chart.group())) == 48
+    assert "120 sent, 6 failed" in chart.group() and "80 sent, 0 failed" in chart.group()
+    behind = re.search(r'id="furthest-behind".*?</table>', page, re.S)
+    assert behind
+    rows = re.findall(r"<tr><td><a [^>]*>([^<]+)</a>", behind.group())
+    assert rows == ["later@example.test", "late@example.test"]  # 0 sent before 2 sent
+    assert "box:42:abc" in page and "alive" in page
+    assert "https://" not in page and '<script src="http' not in page  # nothing remote
+
+
+def test_the_index_links_to_the_dashboard(busy: dict[str, Any]) -> None:
+    assert 'href="/admin/dashboard/"' in staff_client().get("/admin/").content.decode()
+
+
+def test_chart_bars_follow_the_last_snapshot_of_each_hour() -> None:
+    now = dt.datetime(2026, 6, 1, 12, 40, tzinfo=dt.UTC)
+    for at, sent in (("11:10", 10), ("11:50", 30), ("09:05", 50), ("12:20", 5)):
+        hour, minute = map(int, at.split(":"))
+        MetricSnapshot.objects.create(
+            taken_at=now.replace(hour=hour, minute=minute), throughput_per_hour=sent
+        )
+    chart = hourly_chart(now)
+    assert len(chart.bars) == 24
+    by_label = {bar.label: bar.sent for bar in chart.bars}
+    assert (by_label["11"], by_label["09"], by_label["12"], by_label["10"]) == (30, 50, 5, 0)
+    assert chart.peak == 50
+    tallest = max(chart.bars, key=lambda bar: bar.sent_height)
+    assert (tallest.label, tallest.sent_height, tallest.sent_y) == ("09", 180.0, 0.0)
