@@ -203,6 +203,7 @@ def test_env_example_documents_every_variable():
             "DEBUG",
             "ALLOWED_HOSTS",
             "WARMUP_SECRET_KEYS",
+            "WARMUP_METRICS_TOKEN",
         ]
     ):
         assert f"{name}=" in documented, f"{name} missing from .env.example"
