@@ -1,13 +1,16 @@
 """What the operator dashboard (admin) shows besides a Reading: the sends-per-hour chart
-of the last 24 hours, drawn server-side as SVG from the metric snapshots (each holds the
-sends and failures of the hour before it), so the page needs no script and no CDN."""
+of the last 24 hours, from the per-minute send counts, drawn server-side as SVG, so the
+page needs no script and no CDN."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
-from metrics.models import MetricSnapshot
+from django.db.models import Sum
+from django.db.models.functions import TruncHour
+
+from warmup.models import SendCount, SendStatus
 
 HOURS = 24
 WIDTH, HEIGHT, BOTTOM = 720, 200, 20  # the SVG's size and the room for hour labels
@@ -37,20 +40,29 @@ class Chart:
 
 
 def hourly_chart(now: dt.datetime) -> Chart:
-    """One bar per hour of the last 24: the last snapshot taken in each hour gives the
-    sends and failures of the 60 minutes before it. An hour with no snapshot is empty."""
+    """One bar per clock hour of the last 24 (the current one so far): sends accepted
+    and failed in it."""
     top = now.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
     first = top - dt.timedelta(hours=HOURS)
-    last_in_hour: dict[dt.datetime, tuple[int, int]] = {}
-    for taken_at, sent, detail in (
-        MetricSnapshot.objects.filter(taken_at__gte=first, taken_at__lt=top)
-        .order_by("taken_at")
-        .values_list("taken_at", "throughput_per_hour", "detail")
+    counts: dict[dt.datetime, dict[str, int]] = {}
+    for row in (
+        SendCount.objects.filter(
+            minute__gte=first,
+            minute__lt=top,
+            status__in=(SendStatus.SENT, SendStatus.FAILED),
+        )
+        .annotate(hour=TruncHour("minute", tzinfo=dt.UTC))
+        .values("hour", "status")
+        .annotate(n=Sum("count"))
+        .order_by()
     ):
-        hour = taken_at.replace(minute=0, second=0, microsecond=0)
-        last_in_hour[hour] = (sent, int((detail or {}).get("failed_last_hour", 0)))
+        counts.setdefault(row["hour"], {})[row["status"]] = row["n"]
+    per_hour = {
+        hour: (by.get(SendStatus.SENT, 0), by.get(SendStatus.FAILED, 0))
+        for hour, by in counts.items()
+    }
     hours = [first + dt.timedelta(hours=n) for n in range(HOURS)]
-    values = [last_in_hour.get(hour, (0, 0)) for hour in hours]
+    values = [per_hour.get(hour, (0, 0)) for hour in hours]  # an hour without sends: 0
     peak = max((sent + failed for sent, failed in values), default=0)
     plot = HEIGHT - BOTTOM
     slot = WIDTH / HOURS

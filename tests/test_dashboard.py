@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db.models import F
 from django.test import Client
 
 from metrics.dashboard import hourly_chart
-from metrics.models import MetricSnapshot
 from warmup.engine.workers import db_now
-from warmup.models import DailyStat, EngineState, Worker
+from warmup.models import DailyStat, EngineState, SendCount, Worker
 
 pytestmark = pytest.mark.django_db
 ZONES = ("UTC", "Asia/Tokyo", "America/New_York", "Asia/Kolkata", "Pacific/Honolulu")
@@ -56,12 +56,17 @@ def busy(make_mailbox: Any) -> dict[str, Any]:
         started_at=now,
         heartbeat_at=now,
     )
-    for minutes_ago, sent, failed in ((30, 120, 6), (200, 80, 0)):
-        MetricSnapshot.objects.create(
-            taken_at=now - dt.timedelta(minutes=minutes_ago),
-            throughput_per_hour=sent,
-            detail={"failed_last_hour": failed},
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    for at, status, count in (
+        (hour, "sent", 100),
+        (hour + dt.timedelta(seconds=1), "failed", 6),  # recorded a second later: same minute
+        (hour - dt.timedelta(hours=3), "sent", 80),
+    ):
+        SendCount.objects.update_or_create(
+            minute=at.replace(second=0), status=status, defaults={"count": count}
         )
+    SendCount.objects.create(minute=hour, status="deferred", count=50)  # not drawn
+    SendCount.objects.filter(minute=hour, status="sent").update(count=F("count") + 20)
     return {"now": now}
 
 
@@ -83,6 +88,7 @@ def test_the_page_shows_health_chart_behind_and_workers(busy: dict[str, Any]) ->
     chart = re.search(r'<svg id="sends-chart".*?</svg>', page, re.S)
     assert chart and len(re.findall(r"<rect ", chart.group())) == 48
     assert "120 sent, 6 failed" in chart.group() and "80 sent, 0 failed" in chart.group()
+    assert "50 sent" not in chart.group()  # deferrals are not drawn
     behind = re.search(r'id="furthest-behind".*?</table>', page, re.S)
     assert behind
     rows = re.findall(r"<tr><td><a [^>]*>([^<]+)</a>", behind.group())
@@ -95,17 +101,29 @@ def test_the_index_links_to_the_dashboard(busy: dict[str, Any]) -> None:
     assert 'href="/admin/dashboard/"' in staff_client().get("/admin/").content.decode()
 
 
-def test_chart_bars_follow_the_last_snapshot_of_each_hour() -> None:
+def test_chart_bars_sum_each_clock_hour() -> None:
     now = dt.datetime(2026, 6, 1, 12, 40, tzinfo=dt.UTC)
-    for at, sent in (("11:10", 10), ("11:50", 30), ("09:05", 50), ("12:20", 5)):
-        hour, minute = map(int, at.split(":"))
-        MetricSnapshot.objects.create(
-            taken_at=now.replace(hour=hour, minute=minute), throughput_per_hour=sent
-        )
+    for at, status, n in (
+        ("11:10", "sent", 10),
+        ("11:50", "sent", 30),
+        ("11:59", "failed", 4),
+        ("09:05", "sent", 50),
+        ("12:20", "sent", 5),
+        ("12:21", "deferred", 99),  # not drawn
+        ("2026-05-31 12:00", "sent", 1000),  # 24 h 40 min ago: off the chart
+    ):
+        if " " in at:
+            minute = dt.datetime.fromisoformat(at).replace(tzinfo=dt.UTC)
+        else:
+            hour, m = map(int, at.split(":"))
+            minute = now.replace(hour=hour, minute=m)
+        SendCount.objects.create(minute=minute, status=status, count=n)
     chart = hourly_chart(now)
     assert len(chart.bars) == 24
-    by_label = {bar.label: bar.sent for bar in chart.bars}
-    assert (by_label["11"], by_label["09"], by_label["12"], by_label["10"]) == (30, 50, 5, 0)
+    by_label = {bar.label: (bar.sent, bar.failed) for bar in chart.bars}
+    assert by_label["11"] == (40, 4) and by_label["09"] == (50, 0)
+    assert by_label["12"] == (5, 0) and by_label["10"] == (0, 0)
+    assert chart.bars[0].label == "13"  # yesterday 13:00, the oldest hour shown
     assert chart.peak == 50
     tallest = max(chart.bars, key=lambda bar: bar.sent_height)
     assert (tallest.label, tallest.sent_height, tallest.sent_y) == ("09", 180.0, 0.0)

@@ -4,7 +4,6 @@ Skipped without Debian's chromium and chromium-driver (.ci/run installs them).""
 
 from __future__ import annotations
 
-import datetime as dt
 import struct
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from benchmarks.dashboard_screenshot import browser_available, capture
-from metrics.models import MetricSnapshot
 from warmup.engine.workers import db_now
+from warmup.models import SendCount
 
 pytestmark = pytest.mark.skipif(
     not browser_available(), reason="needs chromium and chromium-driver (.ci/run installs them)"
@@ -24,11 +23,7 @@ pytestmark = pytest.mark.skipif(
 def test_dashboard_screenshot(live_server: Any, transactional_db: Any, tmp_path: Path) -> None:
     get_user_model().objects.create_user("operator", password="a-long-password-1", is_staff=True)
     now = db_now()
-    MetricSnapshot.objects.create(
-        taken_at=now - dt.timedelta(minutes=20),
-        throughput_per_hour=500,
-        detail={"failed_last_hour": 20},
-    )
+    SendCount.objects.create(minute=now.replace(second=0, microsecond=0), status="sent", count=500)
     out = tmp_path / "dashboard.png"
     result = capture(live_server.url, "operator", "a-long-password-1", out)
     assert result["bars"] == 48  # 24 hours × (sent, failed)

@@ -22,7 +22,15 @@ from metrics.models import MetricSnapshot
 from metrics.reading import read
 from metrics.snapshot import take_snapshot
 from warmup.engine.limits import Limits
-from warmup.models import DailyStat, EngineState, SendLog, SendStatus, SendTotal, Worker
+from warmup.models import (
+    DailyStat,
+    EngineState,
+    SendCount,
+    SendLog,
+    SendStatus,
+    SendTotal,
+    Worker,
+)
 from warmup_project.config import WarmupConfig
 
 pytestmark = pytest.mark.django_db
@@ -50,22 +58,29 @@ def system(make_mailbox: Any, django_user_model: Any) -> dict[str, Any]:
     DailyStat.objects.create(mailbox=a, date=TODAY - dt.timedelta(days=1), quota=30, sent=29)
     DailyStat.objects.create(mailbox=e, date=TODAY - dt.timedelta(days=1), quota=30, sent=30)
 
-    def slot(n: int, status: str, minutes_ago: float, **fields: Any) -> None:
+    def slot(n: int, status: str, minutes_ago: float) -> None:
         at = NOW - dt.timedelta(minutes=minutes_ago)
         SendLog.objects.create(
-            sender=b, day=TODAY, slot_no=n, status=status, scheduled_at=at, timestamp=at, **fields
+            sender=b, day=TODAY, slot_no=n, status=status, scheduled_at=at, timestamp=at
         )
 
-    for n in range(3):
-        slot(n, SendStatus.SENT, 10 + n)
-    slot(3, SendStatus.FAILED, 5)
-    slot(4, SendStatus.UNKNOWN, 50)
-    slot(5, SendStatus.SENT, 120)  # more than an hour ago
     slot(6, SendStatus.PLANNED, 1)  # due
     slot(7, SendStatus.PLANNED, 20)  # overdue
     slot(8, SendStatus.DEFERRED, 30)  # overdue
     slot(9, SendStatus.PLANNED, -30)  # not yet due
-    slot(10, SendStatus.SENDING, 2)  # claimed: neither due nor an attempt yet
+    slot(10, SendStatus.SENDING, 2)  # claimed: neither due nor overdue
+
+    def counted(minutes_ago: int, status: str, count: int) -> None:
+        minute = NOW.replace(second=0) - dt.timedelta(minutes=minutes_ago)
+        SendCount.objects.create(minute=minute, status=status, count=count)
+
+    counted(10, SendStatus.SENT, 2)
+    counted(12, SendStatus.SENT, 1)
+    counted(5, SendStatus.FAILED, 1)
+    counted(50, SendStatus.UNKNOWN, 1)
+    counted(30, SendStatus.DEFERRED, 1)
+    counted(60, SendStatus.SENT, 7)  # an hour ago: out of the last hour
+    counted(120, SendStatus.SENT, 9)
     SendTotal.objects.create(status=SendStatus.SENT, total=100)
     SendTotal.objects.create(status=SendStatus.FAILED, total=7)
     EngineState.objects.update_or_create(
@@ -91,7 +106,7 @@ def test_reading_of_a_known_system(system: dict[str, Any]) -> None:
     assert (r.quotas_today, r.met_today, r.on_pace_today) == (4, 1, 3)
     assert r.quota_completion_rate == 0.25 and r.on_pace_rate == 0.75
     assert (r.sent_today, r.failed_today, r.deferred_today, r.unknown_today) == (47, 2, 1, 1)
-    # The deferred slot's last attempt was 30 minutes ago: an attempt too.
+    # Per-minute counts of the last 60 minutes; a deferral is an attempt too.
     assert (r.sent_last_hour, r.attempts_last_hour, r.failed_last_hour) == (3, 6, 1)
     assert r.failure_rate_last_hour == 1 / 6
     assert r.sends_total == {"sent": 100, "failed": 7, "unknown": 0, "deferred": 0}

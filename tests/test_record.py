@@ -11,7 +11,7 @@ import pytest
 
 from accounts import status as mailbox_status
 from warmup.engine.record import FAILURES_BEFORE_PAUSE, Sent, record_results
-from warmup.models import DailyStat, SendLog, SendStatus, SendTotal
+from warmup.models import DailyStat, SendCount, SendLog, SendStatus, SendTotal
 from warmup.transport.smtp import Outcome, Result
 
 pytestmark = pytest.mark.django_db
@@ -171,7 +171,17 @@ def test_lifetime_totals_add_up_across_batches(make_mailbox: Any) -> None:
     )
     totals = dict(SendTotal.objects.values_list("status", "total"))
     assert totals == {"sent": 3, "failed": 1, "unknown": 1}
+    # The same attempts per minute of recording (both batches at NOW: one minute).
+    minute = NOW.replace(second=0, microsecond=0)
+    assert dict(SendCount.objects.filter(minute=minute).values_list("status", "count")) == totals
+    record_results(
+        NOW + dt.timedelta(minutes=3),
+        [outcome(s, recipient, Outcome.SENT, 250, "250 OK") for s in claimed(sender, 1, first=5)],
+        random.Random(1),
+    )
+    assert SendCount.objects.get(minute=minute + dt.timedelta(minutes=3)).count == 1
+    assert SendTotal.objects.get(status="sent").total == 4
     # Pruning the day's rows does not take anything back.
     SendLog.objects.all().delete()
     DailyStat.objects.all().delete()
-    assert SendTotal.objects.get(status="sent").total == 3
+    assert SendTotal.objects.get(status="sent").total == 4

@@ -15,7 +15,16 @@ from warmup.engine import control, workers
 from warmup.engine.claim import STEAL_AFTER, Shard, claim_slots
 from warmup.engine.cycle import Engine
 from warmup.engine.limits import Limits
-from warmup.models import AuditEvent, DailyStat, EngineState, SendLog, SendStatus, Worker
+from warmup.models import (
+    AuditEvent,
+    DailyStat,
+    EngineState,
+    SendCount,
+    SendLog,
+    SendStatus,
+    SendTotal,
+    Worker,
+)
 from warmup_project.config import WarmupConfig
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
@@ -81,6 +90,8 @@ def test_reaper_releases_a_dead_workers_slots_and_leaves_the_living_alone(
     assert rows[orphan.id].status == SendStatus.PLANNED  # no worker row at all
     assert rows[fresh_orphan.id].status == SendStatus.SENDING  # claimed too recently
     assert DailyStat.objects.get(mailbox=box).unknown == 1  # so top-up replaces it
+    assert SendTotal.objects.get(status="unknown").total == 1  # an attempt, for the metrics
+    assert SendCount.objects.get(status="unknown").count == 1
     assert set(Worker.objects.values_list("name", flat=True)) == {"alive"}
     assert not workers.reap(NOW, TIMEOUT)  # nothing left to do
 
@@ -256,10 +267,14 @@ def test_maintenance_deletes_only_what_is_past_retention(make_mailbox: Any) -> N
     RateWindow.objects.create(key="global:hour", window_start=NOW)
     for days in (31, 29):
         MetricSnapshot.objects.create(taken_at=NOW - dt.timedelta(days=days))
+    for days in (91, 89):
+        SendCount.objects.create(minute=NOW - dt.timedelta(days=days), status="sent", count=1)
 
     done = run_maintenance(NOW, WarmupConfig())
 
     assert (done.logs_deleted, done.stats_deleted, done.windows_deleted) == (1, 1, 1)
+    assert done.counts_deleted == 1
+    assert SendCount.objects.get().minute == NOW - dt.timedelta(days=89)
     assert set(SendLog.objects.values_list("day", flat=True)) == {recent_day}
     reply.refresh_from_db()
     assert reply.in_reply_to is None  # the link to the deleted send is cleared

@@ -230,6 +230,24 @@ class SendTotal(models.Model):
         return f"{self.status}: {self.total}"
 
 
+class SendCount(models.Model):
+    """Attempts recorded in one minute, by outcome (pruned with the send log)."""
+
+    minute = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=SendStatus.choices)
+    count = models.IntegerField(default=0)
+
+    class Meta:
+        db_table = "send_counts"
+        constraints = [
+            models.UniqueConstraint(fields=["minute", "status"], name="send_counts_minute_status"),
+            models.CheckConstraint(condition=Q(count__gte=0), name="send_counts_count_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.minute:%Y-%m-%d %H:%M} {self.status}: {self.count}"
+
+
 class RateWindow(models.Model):
     """Sends reserved in one window of one limit, shared by every worker.
 

@@ -1,10 +1,10 @@
 """Daily upkeep: what is past its day or its retention goes, in batches so no statement
 holds locks for long.
 
-Send logs and day counters are kept LOG_RETENTION_DAYS (90), rate windows two days
-(metric snapshots are the metrics app's: metrics.snapshot.prune_snapshots). Streaks
-need no rollup: they are carried as sends are recorded (a day that ends below quota
-keeps streak 0)."""
+Send logs, day counters and per-minute send counts are kept LOG_RETENTION_DAYS (90),
+rate windows two days (metric snapshots are the metrics app's:
+metrics.snapshot.prune_snapshots). Streaks need no rollup: they are carried as sends are
+recorded (a day that ends below quota keeps streak 0)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from django.db import models
 
 from warmup.engine import workers
 from warmup.engine.record import expire_stale_slots
-from warmup.models import DailyStat, RateWindow, SendLog
+from warmup.models import DailyStat, RateWindow, SendCount, SendLog
 from warmup_project.config import WarmupConfig
 
 LOG_RETENTION_DAYS = 90
@@ -28,6 +28,7 @@ class Maintenance:
     reaped: workers.Reaped
     logs_deleted: int
     stats_deleted: int
+    counts_deleted: int
     windows_deleted: int
 
 
@@ -38,6 +39,9 @@ def run_maintenance(now: dt.datetime, config: WarmupConfig) -> Maintenance:
         reaped=workers.reap(now, dt.timedelta(seconds=config.heartbeat_timeout_s)),
         logs_deleted=delete_in_batches(SendLog.objects.filter(day__lt=log_cutoff)),
         stats_deleted=delete_in_batches(DailyStat.objects.filter(date__lt=log_cutoff)),
+        counts_deleted=delete_in_batches(
+            SendCount.objects.filter(minute__lt=now - dt.timedelta(days=LOG_RETENTION_DAYS))
+        ),
         windows_deleted=delete_in_batches(
             RateWindow.objects.filter(window_start__lt=now - dt.timedelta(days=2))
         ),

@@ -16,9 +16,10 @@ from django.db.models import F
 from accounts import status as mailbox_status
 from accounts.models import Mailbox, timezones_in_use
 from warmup.engine import pacing
+from warmup.engine.counters import count_attempts
 from warmup.engine.planner import local_date_expression, local_dates
 from warmup.engine.sql import Column, rows_cte, update_rows
-from warmup.models import CLAIMABLE_STATUSES, DailyStat, SendLog, SendStatus, SendTotal
+from warmup.models import CLAIMABLE_STATUSES, DailyStat, SendLog, SendStatus
 from warmup.transport.smtp import Outcome, Result
 
 # Consecutive failed sends after which a mailbox is paused instead of hammered.
@@ -120,25 +121,9 @@ def record_results(now: dt.datetime, sends: Sequence[Sent], rng: random.Random) 
         _count_received(now, received, stat_deltas)
         _apply_stat_deltas(stat_deltas)
         paused = _update_mailboxes(now, mailbox_events)
-        _add_to_totals(statuses)  # last: its few shared rows stay locked the least time
+        count_attempts(now, statuses)  # last: its few shared rows stay locked the least time
     statuses["paused"] = paused
     return statuses
-
-
-def _add_to_totals(statuses: Counter[str]) -> None:
-    """Add to the lifetime counters, rows in status order so concurrent recorders queue
-    instead of deadlocking."""
-    rows = sorted(statuses.items())
-    if not rows:
-        return
-    t = SendTotal._meta.db_table
-    values = ", ".join(["(%s, %s)"] * len(rows))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {t} (status, total) VALUES {values} "  # noqa: S608
-            f"ON CONFLICT (status) DO UPDATE SET total = {t}.total + excluded.total",
-            [v for row in rows for v in row],
-        )
 
 
 def _count_received(

@@ -25,6 +25,7 @@ from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from warmup.engine.counters import count_attempts
 from warmup.engine.sql import Column, rows_cte
 from warmup.models import DailyStat, SendLog, SendStatus, Worker
 
@@ -133,6 +134,7 @@ def release(slots: QuerySet[SendLog], now: dt.datetime, *, why: str) -> Reaped:
             timestamp=now,
         )
         _count_unknown(Counter((sender, day) for _, sender, day in started))
+        count_attempts(now, {SendStatus.UNKNOWN: len(started)})
     return Reaped(0, replanned, len(started))
 
 
