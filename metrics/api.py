@@ -104,6 +104,7 @@ def reading_data(r: Reading) -> dict[str, Any]:
             "shards_alive": r.shards_alive,
         },
         "capacity": {
+            "assessed_at": r.capacity_at,
             "demand": c.demand,
             "possible": c.possible,
             "shortfall": c.shortfall,
@@ -159,6 +160,7 @@ class WorkersOut(serializers.Serializer):
 
 
 class CapacityOut(serializers.Serializer):
+    assessed_at = serializers.DateTimeField()
     demand = serializers.IntegerField()
     possible = serializers.IntegerField()
     shortfall = serializers.IntegerField()

@@ -20,6 +20,7 @@ from accounts import status as mailbox_status
 from accounts.models import Mailbox, timezones_in_use
 from metrics.capacity import Capacity, Demand, assess
 from metrics.health import Facts, Health, evaluate
+from metrics.models import MetricSnapshot
 from warmup.engine import pacing, planner
 from warmup.engine.limits import Limits
 from warmup.models import (
@@ -68,6 +69,7 @@ class Reading:
     shards_alive: int
     heartbeat_age_by_shard: dict[int, float]  # the freshest worker's, per shard
     capacity: Capacity
+    capacity_at: dt.datetime  # when it was assessed
     health: Health
     quota_fill: list[tuple[int, float]] | None = field(default=None)  # detailed only
     # Today's sending windows by (timezone, start hour, end hour), for furthest_behind.
@@ -186,7 +188,16 @@ def quota_fill(now: dt.datetime) -> list[tuple[int, float]]:
     ]
 
 
-def read(now: dt.datetime, config: WarmupConfig, *, detailed: bool | None = None) -> Reading:
+def read(
+    now: dt.datetime,
+    config: WarmupConfig,
+    *,
+    detailed: bool | None = None,
+    fresh_capacity: bool = False,
+) -> Reading:
+    """The system now. Capacity takes two scans of today's rows, and changes only with
+    quotas and limits: it comes from the last snapshot when that is younger than two
+    intervals (snapshots assess it afresh, `fresh_capacity`), else it is assessed here."""
     boxes = Mailbox.objects.aggregate(
         total=Count("id"),
         active=Count("id", filter=Q(warmup_enabled=True, status=mailbox_status.ACTIVE)),
@@ -198,15 +209,21 @@ def read(now: dt.datetime, config: WarmupConfig, *, detailed: bool | None = None
         .annotate(n=Sum("count"))
         .order_by()
     )
+    # Counting the indexed column lets PostgreSQL answer from the partial claim index
+    # alone; it cannot tell that few of the claimable rows are due, and would otherwise
+    # scan the table.
     slots = SendLog.objects.filter(status__in=CLAIMABLE_STATUSES, scheduled_at__lte=now).aggregate(
-        due=Count("id"), overdue=Count("id", filter=Q(scheduled_at__lte=now - OVERDUE_AFTER))
+        due=Count("scheduled_at"),
+        overdue=Count("scheduled_at", filter=Q(scheduled_at__lte=now - OVERDUE_AFTER)),
     )
     state = EngineState.load()
     timeout = dt.timedelta(seconds=config.heartbeat_timeout_s)
     workers = list(Worker.objects.values("shard", "shard_count", "heartbeat_at"))
     alive = [w for w in workers if now - w["heartbeat_at"] <= timeout]
-    demands = todays_demands(now, config.min_daily_quota, sending=boxes["active"])
-    capacity = assess(demands, limits_of(config))
+    capacity_at, capacity = (None, None) if fresh_capacity else recent_capacity(now, config)
+    if capacity is None:
+        demands = todays_demands(now, config.min_daily_quota, sending=boxes["active"])
+        capacity_at, capacity = now, assess(demands, limits_of(config))
     totals = dict(SendTotal.objects.values_list("status", "total"))
     facts = Facts(
         engine_running=state.running,
@@ -260,6 +277,7 @@ def read(now: dt.datetime, config: WarmupConfig, *, detailed: bool | None = None
             for shard in sorted({w["shard"] for w in workers})
         },
         capacity=capacity,
+        capacity_at=capacity_at,
         health=evaluate(facts),
         quota_fill=quota_fill(now) if detailed else None,
         windows=windows,
@@ -305,3 +323,42 @@ def furthest_behind(reading: Reading, limit: int = 10) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+def capacity_detail(capacity: Capacity) -> dict[str, Any]:
+    """What a snapshot keeps of a capacity assessment."""
+    return {
+        "demand": capacity.demand,
+        "hourly_ceiling": capacity.hourly_ceiling,
+        "owner_ceiling": capacity.owner_ceiling,
+        "owners_short": capacity.owners_short,
+        "needed": [
+            capacity.needed.per_minute,
+            capacity.needed.per_hour,
+            capacity.needed.per_user_hour,
+        ],
+    }
+
+
+def recent_capacity(
+    now: dt.datetime, config: WarmupConfig
+) -> tuple[dt.datetime, Capacity] | tuple[None, None]:
+    """The last snapshot's capacity, if it is younger than two intervals."""
+    since = now - dt.timedelta(minutes=2 * config.cron_interval_minutes)
+    snapshot = (
+        MetricSnapshot.objects.filter(taken_at__gt=since, taken_at__lte=now)
+        .order_by("-taken_at")
+        .values("taken_at", "detail")
+        .first()
+    )
+    kept = (snapshot or {}).get("detail", {}).get("capacity")
+    if not kept:
+        return None, None
+    minute, hour, user = kept["needed"]
+    return snapshot["taken_at"], Capacity(
+        demand=kept["demand"],
+        hourly_ceiling=kept["hourly_ceiling"],
+        owner_ceiling=kept["owner_ceiling"],
+        owners_short=kept["owners_short"],
+        needed=Limits(per_minute=minute, per_hour=hour, per_user_hour=user),
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from metrics.models import MetricSnapshot
-from metrics.reading import Reading
+from metrics.reading import Reading, capacity_detail
 from warmup.engine.maintenance import delete_in_batches
 
 
@@ -29,6 +29,7 @@ def take_snapshot(reading: Reading) -> MetricSnapshot:
             "slots_overdue": reading.slots_overdue,
             "workers_alive": reading.workers_alive,
             "capacity_shortfall": reading.capacity.shortfall,
+            "capacity": capacity_detail(reading.capacity),
             "health_detail": reading.health.detail,
         },
     )

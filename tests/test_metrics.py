@@ -150,6 +150,23 @@ def test_capacity_counts_days_not_planned_yet(system: dict[str, Any], make_mailb
     assert r.quotas_today == 4  # what is planned
 
 
+def test_capacity_comes_from_a_recent_snapshot(system: dict[str, Any]) -> None:
+    config = dataclasses.replace(WarmupConfig(), user_hourly_limit=5)  # 40 short, live
+    kept = take_snapshot(read(NOW - dt.timedelta(minutes=10), config, fresh_capacity=True))
+    assert kept.detail["capacity"]["demand"] == 120
+    MetricSnapshot.objects.filter(id=kept.id).update(
+        detail={"capacity": {**kept.detail["capacity"], "owners_short": 99}}
+    )
+    r = read(NOW, config)
+    assert (r.capacity_at, r.capacity.owners_short) == (NOW - dt.timedelta(minutes=10), 99)
+    assert r.capacity.shortfall == 40 and r.capacity.needed.per_user_hour == 9
+    assert read(NOW, config, fresh_capacity=True).capacity.owners_short == 1
+    # Two intervals (30 minutes) later the snapshot is too old: assessed afresh.
+    later = read(NOW + dt.timedelta(minutes=21), config)
+    assert later.capacity_at == NOW + dt.timedelta(minutes=21)
+    assert later.capacity.owners_short == 1
+
+
 def families(text: str) -> dict[str, Any]:
     return {f.name: f for f in text_string_to_metric_families(text)}
 

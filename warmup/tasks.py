@@ -81,4 +81,5 @@ def maintenance() -> str:
 
 def snapshot() -> str:
     """A MetricSnapshot: every WARMUP_CRON_INTERVAL_MINUTES."""
-    return str(take_snapshot(read(workers.db_now(), settings.WARMUP, detailed=False)))
+    reading = read(workers.db_now(), settings.WARMUP, detailed=False, fresh_capacity=True)
+    return str(take_snapshot(reading))
