@@ -116,11 +116,6 @@ def reading_data(r: Reading) -> dict[str, Any]:
             "needed_user_hourly_limit": c.needed.per_user_hour,
         },
         "health": health_data(r),
-        "quota_fill": (
-            None
-            if r.quota_fill is None
-            else [{"mailbox_id": i, "fill": fill} for i, fill in r.quota_fill]
-        ),
     }
 
 
@@ -172,11 +167,6 @@ class CapacityOut(serializers.Serializer):
     needed_user_hourly_limit = serializers.IntegerField()
 
 
-class FillOut(serializers.Serializer):
-    mailbox_id = serializers.IntegerField()
-    fill = serializers.FloatField()
-
-
 class MetricsOut(serializers.Serializer):
     at = serializers.DateTimeField()
     total_mailboxes = serializers.IntegerField()
@@ -199,7 +189,6 @@ class MetricsOut(serializers.Serializer):
     workers = WorkersOut()
     capacity = CapacityOut()
     health = HealthOut()
-    quota_fill = FillOut(many=True, allow_null=True)
 
 
 class MetricsView(APIView):
@@ -230,6 +219,6 @@ class MetricsView(APIView):
     )
     def get(self, request: Request) -> Response:
         if request.accepted_renderer.format == PrometheusRenderer.format:
-            return Response(exposition())
+            return Response(exposition(db_now, settings.WARMUP))
         reading = read(db_now(), settings.WARMUP)
         return Response(MetricsOut(reading_data(reading)).data)

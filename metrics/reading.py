@@ -2,8 +2,8 @@
 the JSON metrics, the control API, the snapshots and the admin dashboard show.
 
 "Today" is each mailbox's own local date. Every query is an aggregate or reads a few
-rows, so a reading stays cheap at 100,000 mailboxes; only the detailed per-mailbox
-series (WARMUP_ENABLE_DETAILED_METRICS) read one row per mailbox.
+rows, so a reading stays cheap at 100,000 mailboxes; only `quota_fill`, for the detailed
+per-mailbox series (WARMUP_ENABLE_DETAILED_METRICS), reads one row per mailbox.
 """
 
 from __future__ import annotations
@@ -71,7 +71,6 @@ class Reading:
     capacity: Capacity
     capacity_at: dt.datetime  # when it was assessed
     health: Health
-    quota_fill: list[tuple[int, float]] | None = field(default=None)  # detailed only
     # Today's sending windows by (timezone, start hour, end hour), for furthest_behind.
     windows: dict[Any, pacing.Window] = field(default_factory=dict, repr=False)
 
@@ -192,7 +191,6 @@ def read(
     now: dt.datetime,
     config: WarmupConfig,
     *,
-    detailed: bool | None = None,
     fresh_capacity: bool = False,
 ) -> Reading:
     """The system now. Capacity takes two scans of today's rows, and changes only with
@@ -243,8 +241,6 @@ def read(
         on_pace_today=today["on_pace"],
         capacity_shortfall=capacity.shortfall,
     )
-    if detailed is None:
-        detailed = config.enable_detailed_metrics
     return Reading(
         at=now,
         total_mailboxes=boxes["total"],
@@ -279,7 +275,6 @@ def read(
         capacity=capacity,
         capacity_at=capacity_at,
         health=evaluate(facts),
-        quota_fill=quota_fill(now) if detailed else None,
         windows=windows,
     )
 

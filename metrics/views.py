@@ -17,7 +17,7 @@ from warmup.models import Worker
 
 def dashboard(request: HttpRequest) -> HttpResponse:
     now = db_now()
-    reading = read(now, settings.WARMUP, detailed=False)
+    reading = read(now, settings.WARMUP)
     timeout = settings.WARMUP.heartbeat_timeout_s
     workers = [
         {

@@ -16,10 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
-from metrics.exposition import exposition, registry
+from metrics.exposition import exposition
 from metrics.health import DEGRADED
 from metrics.models import MetricSnapshot
-from metrics.reading import read
+from metrics.reading import quota_fill, read
 from metrics.snapshot import take_snapshot
 from warmup.engine.limits import Limits
 from warmup.models import (
@@ -123,13 +123,11 @@ def test_reading_of_a_known_system(system: dict[str, Any]) -> None:
     # workers (one silent) and pace (75 %) are degraded; workers comes first.
     assert (r.health.level, r.health.rule) == (DEGRADED, "workers")
     assert {c.rule: c.level for c in r.health.checks}["pace"] == DEGRADED
-    assert r.quota_fill is None
 
 
 def test_detailed_metrics_add_one_fill_per_mailbox_with_a_quota(system: dict[str, Any]) -> None:
     a, b, c, d, _ = system["boxes"]
-    r = read(NOW, WarmupConfig(enable_detailed_metrics=True))
-    assert r.quota_fill == [(a.id, 1.0), (b.id, 0.1667), (c.id, 0.4), (d.id, 0.0)]
+    assert quota_fill(NOW) == [(a.id, 1.0), (b.id, 0.1667), (c.id, 0.4), (d.id, 0.0)]
 
 
 def test_capacity_through_the_database(system: dict[str, Any]) -> None:
@@ -180,7 +178,7 @@ def value(found: dict[str, Any], name: str, **labels: str) -> float:
 
 
 def test_exposition_values_and_no_per_mailbox_labels(system: dict[str, Any]) -> None:
-    text = exposition(registry(lambda: NOW, WarmupConfig())).decode()
+    text = exposition(lambda: NOW, WarmupConfig()).decode()
     found = families(text)
     expected = {
         "warmup_total_mailboxes": 5,
@@ -217,7 +215,7 @@ def test_exposition_values_and_no_per_mailbox_labels(system: dict[str, Any]) -> 
     assert labels == {"status", "rule", "shard"}
     assert "warmup_mailbox_quota_fill" not in found
     detailed = families(
-        exposition(registry(lambda: NOW, WarmupConfig(enable_detailed_metrics=True))).decode()
+        exposition(lambda: NOW, WarmupConfig(enable_detailed_metrics=True)).decode()
     )
     b = system["boxes"][1]
     assert value(detailed, "warmup_mailbox_quota_fill", mailbox_id=str(b.id)) == 0.1667
@@ -227,7 +225,7 @@ def test_exposition_values_and_no_per_mailbox_labels(system: dict[str, Any]) -> 
 @pytest.mark.skipif(not shutil.which("promtool"), reason="needs promtool (.ci/run installs it)")
 @pytest.mark.parametrize("detailed", [False, True])
 def test_promtool_accepts_the_exposition(system: dict[str, Any], detailed: bool) -> None:
-    text = exposition(registry(lambda: NOW, WarmupConfig(enable_detailed_metrics=detailed)))
+    text = exposition(lambda: NOW, WarmupConfig(enable_detailed_metrics=detailed))
     checked = subprocess.run(
         [shutil.which("promtool") or "promtool", "check", "metrics"],
         input=text,
@@ -271,7 +269,7 @@ def test_metrics_json_and_prometheus_for_staff(system: dict[str, Any]) -> None:
     assert set(body["sends_total"]) == {"sent", "failed", "unknown", "deferred"}
     assert body["health"]["rule"] in ("workers", "cycle", "pace")  # the clock is real here
     assert body["health"]["checks"][0]["rule"] == "engine"
-    assert body["quota_fill"] is None
+    assert "quota_fill" not in body  # per-mailbox series are Prometheus-only
     text = client.get("/api/warmup/metrics?format=prometheus")
     assert text.status_code == 200
     assert text["Content-Type"].startswith("text/plain")

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from metrics.exposition import exposition, registry
+from metrics.exposition import exposition
 from warmup.engine.workers import db_now
 from warmup_project.config import WarmupConfig
 
@@ -42,7 +42,7 @@ def alert_exprs() -> list[str]:
 
 @pytest.mark.django_db
 def test_every_metric_named_is_exported() -> None:
-    text = exposition(registry(db_now, WarmupConfig(enable_detailed_metrics=True))).decode()
+    text = exposition(db_now, WarmupConfig(enable_detailed_metrics=True)).decode()
     names = set()
     for family in text_string_to_metric_families(text):
         names.add(family.name)

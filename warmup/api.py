@@ -161,7 +161,7 @@ def control_state(now: dt.datetime) -> dict[str, Any]:
             }
             for w in Worker.objects.order_by("shard", "name")
         ],
-        "health": health_data(read(now, settings.WARMUP, detailed=False)),
+        "health": health_data(read(now, settings.WARMUP)),
     }
 
 

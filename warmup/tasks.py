@@ -81,5 +81,5 @@ def maintenance() -> str:
 
 def snapshot() -> str:
     """A MetricSnapshot: every WARMUP_CRON_INTERVAL_MINUTES."""
-    reading = read(workers.db_now(), settings.WARMUP, detailed=False, fresh_capacity=True)
+    reading = read(workers.db_now(), settings.WARMUP, fresh_capacity=True)
     return str(take_snapshot(reading))
