@@ -5,7 +5,7 @@ standard library only: logs in through the admin login form, opens /admin/dashbo
 checks the chart is there, times the page as the browser saw it (Navigation Timing),
 and saves a PNG. Needs the `chromium` and `chromium-driver` packages.
 
-Usage, against the database DATABASE_URL names (a staff user `dashboard-shot` is created
+Usage, against the database DATABASE_URL names (a superuser `dashboard-shot` is created
 or given a new random password):
     .venv/bin/python benchmarks/dashboard_screenshot.py [--out var/dashboard.png] [--loads 10]
 tests/test_dashboard_browser.py runs `capture` against a live test server.
@@ -200,7 +200,7 @@ def main() -> None:
     user, _ = get_user_model().objects.get_or_create(
         username="dashboard-shot", defaults={"is_staff": True}
     )
-    user.is_staff = True
+    user.is_staff = user.is_superuser = True  # a scratch operator who sees the whole admin
     user.set_password(password)
     user.save()
     port = _free_port()

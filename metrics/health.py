@@ -89,7 +89,7 @@ def _cycle(f: Facts) -> Check:
 def _workers(f: Facts) -> Check:
     silent = f.workers_registered - f.workers_alive
     if silent > 0:
-        return Check("workers", DEGRADED, f"{silent} of {f.workers_registered} workers silent")
+        return Check("workers", DEGRADED, f"{silent:,} of {f.workers_registered:,} workers silent")
     if f.shards_alive < f.shards_expected:
         return Check(
             "workers",
@@ -106,7 +106,7 @@ def failure_rate(f: Facts) -> float:
 
 def _failure_rate(f: Facts) -> Check:
     rate = failure_rate(f)
-    detail = f"{f.failed_last_hour} of {f.attempts_last_hour} attempts failed in the last hour"
+    detail = f"{f.failed_last_hour:,} of {f.attempts_last_hour:,} attempts failed in the last hour"
     if f.attempts_last_hour < FAILURE_RATE_MIN_ATTEMPTS:
         return Check("failure_rate", HEALTHY, detail + " (too few to judge)")
     if rate > FAILURE_RATE_CRITICAL:
@@ -122,7 +122,7 @@ def on_pace_share(f: Facts) -> float:
 
 def _pace(f: Facts) -> Check:
     share = on_pace_share(f)
-    detail = f"{f.on_pace_today} of {f.quotas_today} mailboxes on pace ({share:.1%})"
+    detail = f"{f.on_pace_today:,} of {f.quotas_today:,} mailboxes on pace ({share:.1%})"
     if share < ON_PACE_CRITICAL:
         return Check("pace", CRITICAL, detail)
     if share < ON_PACE_DEGRADED:
@@ -135,7 +135,7 @@ def _capacity(f: Facts) -> Check:
         return Check(
             "capacity",
             DEGRADED,
-            f"the limits fit {f.capacity_shortfall} sends a day fewer than today's quotas "
+            f"the limits fit {f.capacity_shortfall:,} sends a day fewer than today's quotas "
             "(manage.py warmup_capacity)",
         )
     return Check("capacity", HEALTHY, "the limits fit today's quotas")

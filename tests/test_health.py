@@ -76,7 +76,7 @@ def test_the_worst_level_wins_and_the_first_rule_of_it_is_named() -> None:
     health = evaluate(facts)
     # failure_rate is degraded, pace critical, capacity degraded: pace decides.
     assert (health.level, health.rule) == (CRITICAL, "pace")
-    assert health.detail == "100 of 1000 mailboxes on pace (10.0%)"
+    assert health.detail == "100 of 1,000 mailboxes on pace (10.0%)"
     assert {c.rule: c.level for c in health.checks} == {
         "engine": HEALTHY,
         "cycle": HEALTHY,
