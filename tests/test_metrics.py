@@ -301,3 +301,11 @@ def test_the_static_token_scrapes_and_nothing_else_does(
 def test_no_token_configured_means_no_token_accepted(system: dict[str, Any]) -> None:
     # An empty WARMUP_METRICS_TOKEN must not let "Bearer " (empty) in.
     assert bearer("").get("/api/warmup/metrics").status_code == 401
+
+
+def test_django_prometheus_serves_http_and_database_metrics() -> None:
+    APIClient().get("/api/warmup/quota")  # one request to count
+    text = APIClient().get("/metrics").content.decode()
+    found = families(text)
+    assert "django_http_requests_before_middlewares" in found
+    assert not any(name.startswith("warmup_") for name in found)  # ours are not in its registry

@@ -1,13 +1,19 @@
-"""docker/prometheus.yml, alerts.yml and the Grafana dashboard: valid for promtool, and
-every metric they name is one our exposition has."""
+"""docker/prometheus.yml, alerts.yml and the Grafana dashboard: valid for promtool,
+every metric they name is one our exposition has, and a real Prometheus (Debian's
+package) scrapes a live server with that configuration."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
+import socket
 import subprocess
+import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -98,3 +104,72 @@ def test_prometheus_config_is_valid(tmp_path: Path) -> None:
     )
     shutil.copy(DOCKER / "alerts.yml", tmp_path / "alerts.yml")
     promtool("check", "config", "prometheus.yml", cwd=tmp_path)
+
+
+@pytest.mark.skipif(not shutil.which("prometheus"), reason="needs prometheus (.ci/run installs it)")
+def test_a_real_prometheus_scrapes_the_app_with_our_config(
+    live_server: Any, transactional_db: Any, settings: Any, tmp_path: Path
+) -> None:
+    """docker/prometheus.yml, pointed at a live test server: Prometheus scrapes the
+    metrics with the bearer token and loads the alert rules."""
+    token = "scrape-token-for-the-test-0123456789"
+    settings.WARMUP = dataclasses.replace(settings.WARMUP, metrics_token=token)
+    (tmp_path / "token").write_text(token)
+    host = live_server.url.removeprefix("http://")
+    config = (
+        (DOCKER / "prometheus.yml")
+        .read_text()
+        .replace("/run/secrets/warmup_metrics_token", str(tmp_path / "token"))
+        .replace('"web:8000"', f'"{host}"')
+        .replace("scrape_interval: 30s", "scrape_interval: 1s")
+        .replace("scrape_timeout: 10s", "scrape_timeout: 1s")
+        .replace("evaluation_interval: 30s", "evaluation_interval: 1s")
+    )
+    (tmp_path / "prometheus.yml").write_text(config)
+    shutil.copy(DOCKER / "alerts.yml", tmp_path / "alerts.yml")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            shutil.which("prometheus") or "prometheus",
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    api = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        deadline = time.monotonic() + 60
+        targets: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            try:
+                active = query(f"{api}/targets")["activeTargets"]
+                targets = {t["labels"]["job"]: t["health"] for t in active}
+                if targets and all(health == "up" for health in targets.values()):
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        assert targets == {"warmup": "up", "warmup-django": "up"}
+        result = query(f"{api}/query?query=warmup_system_health")["result"]
+        assert [r["metric"]["job"] for r in result] == ["warmup"]
+        assert float(result[0]["value"][1]) == 0  # no cycle has run: critical
+        groups = query(f"{api}/rules")["groups"]
+        assert {rule["name"] for g in groups for rule in g["rules"]} == {
+            "WarmupSystemUnhealthy",
+            "WarmupMailboxesBehindPace",
+            "WarmupHighFailureRate",
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def query(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (loopback)
+        body = json.loads(response.read())
+    assert body["status"] == "success", body
+    return body["data"]
