@@ -10,7 +10,16 @@ from django.utils import timezone
 
 from accounts.models import Mailbox, OwnerPlan
 from metrics.models import MetricSnapshot
-from warmup.models import DAILY_COUNTERS, DailyStat, EngineState, RateWindow, SendLog, Worker
+from warmup.models import (
+    DAILY_COUNTERS,
+    DailyStat,
+    EngineState,
+    RateWindow,
+    SendCount,
+    SendLog,
+    SendTotal,
+    Worker,
+)
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
 
@@ -38,6 +47,10 @@ BAD_VALUES: dict[str, dict[str, Any]] = {
     "engine_state_singleton": {"id": 2},
     "workers_shard_in_range": {"shard": 4, "shard_count": 3},
     "rate_windows_used_gte_0": {"used": -1},
+    "send_totals_total_gte_0": {"total": -1},
+    "send_totals_status_valid": {"status": "bounced"},
+    "send_counts_count_gte_0": {"count": -1},
+    "send_counts_status_valid": {"status": "SENT"},
     "metric_snapshots_health_valid": {"health": 3},
     "metric_snapshots_completion_range": {"quota_completion_rate": 1.01},
 }
@@ -82,6 +95,10 @@ def good_row(name: str, mailbox: Mailbox) -> models.Model:
         return Worker(name="w", host="h", pid=1, started_at=NOW, heartbeat_at=NOW)
     if name.startswith("rate_windows_"):
         return RateWindow(key="global:minute", window_start=NOW)
+    if name.startswith("send_totals_"):
+        return SendTotal(status="sent")
+    if name.startswith("send_counts_"):
+        return SendCount(minute=NOW, status="sent")
     if name.startswith("metric_snapshots_"):
         return MetricSnapshot(taken_at=timezone.now())
     raise AssertionError(f"no good row for {name}")

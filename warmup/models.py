@@ -223,7 +223,10 @@ class SendTotal(models.Model):
     class Meta:
         db_table = "send_totals"
         constraints = [
-            models.CheckConstraint(condition=Q(total__gte=0), name="send_totals_total_gte_0")
+            models.CheckConstraint(condition=Q(total__gte=0), name="send_totals_total_gte_0"),
+            models.CheckConstraint(
+                condition=Q(status__in=SendStatus.values), name="send_totals_status_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -242,6 +245,9 @@ class SendCount(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["minute", "status"], name="send_counts_minute_status"),
             models.CheckConstraint(condition=Q(count__gte=0), name="send_counts_count_gte_0"),
+            models.CheckConstraint(
+                condition=Q(status__in=SendStatus.values), name="send_counts_status_valid"
+            ),
         ]
 
     def __str__(self) -> str:
