@@ -124,6 +124,16 @@ class Mailbox(models.Model):
     )
     warmup_started_on = models.DateField(null=True, blank=True)
 
+    # Engagement (IMAP): paused with a reason when the login fails, until resumed or the
+    # IMAP password changes; deliverability over the last 7 days as a sender
+    # (warmup.engine.engage and warmup.engine.deliverability keep these).
+    engagement_paused_reason = models.TextField(blank=True)
+    engaged_at = models.DateTimeField(null=True, blank=True)
+    inbox_rate_7d = models.FloatField(null=True, blank=True)
+    reply_rate_7d = models.FloatField(null=True, blank=True)
+    deliverability_score = models.IntegerField(null=True, blank=True)
+    spam_flagged = models.BooleanField(default=False)
+
     consecutive_failures = models.IntegerField(default=0)
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)

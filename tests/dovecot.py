@@ -8,12 +8,15 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import smtplib
 import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+
+import imapclient
 
 CONFIG = """\
 base_dir = {root}/run
@@ -29,11 +32,9 @@ mail_location = maildir:{root}/mail/%u
 namespace inbox {{
   inbox = yes
   separator = {separator}
-  mailbox Junk {{
-    special_use = \\Junk
-    auto = create
-  }}
-}}
+  prefix = {prefix}
+{spam}}}
+{capability}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {root}/passwd
@@ -73,9 +74,25 @@ def _free_port() -> int:
 class Dovecot:
     """`with Dovecot({"user@x.test": "password"}) as server:` → server.imap_port."""
 
-    def __init__(self, users: dict[str, str], *, separator: str = "/") -> None:
+    def __init__(
+        self,
+        users: dict[str, str],
+        *,
+        separator: str = "/",
+        prefix: str = "",
+        spam: str | None = "Junk",
+        spam_special_use: bool = True,
+        move: bool = True,
+    ) -> None:
+        """`spam`: a folder created for every user, flagged \\Junk when
+        `spam_special_use`; `prefix`: the personal namespace's (e.g. "INBOX.");
+        `move=False`: the server does not offer MOVE."""
         self.users = users
         self.separator = separator
+        self.prefix = prefix
+        self.spam = spam
+        self.spam_special_use = spam_special_use
+        self.move = move
         self.root = Path(tempfile.mkdtemp(prefix="warmup-dovecot-"))
         self.imap_port = _free_port()
         self.lmtp_port = _free_port()
@@ -99,6 +116,14 @@ class Dovecot:
                 imap_port=self.imap_port,
                 lmtp_port=self.lmtp_port,
                 separator=self.separator,
+                prefix=self.prefix,
+                spam=self._spam_block(),
+                capability=(
+                    ""
+                    if self.move
+                    else "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE "
+                    "SORT LITERAL+ UIDPLUS NAMESPACE"
+                ),
             )
         )
         # Not captured through pipes: the daemon's children would hold them open forever.
@@ -120,6 +145,26 @@ class Dovecot:
                 time.sleep(0.1)
         self.__exit__(None, None, None)
         raise RuntimeError(f"dovecot never listened on {self.imap_port}: {self.log()}")
+
+    def _spam_block(self) -> str:
+        if self.spam is None:
+            return ""
+        use = "    special_use = \\Junk\n" if self.spam_special_use else ""
+        return f'  mailbox "{self.spam}" {{\n{use}    auto = create\n  }}\n'
+
+    def deliver(self, recipient: str, message: bytes) -> None:
+        """Into the recipient's INBOX, through LMTP (as an MTA would)."""
+        with smtplib.LMTP("127.0.0.1", self.lmtp_port, timeout=30) as lmtp:
+            lmtp.sendmail("mta@loopback.test", [recipient], message)
+
+    def append(self, user: str, folder: str, message: bytes) -> None:
+        """Into any folder (a spam filter's verdict), through IMAP APPEND."""
+        client = imapclient.IMAPClient("127.0.0.1", port=self.imap_port, ssl=False, timeout=30)
+        try:
+            client.login(user, self.users[user])
+            client.append(folder, message)
+        finally:
+            client.logout()
 
     def log(self) -> str:
         path = self.root / "dovecot.log"

@@ -95,6 +95,12 @@ class SendLog(models.Model):
             models.CheckConstraint(
                 condition=Q(placement__in=Placement.values), name="logs_placement_valid"
             ),
+            # A message is replied to once, however often engagement sees it.
+            models.UniqueConstraint(
+                fields=["in_reply_to"],
+                condition=Q(in_reply_to__isnull=False),
+                name="logs_one_reply_per_send",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -117,6 +117,13 @@ INT_VARS: tuple[IntVar, ...] = (
     IntVar("WARMUP_WORKER_ID", 1, 1, 10_000, "This worker's shard, 1..WARMUP_WORKER_COUNT."),
     IntVar("WARMUP_WORKER_COUNT", 1, 1, 10_000, "Number of worker shards."),
     IntVar(
+        "WARMUP_IMAP_CONCURRENCY",
+        10,
+        1,
+        500,
+        "IMAP sessions one engagement pass runs at once.",
+    ),
+    IntVar(
         "WARMUP_HEARTBEAT_TIMEOUT_S",
         120,
         10,
@@ -157,6 +164,7 @@ class WarmupConfig:
     worker_id: int = 1
     worker_count: int = 1
     heartbeat_timeout_s: int = 120
+    imap_concurrency: int = 10
     enable_detailed_metrics: bool = False
     distributed_mode: bool = False
     # Fernet keys, newest first: the first encrypts, all decrypt. Never logged.

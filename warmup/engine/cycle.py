@@ -143,6 +143,14 @@ class _Sender:
         )
 
 
+@dataclass(frozen=True)
+class _Original:
+    recipient: Peer
+    subject: str
+    message_id: str
+    thread_id: str
+
+
 class Engine:
     def __init__(
         self,
@@ -268,24 +276,31 @@ class Engine:
 
     def send_batch(self, ids: list[int], network: Network, stats: CycleStats) -> None:
         now = self.clock()
-        slots = list(
+        rows = list(
             SendLog.objects.filter(id__in=ids)
             .order_by("sender_id", "slot_no")
-            .values_list("id", "day", "slot_no", *(f"sender__{f}" for f in _SENDER_FIELDS))
+            .values_list(
+                "id", "day", "slot_no", "in_reply_to_id", *(f"sender__{f}" for f in _SENDER_FIELDS)
+            )
         )
+        replies = self._replies([row[3] for row in rows if row[3]])
+        slots = [(row[0], row[1], row[2], *row[4:]) for row in rows]
         senders = {row[3]: _Sender(*row[3:]) for row in slots}
-        recipients = pair_recipients([senders[row[3]].peer for row in slots], network, self.rng)
+        # Replies go back to the original's sender; every other slot is paired.
+        fresh = [row for row in rows if not row[3]]
+        paired = iter(pair_recipients([senders[row[4]].peer for row in fresh], network, self.rng))
+        recipients = [replies[row[3]].recipient if row[3] else next(paired) for row in rows]
         emails = dict(
             Mailbox.objects.filter(id__in={r.id for r in recipients if r}).values_list(
                 "id", "email"
             )
         )
         groups: dict[int, tuple[SmtpAccount, list[Envelope]]] = {}
-        meta: dict[int, tuple[int, int, str]] = {}  # slot → sender, recipient, Message-ID
+        meta: dict[int, tuple[int, int, str, str]] = {}  # slot → sender, recipient, ids
         unpaired: list[int] = []
         broken: dict[int, str] = {}
-        for (slot_id, day, slot_no, sender_id, *_), recipient in zip(
-            slots, recipients, strict=True
+        for (slot_id, day, slot_no, sender_id, *_), recipient, row in zip(
+            slots, recipients, rows, strict=True
         ):
             sender = senders[sender_id]
             if recipient is None:
@@ -300,20 +315,36 @@ class Engine:
                     broken[sender_id] = str(exc)
                     continue
                 groups[sender_id] = (account, [])
-            subject, topic = content.subject_for(sender_id, day, slot_no)
-            message = content.compose(
-                sender=content.Party(sender.email, sender.display_name),
-                recipient=content.Party(emails[recipient.id]),
-                subject=subject,
-                topic=topic,
-                token=content.make_token(slot_id, self.token_secret),
-                now=now,
-                rng=self.rng,
-            )
+            token = content.make_token(slot_id, self.token_secret)
+            original = replies.get(row[3]) if row[3] else None
+            if original is not None:
+                message = content.compose_reply(
+                    original_subject=original.subject,
+                    original_message_id=original.message_id,
+                    original_references="",
+                    sender=content.Party(sender.email, sender.display_name),
+                    recipient=content.Party(emails[recipient.id]),
+                    token=token,
+                    now=now,
+                    rng=self.rng,
+                )
+                thread = original.thread_id
+            else:
+                subject, topic = content.subject_for(sender_id, day, slot_no)
+                message = content.compose(
+                    sender=content.Party(sender.email, sender.display_name),
+                    recipient=content.Party(emails[recipient.id]),
+                    subject=subject,
+                    topic=topic,
+                    token=token,
+                    now=now,
+                    rng=self.rng,
+                )
+                thread = message.message_id
             groups[sender_id][1].append(
                 Envelope(slot_id, sender.email, emails[recipient.id], message.data)
             )
-            meta[slot_id] = (sender_id, recipient.id, message.message_id)
+            meta[slot_id] = (sender_id, recipient.id, message.message_id, thread)
         self._release(unpaired, now, "no recipient in the network fits")
         stats.unpaired += len(unpaired)
         self._stop_broken(broken, [(row[0], row[3]) for row in slots], now)
@@ -323,15 +354,30 @@ class Engine:
         results = self.run_async(
             self.transport.send_batch([Group(account, envs) for account, envs in groups.values()])
         )
-        finished = [
-            Sent(result, *meta[result.slot_id], thread_id=meta[result.slot_id][2])
-            for result in results
-        ]
+        finished = [Sent(result, *meta[result.slot_id]) for result in results]
         try:
             stats.outcomes.update(record_results(self.clock(), finished, self.rng))
         except DatabaseError:
             self.unrecorded.extend(finished)
             raise
+
+    def _replies(self, original_ids: list[int]) -> dict[int, _Original]:
+        """The sends these reply slots answer: subject (the original's, recomputed),
+        Message-ID, thread, and its sender, now the recipient."""
+        if not original_ids:
+            return {}
+        rows = SendLog.objects.filter(id__in=original_ids).values_list(
+            "id", "sender_id", "day", "slot_no", "message_id", "thread_id"
+        )
+        return {
+            slot_id: _Original(
+                recipient=Peer(sender_id, domain="", provider="", owner_id=0, receive_cap=0),
+                subject=content.subject_for(sender_id, day, slot_no)[0],
+                message_id=message_id,
+                thread_id=thread_id or message_id,
+            )
+            for slot_id, sender_id, day, slot_no, message_id, thread_id in rows
+        }
 
     def _release(self, slot_ids: list[int], now: dt.datetime, why: str) -> None:
         """Give claimed slots back, not attempted: due again a little later."""

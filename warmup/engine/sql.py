@@ -29,6 +29,7 @@ TYPES = {
     "boolean": "boolean[]",
     "date": "date[]",
     "timestamptz": "timestamptz[]",
+    "float": "double precision[]",
 }
 
 Column = tuple[str, str]  # (name, one of TYPES)

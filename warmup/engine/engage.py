@@ -1,0 +1,350 @@
+"""Engagement: what a receiving mailbox does with warmup mail, over IMAP.
+
+For each warmup-enabled mailbox whose engagement is not paused, at most once an
+interval: log in; find warmup messages by their token header in the spam folder and the
+inbox; record where each landed (placement, on the original send and its sender's day);
+rescue the spam ones to the inbox; mark them \\Seen and \\Flagged; plan replies to a
+share of them (the mailbox's reply_rate) as ordinary slots of the mailbox's own day, so
+they go out through its own SMTP under every budget and cap; file them into a Warmup
+folder. A login the server refuses pauses the mailbox's engagement with the reason.
+
+Idempotent: a placement is recorded at its first sighting only, a send gets at most one
+reply (a unique constraint), and filed messages are not seen again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, connection, connections, transaction
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
+
+from accounts import crypto
+from accounts.models import Mailbox
+from warmup.engine import content, pacing
+from warmup.engine.deliverability import update_deliverability
+from warmup.engine.planner import DEFAULT_PLAN_CAP
+from warmup.engine.record import end_of_day
+from warmup.engine.sql import Column, rows_cte
+from warmup.models import DailyStat, Placement, SendLog, SendStatus
+from warmup.transport.imap import Found, ImapAuthError, ImapError, ImapSession
+
+log = logging.getLogger("warmup.engage")
+
+INBOX = "INBOX"
+REPLY_DELAY_MIN = (2, 30)  # a reply goes out this many minutes after it is seen
+SESSION_TIMEOUT_S = 30  # each IMAP command
+MAILBOX_TIME_BOX_S = 120  # one mailbox's whole session
+
+
+@dataclass
+class Engaged:
+    """What one mailbox's engagement did."""
+
+    mailbox_id: int
+    inbox: int = 0  # warmup messages found in the inbox
+    spam: int = 0  # found in the spam folder, and rescued
+    placed: int = 0  # placements recorded (first sightings)
+    replies: int = 0  # replies planned
+    filed: int = 0  # moved into the Warmup folder
+    fallback_moves: int = 0  # moves done as COPY + \Deleted + EXPUNGE
+    senders: set[int] = field(default_factory=set)  # whose placements changed
+    error: str = ""
+    paused: bool = False
+
+
+@dataclass
+class PassStats:
+    mailboxes: int = 0
+    results: list[Engaged] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    def total(self, name: str) -> int:
+        return sum(getattr(r, name) for r in self.results)
+
+    def line(self) -> str:
+        errors = sum(1 for r in self.results if r.error)
+        paused = sum(1 for r in self.results if r.paused)
+        return (
+            f"{self.mailboxes} mailboxes: found {self.total('inbox')} in inbox, "
+            f"{self.total('spam')} in spam (rescued); placed {self.total('placed')}, "
+            f"replies {self.total('replies')}, filed {self.total('filed')}; "
+            f"{errors} errors, {paused} paused; {self.duration_s:.1f}s"
+        )
+
+
+def wants_reply(slot_id: int, reply_rate: float) -> bool:
+    """Whether a send gets a reply: a draw fixed by the send, so every pass agrees."""
+    return random.Random(f"reply:{slot_id}").random() < reply_rate
+
+
+def pause_engagement(mailbox_id: int, reason: str) -> None:
+    Mailbox.objects.filter(id=mailbox_id).update(engagement_paused_reason=reason[:500])
+
+
+def claim_for_engagement(now: dt.datetime, every: dt.timedelta, limit: int | None) -> list[int]:
+    """Mailboxes due for engagement (never engaged, or not for `every`), oldest first,
+    marked as engaged now in the same transaction: concurrent passes take others."""
+    due = (
+        Mailbox.objects.filter(warmup_enabled=True, engagement_paused_reason="")
+        .filter(Q(engaged_at__isnull=True) | Q(engaged_at__lte=now - every))
+        .order_by(Coalesce("engaged_at", Value(dt.datetime(1970, 1, 1, tzinfo=dt.UTC))), "id")
+    )
+    with transaction.atomic():
+        ids = list(
+            due.select_for_update(skip_locked=True).values_list("id", flat=True)[: limit or None]
+        )
+        Mailbox.objects.filter(id__in=ids).update(engaged_at=now)
+    return ids
+
+
+def _verified(found: Iterable[Found], secret: str) -> dict[int, Found]:
+    """slot id → message, for tokens this installation made (forged ones are left)."""
+    out = {}
+    for message in found:
+        slot_id = content.slot_id_of(message.token, secret)
+        if slot_id is not None:
+            out[slot_id] = message
+    return out
+
+
+def _add_to_days(counts: Counter[tuple[int, dt.date]], column: str) -> None:
+    columns: list[Column] = [("mailbox_id", "bigint"), ("date", "date"), ("n", "integer")]
+    rows = [(m, d, n) for (m, d), n in sorted(counts.items())]
+    t = DailyStat._meta.db_table
+    with connection.cursor() as cursor:
+        for cte, params in rows_cte(columns, rows):
+            cursor.execute(
+                f"{cte} UPDATE {t} SET {column} = {t}.{column} + v.n FROM v "  # noqa: S608
+                f"WHERE {t}.mailbox_id = v.mailbox_id AND {t}.date = v.date",
+                params,
+            )
+
+
+def record_placements(
+    mailbox_id: int, now: dt.datetime, placements: dict[int, str]
+) -> tuple[int, set[int]]:
+    """Placement of each send this mailbox received, at its first sighting, and the
+    sender's day counters; (how many were new, their senders)."""
+    with transaction.atomic():
+        fresh = list(
+            SendLog.objects.select_for_update(of=("self",))
+            .filter(
+                id__in=placements,
+                recipient_id=mailbox_id,
+                placement=Placement.NOT_SEEN,
+                status__in=(SendStatus.SENT, SendStatus.UNKNOWN),
+            )
+            .values_list("id", "sender_id", "day")
+        )
+        by_place: dict[str, list[int]] = defaultdict(list)
+        counts: dict[str, Counter[tuple[int, dt.date]]] = defaultdict(Counter)
+        for slot_id, sender_id, day in fresh:
+            place = placements[slot_id]
+            by_place[place].append(slot_id)
+            counts[place][(sender_id, day)] += 1
+        for place, ids in by_place.items():
+            SendLog.objects.filter(id__in=ids).update(placement=place, placement_seen_at=now)
+            _add_to_days(counts[place], "inbox" if place == Placement.INBOX else "spam")
+    return len(fresh), {sender for _, sender, _ in fresh}
+
+
+def plan_replies(box: Mailbox, now: dt.datetime, originals: list[int]) -> int:
+    """Reply slots for the sends (received by `box`) its reply rate picks, not replies
+    themselves and not replied to yet: slots of the box's own local day, within its cap
+    (min of daily_max and the owner's plan), due a few minutes from now."""
+    candidates = list(
+        SendLog.objects.filter(id__in=originals, recipient_id=box.id, in_reply_to__isnull=True)
+        .exclude(replies__isnull=False)
+        .order_by("id")
+        .values_list("id", "sender_id", "day", "message_id", "thread_id")
+    )
+    picked = [c for c in candidates if wants_reply(c[0], box.reply_rate)]
+    if not picked:
+        return 0
+    today = pacing.local_date(now, box.timezone)
+    rng = random.Random(f"replies:{box.id}:{now.isoformat()}")
+    latest = end_of_day(today, box.timezone) - dt.timedelta(minutes=5)
+    try:
+        with transaction.atomic():
+            row = (
+                DailyStat.objects.select_for_update(of=("self",))
+                .filter(mailbox_id=box.id, date=today)
+                .annotate(
+                    plan_cap=Coalesce(
+                        "mailbox__owner__plan__max_daily_quota", Value(DEFAULT_PLAN_CAP)
+                    )
+                )
+                .first()
+            )
+            if row is None:  # the day is not planned yet: next pass
+                return 0
+            room = min(box.daily_max, row.plan_cap) - (row.reserved - row.failed)
+            picked = picked[: max(room, 0)]
+            if not picked:
+                return 0
+            SendLog.objects.bulk_create(
+                SendLog(
+                    sender_id=box.id,
+                    day=today,
+                    slot_no=row.reserved + n,
+                    recipient_id=sender_id,
+                    in_reply_to_id=slot_id,
+                    thread_id=thread_id or message_id,
+                    status=SendStatus.PLANNED,
+                    scheduled_at=min(
+                        now + dt.timedelta(minutes=rng.uniform(*REPLY_DELAY_MIN)), latest
+                    ),
+                    timestamp=now,
+                )
+                for n, (slot_id, sender_id, _, message_id, thread_id) in enumerate(picked)
+            )
+            DailyStat.objects.filter(id=row.id).update(reserved=row.reserved + len(picked))
+            _add_to_days(Counter((sender_id, day) for _, sender_id, day, _, _ in picked), "replied")
+    except IntegrityError:  # another pass replied first: nothing planned here
+        return 0
+    return len(picked)
+
+
+def engage_mailbox(
+    mailbox_id: int,
+    now: dt.datetime,
+    secret: str,
+    *,
+    session_factory: Callable[..., ImapSession] = ImapSession,
+    time_box_s: float = MAILBOX_TIME_BOX_S,
+) -> Engaged:
+    """One mailbox's engagement; never raises for the mailbox's own trouble."""
+    done = Engaged(mailbox_id)
+    box = Mailbox.objects.filter(id=mailbox_id).first()
+    if box is None:
+        done.error = "no such mailbox"
+        return done
+    deadline = time.monotonic() + time_box_s
+    try:
+        password = box.imap_password
+    except crypto.SecretError as exc:
+        pause_engagement(box.id, f"IMAP password unreadable: {exc}")
+        done.error, done.paused = str(exc), True
+        return done
+    try:
+        session = session_factory(
+            box.imap_host,
+            box.imap_port,
+            box.imap_security,
+            box.imap_username,
+            password,
+            timeout=SESSION_TIMEOUT_S,
+        )
+    except ImapAuthError as exc:
+        pause_engagement(box.id, f"IMAP {exc}")
+        done.error, done.paused = str(exc), True
+        return done
+    except ImapError as exc:
+        done.error = str(exc)
+        return done
+    try:
+        _engage(session, box, now, secret, done, deadline)
+    except ImapError as exc:
+        done.error = str(exc)
+    except TimeoutError:
+        done.error = f"time box of {time_box_s:.0f}s passed; the rest waits for the next pass"
+    finally:
+        done.fallback_moves = session.fallback_moves
+        session.close()
+    return done
+
+
+def _check(deadline: float) -> None:
+    if time.monotonic() > deadline:
+        raise TimeoutError
+
+
+def _engage(
+    session: ImapSession,
+    box: Mailbox,
+    now: dt.datetime,
+    secret: str,
+    done: Engaged,
+    deadline: float,
+) -> None:
+    spam_folder, warmup_folder = session.folders()
+    placements: dict[int, str] = {}
+    if spam_folder:
+        _check(deadline)
+        spam = _verified(session.find(spam_folder), secret)
+        done.spam = len(spam)
+        placements.update(dict.fromkeys(spam, Placement.SPAM))
+        uids = [m.uid for m in spam.values()]
+        session.flag(uids)
+        session.move(uids, INBOX)  # the rescue: "not spam", as a person would
+    _check(deadline)
+    inbox = _verified(session.find(INBOX), secret)
+    done.inbox = len(inbox) - done.spam
+    for slot_id in inbox:
+        placements.setdefault(slot_id, Placement.INBOX)
+    session.flag([m.uid for m in inbox.values()])
+    # The database before the filing: if it fails, the messages are still in the
+    # inbox for the next pass.
+    done.placed, done.senders = record_placements(box.id, now, placements)
+    done.replies = plan_replies(box, now, list(inbox))
+    _check(deadline)
+    if inbox:
+        session.ensure_folder(warmup_folder)
+        session.move([m.uid for m in inbox.values()], warmup_folder)
+        done.filed = len(inbox)
+
+
+def _in_thread(call: Callable[..., Engaged], *args: Any, **kwargs: Any) -> Engaged:
+    try:
+        return call(*args, **kwargs)
+    finally:
+        connections.close_all()  # this thread's own connection
+
+
+def engage_pass(
+    now: dt.datetime,
+    secret: str,
+    *,
+    concurrency: int,
+    every: dt.timedelta,
+    mailbox_id: int | None = None,
+    limit: int | None = None,
+    session_factory: Callable[..., ImapSession] = ImapSession,
+) -> PassStats:
+    """Engage the mailboxes that are due (or one, by id, whatever its schedule), at most
+    `concurrency` IMAP sessions at once; then refresh the senders' deliverability."""
+    started = time.monotonic()
+    ids = [mailbox_id] if mailbox_id is not None else claim_for_engagement(now, every, limit)
+    stats = PassStats(mailboxes=len(ids))
+    if concurrency <= 1 or len(ids) <= 1:
+        stats.results = [
+            engage_mailbox(i, now, secret, session_factory=session_factory) for i in ids
+        ]
+    else:
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="engage") as pool:
+            stats.results = list(
+                pool.map(
+                    lambda i: _in_thread(
+                        engage_mailbox, i, now, secret, session_factory=session_factory
+                    ),
+                    ids,
+                )
+            )
+    for result in stats.results:
+        if result.error:
+            log.warning("engagement of mailbox %s: %s", result.mailbox_id, result.error)
+    senders = set().union(*(r.senders for r in stats.results)) if stats.results else set()
+    if senders:
+        update_deliverability(now, senders)
+    stats.duration_s = time.monotonic() - started
+    return stats
