@@ -132,6 +132,8 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
         "status",
         "warmup_enabled",
         "daily_max",
+        "deliverability_score",
+        "spam_flagged",
         "consecutive_failures",
         "updated_at",
     )
@@ -139,6 +141,7 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
         "status",
         "provider",
         "warmup_enabled",
+        "spam_flagged",
         ("owner", admin.RelatedOnlyFieldListFilter),
     )
     list_select_related = ("owner",)
@@ -156,6 +159,12 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
         "last_error_at",
         "created_at",
         "updated_at",
+        "engagement_paused_reason",
+        "engaged_at",
+        "inbox_rate_7d",
+        "reply_rate_7d",
+        "deliverability_score",
+        "spam_flagged",
     )
     fieldsets = (
         (None, {"fields": ("owner", "email", "display_name", "provider")}),
@@ -204,6 +213,19 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
         (
             "Sending window",
             {"fields": ("timezone", "window_start_hour", "window_end_hour", "window_weekdays")},
+        ),
+        (
+            "Engagement and deliverability (last 7 days)",
+            {
+                "fields": (
+                    "engagement_paused_reason",
+                    "engaged_at",
+                    "inbox_rate_7d",
+                    "reply_rate_7d",
+                    "deliverability_score",
+                    "spam_flagged",
+                )
+            },
         ),
         (
             "Health",
@@ -330,6 +352,8 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
     @admin.action(description="Resume the selected mailboxes", permissions=["change"])
     def resume(self, request: HttpRequest, queryset: QuerySet[Mailbox]) -> None:
         self._set_status(request, queryset, mailbox_status.ACTIVE, "resumed")
+        # Resuming also lifts an engagement pause (a refused IMAP login).
+        queryset.exclude(engagement_paused_reason="").update(engagement_paused_reason="")
 
 
 @admin.register(OwnerPlan)

@@ -79,10 +79,22 @@ class MailboxSerializer(serializers.ModelSerializer):
             "consecutive_failures",
             "last_error",
             "last_error_at",
+            "engagement_paused_reason",
+            "engaged_at",
+            "inbox_rate_7d",
+            "reply_rate_7d",
+            "deliverability_score",
+            "spam_flagged",
             "created_at",
             "updated_at",
         ]
         read_only_fields = [
+            "engagement_paused_reason",
+            "engaged_at",
+            "inbox_rate_7d",
+            "reply_rate_7d",
+            "deliverability_score",
+            "spam_flagged",
             "status",
             "status_reason",
             "consecutive_failures",
@@ -199,16 +211,18 @@ class MailboxViewSet(viewsets.ModelViewSet):
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, pk: str | None = None) -> Response:
-        """Send again; the failure count starts from zero."""
+        """Send again; the failure count starts from zero and a paused engagement resumes."""
         box = self.get_object()
         box.set_status(mailbox_status.ACTIVE, "", timezone.now())
         box.consecutive_failures = 0
+        box.engagement_paused_reason = ""
         box.save(
             update_fields=[
                 "status",
                 "status_reason",
                 "status_changed_at",
                 "consecutive_failures",
+                "engagement_paused_reason",
                 "updated_at",
             ]
         )

@@ -217,6 +217,7 @@ class Mailbox(models.Model):
     @imap_password.setter
     def imap_password(self, value: str) -> None:
         self.imap_secret = crypto.encrypt(value)
+        self.engagement_paused_reason = ""  # new credentials: engagement tries again
 
     @property
     def domain(self) -> str:

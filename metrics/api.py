@@ -115,6 +115,13 @@ def reading_data(r: Reading) -> dict[str, Any]:
             "needed_minute_limit": c.needed.per_minute,
             "needed_user_hourly_limit": c.needed.per_user_hour,
         },
+        "placements_today": {"inbox": r.inbox_today, "spam": r.spam_today},
+        "deliverability": {
+            "scored_mailboxes": r.scored,
+            "average_score": round(r.score_sum / r.scored, 1) if r.scored else None,
+            "spam_flagged": r.spam_flagged,
+            "engagement_paused": r.engagement_paused,
+        },
         "health": health_data(r),
     }
 
@@ -167,6 +174,18 @@ class CapacityOut(serializers.Serializer):
     needed_user_hourly_limit = serializers.IntegerField()
 
 
+class PlacementsOut(serializers.Serializer):
+    inbox = serializers.IntegerField()
+    spam = serializers.IntegerField()
+
+
+class DeliverabilityOut(serializers.Serializer):
+    scored_mailboxes = serializers.IntegerField()
+    average_score = serializers.FloatField(allow_null=True)
+    spam_flagged = serializers.IntegerField()
+    engagement_paused = serializers.IntegerField()
+
+
 class MetricsOut(serializers.Serializer):
     at = serializers.DateTimeField()
     total_mailboxes = serializers.IntegerField()
@@ -188,6 +207,8 @@ class MetricsOut(serializers.Serializer):
     last_cycle_at = serializers.DateTimeField(allow_null=True)
     workers = WorkersOut()
     capacity = CapacityOut()
+    placements_today = PlacementsOut()
+    deliverability = DeliverabilityOut()
     health = HealthOut()
 
 

@@ -12,7 +12,12 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from metrics.health import RULES
@@ -126,6 +131,30 @@ def families(r: Reading) -> Iterator[Metric]:
         "warmup_capacity_shortfall",
         "Sends a day today's quotas exceed what the limits and windows allow.",
         r.capacity.shortfall,
+    )
+    placements = GaugeMetricFamily(
+        "warmup_placements_today",
+        "Warmup messages the recipients found today, by folder (inbox or spam).",
+        labels=["placement"],
+    )
+    placements.add_metric(["inbox"], r.inbox_today)
+    placements.add_metric(["spam"], r.spam_today)
+    yield placements
+    yield _gauge(
+        "warmup_mailboxes_spam_flagged",
+        "Mailboxes with over 25 % of their last 7 days' mail in spam (10+ seen).",
+        r.spam_flagged,
+    )
+    yield _gauge(
+        "warmup_engagement_paused_mailboxes",
+        "Mailboxes whose engagement is paused (IMAP login refused).",
+        r.engagement_paused,
+    )
+    yield HistogramMetricFamily(
+        "warmup_deliverability_score",
+        "Deliverability scores (0-100) of the mailboxes that have one.",
+        buckets=[(str(le), n) for le, n in r.score_buckets.items()] + [("+Inf", r.scored)],
+        sum_value=r.score_sum,
     )
     rules = GaugeMetricFamily(
         "warmup_health_rule", "Each health rule's verdict: 2, 1 or 0.", labels=["rule"]

@@ -35,6 +35,8 @@ from warmup.models import (
 )
 from warmup_project.config import WarmupConfig
 
+# Upper bounds of the deliverability score histogram's buckets (and +Inf).
+SCORE_BUCKETS = (20, 40, 60, 80, 90, 100)
 # A due slot still waiting after this long is overdue.
 OVERDUE_AFTER = dt.timedelta(minutes=10)
 ATTEMPT_STATUSES = (SendStatus.SENT, SendStatus.FAILED, SendStatus.UNKNOWN, SendStatus.DEFERRED)
@@ -70,6 +72,14 @@ class Reading:
     heartbeat_age_by_shard: dict[int, float]  # the freshest worker's, per shard
     capacity: Capacity
     capacity_at: dt.datetime  # when it was assessed
+    # Engagement: placements seen today (by the senders' days), and deliverability.
+    inbox_today: int
+    spam_today: int
+    engagement_paused: int  # mailboxes whose IMAP login was refused
+    spam_flagged: int
+    scored: int  # mailboxes with a deliverability score
+    score_sum: int
+    score_buckets: dict[int, int]  # upper bound → mailboxes at or below it
     health: Health
     # Today's sending windows by (timezone, start hour, end hour), for furthest_behind.
     windows: dict[Any, pacing.Window] = field(default_factory=dict, repr=False)
@@ -116,6 +126,8 @@ def _today(now: dt.datetime) -> tuple[Counter[str], dict[Any, pacing.Window]]:
             failed_sum=Sum("failed"),
             deferred_sum=Sum("deferred"),
             unknown_sum=Sum("unknown"),
+            inbox_sum=Sum("inbox"),
+            spam_sum=Sum("spam"),
         )
         .order_by()
     )
@@ -126,6 +138,8 @@ def _today(now: dt.datetime) -> tuple[Counter[str], dict[Any, pacing.Window]]:
         totals["failed"] += g["failed_sum"]
         totals["deferred"] += g["deferred_sum"]
         totals["unknown"] += g["unknown_sum"]
+        totals["inbox"] += g["inbox_sum"]
+        totals["spam"] += g["spam_sum"]
         if g["quota"] <= 0:
             continue
         totals["quotas"] += g["n"]
@@ -199,6 +213,14 @@ def read(
     boxes = Mailbox.objects.aggregate(
         total=Count("id"),
         active=Count("id", filter=Q(warmup_enabled=True, status=mailbox_status.ACTIVE)),
+        engagement_paused=Count("id", filter=~Q(engagement_paused_reason="")),
+        spam_flagged=Count("id", filter=Q(spam_flagged=True)),
+        scored=Count("deliverability_score"),
+        score_sum=Sum("deliverability_score"),
+        **{
+            f"score_le_{le}": Count("id", filter=Q(deliverability_score__lte=le))
+            for le in SCORE_BUCKETS
+        },
     )
     today, windows = _today(now)
     last_hour = dict(
@@ -274,6 +296,13 @@ def read(
         },
         capacity=capacity,
         capacity_at=capacity_at,
+        inbox_today=today["inbox"],
+        spam_today=today["spam"],
+        engagement_paused=boxes["engagement_paused"],
+        spam_flagged=boxes["spam_flagged"],
+        scored=boxes["scored"],
+        score_sum=boxes["score_sum"] or 0,
+        score_buckets={le: boxes[f"score_le_{le}"] for le in SCORE_BUCKETS},
         health=evaluate(facts),
         windows=windows,
     )

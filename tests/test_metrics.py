@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
+from accounts.models import Mailbox
 from metrics.exposition import exposition
 from metrics.health import DEGRADED
 from metrics.models import MetricSnapshot
@@ -48,7 +49,12 @@ def system(make_mailbox: Any, django_user_model: Any) -> dict[str, Any]:
     a, b, c = make_mailbox(), make_mailbox(), make_mailbox()
     d = make_mailbox(owner=bob, timezone="America/New_York")
     e = make_mailbox(owner=bob, warmup_enabled=False)
-    DailyStat.objects.create(mailbox=a, date=TODAY, quota=30, sent=30, quota_met=True)
+    DailyStat.objects.create(
+        mailbox=a, date=TODAY, quota=30, sent=30, quota_met=True, inbox=10, spam=2
+    )
+    Mailbox.objects.filter(id=a.id).update(deliverability_score=95)
+    Mailbox.objects.filter(id=b.id).update(deliverability_score=35, spam_flagged=True)
+    Mailbox.objects.filter(id=c.id).update(engagement_paused_reason="IMAP login refused")
     DailyStat.objects.create(
         mailbox=b, date=TODAY, quota=30, sent=5, failed=2, deferred=1, unknown=1
     )
@@ -211,8 +217,25 @@ def test_exposition_values_and_no_per_mailbox_labels(system: dict[str, Any]) -> 
     assert value(found, "warmup_health_rule", rule="engine") == 2
     assert value(found, "warmup_worker_heartbeat_age_seconds", shard="2") == 600
     assert (value(found, "warmup_shards_expected"), value(found, "warmup_shards_alive")) == (2, 1)
+    assert value(found, "warmup_placements_today", placement="inbox") == 10
+    assert value(found, "warmup_placements_today", placement="spam") == 2
+    assert value(found, "warmup_mailboxes_spam_flagged") == 1
+    assert value(found, "warmup_engagement_paused_mailboxes") == 1
+    score = {
+        s.name + s.labels.get("le", ""): s.value
+        for s in found["warmup_deliverability_score"].samples
+    }
+    assert score["warmup_deliverability_score_bucket20"] == 0
+    assert score["warmup_deliverability_score_bucket40"] == 1
+    assert score["warmup_deliverability_score_bucket90"] == 1
+    assert score["warmup_deliverability_score_bucket100"] == 2
+    assert score["warmup_deliverability_score_bucket+Inf"] == 2
+    assert (
+        score["warmup_deliverability_score_count"],
+        score["warmup_deliverability_score_sum"],
+    ) == (2, 130)
     labels = {k for f in found.values() for s in f.samples for k in s.labels}
-    assert labels == {"status", "rule", "shard"}
+    assert labels == {"status", "rule", "shard", "placement", "le"}
     assert "warmup_mailbox_quota_fill" not in found
     detailed = families(
         exposition(lambda: NOW, WarmupConfig(enable_detailed_metrics=True)).decode()

@@ -234,8 +234,10 @@ def test_setup_schedules_is_idempotent_and_follows_the_worker_count(settings: An
 
     settings.WARMUP = WarmupConfig(worker_count=3, cron_interval_minutes=10)
     created, updated, removed = setup_schedules()
-    assert len(created) == 6 and not updated and not removed
+    assert len(created) == 7 and not updated and not removed
     assert setup_schedules() == ([], [], [])
+    engage = Schedule.objects.get(name="warmup: engage")
+    assert (engage.func, engage.minutes) == ("warmup.tasks.engage", 1)
     plan = Schedule.objects.get(name="warmup: plan")
     assert (plan.func, plan.schedule_type, plan.minutes) == ("warmup.tasks.plan", "I", 10)
     dispatch = Schedule.objects.filter(func="warmup.tasks.dispatch").order_by("name")

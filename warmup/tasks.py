@@ -10,6 +10,7 @@ reaper releases its slots.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import random
 
@@ -20,6 +21,7 @@ from metrics.snapshot import prune_snapshots, take_snapshot
 from warmup.engine import workers
 from warmup.engine.claim import Shard
 from warmup.engine.cycle import CycleStats, Engine
+from warmup.engine.engage import engage_pass
 from warmup.engine.maintenance import run_maintenance
 from warmup.transport.smtp import SmtpTransport
 
@@ -83,3 +85,22 @@ def snapshot() -> str:
     """A MetricSnapshot: every WARMUP_CRON_INTERVAL_MINUTES."""
     reading = read(workers.db_now(), settings.WARMUP, fresh_capacity=True)
     return str(take_snapshot(reading))
+
+
+# An engagement task claims at most this many mailboxes per IMAP session slot: with
+# MAILBOX_TIME_BOX_S (45 s, plus one command's timeout) each, three rounds stay well
+# inside Q_CLUSTER's timeout.
+ENGAGE_ROUNDS = 3
+
+
+def engage() -> str:
+    """IMAP engagement of the mailboxes due: every minute."""
+    config = settings.WARMUP
+    stats = engage_pass(
+        workers.db_now(),
+        settings.SECRET_KEY,
+        concurrency=config.imap_concurrency,
+        every=dt.timedelta(minutes=config.cron_interval_minutes),
+        limit=config.imap_concurrency * ENGAGE_ROUNDS,
+    )
+    return stats.line()

@@ -42,8 +42,8 @@ log = logging.getLogger("warmup.engage")
 
 INBOX = "INBOX"
 REPLY_DELAY_MIN = (2, 30)  # a reply goes out this many minutes after it is seen
-SESSION_TIMEOUT_S = 30  # each IMAP command
-MAILBOX_TIME_BOX_S = 120  # one mailbox's whole session
+SESSION_TIMEOUT_S = 20  # each IMAP command
+MAILBOX_TIME_BOX_S = 45  # one mailbox's whole session (and one command past it)
 
 
 @dataclass

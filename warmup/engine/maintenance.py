@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.db import models
 
 from warmup.engine import workers
+from warmup.engine.deliverability import update_deliverability
 from warmup.engine.record import expire_stale_slots
 from warmup.models import DailyStat, RateWindow, SendCount, SendLog
 from warmup_project.config import WarmupConfig
@@ -29,6 +30,7 @@ class Maintenance:
     logs_deleted: int
     stats_deleted: int
     counts_deleted: int
+    deliverability_updated: int
     windows_deleted: int
 
 
@@ -42,6 +44,7 @@ def run_maintenance(now: dt.datetime, config: WarmupConfig) -> Maintenance:
         counts_deleted=delete_in_batches(
             SendCount.objects.filter(minute__lt=now - dt.timedelta(days=LOG_RETENTION_DAYS))
         ),
+        deliverability_updated=update_deliverability(now),
         windows_deleted=delete_in_batches(
             RateWindow.objects.filter(window_start__lt=now - dt.timedelta(days=2))
         ),

@@ -1,7 +1,8 @@
 """Create or update the django-q2 schedules that run the engine under `qcluster`
 (idempotent: run it at every deploy): planning and metric snapshots every
 WARMUP_CRON_INTERVAL_MINUTES, one dispatch task a minute per shard (1..
-WARMUP_WORKER_COUNT), maintenance daily. Schedules of shards beyond the count go."""
+WARMUP_WORKER_COUNT), IMAP engagement every minute, maintenance daily. Schedules of
+shards beyond the count go."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ def wanted(cron_minutes: int, shards: int) -> dict[str, dict[str, Any]]:
             "minutes": cron_minutes,
             **every,
         },
+        f"{PREFIX}engage": {"func": "warmup.tasks.engage", "minutes": 1, **every},
         f"{PREFIX}maintenance": {
             "func": "warmup.tasks.maintenance",
             "schedule_type": Schedule.DAILY,

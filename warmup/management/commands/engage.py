@@ -1,0 +1,80 @@
+"""Engagement: log in to the warmup-enabled mailboxes over IMAP and do what a reader
+does with warmup mail (warmup.engine.engage): find, record placement, rescue from spam,
+flag, reply to a share, file. Each mailbox at most once every
+WARMUP_CRON_INTERVAL_MINUTES, WARMUP_IMAP_CONCURRENCY sessions at once.
+
+    manage.py engage              # keeps going: a pass over what is due, then the next
+    manage.py engage --once       # one pass over the mailboxes due now
+    manage.py engage --mailbox 42 # that mailbox now, whatever its schedule
+
+Several of these (and django-q2's "warmup: engage" task) may run at once: each claims
+the mailboxes it engages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import threading
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError, close_old_connections
+
+from accounts.models import Mailbox
+from warmup.engine.engage import engage_pass
+from warmup.engine.workers import db_now
+
+log = logging.getLogger("warmup.engage")
+IDLE_S = 10  # between two passes that found nothing due
+
+
+class Command(BaseCommand):
+    help = __doc__
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--once", action="store_true", help="one pass, then exit")
+        parser.add_argument("--mailbox", type=int, help="engage this mailbox id now")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        config = settings.WARMUP
+        every = dt.timedelta(minutes=config.cron_interval_minutes)
+        if options["mailbox"] is not None:
+            if not Mailbox.objects.filter(id=options["mailbox"]).exists():
+                raise CommandError(f"no mailbox with id {options['mailbox']}")
+            stats = engage_pass(
+                db_now(),
+                settings.SECRET_KEY,
+                concurrency=1,
+                every=every,
+                mailbox_id=options["mailbox"],
+            )
+            self._report(stats)
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        while not stop.is_set():
+            try:
+                close_old_connections()
+                stats = engage_pass(
+                    db_now(), settings.SECRET_KEY, concurrency=config.imap_concurrency, every=every
+                )
+            except DatabaseError as exc:
+                log.error("engagement pass failed: %s", exc)
+                stop.wait(IDLE_S)
+                continue
+            if stats.mailboxes or options["once"]:
+                self._report(stats)
+            if options["once"]:
+                return
+            if not stats.mailboxes:
+                stop.wait(IDLE_S)
+
+    def _report(self, stats: Any) -> None:
+        self.stdout.write(f"engaged {stats.line()}")
+        for result in stats.results:
+            if result.error:
+                state = "paused" if result.paused else "error"
+                self.stdout.write(f"  mailbox {result.mailbox_id}: {state}: {result.error}")
