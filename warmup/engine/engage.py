@@ -35,7 +35,7 @@ from warmup.engine.deliverability import update_deliverability
 from warmup.engine.planner import DEFAULT_PLAN_CAP
 from warmup.engine.record import end_of_day
 from warmup.engine.sql import Column, rows_cte
-from warmup.models import DailyStat, Placement, SendLog, SendStatus
+from warmup.models import DAILY_COUNTERS, DailyStat, Placement, SendLog, SendStatus
 from warmup.transport.imap import Found, ImapAuthError, ImapError, ImapSession
 
 log = logging.getLogger("warmup.engage")
@@ -118,14 +118,24 @@ def _verified(found: Iterable[Found], secret: str) -> dict[int, Found]:
 
 
 def _add_to_days(counts: Counter[tuple[int, dt.date]], column: str) -> None:
+    """Add to one DailyStat counter of each (mailbox, date), creating missing rows. One
+    INSERT … ON CONFLICT taking the rows in (mailbox, date) order, like recording does,
+    so concurrent sessions queue for shared rows instead of deadlocking; callers run
+    it in a transaction of its own (no other DailyStat lock held)."""
+    assert column in ("inbox", "spam", "replied")  # names come from here, never input
     columns: list[Column] = [("mailbox_id", "bigint"), ("date", "date"), ("n", "integer")]
     rows = [(m, d, n) for (m, d), n in sorted(counts.items())]
     t = DailyStat._meta.db_table
+    zeros = [c for c in (*DAILY_COUNTERS, "quota_met") if c != column]
+    zero_values = ", ".join("FALSE" if c == "quota_met" else "0" for c in zeros)
     with connection.cursor() as cursor:
         for cte, params in rows_cte(columns, rows):
             cursor.execute(
-                f"{cte} UPDATE {t} SET {column} = {t}.{column} + v.n FROM v "  # noqa: S608
-                f"WHERE {t}.mailbox_id = v.mailbox_id AND {t}.date = v.date",
+                f"{cte} INSERT INTO {t} (mailbox_id, date, {column}, {', '.join(zeros)}) "  # noqa: S608
+                f"SELECT mailbox_id, date, n, {zero_values} "
+                "FROM v WHERE TRUE ORDER BY mailbox_id, date "
+                f"ON CONFLICT (mailbox_id, date) DO UPDATE "
+                f"SET {column} = {t}.{column} + excluded.{column}",
                 params,
             )
 
@@ -154,7 +164,11 @@ def record_placements(
             counts[place][(sender_id, day)] += 1
         for place, ids in by_place.items():
             SendLog.objects.filter(id__in=ids).update(placement=place, placement_seen_at=now)
-            _add_to_days(counts[place], "inbox" if place == Placement.INBOX else "spam")
+    # The senders' counters after the placements are committed, each in its own
+    # transaction (a crash in between loses a count, never a placement).
+    for place, counted in counts.items():
+        with transaction.atomic():
+            _add_to_days(counted, "inbox" if place == Placement.INBOX else "spam")
     return len(fresh), {sender for _, sender, _ in fresh}
 
 
@@ -209,9 +223,10 @@ def plan_replies(box: Mailbox, now: dt.datetime, originals: list[int]) -> int:
                 for n, (slot_id, sender_id, _, message_id, thread_id) in enumerate(picked)
             )
             DailyStat.objects.filter(id=row.id).update(reserved=row.reserved + len(picked))
-            _add_to_days(Counter((sender_id, day) for _, sender_id, day, _, _ in picked), "replied")
     except IntegrityError:  # another pass replied first: nothing planned here
         return 0
+    with transaction.atomic():  # after this mailbox's own row is released
+        _add_to_days(Counter((sender_id, day) for _, sender_id, day, _, _ in picked), "replied")
     return len(picked)
 
 
@@ -322,8 +337,11 @@ def engage_pass(
     session_factory: Callable[..., ImapSession] = ImapSession,
 ) -> PassStats:
     """Engage the mailboxes that are due (or one, by id, whatever its schedule), at most
-    `concurrency` IMAP sessions at once; then refresh the senders' deliverability."""
+    `concurrency` IMAP sessions at once (one on SQLite); then refresh the senders'
+    deliverability."""
     started = time.monotonic()
+    if connection.vendor == "sqlite":
+        concurrency = 1  # one writer at a time there: sessions would queue on its lock
     ids = [mailbox_id] if mailbox_id is not None else claim_for_engagement(now, every, limit)
     stats = PassStats(mailboxes=len(ids))
     if concurrency <= 1 or len(ids) <= 1:

@@ -1,0 +1,110 @@
+"""Engagement's pure parts: which folder is spam, who gets a reply, the deliverability
+score; and what lifts an engagement pause."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from accounts.models import Mailbox
+from warmup.engine.deliverability import assess
+from warmup.engine.engage import wants_reply
+from warmup.transport.imap import spam_folder
+
+NOSEL = (b"\\HasChildren", b"\\Noselect")
+
+
+@pytest.mark.parametrize(
+    ("folders", "prefix", "expected"),
+    [
+        # RFC 6154 \Junk wins over any name.
+        (
+            [((b"\\HasNoChildren",), "/", "Spam"), ((b"\\Junk",), "/", "Courrier indésirable")],
+            "",
+            "Courrier indésirable",
+        ),
+        ([((), "/", "INBOX"), ((), "/", "[Gmail]/Spam")], "", "[Gmail]/Spam"),
+        (
+            [((), ".", "INBOX"), (NOSEL, ".", "[Gmail]"), ((), ".", "[Gmail].Spam")],
+            "",
+            "[Gmail].Spam",
+        ),
+        ([((), "/", "[Google Mail]/Spam")], "", "[Google Mail]/Spam"),
+        ([((), "/", "Junk E-mail")], "", "Junk E-mail"),
+        ([((), "/", "junk email")], "", "junk email"),
+        ([((), "/", "Bulk Mail")], "", "Bulk Mail"),
+        ([((), ".", "INBOX"), ((), ".", "INBOX.Spam")], "", "INBOX.Spam"),
+        ([((), ".", "INBOX"), ((), ".", "INBOX.Junk")], "INBOX.", "INBOX.Junk"),
+        ([((), ".", "INBOX"), ((), ".", "INBOX.[Gmail].Spam")], "INBOX.", "INBOX.[Gmail].Spam"),
+        ([((), "/", "INBOX"), ((), "/", "Archive")], "", None),
+        ([((), "/", "Spammy newsletters")], "", None),
+    ],
+)
+def test_spam_folder(folders: list[Any], prefix: str, expected: str | None) -> None:
+    assert spam_folder(folders, prefix) == expected
+
+
+def test_the_reply_draw_is_fixed_by_the_send_and_follows_the_rate() -> None:
+    assert [wants_reply(n, 0.3) for n in range(50)] == [wants_reply(n, 0.3) for n in range(50)]
+    for rate in (0.0, 0.1, 0.35, 0.9, 1.0):
+        share = sum(wants_reply(n, rate) for n in range(10_000)) / 10_000
+        assert abs(share - rate) < 0.02
+    assert not any(wants_reply(n, 0.0) for n in range(1000))
+
+
+@pytest.mark.parametrize(
+    ("sent", "inbox", "spam", "replied", "expected"),
+    [
+        (0, 0, 0, 0, (None, None, None, False)),
+        (40, 4, 0, 12, (1.0, 0.3, None, False)),  # 4 placements: too few for a score
+        (40, 30, 0, 12, (1.0, 0.3, 100, False)),
+        (40, 30, 0, 0, (1.0, 0.0, 80, False)),
+        (40, 15, 15, 6, (0.5, 0.15, 50, True)),  # 40 + 10
+        (40, 8, 2, 40, (0.8, 1.0, 84, False)),  # 20 % spam: not flagged
+        (40, 7, 3, 0, (0.7, 0.0, 56, True)),  # 30 % spam, 10 seen: flagged
+        (40, 0, 9, 0, (0.0, 0.0, 0, False)),  # 9 seen: too few to flag
+    ],
+)
+def test_deliverability_score(
+    sent: int, inbox: int, spam: int, replied: int, expected: tuple[Any, ...]
+) -> None:
+    assert assess(sent, inbox, spam, replied) == expected
+
+
+@pytest.mark.django_db
+def test_a_new_imap_password_or_resume_lifts_an_engagement_pause(make_mailbox: Any) -> None:
+    box = make_mailbox()
+    Mailbox.objects.filter(id=box.id).update(engagement_paused_reason="IMAP login refused")
+    box.refresh_from_db()
+    box.imap_password = "a-new-one"
+    box.save()
+    box.refresh_from_db()
+    assert box.engagement_paused_reason == ""
+
+
+@pytest.mark.django_db
+def test_resume_through_the_api_lifts_it_and_the_api_shows_deliverability(
+    make_mailbox: Any, owner: Any
+) -> None:
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    box = make_mailbox()
+    Mailbox.objects.filter(id=box.id).update(
+        engagement_paused_reason="IMAP login refused",
+        deliverability_score=72,
+        inbox_rate_7d=0.9,
+        reply_rate_7d=0.1,
+        spam_flagged=False,
+    )
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(owner)}")
+    shown = client.get(f"/api/mailboxes/{box.id}/").json()
+    assert shown["engagement_paused_reason"] == "IMAP login refused"
+    assert (shown["deliverability_score"], shown["inbox_rate_7d"]) == (72, 0.9)
+    # Read-only: a client cannot set its own score.
+    client.patch(f"/api/mailboxes/{box.id}/", {"deliverability_score": 100}, format="json")
+    assert Mailbox.objects.get(id=box.id).deliverability_score == 72
+    resumed = client.post(f"/api/mailboxes/{box.id}/resume/").json()
+    assert resumed["engagement_paused_reason"] == ""
