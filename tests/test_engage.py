@@ -223,3 +223,25 @@ def test_a_wrong_password_pauses_only_that_mailbox(make_mailbox: Any) -> None:
         # Paused: not claimed again, even when due.
         Mailbox.objects.update(engaged_at=None)
         assert bad.id not in {r.mailbox_id for r in run().results}
+
+
+def test_the_engage_command(make_mailbox: Any) -> None:
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    with dovecot.Dovecot({"c@cmd.test": "cmd-pass"}) as server:
+        reader = imap_box(make_mailbox, server, "c@cmd.test", reply_rate=0.0)
+        _, data = sent(make_mailbox(email="s@cmd-sender.test"), reader, 0)
+        server.deliver("c@cmd.test", data)
+        out = io.StringIO()
+        call_command("engage", "--mailbox", str(reader.id), stdout=out)
+        assert "engaged 1 mailboxes: found 1 in inbox, 0 in spam" in out.getvalue()
+        assert "filed 1" in out.getvalue()
+        with pytest.raises(CommandError, match="no mailbox with id 999999"):
+            call_command("engage", "--mailbox", "999999")
+        Mailbox.objects.exclude(id=reader.id).update(warmup_enabled=False)
+        Mailbox.objects.filter(id=reader.id).update(imap_port=1)  # nothing listens there
+        out = io.StringIO()
+        call_command("engage", "--once", stdout=out)
+        assert f"mailbox {reader.id}: error: connection failed" in out.getvalue()

@@ -28,6 +28,7 @@ from warmup.engine.workers import db_now
 
 log = logging.getLogger("warmup.engage")
 IDLE_S = 10  # between two passes that found nothing due
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class Command(BaseCommand):
@@ -53,21 +54,34 @@ class Command(BaseCommand):
             self._report(stats)
             return
         stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
+        try:
+            self._loop(stop, every, once=options["once"])
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _loop(self, stop: threading.Event, every: dt.timedelta, *, once: bool) -> None:
+        """Passes until stopped (SIGTERM or Ctrl-C end it after the pass in flight)."""
+        config = settings.WARMUP
+        passes = 0
         while not stop.is_set():
+            if passes:
+                close_old_connections()  # between passes: a restarted database is reconnected
+            passes += 1
             try:
-                close_old_connections()
                 stats = engage_pass(
                     db_now(), settings.SECRET_KEY, concurrency=config.imap_concurrency, every=every
                 )
             except DatabaseError as exc:
+                if once:
+                    raise CommandError(f"engagement pass failed: {exc}") from None
                 log.error("engagement pass failed: %s", exc)
                 stop.wait(IDLE_S)
                 continue
-            if stats.mailboxes or options["once"]:
+            if stats.mailboxes or once:
                 self._report(stats)
-            if options["once"]:
+            if once:
                 return
             if not stats.mailboxes:
                 stop.wait(IDLE_S)
