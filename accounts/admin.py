@@ -22,7 +22,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts import status as mailbox_status
-from accounts.models import Mailbox, OwnerPlan
+from accounts.models import ENGAGEMENT_FIELDS, Mailbox, OwnerPlan
 from warmup.models import DailyStat, SendLog
 
 PASSWORD_FIELDS = ("smtp_password", "imap_password")
@@ -159,12 +159,7 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
         "last_error_at",
         "created_at",
         "updated_at",
-        "engagement_paused_reason",
-        "engaged_at",
-        "inbox_rate_7d",
-        "reply_rate_7d",
-        "deliverability_score",
-        "spam_flagged",
+        *ENGAGEMENT_FIELDS,
     )
     fieldsets = (
         (None, {"fields": ("owner", "email", "display_name", "provider")}),
@@ -214,19 +209,7 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
             "Sending window",
             {"fields": ("timezone", "window_start_hour", "window_end_hour", "window_weekdays")},
         ),
-        (
-            "Engagement and deliverability (last 7 days)",
-            {
-                "fields": (
-                    "engagement_paused_reason",
-                    "engaged_at",
-                    "inbox_rate_7d",
-                    "reply_rate_7d",
-                    "deliverability_score",
-                    "spam_flagged",
-                )
-            },
-        ),
+        ("Engagement and deliverability (last 7 days)", {"fields": ENGAGEMENT_FIELDS}),
         (
             "Health",
             {

@@ -20,7 +20,13 @@ from rest_framework.response import Response
 
 from accounts import status as mailbox_status
 from accounts.connection import try_logins
-from accounts.models import Mailbox, OwnerPlan, guess_provider, validate_timezone
+from accounts.models import (
+    ENGAGEMENT_FIELDS,
+    Mailbox,
+    OwnerPlan,
+    guess_provider,
+    validate_timezone,
+)
 from warmup.engine.pacing import ALL_WEEKDAYS
 from warmup_project.api import bad_request
 
@@ -79,22 +85,12 @@ class MailboxSerializer(serializers.ModelSerializer):
             "consecutive_failures",
             "last_error",
             "last_error_at",
-            "engagement_paused_reason",
-            "engaged_at",
-            "inbox_rate_7d",
-            "reply_rate_7d",
-            "deliverability_score",
-            "spam_flagged",
+            *ENGAGEMENT_FIELDS,
             "created_at",
             "updated_at",
         ]
         read_only_fields = [
-            "engagement_paused_reason",
-            "engaged_at",
-            "inbox_rate_7d",
-            "reply_rate_7d",
-            "deliverability_score",
-            "spam_flagged",
+            *ENGAGEMENT_FIELDS,
             "status",
             "status_reason",
             "consecutive_failures",

@@ -13,6 +13,16 @@ from accounts import crypto
 from accounts import status as mailbox_status
 from warmup.engine.pacing import ALL_WEEKDAYS
 
+# What engagement and the deliverability refresh write: read-only in the API and admin.
+ENGAGEMENT_FIELDS = (
+    "engagement_paused_reason",
+    "engaged_at",
+    "inbox_rate_7d",
+    "reply_rate_7d",
+    "deliverability_score",
+    "spam_flagged",
+)
+
 SECURITY_CHOICES = [("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("none", "None")]
 SECURITY_MODES = tuple(value for value, _ in SECURITY_CHOICES)
 
