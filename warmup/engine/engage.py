@@ -33,9 +33,8 @@ from accounts.models import Mailbox
 from warmup.engine import content, pacing
 from warmup.engine.deliverability import update_deliverability
 from warmup.engine.planner import DEFAULT_PLAN_CAP
-from warmup.engine.record import end_of_day
-from warmup.engine.sql import Column, rows_cte
-from warmup.models import DAILY_COUNTERS, DailyStat, Placement, SendLog, SendStatus
+from warmup.engine.record import add_to_days, end_of_day
+from warmup.models import DailyStat, Placement, SendLog, SendStatus
 from warmup.transport.imap import Found, ImapAuthError, ImapError, ImapSession
 
 log = logging.getLogger("warmup.engage")
@@ -117,29 +116,6 @@ def _verified(found: Iterable[Found], secret: str) -> dict[int, Found]:
     return out
 
 
-def _add_to_days(counts: Counter[tuple[int, dt.date]], column: str) -> None:
-    """Add to one DailyStat counter of each (mailbox, date), creating missing rows. One
-    INSERT … ON CONFLICT taking the rows in (mailbox, date) order, like recording does,
-    so concurrent sessions queue for shared rows instead of deadlocking; callers run
-    it in a transaction of its own (no other DailyStat lock held)."""
-    assert column in ("inbox", "spam", "replied")  # names come from here, never input
-    columns: list[Column] = [("mailbox_id", "bigint"), ("date", "date"), ("n", "integer")]
-    rows = [(m, d, n) for (m, d), n in sorted(counts.items())]
-    t = DailyStat._meta.db_table
-    zeros = [c for c in (*DAILY_COUNTERS, "quota_met") if c != column]
-    zero_values = ", ".join("FALSE" if c == "quota_met" else "0" for c in zeros)
-    with connection.cursor() as cursor:
-        for cte, params in rows_cte(columns, rows):
-            cursor.execute(
-                f"{cte} INSERT INTO {t} (mailbox_id, date, {column}, {', '.join(zeros)}) "  # noqa: S608
-                f"SELECT mailbox_id, date, n, {zero_values} "
-                "FROM v WHERE TRUE ORDER BY mailbox_id, date "
-                f"ON CONFLICT (mailbox_id, date) DO UPDATE "
-                f"SET {column} = {t}.{column} + excluded.{column}",
-                params,
-            )
-
-
 def record_placements(
     mailbox_id: int, now: dt.datetime, placements: dict[int, str]
 ) -> tuple[int, set[int]]:
@@ -168,7 +144,7 @@ def record_placements(
     # transaction (a crash in between loses a count, never a placement).
     for place, counted in counts.items():
         with transaction.atomic():
-            _add_to_days(counted, "inbox" if place == Placement.INBOX else "spam")
+            add_to_days(counted, "inbox" if place == Placement.INBOX else "spam")
     return len(fresh), {sender for _, sender, _ in fresh}
 
 
@@ -226,7 +202,7 @@ def plan_replies(box: Mailbox, now: dt.datetime, originals: list[int]) -> int:
     except IntegrityError:  # another pass replied first: nothing planned here
         return 0
     with transaction.atomic():  # after this mailbox's own row is released
-        _add_to_days(Counter((sender_id, day) for _, sender_id, day, _, _ in picked), "replied")
+        add_to_days(Counter((sender_id, day) for _, sender_id, day, _, _ in picked), "replied")
     return len(picked)
 
 

@@ -19,7 +19,7 @@ from warmup.engine import pacing
 from warmup.engine.counters import count_attempts
 from warmup.engine.planner import local_date_expression, local_dates
 from warmup.engine.sql import Column, rows_cte, update_rows
-from warmup.models import CLAIMABLE_STATUSES, DailyStat, SendLog, SendStatus
+from warmup.models import CLAIMABLE_STATUSES, DAILY_COUNTERS, DailyStat, SendLog, SendStatus
 from warmup.transport.smtp import Outcome, Result
 
 # Consecutive failed sends after which a mailbox is paused instead of hammered.
@@ -168,6 +168,29 @@ def _apply_stat_deltas(deltas: dict[tuple[int, dt.date], Counter[str]]) -> None:
                 f"(SELECT y.streak FROM {t} y WHERE y.mailbox_id = {t}.mailbox_id "
                 f"AND y.date = (SELECT yesterday FROM v WHERE v.mailbox_id = {t}.mailbox_id "
                 f"AND v.date = {t}.date) AND y.quota_met), 0) ELSE {t}.streak END",
+                params,
+            )
+
+
+def add_to_days(counts: Counter[tuple[int, dt.date]], column: str) -> None:
+    """Add to one DailyStat counter of each (mailbox, date), creating missing rows. One
+    INSERT … ON CONFLICT taking the rows in (mailbox, date) order, like recording does,
+    so concurrent sessions queue for shared rows instead of deadlocking; callers run
+    it in a transaction of its own (no other DailyStat lock held)."""
+    assert column in ("unknown", "inbox", "spam", "replied")  # from code, never input
+    columns: list[Column] = [("mailbox_id", "bigint"), ("date", "date"), ("n", "integer")]
+    rows = [(m, d, n) for (m, d), n in sorted(counts.items())]
+    t = DailyStat._meta.db_table
+    zeros = [c for c in (*DAILY_COUNTERS, "quota_met") if c != column]
+    zero_values = ", ".join("FALSE" if c == "quota_met" else "0" for c in zeros)
+    with connection.cursor() as cursor:
+        for cte, params in rows_cte(columns, rows):
+            cursor.execute(
+                f"{cte} INSERT INTO {t} (mailbox_id, date, {column}, {', '.join(zeros)}) "  # noqa: S608
+                f"SELECT mailbox_id, date, n, {zero_values} "
+                "FROM v WHERE TRUE ORDER BY mailbox_id, date "
+                f"ON CONFLICT (mailbox_id, date) DO UPDATE "
+                f"SET {column} = {t}.{column} + excluded.{column}",
                 params,
             )
 

@@ -26,8 +26,8 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from warmup.engine.counters import count_attempts
-from warmup.engine.sql import Column, rows_cte
-from warmup.models import DailyStat, SendLog, SendStatus, Worker
+from warmup.engine.record import add_to_days
+from warmup.models import SendLog, SendStatus, Worker
 
 log = logging.getLogger("warmup.workers")
 
@@ -133,19 +133,6 @@ def release(slots: QuerySet[SendLog], now: dt.datetime, *, why: str) -> Reaped:
             smtp_error=f"{why} during the send: it may have been delivered, never resent",
             timestamp=now,
         )
-        _count_unknown(Counter((sender, day) for _, sender, day in started))
+        add_to_days(Counter((sender, day) for _, sender, day in started), "unknown")
         count_attempts(now, {SendStatus.UNKNOWN: len(started)})
     return Reaped(0, replanned, len(started))
-
-
-def _count_unknown(counts: Counter[tuple[int, dt.date]]) -> None:
-    columns: list[Column] = [("mailbox_id", "bigint"), ("date", "date"), ("n", "integer")]
-    rows = [(m, d, n) for (m, d), n in sorted(counts.items())]
-    table = DailyStat._meta.db_table
-    with connection.cursor() as cursor:
-        for cte, params in rows_cte(columns, rows):
-            cursor.execute(
-                f"{cte} UPDATE {table} SET unknown = {table}.unknown + v.n FROM v "  # noqa: S608
-                f"WHERE {table}.mailbox_id = v.mailbox_id AND {table}.date = v.date",
-                params,
-            )
