@@ -44,6 +44,13 @@ _WINDOW = ("mailbox__timezone", "mailbox__window_start_hour", "mailbox__window_e
 
 
 @dataclass(frozen=True)
+class WorkerState:
+    worker: Worker
+    heartbeat_age_s: float
+    alive: bool  # heard from within WARMUP_HEARTBEAT_TIMEOUT_S (the reaper's own rule)
+
+
+@dataclass(frozen=True)
 class Reading:
     at: dt.datetime
     total_mailboxes: int
@@ -65,11 +72,10 @@ class Reading:
     slots_overdue: int
     engine_running: bool
     last_cycle_at: dt.datetime | None
-    workers_registered: int
+    workers: list[WorkerState]  # by shard, then name
     workers_alive: int
     shards_expected: int
     shards_alive: int
-    heartbeat_age_by_shard: dict[int, float]  # the freshest worker's, per shard
     capacity: Capacity
     capacity_at: dt.datetime  # when it was assessed
     # Engagement: placements seen today (by the senders' days), and deliverability.
@@ -83,6 +89,19 @@ class Reading:
     health: Health
     # Today's sending windows by (timezone, start hour, end hour), for furthest_behind.
     windows: dict[Any, pacing.Window] = field(default_factory=dict, repr=False)
+
+    @property
+    def workers_registered(self) -> int:
+        return len(self.workers)
+
+    @property
+    def heartbeat_age_by_shard(self) -> dict[int, float]:
+        """The freshest heartbeat's age, per shard."""
+        ages: dict[int, float] = {}
+        for state in self.workers:
+            shard = state.worker.shard
+            ages[shard] = min(ages.get(shard, state.heartbeat_age_s), state.heartbeat_age_s)
+        return ages
 
     @property
     def quota_completion_rate(self) -> float:
@@ -238,8 +257,13 @@ def read(
     )
     state = EngineState.load()
     timeout = dt.timedelta(seconds=config.heartbeat_timeout_s)
-    workers = list(Worker.objects.values("shard", "shard_count", "heartbeat_at"))
-    alive = [w for w in workers if now - w["heartbeat_at"] <= timeout]
+    workers = [
+        WorkerState(
+            w, max((now - w.heartbeat_at).total_seconds(), 0.0), w.heartbeat_at >= now - timeout
+        )
+        for w in Worker.objects.order_by("shard", "name")
+    ]
+    alive = [s.worker for s in workers if s.alive]
     capacity_at, capacity = (None, None) if fresh_capacity else recent_capacity(now, config)
     if capacity is None:
         demands = todays_demands(now, config.min_daily_quota, sending=boxes["active"])
@@ -255,8 +279,8 @@ def read(
         interval_s=config.cron_interval_minutes * 60,
         workers_registered=len(workers),
         workers_alive=len(alive),
-        shards_expected=max((w["shard_count"] for w in alive), default=0),
-        shards_alive=len({w["shard"] for w in alive}),
+        shards_expected=max((w.shard_count for w in alive), default=0),
+        shards_alive=len({w.shard for w in alive}),
         attempts_last_hour=sum(last_hour.values()),
         failed_last_hour=last_hour.get(SendStatus.FAILED, 0),
         quotas_today=today["quotas"],
@@ -282,18 +306,10 @@ def read(
         slots_overdue=slots["overdue"],
         engine_running=state.running,
         last_cycle_at=state.last_cycle_at,
-        workers_registered=facts.workers_registered,
+        workers=workers,
         workers_alive=facts.workers_alive,
         shards_expected=facts.shards_expected,
         shards_alive=facts.shards_alive,
-        heartbeat_age_by_shard={
-            shard: min(
-                max((now - w["heartbeat_at"]).total_seconds(), 0.0)
-                for w in workers
-                if w["shard"] == shard
-            )
-            for shard in sorted({w["shard"] for w in workers})
-        },
         capacity=capacity,
         capacity_at=capacity_at,
         inbox_today=today["inbox"],

@@ -12,21 +12,11 @@ from metrics.dashboard import hourly_chart
 from metrics.health import LEVEL_NAMES
 from metrics.reading import furthest_behind, read
 from warmup.engine.workers import db_now
-from warmup.models import Worker
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
     now = db_now()
     reading = read(now, settings.WARMUP)
-    timeout = settings.WARMUP.heartbeat_timeout_s
-    workers = [
-        {
-            "worker": w,
-            "age_s": round((now - w.heartbeat_at).total_seconds()),
-            "alive": (now - w.heartbeat_at).total_seconds() <= timeout,
-        }
-        for w in Worker.objects.order_by("shard", "name")
-    ]
     context = {
         **admin.site.each_context(request),
         "title": "Operator dashboard",
@@ -37,6 +27,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "checks": [(c, LEVEL_NAMES[c.level]) for c in reading.health.checks],
         "chart": hourly_chart(now),
         "behind": furthest_behind(reading),
-        "workers": workers,
+        "workers": reading.workers,
     }
     return TemplateResponse(request, "admin/warmup/dashboard.html", context)

@@ -25,10 +25,10 @@ from rest_framework.views import APIView
 
 from accounts.models import Mailbox, timezones_in_use
 from metrics.api import HealthOut, health_data
-from metrics.reading import read
+from metrics.reading import WorkerState, read
 from warmup.engine import control, pacing, workers
 from warmup.engine.planner import on_local_today
-from warmup.models import DailyStat, EngineState, Worker
+from warmup.models import DailyStat, EngineState
 from warmup_project.api import Pagination, bad_request, paginated
 
 HISTORY_DAYS = 30
@@ -134,11 +134,26 @@ class ControlAction(serializers.Serializer):
     reason = serializers.CharField(max_length=500, required=False, default="")
 
 
+def worker_data(state: WorkerState) -> dict[str, Any]:
+    w = state.worker
+    return {
+        "name": w.name,
+        "shard": w.shard,
+        "shard_count": w.shard_count,
+        "host": w.host,
+        "pid": w.pid,
+        "started_at": w.started_at,
+        "heartbeat_at": w.heartbeat_at,
+        "last_cycle_at": w.last_cycle_at,
+        "alive": state.alive,
+    }
+
+
 def control_state(now: dt.datetime) -> dict[str, Any]:
     """The engine's switch, its workers, and the system's health with the rule that
     decided it (a full metrics reading)."""
     state = EngineState.load()
-    timeout = dt.timedelta(seconds=settings.WARMUP.heartbeat_timeout_s)
+    reading = read(now, settings.WARMUP)
     return {
         "running": state.running,
         "reason": state.reason,
@@ -147,21 +162,8 @@ def control_state(now: dt.datetime) -> dict[str, Any]:
         "last_cycle_at": state.last_cycle_at,
         "trigger_requested_at": state.trigger_requested_at,
         "now": now,
-        "workers": [
-            {
-                "name": w.name,
-                "shard": w.shard,
-                "shard_count": w.shard_count,
-                "host": w.host,
-                "pid": w.pid,
-                "started_at": w.started_at,
-                "heartbeat_at": w.heartbeat_at,
-                "last_cycle_at": w.last_cycle_at,
-                "alive": now - w.heartbeat_at <= timeout,
-            }
-            for w in Worker.objects.order_by("shard", "name")
-        ],
-        "health": health_data(read(now, settings.WARMUP)),
+        "workers": [worker_data(state) for state in reading.workers],
+        "health": health_data(reading),
     }
 
 
