@@ -20,8 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-CRITICAL, DEGRADED, HEALTHY = 0, 1, 2
-LEVEL_NAMES = {CRITICAL: "critical", DEGRADED: "degraded", HEALTHY: "healthy"}
+from metrics.models import Health
+
+CRITICAL, DEGRADED, HEALTHY = Health.CRITICAL.value, Health.DEGRADED.value, Health.HEALTHY.value
+LEVEL_NAMES = {level.value: level.name.lower() for level in Health}
 LEVEL_CHOICES = [(name, name) for name in LEVEL_NAMES.values()]
 RULES = ("engine", "cycle", "workers", "failure_rate", "pace", "capacity")
 
@@ -58,7 +60,7 @@ class Check:
 
 
 @dataclass(frozen=True)
-class Health:
+class Verdict:
     level: int
     rule: str  # the rule that decided the level; "all_rules_pass" when healthy
     detail: str
@@ -141,12 +143,12 @@ def _capacity(f: Facts) -> Check:
     return Check("capacity", HEALTHY, "the limits fit today's quotas")
 
 
-def evaluate(facts: Facts) -> Health:
+def evaluate(facts: Facts) -> Verdict:
     checks = tuple(
         rule(facts) for rule in (_engine, _cycle, _workers, _failure_rate, _pace, _capacity)
     )
     worst = min(check.level for check in checks)
     if worst == HEALTHY:
-        return Health(HEALTHY, "all_rules_pass", "every rule passes", checks)
+        return Verdict(HEALTHY, "all_rules_pass", "every rule passes", checks)
     decider = next(check for check in checks if check.level == worst)
-    return Health(worst, decider.rule, decider.detail, checks)
+    return Verdict(worst, decider.rule, decider.detail, checks)

@@ -19,7 +19,7 @@ from django.db.models.functions import Floor
 from accounts import status as mailbox_status
 from accounts.models import Mailbox, timezones_in_use
 from metrics.capacity import Capacity, Demand, assess
-from metrics.health import Facts, Health, evaluate
+from metrics.health import Facts, Verdict, evaluate
 from metrics.models import MetricSnapshot
 from warmup.engine import pacing, planner
 from warmup.engine.limits import Limits
@@ -86,7 +86,7 @@ class Reading:
     scored: int  # mailboxes with a deliverability score
     score_sum: int
     score_buckets: dict[int, int]  # upper bound → mailboxes at or below it
-    health: Health
+    health: Verdict
     # Today's sending windows by (timezone, start hour, end hour), for furthest_behind.
     windows: dict[Any, pacing.Window] = field(default_factory=dict, repr=False)
 
