@@ -145,7 +145,7 @@ class _Sender:
 
 @dataclass(frozen=True)
 class _Original:
-    recipient: Peer
+    recipient_id: int
     subject: str
     message_id: str
     thread_id: str
@@ -289,11 +289,12 @@ class Engine:
         # Replies go back to the original's sender; every other slot is paired.
         fresh = [row for row in rows if not row[3]]
         paired = iter(pair_recipients([senders[row[4]].peer for row in fresh], network, self.rng))
-        recipients = [replies[row[3]].recipient if row[3] else next(paired) for row in rows]
+        recipients: list[int | None] = [
+            replies[row[3]].recipient_id if row[3] else getattr(next(paired), "id", None)
+            for row in rows
+        ]
         emails = dict(
-            Mailbox.objects.filter(id__in={r.id for r in recipients if r}).values_list(
-                "id", "email"
-            )
+            Mailbox.objects.filter(id__in={r for r in recipients if r}).values_list("id", "email")
         )
         groups: dict[int, tuple[SmtpAccount, list[Envelope]]] = {}
         meta: dict[int, tuple[int, int, str, str]] = {}  # slot → sender, recipient, ids
@@ -323,7 +324,7 @@ class Engine:
                     original_message_id=original.message_id,
                     original_references="",
                     sender=content.Party(sender.email, sender.display_name),
-                    recipient=content.Party(emails[recipient.id]),
+                    recipient=content.Party(emails[recipient]),
                     token=token,
                     now=now,
                     rng=self.rng,
@@ -333,7 +334,7 @@ class Engine:
                 subject, topic = content.subject_for(sender_id, day, slot_no)
                 message = content.compose(
                     sender=content.Party(sender.email, sender.display_name),
-                    recipient=content.Party(emails[recipient.id]),
+                    recipient=content.Party(emails[recipient]),
                     subject=subject,
                     topic=topic,
                     token=token,
@@ -342,9 +343,9 @@ class Engine:
                 )
                 thread = message.message_id
             groups[sender_id][1].append(
-                Envelope(slot_id, sender.email, emails[recipient.id], message.data)
+                Envelope(slot_id, sender.email, emails[recipient], message.data)
             )
-            meta[slot_id] = (sender_id, recipient.id, message.message_id, thread)
+            meta[slot_id] = (sender_id, recipient, message.message_id, thread)
         self._release(unpaired, now, "no recipient in the network fits")
         stats.unpaired += len(unpaired)
         self._stop_broken(broken, [(row[0], row[3]) for row in slots], now)
@@ -371,7 +372,7 @@ class Engine:
         )
         return {
             slot_id: _Original(
-                recipient=Peer(sender_id, domain="", provider="", owner_id=0, receive_cap=0),
+                recipient_id=sender_id,
                 subject=content.subject_for(sender_id, day, slot_no)[0],
                 message_id=message_id,
                 thread_id=thread_id or message_id,
