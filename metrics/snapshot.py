@@ -28,7 +28,6 @@ def take_snapshot(reading: Reading) -> MetricSnapshot:
             "on_pace_rate": round(reading.on_pace_rate, 4),
             "slots_overdue": reading.slots_overdue,
             "workers_alive": reading.workers_alive,
-            "capacity_shortfall": reading.capacity.shortfall,
             "capacity": capacity_detail(reading.capacity),
             "health_detail": reading.health.detail,
         },

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, connection, connections, transaction
-from django.db.models import Q, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 
 from accounts import crypto
@@ -96,7 +96,7 @@ def claim_for_engagement(now: dt.datetime, every: dt.timedelta, limit: int | Non
     due = (
         Mailbox.objects.filter(warmup_enabled=True, engagement_paused_reason="")
         .filter(Q(engaged_at__isnull=True) | Q(engaged_at__lte=now - every))
-        .order_by(Coalesce("engaged_at", Value(dt.datetime(1970, 1, 1, tzinfo=dt.UTC))), "id")
+        .order_by(F("engaged_at").asc(nulls_first=True), "id")
     )
     with transaction.atomic():
         ids = list(
