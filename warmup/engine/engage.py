@@ -25,14 +25,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, connection, connections, transaction
-from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q
 
 from accounts import crypto
 from accounts.models import Mailbox
 from warmup.engine import content, pacing
 from warmup.engine.deliverability import update_deliverability
-from warmup.engine.planner import DEFAULT_PLAN_CAP
+from warmup.engine.planner import plan_cap_of
 from warmup.engine.record import add_to_days, end_of_day
 from warmup.models import DailyStat, Placement, SendLog, SendStatus
 from warmup.transport.imap import Found, ImapAuthError, ImapError, ImapSession
@@ -169,11 +168,7 @@ def plan_replies(box: Mailbox, now: dt.datetime, originals: list[int]) -> int:
             row = (
                 DailyStat.objects.select_for_update(of=("self",))
                 .filter(mailbox_id=box.id, date=today)
-                .annotate(
-                    plan_cap=Coalesce(
-                        "mailbox__owner__plan__max_daily_quota", Value(DEFAULT_PLAN_CAP)
-                    )
-                )
+                .annotate(plan_cap=plan_cap_of("mailbox__owner"))
                 .first()
             )
             if row is None:  # the day is not planned yet: next pass

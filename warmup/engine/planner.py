@@ -80,6 +80,12 @@ def local_date_expression(dates: dict[str, dt.date], field: str = "timezone") ->
     )
 
 
+def plan_cap_of(owner: str = "owner") -> Coalesce:
+    """The owner's plan cap on a mailbox's daily sends (the default plan's when it has
+    none), through the `owner` path of the queryset's model."""
+    return Coalesce(f"{owner}__plan__max_daily_quota", Value(DEFAULT_PLAN_CAP))
+
+
 def sending_mailboxes() -> QuerySet[Mailbox]:
     return Mailbox.objects.filter(warmup_enabled=True, status=mailbox_status.ACTIVE)
 
@@ -94,7 +100,7 @@ def unplanned_mailboxes(now: dt.datetime) -> list[dict[str, Any]]:
         sending_mailboxes()
         .annotate(
             local_date=local_date_expression(dates),
-            plan_cap=Coalesce("owner__plan__max_daily_quota", Value(DEFAULT_PLAN_CAP)),
+            plan_cap=plan_cap_of(),
         )
         .filter(~Exists(planned))
         .order_by("id")
@@ -199,9 +205,7 @@ def top_up(now: dt.datetime, margin: dt.timedelta) -> int:
             DailyStat.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(id__in=short)
             .select_related("mailbox")
-            .annotate(
-                plan_cap=Coalesce("mailbox__owner__plan__max_daily_quota", Value(DEFAULT_PLAN_CAP))
-            )
+            .annotate(plan_cap=plan_cap_of("mailbox__owner"))
         )
         logs: list[SlotRow] = []
         changed: list[DailyStat] = []
