@@ -247,6 +247,15 @@ def test_setup_schedules_is_idempotent_and_follows_the_worker_count(settings: An
     assert created == ["warmup: dispatch shard 1 of 1"]
     assert sorted(updated) == ["warmup: metric snapshot", "warmup: plan"]
     assert len(removed) == 3
+    # run_warmup workers send (compose): qcluster keeps engagement, snapshots, maintenance.
+    created, updated, removed = setup_schedules(sending=False)
+    assert not created and not updated
+    assert sorted(removed) == ["warmup: dispatch shard 1 of 1", "warmup: plan"]
+    assert sorted(Schedule.objects.values_list("func", flat=True)) == [
+        "warmup.tasks.engage",
+        "warmup.tasks.maintenance",
+        "warmup.tasks.snapshot",
+    ]
 
 
 @pytest.mark.django_db

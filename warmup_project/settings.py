@@ -90,12 +90,18 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 # Behind nginx (docker/nginx.conf) TLS ends at the proxy, which sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if not DEBUG:
+    # SECURE_SSL_REDIRECT=false serves plain HTTP (a trial on a private network): then no
+    # redirect, no HSTS, and cookies without the Secure flag, or no login would work.
     SECURE_SSL_REDIRECT = (
         warmup_config.parse_bool(os.environ.get("SECURE_SSL_REDIRECT", "true")) is not False
     )
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
+    # Answered over plain HTTP inside the deployment's network: the container's health
+    # check and Prometheus's scrapes (docker/compose.yaml); nginx keeps /metrics private.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$", r"^api/warmup/metrics$"]
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT
+    SECURE_HSTS_SECONDS = (
+        int(os.environ.get("SECURE_HSTS_SECONDS", "31536000")) if SECURE_SSL_REDIRECT else 0
+    )
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     CSRF_TRUSTED_ORIGINS = [

@@ -9,6 +9,7 @@ from metrics.api import MetricsView
 from metrics.views import dashboard
 from warmup.api import ControlView, MailboxPerformanceView, QuotaView
 from warmup_project.tokens import RefreshView, TokenView
+from warmup_project.views import healthz
 
 admin.site.site_header = "Warmup operations"
 admin.site.site_title = "Warmup"
@@ -19,6 +20,7 @@ router.register("mailboxes", MailboxViewSet, basename="mailbox")
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("healthz", healthz, name="healthz"),
     path("admin/dashboard/", admin.site.admin_view(dashboard), name="dashboard"),
     path("admin/", admin.site.urls),
     path("api/auth/token/", TokenView.as_view(), name="token"),

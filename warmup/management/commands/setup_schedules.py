@@ -2,21 +2,25 @@
 (idempotent: run it at every deploy): planning and metric snapshots every
 WARMUP_CRON_INTERVAL_MINUTES, one dispatch task a minute per shard (1..
 WARMUP_WORKER_COUNT), IMAP engagement every minute, maintenance daily. Schedules of
-shards beyond the count go."""
+shards beyond the count go.
+
+With --senders-run-warmup the `run_warmup` workers plan and send (docker/compose.yaml):
+qcluster then runs only engagement, snapshots and maintenance, and the plan and dispatch
+schedules go."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django_q.models import Schedule
 
 PREFIX = "warmup: "
 
 
-def wanted(cron_minutes: int, shards: int) -> dict[str, dict[str, Any]]:
+def wanted(cron_minutes: int, shards: int, *, sending: bool = True) -> dict[str, dict[str, Any]]:
     every = {"schedule_type": Schedule.MINUTES, "repeats": -1}
     schedules = {
         f"{PREFIX}plan": {"func": "warmup.tasks.plan", "minutes": cron_minutes, **every},
@@ -32,6 +36,9 @@ def wanted(cron_minutes: int, shards: int) -> dict[str, dict[str, Any]]:
             "repeats": -1,
         },
     }
+    if not sending:
+        del schedules[f"{PREFIX}plan"]
+        return schedules
     for shard in range(1, shards + 1):
         schedules[f"{PREFIX}dispatch shard {shard} of {shards}"] = {
             "func": "warmup.tasks.dispatch",
@@ -42,10 +49,10 @@ def wanted(cron_minutes: int, shards: int) -> dict[str, dict[str, Any]]:
     return schedules
 
 
-def setup_schedules() -> tuple[list[str], list[str], list[str]]:
+def setup_schedules(*, sending: bool = True) -> tuple[list[str], list[str], list[str]]:
     """(created, updated, removed) schedule names."""
     config = settings.WARMUP
-    target = wanted(config.cron_interval_minutes, config.worker_count)
+    target = wanted(config.cron_interval_minutes, config.worker_count, sending=sending)
     created, updated = [], []
     with transaction.atomic():
         for name, fields in target.items():
@@ -66,8 +73,15 @@ def setup_schedules() -> tuple[list[str], list[str], list[str]]:
 class Command(BaseCommand):
     help = __doc__
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--senders-run-warmup",
+            action="store_true",
+            help="run_warmup workers plan and send: schedule no plan or dispatch tasks",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
-        created, updated, removed = setup_schedules()
+        created, updated, removed = setup_schedules(sending=not options["senders_run_warmup"])
         for verb, names in (("created", created), ("updated", updated), ("removed", removed)):
             for name in names:
                 self.stdout.write(f"{verb}: {name}")

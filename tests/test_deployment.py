@@ -1,0 +1,488 @@
+"""The deployment files agree with the project: the Dockerfile's and compose file's
+commands exist and parse, the settings module is right, `docker/init-env` writes a
+configuration the app accepts, the compose client validates the file, and gunicorn (with
+nginx in front, as compose runs them) serves the app with production settings."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from django.core.management import get_commands, load_command_class
+from django.urls import resolve
+
+from warmup_project import config
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKER = ROOT / "docker"
+WORKERS = ("worker-1", "worker-2", "worker-3")
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of docker/Dockerfile, continuation lines joined."""
+    text = re.sub(r"\\\n\s*", " ", (DOCKER / "Dockerfile").read_text())
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1])
+        for line in lines
+        if line and not line.startswith("#")
+    ]
+
+
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((DOCKER / "compose.yaml").read_text())
+
+
+def manage_py_commands(command: Any) -> list[list[str]]:
+    """The `python manage.py …` invocations in a compose command (a list, or `sh -c`)."""
+    if isinstance(command, str):
+        command = shlex.split(command)
+    if command[:2] == ["sh", "-c"]:
+        return [c for part in command[2].split("&&") for c in manage_py_commands(part.strip())]
+    assert command[:2] == ["python", "manage.py"], command
+    return [command[2:]]
+
+
+def assert_command_parses(argv: list[str]) -> None:
+    name, *args = argv
+    app = get_commands().get(name)
+    assert app is not None, f"manage.py has no command {name!r}"
+    command = load_command_class(app, name)
+    command.create_parser("manage.py", name).parse_args(args)
+
+
+def test_the_dockerfile_runs_the_projects_entry_points() -> None:
+    instructions = dockerfile()
+    env = " ".join(args for op, args in instructions if op == "ENV")
+    settings_module = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"][
+        "ini_options"
+    ]["DJANGO_SETTINGS_MODULE"]
+    assert f"DJANGO_SETTINGS_MODULE={settings_module}" in env
+    for op, args in instructions:
+        if op == "COPY":
+            *sources, _target = args.split()
+            for source in sources:
+                assert (ROOT / source).exists(), f"COPY {source}: no such file"
+    # Every package pyproject installs is copied in.
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"
+    ]["find"]["include"]
+    copied = {args.split()[0] for op, args in instructions if op == "COPY"}
+    assert {p.rstrip("*") for p in packages} <= copied
+    assert "templates" in copied and "manage.py" in copied
+
+    runs = " ".join(args for op, args in instructions if op == "RUN")
+    assert "pip install -c constraints.txt" in runs  # pinned
+    assert "manage.py collectstatic" in runs
+    user = [args for op, args in instructions if op == "USER"]
+    assert user and user[-1] not in ("root", "0")
+
+    cmd = json.loads(next(args for op, args in instructions if op == "CMD"))
+    assert cmd[0] == "gunicorn"
+    module, _, attribute = cmd[1].partition(":")
+    from importlib import import_module
+
+    assert callable(getattr(import_module(module), attribute))
+    config_module = cmd[cmd.index("--config") + 1].removeprefix("python:")
+    gunicorn_config = import_module(config_module)
+    assert gunicorn_config.bind.endswith(":8000")
+
+    healthcheck = next(args for op, args in instructions if op == "HEALTHCHECK")
+    url = re.search(r"http://127\.0\.0\.1:8000(/[\w/-]*)", healthcheck)
+    assert url is not None
+    assert resolve(url.group(1)).url_name == "healthz"
+    # No secret is baked in.
+    assert not re.search(r"SECRET_KEY|WARMUP_SECRET_KEYS|PASSWORD|TOKEN", env)
+
+
+def test_the_compose_file_runs_the_services_an_operator_needs() -> None:
+    spec = compose()
+    services = spec["services"]
+    assert {
+        "postgres",
+        "migrate",
+        "web",
+        *WORKERS,
+        "qcluster",
+        "nginx",
+        "prometheus",
+        "grafana",
+    } <= set(services)
+    assert services["postgres"]["image"].startswith("postgres:15")
+    assert any(v.startswith("pgdata:") for v in services["postgres"]["volumes"])
+    app_services = [name for name, s in services.items() if s.get("image") == "warmup:latest"]
+    assert set(app_services) == {"migrate", "web", *WORKERS, "qcluster"}
+    for name in app_services:
+        service = services[name]
+        assert service["build"]["dockerfile"] == "docker/Dockerfile"
+        assert service["env_file"] == "warmup.env"
+        if "command" in service:
+            for argv in manage_py_commands(service["command"]):
+                assert_command_parses(argv)
+        env = service["environment"]
+        assert set(env) <= {v.name for v in config.INT_VARS + config.BOOL_VARS} | {
+            "DATABASE_URL",
+            "WARMUP_WORKER_ID",
+        }
+        assert env["WARMUP_DISTRIBUTED_MODE"] == "true"
+        if name != "migrate":
+            assert service["restart"] == "unless-stopped"
+            assert service["depends_on"]["migrate"]["condition"] == (
+                "service_completed_successfully"
+            )
+    # Workers 1..N of N, N being the number of worker services.
+    ids = sorted(int(services[w]["environment"]["WARMUP_WORKER_ID"]) for w in WORKERS)
+    assert ids == [1, 2, 3]
+    assert {services[w]["environment"]["WARMUP_WORKER_COUNT"] for w in WORKERS} == {"3"}
+    for w in WORKERS:
+        assert manage_py_commands(services[w]["command"]) == [["run_warmup"]]
+    migrate = manage_py_commands(services["migrate"]["command"])
+    assert [argv[0] for argv in migrate] == ["migrate", "collectstatic", "setup_schedules"]
+    assert "--senders-run-warmup" in migrate[2]
+    assert services["web"].get("command") is None  # the image's gunicorn
+    # Healthchecks: the image's for web; the services' own for the rest that serve.
+    for name in ("postgres", "nginx", "prometheus", "grafana"):
+        assert services[name]["healthcheck"]["test"], name
+    # Every file mounted from docker/ exists, and nginx gets the static volume.
+    for service in services.values():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert (DOCKER / source).exists(), source
+            else:
+                assert source in spec["volumes"], source
+    assert "static:/srv/static:ro" in services["nginx"]["volumes"]
+    assert spec["secrets"]["warmup_metrics_token"]["file"] == "./secrets/metrics_token"
+    assert "/run/secrets/warmup_metrics_token" in (DOCKER / "prometheus.yml").read_text()
+    # Grafana loads the dashboard from where compose mounts it.
+    provider = yaml.safe_load((DOCKER / "grafana/provisioning/dashboards/warmup.yml").read_text())[
+        "providers"
+    ][0]
+    mounts = [v.split(":")[1] for v in services["grafana"]["volumes"]]
+    assert f"{provider['options']['path']}/warmup-dashboard.json" in mounts
+
+
+def run_init_env(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(DOCKER / "init-env"), "--dir", str(directory), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def read_env(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {k: v for k, v in pairs if not k.startswith("#")}
+
+
+def test_init_env_writes_a_configuration_the_app_accepts(tmp_path: Path) -> None:
+    done = run_init_env(tmp_path, "--host", "warmup.example.com")
+    assert done.returncode == 0, done.stderr
+    app = read_env(tmp_path / "warmup.env")
+    compose_env = read_env(tmp_path / ".env")
+    for name, value in app.items():
+        assert value not in done.stdout or value in ("true", "false"), f"{name} printed"
+    assert (tmp_path / "warmup.env").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600
+    # Every variable of .env.example is there, DATABASE_URL and the shard left to compose.
+    example = read_env(ROOT / ".env.example")
+    assert set(example) - set(app) == {"DATABASE_URL", "WARMUP_WORKER_ID", "WARMUP_WORKER_COUNT"}
+    loaded = config.load({**app, "DATABASE_URL": "postgres://warmup:x@postgres:5432/warmup"})
+    assert loaded.problems == () or not any(p.is_error for p in loaded.problems)
+    assert loaded.debug is False
+    assert "warmup.example.com" in loaded.allowed_hosts and "web" in loaded.allowed_hosts
+    assert (tmp_path / "secrets/metrics_token").read_text() == app["WARMUP_METRICS_TOKEN"]
+    assert set(compose_env) == {
+        "COMPOSE_PROJECT_NAME",
+        "POSTGRES_PASSWORD",
+        "GRAFANA_ADMIN_PASSWORD",
+    }
+    # A second run keeps the keys it would otherwise destroy.
+    again = run_init_env(tmp_path, "--host", "other.example.com")
+    assert again.returncode == 1 and "--force" in again.stderr
+    assert read_env(tmp_path / "warmup.env") == app
+
+
+def compose_client() -> list[str] | None:
+    docker = shutil.which("docker")
+    if (
+        docker
+        and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
+    ):
+        return [docker, "compose"]
+    legacy = shutil.which("docker-compose")
+    return [legacy] if legacy else None
+
+
+@pytest.mark.skipif(
+    compose_client() is None,
+    reason="needs `docker compose` or docker-compose (.ci/run installs it)",
+)
+def test_the_compose_client_validates_the_file(tmp_path: Path) -> None:
+    """`config` resolves the anchors, the .env files and the interpolations, and checks the
+    result against the Compose schema, with no Docker engine."""
+    shutil.copytree(
+        DOCKER, tmp_path / "docker", ignore=shutil.ignore_patterns(".env", "warmup.env", "secrets")
+    )
+    assert run_init_env(tmp_path / "docker", "--host", "warmup.example.com").returncode == 0
+    client = compose_client() or []
+    done = subprocess.run(
+        [*client, "-f", "docker/compose.yaml", "config"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    resolved = yaml.safe_load(done.stdout)
+    password = read_env(tmp_path / "docker/.env")["POSTGRES_PASSWORD"]
+    for worker, shard in zip(WORKERS, ("1", "2", "3"), strict=True):
+        env = resolved["services"][worker]["environment"]
+        assert str(env["WARMUP_WORKER_ID"]) == shard
+        assert env["DATABASE_URL"] == f"postgres://warmup:{password}@postgres:5432/warmup"
+        assert env["DEBUG"] == "false"
+        assert "GRAFANA_ADMIN_PASSWORD" not in env  # compose's own secrets stay compose's
+    assert resolved["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"] == password
+
+
+# --- gunicorn with production settings, nginx in front --------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen[str], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"{what} exited: {process.communicate()[0][-3000:]}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"{what} did not listen on {port}")
+
+
+def request(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    data = json.dumps(body).encode() if body is not None else None
+    all_headers = {"Host": "127.0.0.1", **(headers or {})}
+    if data is not None:
+        all_headers["Content-Type"] = "application/json"
+    connection.request(method, path, body=data, headers=all_headers)
+    response = connection.getresponse()
+    payload = response.read()
+    connection.close()
+    return response.status, {k.lower(): v for k, v in response.getheaders()}, payload
+
+
+@pytest.fixture
+def production_server(transactional_db: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """gunicorn as the image runs it (its CMD), DEBUG off, on the test database."""
+    from cryptography.fernet import Fernet
+
+    from tests.test_run_warmup import database_url
+
+    port = free_port()
+    token = "metrics-token-for-the-gunicorn-test-0123"
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": "a-production-like-secret-key-for-the-gunicorn-test-0123456789",
+        "WARMUP_SECRET_KEYS": Fernet.generate_key().decode(),
+        "WARMUP_METRICS_TOKEN": token,
+        "ALLOWED_HOSTS": "127.0.0.1,warmup.test",
+        "DATABASE_URL": database_url(),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "1",
+    }
+    cmd = json.loads(next(args for op, args in dockerfile() if op == "CMD"))
+    gunicorn = str(Path(sys.executable).parent / cmd[0])
+    process = subprocess.Popen(
+        [gunicorn, *cmd[1:]],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for_port(port, process, "gunicorn")
+        yield {"port": port, "token": token}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+        # Nothing secret reaches the log.
+        for secret in (token, env["SECRET_KEY"], env["WARMUP_SECRET_KEYS"]):
+            assert secret not in output
+
+
+def make_user_with_mailbox(make_mailbox: Any) -> tuple[str, str]:
+    """A user whose password the server (default hashers, unlike the tests') can check."""
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+    box = make_mailbox()
+    password = "a-long-user-password-42"
+    box.owner.password = PBKDF2PasswordHasher().encode(password, "gunicorntestsalt")
+    box.owner.save()
+    return box.owner.username, password
+
+
+@pytest.mark.postgres
+def test_gunicorn_serves_the_app_with_production_settings(
+    production_server: dict[str, Any], make_mailbox: Any
+) -> None:
+    port = production_server["port"]
+    username, password = make_user_with_mailbox(make_mailbox)
+    https = {"X-Forwarded-Proto": "https"}  # as nginx or the load balancer says
+
+    assert request(port, "GET", "/healthz")[0] == 200  # plain HTTP: the health check
+    status, headers, _ = request(port, "GET", "/admin/login/")
+    assert status == 301 and headers["location"] == "https://127.0.0.1/admin/login/"
+    status, headers, page = request(port, "GET", "/admin/login/", headers=https)
+    assert status == 200 and b"Warmup operations" in page
+    assert "secure" in headers["set-cookie"].lower()  # the CSRF cookie
+    assert headers["strict-transport-security"].startswith("max-age=31536000")
+    assert request(port, "GET", "/admin/login/", headers={**https, "Host": "evil.test"})[0] == 400
+
+    status, _, body = request(
+        port,
+        "POST",
+        "/api/auth/token/",
+        body={"username": username, "password": password},
+        headers=https,
+    )
+    assert status == 200, body
+    access = json.loads(body)["access"]
+    auth = {**https, "Authorization": f"Bearer {access}"}
+    status, _, body = request(port, "GET", "/api/warmup/quota", headers=auth)
+    assert status == 200, body
+    assert json.loads(body)["results"] == []  # nothing planned yet today
+    status, _, body = request(port, "GET", "/api/mailboxes/", headers=auth)
+    assert status == 200 and json.loads(body)["count"] == 1
+    # Prometheus scrapes over the internal network, in plain HTTP, with the token.
+    scrape = {"Authorization": f"Bearer {production_server['token']}"}
+    status, _, body = request(port, "GET", "/api/warmup/metrics?format=prometheus", headers=scrape)
+    assert status == 200 and b"warmup_total_mailboxes 1" in body
+    # An error page tells nothing of the internals with DEBUG off.
+    status, _, body = request(port, "GET", "/no-such-page", headers=https)
+    assert status == 404 and b"Traceback" not in body and b"urlpatterns" not in body
+
+
+def nginx_config(tmp_path: Path, listen: int, upstream: int) -> Path:
+    """docker/nginx.conf as nginx's whole configuration, pointed at local ports."""
+    server = (
+        (DOCKER / "nginx.conf")
+        .read_text()
+        .replace("server web:8000;", f"server 127.0.0.1:{upstream};")
+        .replace("listen 80 default_server;", f"listen 127.0.0.1:{listen} default_server;")
+        .replace("alias /srv/static/;", f"alias {ROOT / 'var' / 'static'}/;")
+    )
+    assert f"127.0.0.1:{upstream}" in server and f"127.0.0.1:{listen}" in server
+    (tmp_path / "server.conf").write_text(server)
+    path = tmp_path / "nginx.conf"
+    path.write_text(
+        f"""
+worker_processes 1;
+pid {tmp_path}/nginx.pid;
+error_log {tmp_path}/error.log;
+events {{ worker_connections 64; }}
+http {{
+    include /etc/nginx/mime.types;
+    access_log {tmp_path}/access.log;
+    client_body_temp_path {tmp_path}/body;
+    proxy_temp_path {tmp_path}/proxy;
+    fastcgi_temp_path {tmp_path}/fastcgi;
+    uwsgi_temp_path {tmp_path}/uwsgi;
+    scgi_temp_path {tmp_path}/scgi;
+    include {tmp_path}/server.conf;
+}}
+"""
+    )
+    return path
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not shutil.which("nginx"), reason="needs nginx (.ci/run installs it)")
+def test_nginx_in_front_serves_static_files_and_keeps_metrics_private(
+    production_server: dict[str, Any], make_mailbox: Any, tmp_path: Path
+) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "--verbosity", "0"],
+        cwd=ROOT,
+        check=True,
+        timeout=120,
+    )
+    port = free_port()
+    conf = nginx_config(tmp_path, port, production_server["port"])
+    nginx = shutil.which("nginx") or "nginx"
+    check = subprocess.run([nginx, "-t", "-c", str(conf)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    process = subprocess.Popen(
+        [nginx, "-c", str(conf), "-g", "daemon off;"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for_port(port, process, "nginx")
+        username, password = make_user_with_mailbox(make_mailbox)
+        assert request(port, "GET", "/nginx-health")[0] == 200
+        status, headers, css = request(port, "GET", "/static/admin/css/base.css")
+        assert status == 200 and headers["content-type"] == "text/css" and b"body" in css
+        assert (
+            request(port, "GET", "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css")[
+                0
+            ]
+            == 200
+        )
+        assert request(port, "GET", "/metrics")[0] == 404  # django-prometheus stays inside
+        # Plain HTTP at nginx: the app sends the browser to HTTPS.
+        status, headers, _ = request(port, "GET", "/admin/login/")
+        assert status == 301 and headers["location"].startswith("https://")
+        # Behind a TLS load balancer (it sets X-Forwarded-Proto): served.
+        https = {"X-Forwarded-Proto": "https"}
+        status, _, page = request(port, "GET", "/admin/login/", headers=https)
+        assert status == 200 and b"Warmup operations" in page
+        status, _, body = request(
+            port,
+            "POST",
+            "/api/auth/token/",
+            body={"username": username, "password": password},
+            headers=https,
+        )
+        assert status == 200, body
+        access = json.loads(body)["access"]
+        auth = {**https, "Authorization": f"Bearer {access}"}
+        assert request(port, "GET", "/api/warmup/quota", headers=auth)[0] == 200
+        status, _, body = request(port, "GET", "/api/mailboxes/", headers=auth)
+        assert status == 200 and json.loads(body)["count"] == 1
+    finally:
+        process.send_signal(signal.SIGQUIT)
+        process.communicate(timeout=30)
