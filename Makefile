@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format clean
+.PHONY: run test lint format clean check-readme
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Warmup needs Python 3.11 or newer; this is " + sys.version.split()[0])'
@@ -18,6 +18,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	./scripts/test $(ARGS)
+
+# Every shell example of README.md, run as written against a fresh `make run`.
+check-readme: $(STAMP)
+	./scripts/check-readme
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -83,6 +83,27 @@ def test_control_is_staff_only_and_every_action_is_audited(people: dict[str, Any
     assert events[0].remote_addr == "127.0.0.1" and events[0].detail == {"reason": "db upgrade"}
 
 
+def test_the_audited_address_is_the_clients_behind_a_proxy(
+    people: dict[str, Any], settings: Any
+) -> None:
+    """With no proxy a client's X-Forwarded-For is ignored (it could say anything); behind
+    nginx (NUM_PROXIES=1) the address nginx appended is the client's."""
+    staff = client_for(people["staff"])
+    forwarded = {"HTTP_X_FORWARDED_FOR": "203.0.113.9, 198.51.100.7"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 0}
+    staff.post("/api/warmup/control", {"action": "trigger"}, format="json", **forwarded)
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    staff.post("/api/warmup/control", {"action": "trigger"}, format="json", **forwarded)
+    staff.post(
+        "/api/warmup/control",
+        {"action": "trigger"},
+        format="json",
+        HTTP_X_FORWARDED_FOR="not-an-address",
+    )
+    addresses = list(AuditEvent.objects.order_by("id").values_list("remote_addr", flat=True))
+    assert addresses == ["127.0.0.1", "198.51.100.7", None]
+
+
 def test_quota_shows_only_the_users_mailboxes_with_pace(people: dict[str, Any]) -> None:
     alice = client_for(people["alice"])
     body = alice.get("/api/warmup/quota?ordering=-remaining").json()

@@ -47,14 +47,17 @@ def test_good_values_are_read():
     assert loaded.warmup.worker_id == 3
 
 
-@pytest.mark.parametrize("var", [v.name for v in config.INT_VARS])
+NUMBERS = (*config.INT_VARS, config.NUM_PROXIES)
+
+
+@pytest.mark.parametrize("var", [v.name for v in NUMBERS])
 def test_every_number_rejects_text(var):
     problem = problems_of(**{var: "abc"})[config.E_NOT_A_NUMBER]
     assert problem.variable == var
     assert "'abc' is not a whole number" in str(problem)
 
 
-@pytest.mark.parametrize("var", [v for v in config.INT_VARS])
+@pytest.mark.parametrize("var", NUMBERS)
 def test_every_number_rejects_out_of_range(var):
     problem = problems_of(**{var.name: str(var.minimum - 1)})[config.E_OUT_OF_RANGE]
     assert problem.variable == var.name
@@ -204,6 +207,10 @@ def test_env_example_documents_every_variable():
             "ALLOWED_HOSTS",
             "WARMUP_SECRET_KEYS",
             "WARMUP_METRICS_TOKEN",
+            "NUM_PROXIES",
+            "SECURE_SSL_REDIRECT",
+            "SECURE_HSTS_SECONDS",
+            "CSRF_TRUSTED_ORIGINS",
         ]
     ):
         assert f"{name}=" in documented, f"{name} missing from .env.example"

@@ -138,8 +138,10 @@ def test_the_compose_file_runs_the_services_an_operator_needs() -> None:
         assert set(env) <= {v.name for v in config.INT_VARS + config.BOOL_VARS} | {
             "DATABASE_URL",
             "WARMUP_WORKER_ID",
+            "NUM_PROXIES",
         }
         assert env["WARMUP_DISTRIBUTED_MODE"] == "true"
+        assert env["NUM_PROXIES"] == "1"  # nginx
         if name != "migrate":
             assert service["restart"] == "unless-stopped"
             assert service["depends_on"]["migrate"]["condition"] == (
@@ -202,7 +204,12 @@ def test_init_env_writes_a_configuration_the_app_accepts(tmp_path: Path) -> None
     assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600
     # Every variable of .env.example is there, DATABASE_URL and the shard left to compose.
     example = read_env(ROOT / ".env.example")
-    assert set(example) - set(app) == {"DATABASE_URL", "WARMUP_WORKER_ID", "WARMUP_WORKER_COUNT"}
+    assert set(example) - set(app) == {
+        "DATABASE_URL",
+        "WARMUP_WORKER_ID",
+        "WARMUP_WORKER_COUNT",
+        "NUM_PROXIES",
+    }
     loaded = config.load({**app, "DATABASE_URL": "postgres://warmup:x@postgres:5432/warmup"})
     assert loaded.problems == () or not any(p.is_error for p in loaded.problems)
     assert loaded.debug is False

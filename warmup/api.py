@@ -29,7 +29,7 @@ from metrics.reading import WorkerState, read
 from warmup.engine import control, pacing, workers
 from warmup.engine.planner import on_local_today
 from warmup.models import DailyStat, EngineState
-from warmup_project.api import Pagination, bad_request, paginated
+from warmup_project.api import Pagination, bad_request, client_address, paginated
 
 HISTORY_DAYS = 30
 
@@ -186,7 +186,7 @@ class ControlView(APIView):
             body.validated_data["action"],
             now,
             actor=request.user,
-            remote_addr=request.META.get("REMOTE_ADDR"),
+            remote_addr=client_address(request),
             reason=body.validated_data["reason"],
         )
         return Response(ControlOut(control_state(now)).data)

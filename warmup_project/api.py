@@ -8,6 +8,7 @@ nothing a client sends produces a 500.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
@@ -15,6 +16,7 @@ from django.http import Http404
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -84,3 +86,13 @@ def _first_message(detail: Any) -> str:
 
 def bad_request(message: str, field: str | None = None) -> exceptions.ValidationError:
     return exceptions.ValidationError({field: [message]} if field else [message])
+
+
+def client_address(request: Any) -> str | None:
+    """The client's IP address as the throttles see it (REST_FRAMEWORK NUM_PROXIES: behind
+    nginx, the address nginx appended to X-Forwarded-For), or None if that is no address."""
+    ident = BaseThrottle().get_ident(request)
+    try:
+        return str(ipaddress.ip_address(ident))
+    except ValueError:
+        return None

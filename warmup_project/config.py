@@ -131,6 +131,14 @@ INT_VARS: tuple[IntVar, ...] = (
         "A worker silent this long (s) is dead: its claimed slots are released.",
     ),
 )
+NUM_PROXIES = IntVar(
+    "NUM_PROXIES",
+    0,
+    0,
+    5,
+    "Reverse proxies in front that append to X-Forwarded-For (1 behind docker/nginx.conf).",
+)
+
 BOOL_VARS: tuple[BoolVar, ...] = (
     BoolVar(
         "WARMUP_ENABLE_DETAILED_METRICS",
@@ -182,6 +190,9 @@ class Config:
     database: dict[str, Any] = field(repr=False)
     warmup: WarmupConfig
     problems: tuple[ConfigProblem, ...]
+    # Reverse proxies in front of the app that append to X-Forwarded-For (nginx: 1). The
+    # client's address is taken that many entries from the end; 0 ignores the header.
+    num_proxies: int = 0
 
 
 def _attr(var_name: str) -> str:
@@ -276,6 +287,27 @@ def _read_database(env: Mapping[str, str], problems: list[ConfigProblem]) -> dic
     return database
 
 
+def _read_int(env: Mapping[str, str], var: IntVar, problems: list[ConfigProblem]) -> int:
+    raw = env.get(var.name)
+    if raw is None or raw.strip() == "":
+        return var.default
+    try:
+        number = int(raw.strip())
+    except ValueError:
+        problems.append(ConfigProblem(E_NOT_A_NUMBER, var.name, f"{raw!r} is not a whole number."))
+        return var.default
+    if not var.minimum <= number <= var.maximum:
+        problems.append(
+            ConfigProblem(
+                E_OUT_OF_RANGE,
+                var.name,
+                f"{number} is out of range: must be between {var.minimum} and {var.maximum}.",
+            )
+        )
+        return var.default
+    return number
+
+
 def load(env: Mapping[str, str]) -> Config:
     """Read and validate the whole configuration from `env` (normally os.environ)."""
     problems: list[ConfigProblem] = []
@@ -305,31 +337,7 @@ def load(env: Mapping[str, str]) -> Config:
         h.strip() for h in env.get("ALLOWED_HOSTS", default_hosts).split(",") if h.strip()
     )
 
-    values: dict[str, Any] = {}
-    for var in INT_VARS:
-        raw = env.get(var.name)
-        if raw is None or raw.strip() == "":
-            values[_attr(var.name)] = var.default
-            continue
-        try:
-            number = int(raw.strip())
-        except ValueError:
-            problems.append(
-                ConfigProblem(E_NOT_A_NUMBER, var.name, f"{raw!r} is not a whole number.")
-            )
-            number = var.default
-        else:
-            if not var.minimum <= number <= var.maximum:
-                problems.append(
-                    ConfigProblem(
-                        E_OUT_OF_RANGE,
-                        var.name,
-                        f"{number} is out of range: must be between {var.minimum} and "
-                        f"{var.maximum}.",
-                    )
-                )
-                number = var.default
-        values[_attr(var.name)] = number
+    values: dict[str, Any] = {_attr(var.name): _read_int(env, var, problems) for var in INT_VARS}
     for var in BOOL_VARS:
         raw = env.get(var.name)
         parsed = var.default if raw is None else parse_bool(raw)
@@ -382,6 +390,7 @@ def load(env: Mapping[str, str]) -> Config:
         metrics_token = ""
 
     return Config(
+        num_proxies=_read_int(env, NUM_PROXIES, problems),
         debug=debug,
         secret_key=secret_key,
         allowed_hosts=allowed_hosts,

@@ -150,6 +150,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "warmup_project.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"auth": "20/minute"},
+    # Who the client is, for throttles and the audit log: behind nginx, the address it
+    # appends to X-Forwarded-For; with no proxy, the connection's (the header is ignored).
+    "NUM_PROXIES": CONFIG.num_proxies,
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": dt.timedelta(minutes=15),
