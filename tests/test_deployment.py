@@ -361,6 +361,24 @@ def make_user_with_mailbox(make_mailbox: Any) -> tuple[str, str]:
     return box.owner.username, password
 
 
+def assert_the_api_answers(port: int, username: str, password: str) -> None:
+    """A token for the user, then their quota (nothing planned yet today) and mailbox."""
+    https = {"X-Forwarded-Proto": "https"}
+    status, _, body = request(
+        port,
+        "POST",
+        "/api/auth/token/",
+        body={"username": username, "password": password},
+        headers=https,
+    )
+    assert status == 200, body
+    auth = {**https, "Authorization": f"Bearer {json.loads(body)['access']}"}
+    status, _, body = request(port, "GET", "/api/warmup/quota", headers=auth)
+    assert status == 200 and json.loads(body)["results"] == [], body
+    status, _, body = request(port, "GET", "/api/mailboxes/", headers=auth)
+    assert status == 200 and json.loads(body)["count"] == 1, body
+
+
 @pytest.mark.postgres
 def test_gunicorn_serves_the_app_with_production_settings(
     production_server: dict[str, Any], make_mailbox: Any
@@ -378,21 +396,7 @@ def test_gunicorn_serves_the_app_with_production_settings(
     assert headers["strict-transport-security"].startswith("max-age=31536000")
     assert request(port, "GET", "/admin/login/", headers={**https, "Host": "evil.test"})[0] == 400
 
-    status, _, body = request(
-        port,
-        "POST",
-        "/api/auth/token/",
-        body={"username": username, "password": password},
-        headers=https,
-    )
-    assert status == 200, body
-    access = json.loads(body)["access"]
-    auth = {**https, "Authorization": f"Bearer {access}"}
-    status, _, body = request(port, "GET", "/api/warmup/quota", headers=auth)
-    assert status == 200, body
-    assert json.loads(body)["results"] == []  # nothing planned yet today
-    status, _, body = request(port, "GET", "/api/mailboxes/", headers=auth)
-    assert status == 200 and json.loads(body)["count"] == 1
+    assert_the_api_answers(port, username, password)
     # Prometheus scrapes over the internal network, in plain HTTP, with the token.
     scrape = {"Authorization": f"Bearer {production_server['token']}"}
     status, _, body = request(port, "GET", "/api/warmup/metrics?format=prometheus", headers=scrape)
@@ -477,19 +481,7 @@ def test_nginx_in_front_serves_static_files_and_keeps_metrics_private(
         https = {"X-Forwarded-Proto": "https"}
         status, _, page = request(port, "GET", "/admin/login/", headers=https)
         assert status == 200 and b"Warmup operations" in page
-        status, _, body = request(
-            port,
-            "POST",
-            "/api/auth/token/",
-            body={"username": username, "password": password},
-            headers=https,
-        )
-        assert status == 200, body
-        access = json.loads(body)["access"]
-        auth = {**https, "Authorization": f"Bearer {access}"}
-        assert request(port, "GET", "/api/warmup/quota", headers=auth)[0] == 200
-        status, _, body = request(port, "GET", "/api/mailboxes/", headers=auth)
-        assert status == 200 and json.loads(body)["count"] == 1
+        assert_the_api_answers(port, username, password)
     finally:
         process.send_signal(signal.SIGQUIT)
         process.communicate(timeout=30)
