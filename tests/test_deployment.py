@@ -141,7 +141,7 @@ def test_the_compose_file_runs_the_services_an_operator_needs() -> None:
             "NUM_PROXIES",
         }
         assert env["WARMUP_DISTRIBUTED_MODE"] == "true"
-        assert env["NUM_PROXIES"] == "1"  # nginx
+        assert env["NUM_PROXIES"] == "${NUM_PROXIES:-1}"  # nginx, or 2 behind a balancer
         if name != "migrate":
             assert service["restart"] == "unless-stopped"
             assert service["depends_on"]["migrate"]["condition"] == (
@@ -327,7 +327,7 @@ def production_server(transactional_db: Any, tmp_path: Path) -> Iterator[dict[st
         "ALLOWED_HOSTS": "127.0.0.1,warmup.test",
         "DATABASE_URL": database_url(),
         "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "1",
+        "GUNICORN_WORKERS": "2",
     }
     cmd = json.loads(next(args for op, args in dockerfile() if op == "CMD"))
     gunicorn = str(Path(sys.executable).parent / cmd[0])
@@ -401,22 +401,51 @@ def test_gunicorn_serves_the_app_with_production_settings(
     scrape = {"Authorization": f"Bearer {production_server['token']}"}
     status, _, body = request(port, "GET", "/api/warmup/metrics?format=prometheus", headers=scrape)
     assert status == 200 and b"warmup_total_mailboxes 1" in body
+    # django-prometheus's counters are summed over gunicorn's processes (multiprocess mode):
+    # whichever process answers a scrape, the count only grows and includes every request.
+    for _ in range(10):
+        request(port, "GET", "/healthz")
+    seen = []
+    for _ in range(4):
+        status, _, body = request(port, "GET", "/metrics")
+        assert status == 200
+        match = re.search(
+            rb'django_http_requests_total_by_method_total\{method="GET"\} (\S+)', body
+        )
+        assert match is not None, body[:2000]
+        seen.append(float(match.group(1)))
+    assert seen == sorted(seen) and seen[0] >= 10 + 5, seen
     # An error page tells nothing of the internals with DEBUG off.
     status, _, body = request(port, "GET", "/no-such-page", headers=https)
     assert status == 404 and b"Traceback" not in body and b"urlpatterns" not in body
 
 
-def nginx_config(tmp_path: Path, listen: int, upstream: int) -> Path:
-    """docker/nginx.conf as nginx's whole configuration, pointed at local ports."""
+LOAD_BALANCER_LINE = "proxy_set_header X-Forwarded-Proto $http_x_forwarded_proto;"
+
+
+def nginx_server(listen: int, upstream: int, *, behind_load_balancer: bool) -> str:
+    """docker/nginx.conf's server, pointed at local ports; behind a load balancer with the
+    change its comment describes."""
     server = (
         (DOCKER / "nginx.conf")
         .read_text()
-        .replace("server web:8000;", f"server 127.0.0.1:{upstream};")
-        .replace("listen 80 default_server;", f"listen 127.0.0.1:{listen} default_server;")
+        .replace(
+            "set $warmup_web http://web:8000;", f"set $warmup_web http://127.0.0.1:{upstream};"
+        )
+        .replace("listen 80 default_server;", f"listen 127.0.0.1:{listen};")
         .replace("alias /srv/static/;", f"alias {ROOT / 'var' / 'static'}/;")
     )
     assert f"127.0.0.1:{upstream}" in server and f"127.0.0.1:{listen}" in server
-    (tmp_path / "server.conf").write_text(server)
+    if behind_load_balancer:
+        assert LOAD_BALANCER_LINE in server
+        server = server.replace("proxy_set_header X-Forwarded-Proto $scheme;", LOAD_BALANCER_LINE)
+    return server
+
+
+def nginx_config(tmp_path: Path, servers: list[str]) -> Path:
+    """nginx's whole configuration around docker/nginx.conf's servers, in tmp_path."""
+    for n, server in enumerate(servers):
+        (tmp_path / f"server{n}.conf").write_text(server)
     path = tmp_path / "nginx.conf"
     path.write_text(
         f"""
@@ -432,7 +461,7 @@ http {{
     fastcgi_temp_path {tmp_path}/fastcgi;
     uwsgi_temp_path {tmp_path}/uwsgi;
     scgi_temp_path {tmp_path}/scgi;
-    include {tmp_path}/server.conf;
+    include {tmp_path}/server*.conf;
 }}
 """
     )
@@ -450,8 +479,15 @@ def test_nginx_in_front_serves_static_files_and_keeps_metrics_private(
         check=True,
         timeout=120,
     )
-    port = free_port()
-    conf = nginx_config(tmp_path, port, production_server["port"])
+    port, behind_lb = free_port(), free_port()
+    upstream = production_server["port"]
+    conf = nginx_config(
+        tmp_path,
+        [
+            nginx_server(port, upstream, behind_load_balancer=False),
+            nginx_server(behind_lb, upstream, behind_load_balancer=True),
+        ],
+    )
     nginx = shutil.which("nginx") or "nginx"
     check = subprocess.run([nginx, "-t", "-c", str(conf)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
@@ -463,25 +499,25 @@ def test_nginx_in_front_serves_static_files_and_keeps_metrics_private(
     )
     try:
         wait_for_port(port, process, "nginx")
+        wait_for_port(behind_lb, process, "nginx")
         username, password = make_user_with_mailbox(make_mailbox)
         assert request(port, "GET", "/nginx-health")[0] == 200
         status, headers, css = request(port, "GET", "/static/admin/css/base.css")
         assert status == 200 and headers["content-type"] == "text/css" and b"body" in css
-        assert (
-            request(port, "GET", "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css")[
-                0
-            ]
-            == 200
-        )
+        swagger = "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css"
+        assert request(port, "GET", swagger)[0] == 200
         assert request(port, "GET", "/metrics")[0] == 404  # django-prometheus stays inside
-        # Plain HTTP at nginx: the app sends the browser to HTTPS.
-        status, headers, _ = request(port, "GET", "/admin/login/")
-        assert status == 301 and headers["location"].startswith("https://")
-        # Behind a TLS load balancer (it sets X-Forwarded-Proto): served.
+        assert request(port, "GET", "/healthz")[0] == 200
+        # Plain HTTP at nginx: the app sends the browser to HTTPS, whatever the client says.
         https = {"X-Forwarded-Proto": "https"}
-        status, _, page = request(port, "GET", "/admin/login/", headers=https)
+        for headers in ({}, https):
+            status, answer, _ = request(port, "GET", "/admin/login/", headers=headers)
+            assert status == 301 and answer["location"] == "https://127.0.0.1/admin/login/"
+        # Behind a TLS load balancer, which sets X-Forwarded-Proto: served.
+        status, _, page = request(behind_lb, "GET", "/admin/login/", headers=https)
         assert status == 200 and b"Warmup operations" in page
-        assert_the_api_answers(port, username, password)
+        assert request(behind_lb, "GET", "/admin/login/")[0] == 301
+        assert_the_api_answers(behind_lb, username, password)
     finally:
         process.send_signal(signal.SIGQUIT)
         process.communicate(timeout=30)

@@ -4,6 +4,9 @@ GUNICORN_CMD_ARGS. By default two processes of four threads each (GUNICORN_WORKE
 GUNICORN_THREADS): a request is a few queries, so threads wait on the database together."""
 
 import os
+import tempfile
+from pathlib import Path
+from typing import Any
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
@@ -20,3 +23,23 @@ access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 # gunicorn 25+ opens a control socket under $HOME; the image's user cannot write there and
 # nothing uses it.
 control_socket_disable = True
+
+# django-prometheus's /metrics: every process counts its own requests, so a scrape that
+# reaches one of them would see counters jump back and forth. prometheus_client's
+# multiprocess mode keeps each process's values in files in this folder and sums them
+# (Warmup's own metrics are read from the database and are not affected).
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="warmup-prometheus-"))
+
+
+def on_starting(server: Any) -> None:
+    """Values of an earlier run would be added to this one's: start from an empty folder."""
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
