@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import random
 import sys
 import time
 from pathlib import Path
@@ -33,10 +32,10 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from accounts.models import Mailbox, OwnerPlan  # noqa: E402
 from benchmarks.scratch import empty_scratch_database, open_scratch_database  # noqa: E402
 from tests import dovecot  # noqa: E402
-from warmup.engine import content  # noqa: E402
+from tests.warmup_mail import sent_message  # noqa: E402
 from warmup.engine.engage import engage_pass  # noqa: E402
 from warmup.engine.workers import db_now  # noqa: E402
-from warmup.models import DailyStat, SendLog, SendStatus  # noqa: E402
+from warmup.models import DailyStat, SendLog  # noqa: E402
 
 PREFIX = "engage-bench-"
 
@@ -56,34 +55,11 @@ def fill(server: dovecot.Dovecot, readers: list[Mailbox], senders: list[Mailbox]
             sender = senders[(r + m) % len(senders)]
             slot_no = next_slot[sender.id]
             next_slot[sender.id] += 1
-            slot = SendLog.objects.create(
-                sender=sender,
-                recipient=reader,
-                day=today,
-                slot_no=slot_no,
-                status=SendStatus.SENT,
-                attempts=1,
-                scheduled_at=now,
-                timestamp=now,
-                sent_at=now,
-            )
-            subject, topic = content.subject_for(sender.id, today, slot_no)
-            message = content.compose(
-                sender=content.Party(sender.email),
-                recipient=content.Party(reader.email),
-                subject=subject,
-                topic=topic,
-                token=content.make_token(slot.id, settings.SECRET_KEY),
-                now=now,
-                rng=random.Random(slot.id),
-            )
-            SendLog.objects.filter(id=slot.id).update(
-                message_id=message.message_id, thread_id=message.message_id
-            )
+            _, data = sent_message(sender, reader, day=today, slot_no=slot_no, at=now)
             if m % 4 == 3:
-                server.append(reader.email, "Junk", message.data)
+                server.append(reader.email, "Junk", data)
             else:
-                server.deliver(reader.email, message.data)
+                server.deliver(reader.email, data)
             delivered += 1
     return delivered
 

@@ -6,7 +6,6 @@ layout with `.` separators and no MOVE; a wrong password pauses only that mailbo
 from __future__ import annotations
 
 import datetime as dt
-import random
 from typing import Any
 
 import imapclient
@@ -17,7 +16,7 @@ from django.db.models import Count
 from accounts import status as mailbox_status
 from accounts.models import Mailbox, OwnerPlan
 from tests import dovecot
-from warmup.engine import content
+from tests.warmup_mail import sent_message
 from warmup.engine.engage import engage_pass, wants_reply
 from warmup.models import DailyStat, Placement, SendLog, SendStatus
 
@@ -46,33 +45,10 @@ def imap_box(make_mailbox: Any, server: dovecot.Dovecot, email: str, **fields: A
 
 
 def sent(sender: Mailbox, recipient: Mailbox, slot_no: int) -> tuple[SendLog, bytes]:
-    """A send the engine made (status sent), and the message as it was composed."""
-    slot = SendLog.objects.create(
-        sender=sender,
-        recipient=recipient,
-        day=TODAY,
-        slot_no=slot_no,
-        status=SendStatus.SENT,
-        attempts=1,
-        scheduled_at=NOW - dt.timedelta(hours=1),
-        timestamp=NOW - dt.timedelta(hours=1),
-        sent_at=NOW - dt.timedelta(hours=1),
+    """A send the engine made an hour ago (status sent), and the message it composed."""
+    return sent_message(
+        sender, recipient, day=TODAY, slot_no=slot_no, at=NOW - dt.timedelta(hours=1)
     )
-    subject, topic = content.subject_for(sender.id, TODAY, slot_no)
-    message = content.compose(
-        sender=content.Party(sender.email),
-        recipient=content.Party(recipient.email),
-        subject=subject,
-        topic=topic,
-        token=content.make_token(slot.id, settings.SECRET_KEY),
-        now=NOW - dt.timedelta(hours=1),
-        rng=random.Random(slot_no),
-    )
-    SendLog.objects.filter(id=slot.id).update(
-        message_id=message.message_id, thread_id=message.message_id
-    )
-    slot.message_id = message.message_id
-    return slot, message.data
 
 
 def folder_state(server: dovecot.Dovecot, user: str) -> dict[str, list[set[bytes]]]:

@@ -1,0 +1,45 @@
+"""A send the engine made, as its row and as the message it composed: for the tests and
+benchmarks that put warmup mail into a real mailbox (tests/dovecot.py) to be engaged."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from django.conf import settings
+
+from accounts.models import Mailbox
+from warmup.engine import content
+from warmup.models import SendLog, SendStatus
+
+
+def sent_message(
+    sender: Mailbox, recipient: Mailbox, *, day: dt.date, slot_no: int, at: dt.datetime
+) -> tuple[SendLog, bytes]:
+    """Slot `slot_no` of the sender's `day`, sent at `at`, and its message's bytes."""
+    slot = SendLog.objects.create(
+        sender=sender,
+        recipient=recipient,
+        day=day,
+        slot_no=slot_no,
+        status=SendStatus.SENT,
+        attempts=1,
+        scheduled_at=at,
+        timestamp=at,
+        sent_at=at,
+    )
+    subject, topic = content.subject_for(sender.id, day, slot_no)
+    message = content.compose(
+        sender=content.Party(sender.email),
+        recipient=content.Party(recipient.email),
+        subject=subject,
+        topic=topic,
+        token=content.make_token(slot.id, settings.SECRET_KEY),
+        now=at,
+        rng=random.Random(slot.id),
+    )
+    SendLog.objects.filter(id=slot.id).update(
+        message_id=message.message_id, thread_id=message.message_id
+    )
+    slot.message_id = slot.thread_id = message.message_id
+    return slot, message.data
