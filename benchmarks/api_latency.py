@@ -18,7 +18,6 @@ import argparse
 import datetime as dt
 import os
 import random
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -39,6 +38,7 @@ from rest_framework_simplejwt.tokens import AccessToken  # noqa: E402
 
 from accounts.models import Mailbox  # noqa: E402
 from benchmarks.scratch import empty_scratch_database, open_scratch_database  # noqa: E402
+from benchmarks.timing import p50_p95  # noqa: E402
 from warmup.engine import simulate  # noqa: E402
 from warmup.models import DailyStat  # noqa: E402
 
@@ -81,8 +81,7 @@ def measure(client: Client, token: str, url: str, n: int) -> tuple[float, float,
         times.append((time.perf_counter() - started) * 1000)
     with CaptureQueriesContext(connection) as queries:
         client.get(url, **headers)
-    times.sort()
-    return statistics.median(times), times[int(len(times) * 0.95) - 1], len(queries)
+    return (*p50_p95(times), len(queries))
 
 
 def main() -> None:

@@ -24,7 +24,6 @@ import datetime as dt
 import os
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -47,6 +46,7 @@ from rest_framework_simplejwt.tokens import AccessToken  # noqa: E402
 from accounts.models import Mailbox  # noqa: E402
 from benchmarks.api_latency import PREFIX, fill_daily_stats  # noqa: E402
 from benchmarks.scratch import empty_scratch_database, open_scratch_database  # noqa: E402
+from benchmarks.timing import p50_p95  # noqa: E402
 from metrics.models import MetricSnapshot  # noqa: E402
 from metrics.reading import read  # noqa: E402
 from metrics.snapshot import take_snapshot  # noqa: E402
@@ -126,8 +126,7 @@ def timed(call: Callable[[], object], n: int) -> tuple[float, float]:
         started = time.perf_counter()
         call()
         times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    return statistics.median(times), times[max(int(len(times) * 0.95) - 1, 0)]
+    return p50_p95(times)
 
 
 def promtool_check(text: bytes) -> str:
