@@ -130,6 +130,13 @@ INT_VARS: tuple[IntVar, ...] = (
         86_400,
         "A worker silent this long (s) is dead: its claimed slots are released.",
     ),
+    IntVar(
+        "WARMUP_SEND_DEADLINE_S",
+        90,
+        5,
+        3_600,
+        "Longest a batch's SMTP work may take (s); sends still open then are settled.",
+    ),
 )
 NUM_PROXIES = IntVar(
     "NUM_PROXIES",
@@ -150,6 +157,12 @@ BOOL_VARS: tuple[BoolVar, ...] = (
         "WARMUP_DISTRIBUTED_MODE",
         False,
         "Several workers share the database (needs PostgreSQL).",
+    ),
+    BoolVar(
+        "WARMUP_ALLOW_PRIVATE_HOSTS",
+        False,
+        "Let mailboxes' SMTP/IMAP hosts be loopback, private or link-local addresses "
+        "(a lab, the local sink); off, such hosts are refused after resolution.",
     ),
 )
 
@@ -172,9 +185,11 @@ class WarmupConfig:
     worker_id: int = 1
     worker_count: int = 1
     heartbeat_timeout_s: int = 120
+    send_deadline_s: int = 90
     imap_concurrency: int = 10
     enable_detailed_metrics: bool = False
     distributed_mode: bool = False
+    allow_private_hosts: bool = False
     # Fernet keys, newest first: the first encrypts, all decrypt. Never logged.
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
     secret_keys_are_dev: bool = False
