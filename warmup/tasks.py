@@ -43,6 +43,10 @@ def smtp_engine(name_prefix: str = "", shard: Shard | None = None) -> Engine:
             max_concurrent=config.max_concurrent,
             stagger_ms=(config.stagger_min_ms, config.stagger_max_ms),
             rng=rng,
+            # No single reply may be waited for longer than the whole batch.
+            command_timeout=min(60, config.send_deadline_s),
+            deadline_s=config.send_deadline_s,
+            allow_private=config.allow_private_hosts,
         ),
         clock=workers.db_now,
         worker=workers.worker_name(name_prefix),
@@ -88,7 +92,7 @@ def snapshot() -> str:
 
 
 # An engagement task claims at most this many mailboxes per IMAP session slot: with
-# MAILBOX_TIME_BOX_S (45 s, plus one command's timeout) each, three rounds stay well
+# MAILBOX_TIME_BOX_S (45 s, every command included) each, three rounds stay well
 # inside Q_CLUSTER's timeout.
 ENGAGE_ROUNDS = 3
 
@@ -101,6 +105,7 @@ def engage() -> str:
         settings.SECRET_KEY,
         concurrency=config.imap_concurrency,
         every=dt.timedelta(minutes=config.cron_interval_minutes),
+        allow_private=config.allow_private_hosts,
         limit=config.imap_concurrency * ENGAGE_ROUNDS,
     )
     return stats.line()

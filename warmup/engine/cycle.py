@@ -27,7 +27,7 @@ from warmup.engine.planner import local_date_expression, local_dates, plan_cycle
 from warmup.engine.recipients import Network, Peer, pair_recipients
 from warmup.engine.record import Sent, expire_stale_slots, record_results
 from warmup.models import DailyStat, EngineState, SendLog, SendStatus, Worker
-from warmup.transport.smtp import Envelope, Group, Result, SmtpAccount
+from warmup.transport.smtp import Envelope, Group, Outcome, Result, SmtpAccount
 from warmup_project.config import WarmupConfig
 
 log = logging.getLogger("warmup.engine")
@@ -47,6 +47,7 @@ class CycleStats:
     expired: int = 0
     claimed: int = 0
     unpaired: int = 0
+    not_attempted: int = 0  # cut by the batch's deadline before their turn
     reaped: workers.Reaped = field(default_factory=workers.Reaped)
     outcomes: Counter[str] = field(default_factory=Counter)
     duration_s: float = 0.0
@@ -58,7 +59,8 @@ class CycleStats:
             f"(+{self.topped_up} replacements), "
             f"claimed {self.claimed}, sent {o['sent']}, deferred {o['deferred']}, "
             f"failed {o['failed']}, unknown {o['unknown']}, paused {o['paused']}, "
-            f"unpaired {self.unpaired}, expired {self.expired}, {self.duration_s:.2f}s"
+            f"unpaired {self.unpaired}, expired {self.expired}, "
+            f"cut by the deadline {self.not_attempted}, {self.duration_s:.2f}s"
         )
 
 
@@ -309,45 +311,29 @@ class Engine:
                 continue
             if sender_id in broken:
                 continue
-            if sender_id not in groups:
-                try:
-                    account = sender.account()
-                except crypto.SecretError as exc:
-                    broken[sender_id] = str(exc)
-                    continue
-                groups[sender_id] = (account, [])
-            token = content.make_token(slot_id, self.token_secret)
-            original = replies.get(row[3]) if row[3] else None
-            if original is not None:
-                message = content.compose_reply(
-                    original_subject=original.subject,
-                    original_message_id=original.message_id,
-                    original_references="",
-                    sender=content.Party(sender.email, sender.display_name),
-                    recipient=content.Party(emails[recipient]),
-                    token=token,
-                    now=now,
-                    rng=self.rng,
+            try:
+                if sender_id not in groups:
+                    groups[sender_id] = (sender.account(), [])
+                message, thread = self._compose(
+                    slot_id, day, slot_no, sender, emails[recipient], replies.get(row[3]), now
                 )
-                thread = original.thread_id
-            else:
-                subject, topic = content.subject_for(sender_id, day, slot_no)
-                message = content.compose(
-                    sender=content.Party(sender.email, sender.display_name),
-                    recipient=content.Party(emails[recipient]),
-                    subject=subject,
-                    topic=topic,
-                    token=token,
-                    now=now,
-                    rng=self.rng,
-                )
-                thread = message.message_id
+            except crypto.SecretError as exc:
+                broken[sender_id] = str(exc)
+                continue
+            except Exception as exc:
+                # One mailbox's data must not cost the batch: it stops with the reason.
+                log.exception("mailbox %s: composing slot %s failed", sender_id, slot_id)
+                broken[sender_id] = f"composing a message failed: {type(exc).__name__}"
+                continue
             groups[sender_id][1].append(
                 Envelope(slot_id, sender.email, emails[recipient], message.data)
             )
             meta[slot_id] = (sender_id, recipient, message.message_id, thread)
-        self._release(unpaired, now, "no recipient in the network fits")
+        self._release(unpaired, now, now + UNPAIRED_RETRY, "no recipient in the network fits")
         stats.unpaired += len(unpaired)
+        # A sender that broke on a later slot may have earlier ones composed: none go out.
+        groups = {k: v for k, v in groups.items() if k not in broken}
+        meta = {k: v for k, v in meta.items() if v[0] not in broken}
         self._stop_broken(broken, [(row[0], row[3]) for row in slots], now)
         # From here a slot may reach a server: if this worker dies now, the reaper must
         # not plan it again.
@@ -355,12 +341,59 @@ class Engine:
         results = self.run_async(
             self.transport.send_batch([Group(account, envs) for account, envs in groups.values()])
         )
-        finished = [Sent(result, *meta[result.slot_id]) for result in results]
+        # Cut by the batch's deadline before their turn: nobody's fault, due again now.
+        waiting = [r for r in results if r.outcome is Outcome.NOT_ATTEMPTED]
+        self._release([r.slot_id for r in waiting], now, now, waiting[0].text if waiting else "")
+        stats.not_attempted += len(waiting)
+        finished = [
+            Sent(result, *meta[result.slot_id])
+            for result in results
+            if result.outcome is not Outcome.NOT_ATTEMPTED
+        ]
+        for send in finished:
+            if send.result.outcome in (Outcome.HOST_REFUSED, Outcome.ERROR):
+                log.warning("mailbox %s: %s", send.sender_id, send.result.text)
         try:
             stats.outcomes.update(record_results(self.clock(), finished, self.rng))
         except DatabaseError:
             self.unrecorded.extend(finished)
             raise
+
+    def _compose(
+        self,
+        slot_id: int,
+        day: dt.date,
+        slot_no: int,
+        sender: _Sender,
+        recipient_email: str,
+        original: _Original | None,
+        now: dt.datetime,
+    ) -> tuple[content.Composed, str]:
+        """The message of one slot and its thread id: a reply to `original`, or new."""
+        token = content.make_token(slot_id, self.token_secret)
+        if original is not None:
+            message = content.compose_reply(
+                original_subject=original.subject,
+                original_message_id=original.message_id,
+                original_references="",
+                sender=content.Party(sender.email, sender.display_name),
+                recipient=content.Party(recipient_email),
+                token=token,
+                now=now,
+                rng=self.rng,
+            )
+            return message, original.thread_id
+        subject, topic = content.subject_for(sender.id, day, slot_no)
+        message = content.compose(
+            sender=content.Party(sender.email, sender.display_name),
+            recipient=content.Party(recipient_email),
+            subject=subject,
+            topic=topic,
+            token=token,
+            now=now,
+            rng=self.rng,
+        )
+        return message, message.message_id
 
     def _replies(self, original_ids: list[int]) -> dict[int, _Original]:
         """The sends these reply slots answer: subject (the original's, recomputed),
@@ -380,13 +413,15 @@ class Engine:
             for slot_id, sender_id, day, slot_no, message_id, thread_id in rows
         }
 
-    def _release(self, slot_ids: list[int], now: dt.datetime, why: str) -> None:
-        """Give claimed slots back, not attempted: due again a little later."""
+    def _release(
+        self, slot_ids: list[int], now: dt.datetime, due_at: dt.datetime, why: str
+    ) -> None:
+        """Give claimed slots back, not attempted: due again at `due_at`."""
         if slot_ids:
             SendLog.objects.filter(id__in=slot_ids, status=SendStatus.SENDING).update(
                 status=SendStatus.PLANNED,
                 attempts=F("attempts") - 1,  # nothing was attempted
-                scheduled_at=now + UNPAIRED_RETRY,
+                scheduled_at=due_at,
                 smtp_error=why,
                 timestamp=now,
                 worker="",
@@ -395,7 +430,8 @@ class Engine:
     def _stop_broken(
         self, broken: dict[int, str], slots: list[tuple[int, int]], now: dt.datetime
     ) -> None:
-        """Mailboxes whose secret cannot be read: error with the reason, slots back."""
+        """Mailboxes whose secret cannot be read or whose message cannot be composed:
+        error with the reason, slots back."""
         if not broken:
             return
         for mailbox_id, reason in broken.items():
@@ -406,5 +442,6 @@ class Engine:
         self._release(
             [slot_id for slot_id, sender_id in slots if sender_id in broken],
             now,
-            "mailbox secret unreadable",
+            now + UNPAIRED_RETRY,
+            "mailbox stopped: see its status reason",
         )

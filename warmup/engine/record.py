@@ -1,5 +1,10 @@
 """Recording what the transport reported, in bulk: slot statuses, DailyStat counters,
-streaks, and each mailbox's failure state (with the circuit breaker that pauses it)."""
+streaks, and each mailbox's failure state (with the circuit breaker that pauses it).
+
+What one mailbox's server or settings did stays with that mailbox: a host that cannot
+be used stops it at once (`error`, with the reason); an unexpected error counts toward
+its circuit breaker like a hard failure; a server too slow to answer pushes its
+mailbox's waiting slots back, so the next batches are not held by it again."""
 
 from __future__ import annotations
 
@@ -32,7 +37,11 @@ _SLOT_STATUS = {
     Outcome.UNKNOWN: SendStatus.UNKNOWN,
     Outcome.DEFERRED: SendStatus.DEFERRED,
     Outcome.AUTH_FAILED: SendStatus.DEFERRED,  # nothing was sent; retried once resumed
+    Outcome.HOST_REFUSED: SendStatus.DEFERRED,  # nothing was sent; retried once fixed
+    Outcome.ERROR: SendStatus.DEFERRED,  # nothing handed over (else the result is unknown)
 }
+# Outcomes that count toward the circuit breaker: the server or the mailbox failed.
+_HARD_FAILURES = (Outcome.FAILED, Outcome.ERROR)
 # What recording writes to a slot, in the order of the rows it builds.
 _RECORDED: tuple[Column, ...] = (
     ("id", "bigint"),
@@ -120,7 +129,7 @@ def record_results(now: dt.datetime, sends: Sequence[Sent], rng: random.Random) 
         update_rows(SendLog._meta.db_table, _RECORDED, rows)
         _count_received(now, received, stat_deltas)
         _apply_stat_deltas(stat_deltas)
-        paused = _update_mailboxes(now, mailbox_events)
+        paused = _update_mailboxes(now, mailbox_events, rng)
         count_attempts(now, statuses)  # last: its few shared rows stay locked the least time
     statuses["paused"] = paused
     return statuses
@@ -195,8 +204,9 @@ def add_to_days(counts: Counter[tuple[int, dt.date]], column: str) -> None:
             )
 
 
-def _update_mailboxes(now: dt.datetime, events: dict[int, list[Result]]) -> int:
-    """Failure state and circuit breaker; returns how many mailboxes it stopped.
+def _update_mailboxes(now: dt.datetime, events: dict[int, list[Result]], rng: random.Random) -> int:
+    """Failure state, circuit breaker and slow-server backoff; returns how many mailboxes
+    it stopped.
 
     Most mailboxes of a batch only sent: their failure count goes back to 0 in one
     statement. The few with a failure are loaded, locked and judged one by one."""
@@ -237,14 +247,16 @@ def _update_mailboxes(now: dt.datetime, events: dict[int, list[Result]]) -> int:
             box.last_error_at = now
             if box.status != mailbox_status.ACTIVE:
                 continue
-            if result.outcome is Outcome.AUTH_FAILED:
+            if result.outcome is Outcome.HOST_REFUSED:
+                box.set_status(mailbox_status.ERROR, result.text, now)
+            elif result.outcome is Outcome.AUTH_FAILED:
                 box.set_status(mailbox_status.PAUSED, f"SMTP login refused: {result.text}", now)
             elif result.outcome is Outcome.QUOTA:
                 box.set_status(
                     mailbox_status.PAUSED, f"provider sending quota reached: {result.text}", now
                 )
             elif (
-                result.outcome is Outcome.FAILED
+                result.outcome in _HARD_FAILURES
                 and box.consecutive_failures >= FAILURES_BEFORE_PAUSE
             ):  # 4xx replies are the backoff's business; only hard failures trip it
                 box.set_status(
@@ -254,8 +266,19 @@ def _update_mailboxes(now: dt.datetime, events: dict[int, list[Result]]) -> int:
                 )
         stopped += was_active and box.status != mailbox_status.ACTIVE
         changed.append(tuple(getattr(box, name) for name, _ in _MAILBOX_COLUMNS))
+        if any(r.slow for r in events[box.id]):
+            _back_off(box.id, now + pacing.backoff(box.consecutive_failures, rng))
     update_rows(Mailbox._meta.db_table, _MAILBOX_COLUMNS, changed)
     return stopped
+
+
+def _back_off(mailbox_id: int, until: dt.datetime) -> None:
+    """A server that kept a batch waiting: its mailbox's slots due before `until` wait
+    until then (the backoff grows with its failures in a row), so the next batches are
+    not held by it again. Slots due later keep their time."""
+    SendLog.objects.filter(
+        sender_id=mailbox_id, status__in=CLAIMABLE_STATUSES, scheduled_at__lt=until
+    ).update(scheduled_at=until)
 
 
 _MAILBOX_COLUMNS: tuple[Column, ...] = (

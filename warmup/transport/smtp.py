@@ -8,19 +8,36 @@ Classification (DESIGN.md, "Record"): a 2xx answer to the final "." → sent; a 
 network error before the final "." → deferred; a 5xx → failed; a refused login or a
 quota reply (5.4.5, "quota", "limit exceeded") → the mailbox is paused; no answer after
 the final "." → unknown (it may have been delivered: never sent again).
+
+Containment: whatever goes wrong in one group — a host that is no host name or resolves
+to a refused address (`host_refused`), any unexpected exception (`error`), a server too
+slow for the batch's deadline — ends as results of that group's own envelopes; it never
+escapes into the batch. The batch has a deadline (`deadline_s`): when it passes, the
+groups still at work are cut and settled (the send in flight `unknown` if its message
+may have left, else `deferred`; both marked `slow`, so the engine backs the mailbox off)
+and groups that never got a lane are `not_attempted` (nobody's fault: planned again).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
+import logging
 import random
 import re
+import socket
 import ssl
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import aiosmtplib
+from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
+
+from warmup_project import hosts
+
+log = logging.getLogger("warmup.smtp")
 
 
 class Outcome(enum.StrEnum):
@@ -30,6 +47,9 @@ class Outcome(enum.StrEnum):
     UNKNOWN = "unknown"
     AUTH_FAILED = "auth_failed"
     QUOTA = "quota"
+    HOST_REFUSED = "host_refused"  # the mailbox's host cannot be used as it is: it stops
+    ERROR = "error"  # anything unexpected, in this mailbox's group only
+    NOT_ATTEMPTED = "not_attempted"  # the deadline came before the group's turn
 
 
 @dataclass(frozen=True)
@@ -61,9 +81,13 @@ class Result:
     outcome: Outcome
     code: int | None = None
     text: str = ""
+    slow: bool = False  # the server did not answer in time: its mailbox is backed off
 
 
 _QUOTA = re.compile(r"\b5\.4\.5\b|quota|limit exceeded|too many messages", re.IGNORECASE)
+_TIMEOUTS = (TimeoutError, aiosmtplib.SMTPTimeoutError)
+# What a connection can raise that is the server's or the network's doing.
+_NETWORK = (aiosmtplib.SMTPException, OSError, TimeoutError)
 
 
 def classify_reply(code: int, text: str) -> Outcome:
@@ -78,22 +102,147 @@ def classify_reply(code: int, text: str) -> Outcome:
     return Outcome.FAILED
 
 
+def reply_line(code: int, message: str) -> str:
+    """A server's reply as we pass it on: an SMTP reply code and the first line of its
+    text, printable ASCII only, cut short. A reply that is not SMTP (another service on
+    that port, binary noise) is named as such and never quoted."""
+    if not 200 <= code <= 599:
+        return "the server's reply is not SMTP"
+    first = message.splitlines()[0] if message else ""
+    text = "".join(ch if " " <= ch <= "~" else "?" for ch in first)[:200]
+    return f"{code} {text}".rstrip()
+
+
 def _reply_text(exc: aiosmtplib.SMTPResponseException) -> str:
-    return f"{exc.code} {exc.message}"[:500]
+    return reply_line(exc.code, exc.message)
 
 
-def _client(
-    account: SmtpAccount, timeout: float, tls_context: ssl.SSLContext | None
-) -> aiosmtplib.SMTP:
-    """A client secured as the account says: TLS from the first byte, STARTTLS, or none."""
-    return aiosmtplib.SMTP(
+def _failure(exc: BaseException) -> str:
+    """A network failure in words, never quoting what a server sent."""
+    cause = exc.__cause__ if isinstance(exc, aiosmtplib.SMTPConnectError) else None
+    cause = cause or exc
+    if isinstance(exc, _TIMEOUTS) or isinstance(cause, _TIMEOUTS):
+        return "timed out"
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return "connection failed: the server's TLS certificate is not trusted"
+    if isinstance(cause, ssl.SSLError):
+        return "connection failed: TLS failed"
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection failed: refused"
+    if isinstance(cause, socket.gaierror):
+        return "connection failed: the host name does not resolve"
+    if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
+        return "the server closed the connection"
+    return f"connection failed: {type(cause).__name__}"
+
+
+async def _open_socket(targets: list[hosts.Target], timeout: float) -> socket.socket:
+    """A connected socket to the first checked address that answers."""
+    loop = asyncio.get_running_loop()
+    last: BaseException = OSError("no address")
+    for target in targets:
+        sock = socket.socket(target.family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            await asyncio.wait_for(loop.sock_connect(sock, (target.address, target.port)), timeout)
+        except (OSError, TimeoutError) as exc:
+            sock.close()
+            last = exc
+        except BaseException:
+            sock.close()
+            raise
+        else:
+            return sock
+    raise last
+
+
+async def _connect(
+    account: SmtpAccount,
+    *,
+    timeout: float,
+    tls_context: ssl.SSLContext | None,
+    allow_private: bool,
+) -> tuple[aiosmtplib.SMTP, aiosmtplib.SMTPResponse]:
+    """A client connected to a checked address of the account's host (never to the name
+    resolved again), secured as the account says; TLS checks the certificate against the
+    host name. Raises hosts.HostRefused for a host that cannot be used."""
+    targets = await hosts.resolve_async(account.host, account.port, allow_private=allow_private)
+    sock = await _open_socket(targets, timeout)
+    client = aiosmtplib.SMTP(
         hostname=account.host,
-        port=account.port,
+        sock=sock,
         use_tls=account.security == "ssl",
         start_tls=account.security == "starttls",
         tls_context=tls_context,
         timeout=timeout,
     )
+    try:
+        response = await client.connect(timeout=timeout)
+    except BaseException:
+        client.close()
+        sock.close()
+        raise
+    return client, response
+
+
+async def _data(client: aiosmtplib.SMTP, message: bytes, handing_over: Callable[[], None]) -> str:
+    """DATA in its two halves: until the server's 354 nothing of the message has left (a
+    failure then is `deferred`); from there the message and its final "." may have (a
+    failure is `unknown`). `handing_over` is called in between. aiosmtplib's own data()
+    does both in one call, which would hide the difference. Returns the final reply line
+    or raises SMTPResponseException with it."""
+    start = await client.execute_command(b"DATA")
+    if start.code != 354:
+        raise aiosmtplib.SMTPDataError(start.code, start.message)
+    handing_over()
+    protocol = client.protocol
+    if protocol is None:
+        raise aiosmtplib.SMTPServerDisconnected("connection lost")
+    body = PERIOD_REGEX.sub(b"..", normalize_message_line_endings(message)) + b".\r\n"
+    try:
+        # The reply is awaited right after the write, with no await between: aiosmtplib
+        # keeps a reply that arrives once read_response has started waiting.
+        protocol.write(body)
+        response = await protocol.read_response(timeout=client.timeout)
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+        client.close()
+        raise
+    if response.code != 250:
+        raise aiosmtplib.SMTPDataError(response.code, response.message)
+    return reply_line(response.code, response.message)
+
+
+@dataclass
+class _Progress:
+    """Where one group stands, so that a cut at the deadline settles every envelope."""
+
+    envelopes: Sequence[Envelope]
+    results: list[Result] = field(default_factory=list)
+    handed_over: int | None = None  # slot whose message may have left, awaiting its reply
+    waiting_on_server: bool = False  # False while the lane sleeps its own stagger
+
+    def finish(self, outcome: Outcome, text: str, *, slow: bool = False) -> list[Result]:
+        """Every envelope without a result gets `outcome`, but the one whose message may
+        have left, which is `unknown` (never sent again)."""
+        done = {r.slot_id for r in self.results}
+        for envelope in self.envelopes:
+            if envelope.slot_id in done:
+                continue
+            if envelope.slot_id == self.handed_over:
+                result = Result(
+                    envelope.slot_id, Outcome.UNKNOWN, None, f"no reply: {text}", slow=slow
+                )
+            else:
+                result = Result(envelope.slot_id, outcome, None, text, slow=slow)
+            self.results.append(result)
+        return self.results
+
+    def cut(self, why: str) -> list[Result]:
+        """Settled at the deadline: a server keeping us waiting made its mailbox slow; a
+        lane cut in its own stagger attempted nothing more."""
+        if self.waiting_on_server or self.handed_over is not None:
+            return self.finish(Outcome.DEFERRED, f"not sent: {why}", slow=True)
+        return self.finish(Outcome.NOT_ATTEMPTED, f"not attempted: {why}")
 
 
 class SmtpTransport:
@@ -105,6 +254,8 @@ class SmtpTransport:
         rng: random.Random,
         connect_timeout: float = 20,
         command_timeout: float = 60,
+        deadline_s: float | None = None,
+        allow_private: bool = False,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         tls_context: ssl.SSLContext | None = None,
     ) -> None:
@@ -113,136 +264,198 @@ class SmtpTransport:
         self.rng = rng
         self.connect_timeout = connect_timeout
         self.command_timeout = command_timeout
+        # The batch's whole SMTP work; None: no deadline but the per-command timeouts.
+        self.deadline_s = deadline_s
+        self.allow_private = allow_private
         self.sleep = sleep
         # None: the system's trust store and host name checks (tests pass their own CA).
         self.tls_context = tls_context
 
-    async def _stagger(self) -> None:
+    async def _stagger(self, state: _Progress) -> None:
         low, high = self.stagger_ms
+        state.waiting_on_server = False
         if high > 0:
             await self.sleep(self.rng.uniform(low, high) / 1000)
+        state.waiting_on_server = True
 
     async def send_batch(self, groups: Sequence[Group]) -> list[Result]:
-        queue: asyncio.Queue[Group] = asyncio.Queue()
-        for group in groups:
-            queue.put_nowait(group)
-        results: list[Result] = []
+        """One result per envelope of every group, by the deadline; never raises for a
+        group's trouble."""
+        queue = deque(groups)
+        progress: dict[int, _Progress] = {}
 
         async def lane() -> None:
-            while not queue.empty():
-                group = queue.get_nowait()
-                results.extend(await self.send_group(group))
+            while queue:
+                group = queue.popleft()
+                state = progress[id(group)] = _Progress(group.envelopes)
+                await self.send_group(group, state)
 
-        await asyncio.gather(*(lane() for _ in range(min(self.max_concurrent, len(groups)))))
+        lanes = [
+            asyncio.ensure_future(lane()) for _ in range(min(self.max_concurrent, len(groups)))
+        ]
+        if not lanes:
+            return []
+        _, late = await asyncio.wait(lanes, timeout=self.deadline_s)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        why = f"the batch's deadline of {self.deadline_s or 0:g}s passed"
+        results: list[Result] = []
+        for group in groups:
+            state = progress.get(id(group))
+            if state is None:
+                state = _Progress(group.envelopes)
+            results.extend(state.cut(why))  # a group that finished has nothing left to cut
         return results
 
-    async def send_group(self, group: Group) -> list[Result]:
-        """Every envelope of one sender over one connection; never raises."""
-        pending = list(group.envelopes)
-        account = group.account
-        await self._stagger()
-        client = _client(account, self.command_timeout, self.tls_context)
+    async def send_group(self, group: Group, state: _Progress | None = None) -> list[Result]:
+        """Every envelope of one sender over one connection; never raises, but for the
+        cancellation of the deadline, after which `state` tells where the group stood."""
+        state = state or _Progress(group.envelopes)
         try:
-            await client.connect(timeout=self.connect_timeout)
-            if account.username:
-                await client.login(account.username, account.password)
-        except aiosmtplib.SMTPAuthenticationError as exc:
-            return [
-                Result(e.slot_id, Outcome.AUTH_FAILED, exc.code, _reply_text(exc)) for e in pending
-            ]
-        except aiosmtplib.SMTPResponseException as exc:
-            outcome = classify_reply(exc.code, exc.message)
-            outcome = Outcome.DEFERRED if outcome is Outcome.SENT else outcome
-            return [Result(e.slot_id, outcome, exc.code, _reply_text(exc)) for e in pending]
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            text = f"connection failed: {type(exc).__name__}: {exc}"[:500]
-            return [Result(e.slot_id, Outcome.DEFERRED, None, text) for e in pending]
+            await self._send_group(group, state)
+        except asyncio.CancelledError:
+            raise
+        except hosts.HostRefused as exc:
+            return state.finish(Outcome.HOST_REFUSED, f"SMTP {exc}")
+        except Exception as exc:
+            # Our bug or a library's, on this mailbox's data or its server's bytes: the
+            # mailbox's failure (and its circuit breaker), never the batch's.
+            slots = [e.slot_id for e in group.envelopes]
+            log.exception("SMTP send of slots %s failed unexpectedly", slots)
+            return state.finish(Outcome.ERROR, f"unexpected error: {type(exc).__name__}")
+        return state.finish(Outcome.DEFERRED, "not sent: the connection was lost")
 
-        results: list[Result] = []
+    async def _send_group(self, group: Group, state: _Progress) -> None:
+        account = group.account
+        await self._stagger(state)
         try:
-            for index, envelope in enumerate(pending):
+            client, _ = await _connect(
+                account,
+                timeout=self.connect_timeout,
+                tls_context=self.tls_context,
+                allow_private=self.allow_private,
+            )
+        except _NETWORK as exc:
+            state.results = [_refused_connection(e, exc) for e in group.envelopes]
+            return
+        try:
+            if account.username:
+                try:
+                    await client.login(account.username, account.password)
+                except _NETWORK as exc:
+                    state.results = [_refused_connection(e, exc) for e in group.envelopes]
+                    return
+            for index, envelope in enumerate(group.envelopes):
                 if index:
-                    await self._stagger()
-                result = await self._send_one(client, envelope)
-                results.append(result)
+                    await self._stagger(state)
+                result = await self._send_one(client, envelope, state)
+                state.results.append(result)
                 if result.outcome in (Outcome.UNKNOWN, Outcome.AUTH_FAILED, Outcome.QUOTA):
                     break  # the connection is in doubt, or the mailbox must stop
                 if result.outcome is not Outcome.SENT and client.is_connected:
-                    await client.rset()
+                    try:
+                        await client.rset()
+                    except _NETWORK:
+                        break  # the rest of the group: deferred, connection lost
                 if not client.is_connected:
                     break
-        except (aiosmtplib.SMTPException, OSError, TimeoutError):
-            pass  # a broken RSET: the rest of the group is deferred below
-        finally:
             if client.is_connected:
-                try:
-                    await client.quit()
-                except (aiosmtplib.SMTPException, OSError, TimeoutError):
-                    client.close()
-        done = {r.slot_id for r in results}
-        results.extend(
-            Result(e.slot_id, Outcome.DEFERRED, None, "not attempted: connection lost")
-            for e in pending
-            if e.slot_id not in done
-        )
-        return results
+                with contextlib.suppress(*_NETWORK):
+                    await asyncio.wait_for(client.quit(), 5)
+        finally:
+            client.close()  # a no-op after QUIT; at a cut or an error, no QUIT to wait for
 
-    async def _send_one(self, client: aiosmtplib.SMTP, envelope: Envelope) -> Result:
+    async def _send_one(
+        self, client: aiosmtplib.SMTP, envelope: Envelope, state: _Progress
+    ) -> Result:
+        slot = envelope.slot_id
         try:
             await client.mail(envelope.mail_from)
             await client.rcpt(envelope.rcpt_to)
         except aiosmtplib.SMTPResponseException as exc:
-            return Result(
-                envelope.slot_id, classify_reply(exc.code, exc.message), exc.code, _reply_text(exc)
-            )
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            return Result(
-                envelope.slot_id, Outcome.DEFERRED, None, f"{type(exc).__name__}: {exc}"[:500]
-            )
+            return _replied(slot, exc)
+        except _NETWORK as exc:
+            return _network_failure(slot, Outcome.DEFERRED, exc)
+
+        def handing_over() -> None:
+            state.handed_over = slot
+
         try:
-            response = await client.data(envelope.message)
+            reply = await _data(client, envelope.message, handing_over)
         except aiosmtplib.SMTPResponseException as exc:
-            return Result(
-                envelope.slot_id, classify_reply(exc.code, exc.message), exc.code, _reply_text(exc)
-            )
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            # The message may have reached the server: never send it again.
-            return Result(
-                envelope.slot_id, Outcome.UNKNOWN, None, f"no reply to DATA: {type(exc).__name__}"
-            )
-        return Result(
-            envelope.slot_id,
-            classify_reply(response.code, response.message),
-            response.code,
-            f"{response.code} {response.message}"[:500],
-        )
+            state.handed_over = None
+            return _replied(slot, exc)
+        except _NETWORK as exc:
+            # After the 354 the message may have reached the server: never send it again.
+            outcome = Outcome.UNKNOWN if state.handed_over == slot else Outcome.DEFERRED
+            state.handed_over = None
+            return _network_failure(slot, outcome, exc)
+        state.handed_over = None
+        return Result(slot, Outcome.SENT, 250, reply)
+
+
+def _replied(slot: int, exc: aiosmtplib.SMTPResponseException) -> Result:
+    """A server's answer to a command: classified by its code."""
+    if exc.code < 0:  # not an SMTP reply at all
+        return Result(slot, Outcome.FAILED, None, _reply_text(exc))
+    return Result(slot, classify_reply(exc.code, exc.message), exc.code, _reply_text(exc))
+
+
+def _network_failure(slot: int, outcome: Outcome, exc: BaseException) -> Result:
+    slow = isinstance(exc, _TIMEOUTS)
+    prefix = "no reply to the message: " if outcome is Outcome.UNKNOWN else ""
+    return Result(slot, outcome, None, prefix + _failure(exc), slow=slow)
+
+
+def _refused_connection(envelope: Envelope, exc: BaseException) -> Result:
+    """The result of an envelope whose connection or login failed: nothing was sent."""
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        return Result(envelope.slot_id, Outcome.AUTH_FAILED, exc.code, _reply_text(exc))
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        result = _replied(envelope.slot_id, exc)
+        if result.outcome is Outcome.SENT:  # a 2xx where a refusal was raised: try later
+            return Result(envelope.slot_id, Outcome.DEFERRED, result.code, result.text)
+        return result
+    return _network_failure(envelope.slot_id, Outcome.DEFERRED, exc)
 
 
 @dataclass(frozen=True)
 class LoginCheck:
-    """Whether a server let us in, and what it said (never the password)."""
+    """Whether a server let us in, and what it said (never the password, and only a
+    recognised reply line of the protocol, never other bytes of whatever answered)."""
 
     ok: bool
     reply: str
+    refused: bool = False  # the host was refused (warmup_project.hosts): nothing was tried
 
 
 async def check_login(
-    account: SmtpAccount, *, timeout: float = 10, tls_context: ssl.SSLContext | None = None
+    account: SmtpAccount,
+    *,
+    timeout: float = 10,
+    tls_context: ssl.SSLContext | None = None,
+    allow_private: bool = False,
 ) -> LoginCheck:
-    """Connect, secure the connection as configured, log in, quit."""
-    client = _client(account, timeout, tls_context)
+    """Connect to a checked address, secure the connection as configured, log in, quit:
+    all within `timeout` seconds, whatever the server does."""
+    client: aiosmtplib.SMTP | None = None
     try:
-        response = await client.connect(timeout=timeout)
-        if account.username:
-            response = await client.login(account.username, account.password)
-        return LoginCheck(True, f"{response.code} {response.message}"[:500])
+        async with asyncio.timeout(timeout):
+            client, response = await _connect(
+                account, timeout=timeout, tls_context=tls_context, allow_private=allow_private
+            )
+            if account.username:
+                response = await client.login(account.username, account.password)
+            with contextlib.suppress(*_NETWORK):
+                await client.quit()
+            return LoginCheck(True, reply_line(response.code, response.message))
+    except hosts.HostRefused as exc:
+        return LoginCheck(False, f"SMTP {exc}", refused=True)
     except aiosmtplib.SMTPResponseException as exc:
         return LoginCheck(False, _reply_text(exc))
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        return LoginCheck(False, f"connection failed: {type(exc).__name__}: {exc}"[:500])
+    except _NETWORK as exc:
+        return LoginCheck(False, _failure(exc))
     finally:
-        if client.is_connected:
-            try:
-                await client.quit()
-            except (aiosmtplib.SMTPException, OSError, TimeoutError):
-                client.close()
+        if client is not None:
+            client.close()
