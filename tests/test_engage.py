@@ -69,7 +69,9 @@ def folder_state(server: dovecot.Dovecot, user: str) -> dict[str, list[set[bytes
 
 
 def run(**kwargs: Any) -> Any:
-    return engage_pass(NOW, settings.SECRET_KEY, concurrency=1, every=EVERY, **kwargs)
+    return engage_pass(
+        NOW, settings.SECRET_KEY, concurrency=1, every=EVERY, allow_private=True, **kwargs
+    )
 
 
 def test_found_rescued_flagged_replied_filed_and_a_second_pass_changes_nothing(

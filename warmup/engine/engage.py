@@ -34,14 +34,19 @@ from warmup.engine.deliverability import update_deliverability
 from warmup.engine.planner import plan_cap_of
 from warmup.engine.record import add_to_days, end_of_day
 from warmup.models import DailyStat, Placement, SendLog, SendStatus
-from warmup.transport.imap import Found, ImapAuthError, ImapError, ImapSession
+from warmup.transport.imap import (
+    Found,
+    ImapAuthError,
+    ImapError,
+    ImapHostRefused,
+    ImapSession,
+)
 
 log = logging.getLogger("warmup.engage")
 
 INBOX = "INBOX"
 REPLY_DELAY_MIN = (2, 30)  # a reply goes out this many minutes after it is seen
-SESSION_TIMEOUT_S = 20  # each IMAP command
-MAILBOX_TIME_BOX_S = 45  # one mailbox's whole session (and one command past it)
+MAILBOX_TIME_BOX_S = 45  # one mailbox's whole IMAP session, every command included
 
 
 @dataclass
@@ -206,10 +211,22 @@ def engage_mailbox(
     now: dt.datetime,
     secret: str,
     *,
-    session_factory: Callable[..., ImapSession] = ImapSession,
+    allow_private: bool,
     time_box_s: float = MAILBOX_TIME_BOX_S,
 ) -> Engaged:
-    """One mailbox's engagement; never raises for the mailbox's own trouble."""
+    """One mailbox's engagement; never raises: whatever goes wrong — its server, its
+    settings, our own code or the database — is this mailbox's error, logged with its id,
+    and the pass goes on with the others."""
+    try:
+        return _engage_mailbox(mailbox_id, now, secret, allow_private, time_box_s)
+    except Exception as exc:
+        log.exception("engagement of mailbox %s failed", mailbox_id)
+        return Engaged(mailbox_id, error=f"unexpected error: {type(exc).__name__}")
+
+
+def _engage_mailbox(
+    mailbox_id: int, now: dt.datetime, secret: str, allow_private: bool, time_box_s: float
+) -> Engaged:
     done = Engaged(mailbox_id)
     box = Mailbox.objects.filter(id=mailbox_id).first()
     if box is None:
@@ -223,14 +240,20 @@ def engage_mailbox(
         done.error, done.paused = str(exc), True
         return done
     try:
-        session = session_factory(
+        # One deadline for the whole session: every read waits only for what is left.
+        session = ImapSession(
             box.imap_host,
             box.imap_port,
             box.imap_security,
             box.imap_username,
             password,
-            timeout=SESSION_TIMEOUT_S,
+            timeout=time_box_s,
+            allow_private=allow_private,
         )
+    except ImapHostRefused as exc:  # its settings must change: retrying cannot help
+        pause_engagement(box.id, str(exc))
+        done.error, done.paused = str(exc), True
+        return done
     except ImapAuthError as exc:
         pause_engagement(box.id, f"IMAP {exc}")
         done.error, done.paused = str(exc), True
@@ -303,28 +326,33 @@ def engage_pass(
     *,
     concurrency: int,
     every: dt.timedelta,
+    allow_private: bool,
     mailbox_id: int | None = None,
     limit: int | None = None,
-    session_factory: Callable[..., ImapSession] = ImapSession,
+    time_box_s: float = MAILBOX_TIME_BOX_S,
 ) -> PassStats:
     """Engage the mailboxes that are due (or one, by id, whatever its schedule), at most
     `concurrency` IMAP sessions at once (one on SQLite); then refresh the senders'
-    deliverability."""
+    deliverability. `allow_private`: WARMUP_ALLOW_PRIVATE_HOSTS; `time_box_s`: each
+    mailbox's whole session."""
     started = time.monotonic()
     if connection.vendor == "sqlite":
         concurrency = 1  # one writer at a time there: sessions would queue on its lock
     ids = [mailbox_id] if mailbox_id is not None else claim_for_engagement(now, every, limit)
     stats = PassStats(mailboxes=len(ids))
     if concurrency <= 1 or len(ids) <= 1:
-        stats.results = [
-            engage_mailbox(i, now, secret, session_factory=session_factory) for i in ids
-        ]
+        stats.results = [engage_mailbox(i, now, secret, allow_private=allow_private) for i in ids]
     else:
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="engage") as pool:
             stats.results = list(
                 pool.map(
                     lambda i: _in_thread(
-                        engage_mailbox, i, now, secret, session_factory=session_factory
+                        engage_mailbox,
+                        i,
+                        now,
+                        secret,
+                        allow_private=allow_private,
+                        time_box_s=time_box_s,
                     ),
                     ids,
                 )

@@ -1,9 +1,19 @@
-"""IMAP with imapclient. Knows nothing of the database."""
+"""IMAP with imapclient. Knows nothing of the database.
+
+Every session connects to a checked address of the mailbox's host (warmup_project.hosts:
+no private target unless allowed, no second lookup), runs against one deadline for the
+whole session — each read waits only for what is left of it, so a server sending a line
+a second cannot stretch a session — and caps the bytes of each reply, so a flood costs
+a bounded amount of memory. Replies are passed on only as a recognised IMAP line.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import imaplib
+import socket
 import ssl
+import time
 from dataclasses import dataclass
 from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
@@ -14,12 +24,192 @@ import imapclient.exceptions
 from imapclient.exceptions import IMAPClientError
 
 from warmup.transport.smtp import LoginCheck
+from warmup_project import hosts
+
+# Bytes one reply may take: a FETCH of the warmup headers of a few thousand messages fits
+# well; the connection test reads only a greeting and a login reply.
+REPLY_CAP = 8 * 1024 * 1024
+CHECK_REPLY_CAP = 64 * 1024
 
 
 def _text(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)
+
+
+def reply_line(value: object) -> str:
+    """A server's words as we pass them on: the first line, printable ASCII, cut short."""
+    text = _text(value)
+    if text.startswith(("b'", 'b"')) and text.endswith(text[1]):
+        text = text[2:-1]  # imapclient quotes the bytes of a refusal
+    first = text.splitlines()[0] if text else ""
+    return "".join(ch if " " <= ch <= "~" else "?" for ch in first)[:200]
+
+
+class NotImap(imaplib.IMAP4.error):
+    """Whatever answered did not greet as an IMAP server (another service on that port)."""
+
+
+class _GuardedIMAP4(imaplib.IMAP4):
+    """imaplib's client, connected to a checked address (TLS checked against the host
+    name), every read bounded by the session's deadline and each reply by a byte cap.
+
+    It reads the socket itself instead of through imaplib's buffered file: a buffered
+    readline() waits afresh for every chunk, so no timeout set before it bounds it."""
+
+    def __init__(
+        self,
+        target: hosts.Target,
+        *,
+        implicit_tls: bool,
+        tls_context: ssl.SSLContext | None,
+        deadline: float,
+        reply_cap: int,
+    ) -> None:
+        self._target = target
+        self._implicit_tls = implicit_tls
+        self._tls_context = tls_context
+        self._deadline = deadline
+        self._reply_cap = reply_cap
+        self._reply_bytes = 0
+        self._buffer = bytearray()
+        self._greeted = False
+        super().__init__(target.host, target.port, timeout=self._remaining())
+
+    def _remaining(self) -> float:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the session's deadline passed")
+        return left
+
+    def _create_socket(self, timeout: float | None) -> socket.socket:
+        sock = socket.create_connection(
+            (self._target.address, self._target.port), timeout=self._remaining()
+        )
+        if self._implicit_tls:
+            context = self._tls_context or ssl.create_default_context()
+            return context.wrap_socket(sock, server_hostname=self._target.host.strip("[]"))
+        return sock
+
+    def _fill(self) -> None:
+        self.sock.settimeout(self._remaining())
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise self.abort("socket error: EOF")
+        self._reply_bytes += len(chunk)
+        if self._reply_bytes > self._reply_cap:
+            raise self.error(f"a reply of more than {self._reply_cap} bytes: refused")
+        self._buffer += chunk
+
+    def readline(self) -> bytes:
+        searched = 0
+        while (end := self._buffer.find(b"\n", searched)) < 0:
+            searched = len(self._buffer)
+            self._fill()
+        line = bytes(self._buffer[: end + 1])
+        del self._buffer[: end + 1]
+        if not self._greeted:
+            if not line.startswith((b"* OK", b"* PREAUTH", b"* BYE")):
+                # Never quoted: it may be any service's banner (SSRF's reward).
+                raise NotImap("the server's reply is not IMAP")
+            self._greeted = True
+        return line
+
+    def read(self, size: int) -> bytes:
+        if size > self._reply_cap:
+            raise self.error(f"a literal of {size} bytes: refused")
+        while len(self._buffer) < size:
+            self._fill()
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    def send(self, data: bytes) -> None:
+        self._reply_bytes = 0  # a new command: its reply gets the whole cap
+        self.sock.settimeout(self._remaining())
+        super().send(data)
+
+
+class _Client(imapclient.IMAPClient):
+    """imapclient over _GuardedIMAP4."""
+
+    def __init__(self, target: hosts.Target, **guard: Any) -> None:
+        self._target = target
+        self._guard = guard
+        super().__init__(
+            target.host,
+            port=target.port,
+            ssl=guard["implicit_tls"],
+            ssl_context=guard["tls_context"],
+            timeout=max(guard["deadline"] - time.monotonic(), 0.001),
+        )
+
+    def _create_IMAP4(self) -> imaplib.IMAP4:  # imapclient's hook
+        return _GuardedIMAP4(self._target, **self._guard)
+
+
+def _connect(
+    host: str,
+    port: int,
+    security: str,
+    *,
+    tls_context: ssl.SSLContext | None,
+    deadline: float,
+    reply_cap: int,
+    allow_private: bool,
+) -> _Client:
+    """A client greeted by the first checked address that answers, TLS as configured.
+    Raises hosts.HostRefused, OSError or IMAPClientError."""
+    targets = hosts.resolve(host, port, allow_private=allow_private)
+    for n, target in enumerate(targets, start=1):
+        try:
+            client = _Client(
+                target,
+                implicit_tls=security == "ssl",
+                tls_context=tls_context,
+                deadline=deadline,
+                reply_cap=reply_cap,
+            )
+        except ConnectionRefusedError:
+            if n == len(targets):
+                raise
+            continue
+        if security == "starttls":
+            try:
+                client.starttls(tls_context)
+            except BaseException:
+                _close(client)
+                raise
+        return client
+    raise OSError(f"{host} has no address")
+
+
+def _close(client: imapclient.IMAPClient) -> None:
+    try:
+        client.logout()
+    except (IMAPClientError, OSError):
+        with contextlib.suppress(OSError, IMAPClientError):  # already gone
+            client.shutdown()
+
+
+def _failure(exc: BaseException) -> str:
+    """Why a session failed, in words that quote a server only when it speaks IMAP."""
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, NotImap):
+        return f"connection failed: {exc}"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection failed: refused"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return "connection failed: the server's TLS certificate is not trusted"
+    if isinstance(exc, ssl.SSLError):
+        return "connection failed: TLS failed"
+    if isinstance(exc, socket.gaierror):
+        return "connection failed: the host name does not resolve"
+    if isinstance(exc, OSError):
+        return f"connection failed: {type(exc).__name__}"
+    return f"{type(exc).__name__}: {reply_line(exc)}"
 
 
 def check_login(
@@ -31,27 +221,29 @@ def check_login(
     *,
     timeout: float = 10,
     tls_context: ssl.SSLContext | None = None,
+    allow_private: bool = False,
 ) -> LoginCheck:
-    """Connect (ssl | starttls | none), log in, log out."""
+    """Connect (ssl | starttls | none), log in, log out: all within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    client: _Client | None = None
     try:
-        client = imapclient.IMAPClient(
-            host, port=port, ssl=security == "ssl", ssl_context=tls_context, timeout=timeout
+        client = _connect(
+            host,
+            port,
+            security,
+            tls_context=tls_context,
+            deadline=deadline,
+            reply_cap=CHECK_REPLY_CAP,
+            allow_private=allow_private,
         )
-    except (OSError, IMAPClientError) as exc:
-        return LoginCheck(False, f"connection failed: {type(exc).__name__}: {exc}"[:500])
-    try:
-        if security == "starttls":
-            client.starttls(tls_context)
-        reply = client.login(username, password)
-        return LoginCheck(True, _text(reply)[:500])
+        return LoginCheck(True, reply_line(client.login(username, password)))
+    except hosts.HostRefused as exc:
+        return LoginCheck(False, f"IMAP {exc}", refused=True)
     except (IMAPClientError, OSError) as exc:
-        return LoginCheck(False, f"{type(exc).__name__}: {_text(exc)}"[:500])
+        return LoginCheck(False, _failure(exc))
     finally:
-        try:
-            client.logout()
-        except (IMAPClientError, OSError):
-            with contextlib.suppress(OSError):  # already gone
-                client.shutdown()
+        if client is not None:
+            _close(client)
 
 
 # --- engagement ------------------------------------------------------------------------
@@ -79,6 +271,10 @@ class ImapAuthError(Exception):
 
 class ImapError(Exception):
     """Anything else: connection, timeout, a command refused."""
+
+
+class ImapHostRefused(ImapError):
+    """The mailbox's IMAP host cannot be used as it is (warmup_project.hosts)."""
 
 
 @dataclass(frozen=True)
@@ -129,25 +325,33 @@ class ImapSession:
         username: str,
         password: str,
         *,
-        timeout: float = 30,
+        timeout: float = 45,
         tls_context: ssl.SSLContext | None = None,
+        allow_private: bool = False,
     ) -> None:
+        """Connect and log in; `timeout` is the whole session's, every command included."""
         try:
-            self.client = imapclient.IMAPClient(
-                host, port=port, ssl=security == "ssl", ssl_context=tls_context, timeout=timeout
+            self.client = _connect(
+                host,
+                port,
+                security,
+                tls_context=tls_context,
+                deadline=time.monotonic() + timeout,
+                reply_cap=REPLY_CAP,
+                allow_private=allow_private,
             )
+        except hosts.HostRefused as exc:
+            raise ImapHostRefused(f"IMAP {exc}") from None
         except (OSError, IMAPClientError) as exc:
-            raise ImapError(f"connection failed: {type(exc).__name__}: {exc}"[:500]) from None
+            raise ImapError(_failure(exc)) from None
         try:
-            if security == "starttls":
-                self.client.starttls(tls_context)
             self.client.login(username, password)
         except imapclient.exceptions.LoginError as exc:
             self.close()
-            raise ImapAuthError(f"login refused: {_text(exc)}"[:500]) from None
+            raise ImapAuthError(f"login refused: {reply_line(exc)}") from None
         except (IMAPClientError, OSError) as exc:
             self.close()
-            raise ImapError(f"{type(exc).__name__}: {_text(exc)}"[:500]) from None
+            raise ImapError(_failure(exc)) from None
         self.moves = self.client.has_capability("MOVE")
         self.uidplus = self.client.has_capability("UIDPLUS")
         self.fallback_moves = 0  # moves done as COPY + \Deleted + expunge
@@ -156,7 +360,7 @@ class ImapSession:
         try:
             return call(*args)
         except (IMAPClientError, OSError) as exc:
-            raise ImapError(f"{what}: {type(exc).__name__}: {_text(exc)}"[:500]) from None
+            raise ImapError(f"{what}: {_failure(exc)}") from None
 
     def folders(self) -> tuple[str | None, str]:
         """(spam folder or None, the warmup folder's full name in the personal namespace)."""
@@ -225,8 +429,4 @@ class ImapSession:
         self.fallback_moves += len(uids)
 
     def close(self) -> None:
-        try:
-            self.client.logout()
-        except (IMAPClientError, OSError):
-            with contextlib.suppress(OSError):
-                self.client.shutdown()
+        _close(self.client)

@@ -49,6 +49,7 @@ class Command(BaseCommand):
                 settings.SECRET_KEY,
                 concurrency=1,
                 every=every,
+                allow_private=config.allow_private_hosts,
                 mailbox_id=options["mailbox"],
             )
             self._report(stats)
@@ -71,7 +72,11 @@ class Command(BaseCommand):
             passes += 1
             try:
                 stats = engage_pass(
-                    db_now(), settings.SECRET_KEY, concurrency=config.imap_concurrency, every=every
+                    db_now(),
+                    settings.SECRET_KEY,
+                    concurrency=config.imap_concurrency,
+                    every=every,
+                    allow_private=config.allow_private_hosts,
                 )
             except DatabaseError as exc:
                 if once:
