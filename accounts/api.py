@@ -15,11 +15,13 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
 
 from accounts import status as mailbox_status
-from accounts.connection import try_logins
+from accounts.connection import ConnectionTestsBusy, HostsRefused, try_logins
 from accounts.models import (
     ENGAGEMENT_FIELDS,
     Mailbox,
@@ -165,6 +167,13 @@ class MailboxSerializer(serializers.ModelSerializer):
         return box
 
 
+class ConnectionTestThrottle(UserRateThrottle):
+    """Connection tests per user (REST_FRAMEWORK's `connection_test` rate): each one
+    reaches out to servers the user named."""
+
+    scope = "connection_test"
+
+
 class LoginOut(serializers.Serializer):
     ok = serializers.BooleanField()
     reply = serializers.CharField(allow_blank=True)
@@ -186,12 +195,25 @@ class MailboxViewSet(viewsets.ModelViewSet):
         return boxes if user.is_staff else boxes.filter(owner=user)
 
     @extend_schema(request=None, responses=ConnectionTestOut)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], throttle_classes=[ConnectionTestThrottle])
     def test(self, request: Request, pk: str | None = None) -> Response:
-        """Try the SMTP and IMAP logins (10 s timeouts); each result with the server's
-        reply. Nothing is sent."""
+        """Try the SMTP and IMAP logins at once (10 s in all); each result with the
+        server's reply line. Nothing is sent. A host that resolves to a loopback, private,
+        link-local, multicast or reserved address is a 400 (nothing is connected to)
+        unless WARMUP_ALLOW_PRIVATE_HOSTS. Throttled per user (`connection_test`), and
+        429 while this process runs two tests already."""
         box = self.get_object()
-        return Response(ConnectionTestOut(try_logins(box)).data)
+        try:
+            results = try_logins(box)
+        except ConnectionTestsBusy:
+            raise Throttled(
+                wait=5, detail="connection tests are busy; try again in a few seconds."
+            ) from None
+        except HostsRefused as refused:
+            raise serializers.ValidationError(
+                {f: [why] for f, why in refused.fields.items()}
+            ) from None
+        return Response(ConnectionTestOut(results).data)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])

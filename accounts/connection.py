@@ -1,41 +1,94 @@
-"""Trying a mailbox's SMTP and IMAP logins (the API's connection test): short timeouts,
-the servers' replies, never a password."""
+"""Trying a mailbox's SMTP and IMAP logins (the API's connection test).
+
+Both logins run at once, under one deadline (TIMEOUT_S) whatever the servers do; the
+answer holds only a recognised SMTP or IMAP reply line, never other bytes of whatever
+answered, and never a password. The hosts are checked as the engine checks them
+(warmup_project.hosts: no private target unless WARMUP_ALLOW_PRIVATE_HOSTS).
+
+A test holds a web thread while it waits, so one process runs at most PARALLEL_TESTS at
+a time and refuses more at once (ConnectionTestsBusy) instead of queueing: however many
+arrive, the process keeps threads for everything else (`/healthz`, the API, the admin).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
+
+from django.conf import settings
 
 from accounts import crypto
 from accounts.models import Mailbox
 from warmup.transport import imap, smtp
 
 TIMEOUT_S = 10
+PARALLEL_TESTS = 2  # per process: gunicorn's 4 threads keep 2 for the rest
+_running = threading.BoundedSemaphore(PARALLEL_TESTS)
 
 
-def try_logins(box: Mailbox, timeout: float = TIMEOUT_S) -> dict[str, dict[str, Any]]:
-    results: dict[str, dict[str, Any]] = {}
+class ConnectionTestsBusy(Exception):
+    """This process runs PARALLEL_TESTS connection tests already."""
+
+
+class HostsRefused(Exception):
+    """A host of the mailbox is refused (warmup_project.hosts); `fields`: host field →
+    why. Nothing was connected to."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("; ".join(fields.values()))
+        self.fields = fields
+
+
+def try_logins(box: Mailbox) -> dict[str, dict[str, Any]]:
+    """{"smtp": {"ok", "reply"}, "imap": {…}}; raises ConnectionTestsBusy or HostsRefused."""
+    if not _running.acquire(blocking=False):
+        raise ConnectionTestsBusy
     try:
+        smtp_check, imap_check = asyncio.run(_both(box, TIMEOUT_S))
+    finally:
+        _running.release()
+    refused = {
+        f"{side}_host": check.reply
+        for side, check in (("smtp", smtp_check), ("imap", imap_check))
+        if check.refused
+    }
+    if refused:
+        raise HostsRefused(refused)
+    return {
+        "smtp": {"ok": smtp_check.ok, "reply": smtp_check.reply},
+        "imap": {"ok": imap_check.ok, "reply": imap_check.reply},
+    }
+
+
+async def _both(box: Mailbox, timeout: float) -> tuple[smtp.LoginCheck, smtp.LoginCheck]:
+    allow_private = settings.WARMUP.allow_private_hosts
+
+    async def smtp_login() -> smtp.LoginCheck:
+        try:
+            password = box.smtp_password
+        except crypto.SecretError as exc:
+            return smtp.LoginCheck(False, str(exc))
         account = smtp.SmtpAccount(
-            box.smtp_host, box.smtp_port, box.smtp_security, box.smtp_username, box.smtp_password
+            box.smtp_host, box.smtp_port, box.smtp_security, box.smtp_username, password
         )
-    except crypto.SecretError as exc:
-        results["smtp"] = {"ok": False, "reply": str(exc)}
-    else:
-        check = asyncio.run(smtp.check_login(account, timeout=timeout))
-        results["smtp"] = {"ok": check.ok, "reply": check.reply}
-    try:
-        password = box.imap_password
-    except crypto.SecretError as exc:
-        results["imap"] = {"ok": False, "reply": str(exc)}
-    else:
-        check = imap.check_login(
+        return await smtp.check_login(account, timeout=timeout, allow_private=allow_private)
+
+    async def imap_login() -> smtp.LoginCheck:
+        try:
+            password = box.imap_password
+        except crypto.SecretError as exc:
+            return smtp.LoginCheck(False, str(exc))
+        return await asyncio.to_thread(
+            imap.check_login,
             box.imap_host,
             box.imap_port,
             box.imap_security,
             box.imap_username,
             password,
             timeout=timeout,
+            allow_private=allow_private,
         )
-        results["imap"] = {"ok": check.ok, "reply": check.reply}
-    return results
+
+    smtp_check, imap_check = await asyncio.gather(smtp_login(), imap_login())
+    return smtp_check, imap_check

@@ -5,6 +5,7 @@ nginx in front, as compose runs them) serves the app with production settings.""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -310,25 +311,30 @@ def request(
     return response.status, {k.lower(): v for k, v in response.getheaders()}, payload
 
 
-@pytest.fixture
-def production_server(transactional_db: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """gunicorn as the image runs it (its CMD), DEBUG off, on the test database."""
+PRODUCTION_SECRET_KEY = "a-production-like-secret-key-for-the-gunicorn-test-0123456789"
+METRICS_TOKEN = "metrics-token-for-the-gunicorn-test-0123"
+
+
+@contextlib.contextmanager
+def serve_gunicorn(overrides: dict[str, str] | None = None) -> Iterator[int]:
+    """gunicorn as the image runs it (its CMD), DEBUG off, on the test database; yields
+    its port. No secret of its environment may reach its log."""
     from cryptography.fernet import Fernet
 
     from tests.test_run_warmup import database_url
 
     port = free_port()
-    token = "metrics-token-for-the-gunicorn-test-0123"
     env = {
         **os.environ,
         "DEBUG": "false",
-        "SECRET_KEY": "a-production-like-secret-key-for-the-gunicorn-test-0123456789",
+        "SECRET_KEY": PRODUCTION_SECRET_KEY,
         "WARMUP_SECRET_KEYS": Fernet.generate_key().decode(),
-        "WARMUP_METRICS_TOKEN": token,
+        "WARMUP_METRICS_TOKEN": METRICS_TOKEN,
         "ALLOWED_HOSTS": "127.0.0.1,warmup.test",
         "DATABASE_URL": database_url(),
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "GUNICORN_WORKERS": "2",
+        **(overrides or {}),
     }
     cmd = json.loads(next(args for op, args in dockerfile() if op == "CMD"))
     gunicorn = str(Path(sys.executable).parent / cmd[0])
@@ -342,13 +348,18 @@ def production_server(transactional_db: Any, tmp_path: Path) -> Iterator[dict[st
     )
     try:
         wait_for_port(port, process, "gunicorn")
-        yield {"port": port, "token": token}
+        yield port
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)
-        # Nothing secret reaches the log.
-        for secret in (token, env["SECRET_KEY"], env["WARMUP_SECRET_KEYS"]):
+        for secret in (METRICS_TOKEN, env["SECRET_KEY"], env["WARMUP_SECRET_KEYS"]):
             assert secret not in output
+
+
+@pytest.fixture
+def production_server(transactional_db: Any) -> Iterator[dict[str, Any]]:
+    with serve_gunicorn() as port:
+        yield {"port": port, "token": METRICS_TOKEN}
 
 
 def make_user_with_mailbox(make_mailbox: Any) -> tuple[str, str]:
