@@ -22,7 +22,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts import status as mailbox_status
-from accounts.models import ENGAGEMENT_FIELDS, Mailbox, OwnerPlan
+from accounts.models import ENGAGEMENT_FIELDS, Mailbox, OwnerPlan, validate_one_line
 from warmup.models import DailyStat, SendLog
 
 PASSWORD_FIELDS = ("smtp_password", "imap_password")
@@ -54,6 +54,7 @@ def _password_field(label: str) -> forms.CharField:
         label=label,
         required=False,  # required only when adding: see MailboxAdminForm.__init__
         strip=False,  # a password may start or end with a space
+        validators=[validate_one_line],
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
 

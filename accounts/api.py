@@ -25,6 +25,7 @@ from accounts.models import (
     Mailbox,
     OwnerPlan,
     guess_provider,
+    validate_one_line,
     validate_timezone,
 )
 from warmup.engine.pacing import ALL_WEEKDAYS
@@ -33,10 +34,18 @@ from warmup_project.api import bad_request
 
 class MailboxSerializer(serializers.ModelSerializer):
     smtp_password = serializers.CharField(
-        write_only=True, required=False, max_length=1000, trim_whitespace=False
+        write_only=True,
+        required=False,
+        max_length=1000,
+        trim_whitespace=False,
+        validators=[validate_one_line],
     )
     imap_password = serializers.CharField(
-        write_only=True, required=False, max_length=1000, trim_whitespace=False
+        write_only=True,
+        required=False,
+        max_length=1000,
+        trim_whitespace=False,
+        validators=[validate_one_line],
     )
     smtp_port = serializers.IntegerField(min_value=1, max_value=65535, default=587)
     imap_port = serializers.IntegerField(min_value=1, max_value=65535, default=993)

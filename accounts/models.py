@@ -1,17 +1,20 @@
 from __future__ import annotations
 
+import unicodedata
 import zoneinfo
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connection, models
 from django.db.models import Q
 
 from accounts import crypto
 from accounts import status as mailbox_status
 from warmup.engine.pacing import ALL_WEEKDAYS
+from warmup_project.hosts import host_problem
 
 # What engagement and the deliverability refresh write: read-only in the API and admin.
 ENGAGEMENT_FIELDS = (
@@ -56,6 +59,33 @@ def guess_provider(email: str, smtp_host: str) -> str:
     return "other"
 
 
+def validate_host(value: str) -> None:
+    """A host as `warmup_project.hosts.host_problem` reads it: a name by RFC 1123/IDNA or an
+    IP address. The same check guards connections (`hosts.resolve`); here it tells the
+    owner while they are still typing, and keeps a broken name out of the engine."""
+    problem = host_problem(value)
+    if problem is not None:
+        shown = value if len(value) <= 60 else value[:60] + "…"
+        raise ValidationError(f"{shown!r} {problem}.")
+
+
+# Ports as a message on the field: the CHECK constraints alone give "Constraint … is
+# violated", which names no field.
+PORT_VALIDATORS = [
+    MinValueValidator(1, "a port is a number from 1 to 65535."),
+    MaxValueValidator(65535, "a port is a number from 1 to 65535."),
+]
+
+
+def validate_one_line(value: str) -> None:
+    """No line break, NUL or other control character: these values end up in message
+    headers (display name) or protocol commands (IMAP LOGIN sends the username as an
+    unquoted atom), where a CR/LF starts a header or a command of the writer's own. The
+    message never repeats the value: the passwords use this check too."""
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise ValidationError("must not contain a line break or another control character.")
+
+
 def validate_timezone(value: str) -> None:
     try:
         zoneinfo.ZoneInfo(value)
@@ -98,19 +128,19 @@ class Mailbox(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mailboxes"
     )
     email = models.EmailField(unique=True)
-    display_name = models.CharField(max_length=100, blank=True)
+    display_name = models.CharField(max_length=100, blank=True, validators=[validate_one_line])
     provider = models.CharField(max_length=20, choices=PROVIDER_CHOICES, default="other")
 
-    smtp_host = models.CharField(max_length=255)
-    smtp_port = models.IntegerField(default=587)
+    smtp_host = models.CharField(max_length=255, validators=[validate_host])
+    smtp_port = models.IntegerField(default=587, validators=PORT_VALIDATORS)
     smtp_security = models.CharField(max_length=10, choices=SECURITY_CHOICES, default="starttls")
-    smtp_username = models.CharField(max_length=255)
+    smtp_username = models.CharField(max_length=255, validators=[validate_one_line])
     smtp_secret = models.TextField(blank=True, editable=False)  # Fernet token, never plaintext
 
-    imap_host = models.CharField(max_length=255)
-    imap_port = models.IntegerField(default=993)
+    imap_host = models.CharField(max_length=255, validators=[validate_host])
+    imap_port = models.IntegerField(default=993, validators=PORT_VALIDATORS)
     imap_security = models.CharField(max_length=10, choices=SECURITY_CHOICES, default="ssl")
-    imap_username = models.CharField(max_length=255)
+    imap_username = models.CharField(max_length=255, validators=[validate_one_line])
     imap_secret = models.TextField(blank=True, editable=False)
 
     warmup_enabled = models.BooleanField(default=True)

@@ -297,6 +297,36 @@ def test_status_changed_in_the_form_records_when_and_why(
     assert box.status_reason == "set to disabled by admin in admin"
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("smtp_host", "a..b"),
+        ("imap_host", "x" * 64 + ".test"),
+        ("smtp_host", "smtp.example.test\r\nRSET"),
+        ("smtp_port", 0),
+        ("imap_port", 65536),
+        ("display_name", "Ann\r\nBcc: x@y"),
+        ("smtp_username", "new.box\r\nRSET"),
+        ("imap_username", "new.box\r\na1 LOGOUT"),
+        ("smtp_password", "smtp-typed-Qw1\r\nRSET"),
+        ("imap_password", "imap-typed-Qw1\na1 LOGOUT"),
+    ],
+)
+def test_add_form_refuses_hostile_values_with_a_message_on_the_field(
+    admin_client: Client, owner: Any, field: str, value: Any
+) -> None:
+    data = mailbox_form(owner, smtp_password="smtp-typed-Qw1", imap_password="imap-typed-Qw1")
+    data[field] = value
+    response = admin_client.post(mailbox_url("add"), data)
+
+    assert response.status_code == 200  # the form again, with its errors
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == [field], errors
+    assert "Constraint" not in errors[field][0]
+    assert "typed-Qw1" not in response.content.decode()
+    assert not Mailbox.objects.filter(email="new.box@example.test").exists()
+
+
 # Actions
 
 

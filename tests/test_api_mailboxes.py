@@ -155,6 +155,31 @@ def test_a_duplicate_address_and_the_plan_limit_are_400s() -> None:
 
 
 @pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"smtp_host": "a..b"}, "smtp_host"),
+        ({"imap_host": "x" * 64 + ".test"}, "imap_host"),
+        ({"smtp_host": "smtp.example.test\r\nRSET"}, "smtp_host"),
+        ({"imap_host": "imap example.test"}, "imap_host"),
+        ({"display_name": "Ann\r\nBcc: x@y"}, "display_name"),
+        ({"smtp_username": "new\r\nRSET"}, "smtp_username"),
+        ({"imap_username": "new\r\na1 LOGOUT"}, "imap_username"),
+        ({"smtp_password": "Hunter-77\r\nRSET"}, "smtp_password"),
+        ({"imap_password": "Hunter-77\na1 LOGOUT"}, "imap_password"),
+        ({"imap_password": "Hunter-77\x7f"}, "imap_password"),
+    ],
+)
+def test_hostile_values_are_a_400_naming_the_field(fields: dict[str, Any], field: str) -> None:
+    alice = client_for(user("alice"))
+    response = alice.post("/api/mailboxes/", payload(**fields), format="json")
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert (body["error"], list(body["fields"])) == ("invalid", [field])
+    assert "Hunter-77" not in response.content.decode()  # a password is never echoed
+    assert not Mailbox.objects.exists()
+
+
+@pytest.mark.parametrize(
     ("body", "content_type", "expected", "error"),
     [
         ("{not json", "application/json", 400, "parse_error"),

@@ -302,6 +302,31 @@ def test_bad_row_for_an_existing_mailbox_changes_nothing(
     assert box.smtp_host == "smtp.before.test"
 
 
+@pytest.mark.parametrize(
+    ("overrides", "column", "reason"),
+    [
+        ({"smtp_host": "a..b"}, "smtp_host", "'a..b' is not a host name"),
+        ({"imap_host": "x" * 64 + ".test"}, "imap_host", "is not a host name"),
+        ({"smtp_host": "smtp.x.test\r\nRSET"}, "smtp_host", "control character"),
+        ({"smtp_username": "ann\r\nRSET"}, "smtp_username", "control character"),
+        ({"imap_username": "ann\r\na1 LOGOUT"}, "imap_username", "control character"),
+        ({"smtp_password": "PW-Qw1\r\nRSET"}, "smtp_password", "control character"),
+        ({"imap_password": "PW-Qw1\na1 LOGOUT"}, "imap_password", "control character"),
+    ],
+)
+def test_hostile_values_reject_their_row_only(
+    db: Any, owner: Any, tmp_path: Path, overrides: dict[str, str], column: str, reason: str
+) -> None:
+    path = write_csv(tmp_path, [row("good@x.test"), row("bad@x.test", **overrides)])
+    result = run(path, owner)
+
+    assert f"line 3: {column}: " in result.err
+    assert reason in result.err.split(f"line 3: {column}: ", 1)[1]
+    assert "PW-Qw1" not in result.everything  # a password is never quoted
+    assert result.out.strip() == "1 created, 0 updated, 1 rejected (of 2 rows)"
+    assert list(Mailbox.objects.values_list("email", flat=True)) == ["good@x.test"]
+
+
 def test_duplicate_rows_first_occurrence_counts(db: Any, owner: Any, tmp_path: Path) -> None:
     path = write_csv(
         tmp_path,
@@ -424,14 +449,14 @@ def test_unknown_owner(db: Any, tmp_path: Path) -> None:
 def test_line_numbers_count_blank_lines_and_quoted_line_breaks(
     db: Any, owner: Any, tmp_path: Path
 ) -> None:
-    good = row("ann@x.test", smtp_password="two\nlines")
+    two_lines = row("ann@x.test", smtp_password="two\nlines")
     bad_two_lines = row("cat@x.test", smtp_port="0", imap_password="also\ntwo lines")
     bad = row("bob@x.test", smtp_port="0")
     path = tmp_path / "m.csv"
     buffer = StringIO()
     writer = csv.writer(buffer)
     writer.writerow(HEADER)  # line 1
-    writer.writerow([good[c] for c in HEADER])  # lines 2-3
+    writer.writerow([two_lines[c] for c in HEADER])  # lines 2-3
     writer.writerow([bad_two_lines[c] for c in HEADER])  # lines 4-5
     buffer.write("\n")  # line 6: blank
     writer.writerow([""] * len(HEADER))  # line 7: a spreadsheet's empty row
@@ -440,11 +465,11 @@ def test_line_numbers_count_blank_lines_and_quoted_line_breaks(
     path.write_text(buffer.getvalue(), encoding="utf-8")
 
     result = run(path, owner)
+    assert "line 2: smtp_password: " in result.err  # a line break is no password
     assert "line 4: smtp_port: '0'" in result.err
     assert "line 8: smtp_port: '0'" in result.err
     assert "line 9: has 2 fields but the header has 11" in result.err
-    assert result.out.strip() == "1 created, 0 updated, 3 rejected (of 4 rows)"
-    assert Mailbox.objects.get(email="ann@x.test").smtp_password == "two\nlines"
+    assert result.out.strip() == "0 created, 0 updated, 4 rejected (of 4 rows)"
 
 
 def test_nul_character_rejects_the_row(db: Any, owner: Any, tmp_path: Path) -> None:
