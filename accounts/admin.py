@@ -108,11 +108,14 @@ class MailboxAdminForm(forms.ModelForm):
                 if not adding:
                     self.fields[name].help_text = "Leave blank to keep the stored password."
 
-    def save(self, commit: bool = True) -> Mailbox:
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        # On the instance before the model validates it (ModelForm._post_clean runs after
+        # this), so Mailbox.clean() knows which passwords came with a moved server.
         for name in PASSWORD_FIELDS:
-            if value := self.cleaned_data.get(name):
+            if value := cleaned.get(name):
                 setattr(self.instance, name, value)  # the model's setter encrypts
-        return super().save(commit)
+        return cleaned
 
 
 def _mailboxes(count: int) -> str:

@@ -6,6 +6,7 @@ stored encrypted; the owner is whoever creates the mailbox."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -120,16 +121,16 @@ class MailboxSerializer(serializers.ModelSerializer):
         return value
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
-        merged = {**self._current(), **data}
-        # The model's own rules (window order, the WARMUP_MIN_DAILY_QUOTA floor).
-        candidate = Mailbox(**{k: v for k, v in merged.items() if not k.endswith("_password")})
+        # The model's own rules (window order, the WARMUP_MIN_DAILY_QUOTA floor, a moved
+        # server's password) on the mailbox as it would be saved.
+        candidate = self._candidate(data)
         try:
             candidate.clean()
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from None
         owner = self.context["request"].user
         plan = OwnerPlan.for_owner(owner if self.instance is None else self.instance.owner)
-        if merged["daily_max"] > plan.max_daily_quota:
+        if candidate.daily_max > plan.max_daily_quota:
             raise bad_request(
                 f"above your plan's cap of {plan.max_daily_quota} sends a day.", "daily_max"
             )
@@ -141,19 +142,13 @@ class MailboxSerializer(serializers.ModelSerializer):
                 raise bad_request(f"your plan allows {plan.max_mailboxes} mailboxes.")
         return data
 
-    def _current(self) -> dict[str, Any]:
-        if self.instance is None:
-            return {"warmup_enabled": True}
-        return {
-            name: getattr(self.instance, name)
-            for name in (
-                "email",
-                "window_start_hour",
-                "window_end_hour",
-                "daily_max",
-                "warmup_enabled",
-            )
-        }
+    def _candidate(self, data: dict[str, Any]) -> Mailbox:
+        """The instance (a copy: a refused change must leave it alone), or a new mailbox,
+        with `data` applied; the copy keeps the endpoints the instance was loaded with."""
+        box = copy.copy(self.instance) if self.instance is not None else Mailbox()
+        for name, value in data.items():
+            setattr(box, name, value)  # the password properties encrypt and take note
+        return box
 
     def create(self, data: dict[str, Any]) -> Mailbox:
         box = Mailbox(owner=self.context["request"].user)

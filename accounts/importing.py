@@ -7,8 +7,9 @@ plan's mailbox limit), reading the existing mailboxes in a few chunked queries a
 writing in batches inside one transaction: the number of queries depends on the number
 of batches, never on the number of rows.
 
-Values go through the model's own validators (hosts, single-line usernames and
-passwords), as in the API and the admin.
+Values go through the model's own validators (hosts, single-line usernames and passwords),
+and an update that moves a mailbox to another server or login without that side's password
+is rejected, as in the API and the admin (Mailbox.moved_without_password).
 
 Messages name the line and the column and may quote a rejected value, but never a
 password: the password columns are only ever reported as "required" or by what is wrong
@@ -496,7 +497,11 @@ def _decide(
         elif matches:
             box = matches[0]
             _apply_row(box, row)
-            to_update.append(box)
+            if moved := box.moved_without_password():
+                reason = "; ".join(f"{name}: {message}" for name, message in moved.items())
+                report.rejections.append(Rejection(row.line, reason.rstrip(".")))
+            else:
+                to_update.append(box)
         elif missing := [c for c in PASSWORD_COLUMNS if not getattr(row, c)]:
             report.rejections.append(
                 Rejection(row.line, f"{', '.join(missing)}: required when creating a mailbox")

@@ -123,6 +123,16 @@ class OwnerPlan(models.Model):
         return plan
 
 
+# What a stored password is bound to: the server and the login it was entered for.
+ENDPOINT_FIELDS = {
+    "smtp": ("smtp_host", "smtp_port", "smtp_security", "smtp_username"),
+    "imap": ("imap_host", "imap_port", "imap_security", "imap_username"),
+}
+PASSWORD_AGAIN = (
+    "give the {side} password again: the stored one is only sent to the server it was entered for."
+)
+
+
 class Mailbox(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mailboxes"
@@ -241,6 +251,33 @@ class Mailbox(models.Model):
     def __str__(self) -> str:
         return self.email
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        if kwargs.get("update_fields") is None:
+            self._remember_endpoints()
+
+    # The endpoints the stored passwords belong to, as loaded (or last saved), and the
+    # sides given a new password since: moved_without_password() compares them.
+    _stored_endpoints: dict[str, Any]
+    _passwords_given: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Mailbox:
+        box = super().from_db(db, field_names, values)
+        box._remember_endpoints()
+        return box
+
+    def _remember_endpoints(self) -> None:
+        # Loaded fields only: reading a deferred one (.only() in the admin actions) would
+        # cost a query per row.
+        self._stored_endpoints = {
+            name: self.__dict__[name]
+            for names in ENDPOINT_FIELDS.values()
+            for name in names
+            if name in self.__dict__
+        }
+        self._passwords_given = frozenset()
+
     # Secrets: write through the properties; the columns hold Fernet tokens only.
     @property
     def smtp_password(self) -> str:
@@ -249,6 +286,8 @@ class Mailbox(models.Model):
     @smtp_password.setter
     def smtp_password(self, value: str) -> None:
         self.smtp_secret = crypto.encrypt(value)
+        # A new set, not add(): a copy of this mailbox (the API's candidate) shares it.
+        self._passwords_given = self._passwords_given | {"smtp"}
 
     @property
     def imap_password(self) -> str:
@@ -257,7 +296,23 @@ class Mailbox(models.Model):
     @imap_password.setter
     def imap_password(self, value: str) -> None:
         self.imap_secret = crypto.encrypt(value)
+        self._passwords_given = self._passwords_given | {"imap"}
         self.engagement_paused_reason = ""  # new credentials: engagement tries again
+
+    def moved_without_password(self) -> dict[str, str]:
+        """{password field: message} for each side (SMTP, IMAP) whose server or login
+        changed since the mailbox was loaded while its password was not given again.
+
+        A stored password goes only to the endpoint it was entered for: otherwise whoever
+        may edit a mailbox could point it at a server of their own and read the password
+        in clear from the next AUTH PLAIN or LOGIN. New mailboxes have nothing stored."""
+        stored = getattr(self, "_stored_endpoints", {})
+        return {
+            f"{side}_password": PASSWORD_AGAIN.format(side=side.upper())
+            for side, names in ENDPOINT_FIELDS.items()
+            if side not in self._passwords_given
+            and any(name in stored and stored[name] != getattr(self, name) for name in names)
+        }
 
     @property
     def domain(self) -> str:
@@ -266,15 +321,15 @@ class Mailbox(models.Model):
     def clean(self) -> None:
         super().clean()
         self.email = self.email.strip().lower()
+        errors: dict[str, str] = {}
         floor = settings.WARMUP.min_daily_quota
         if self.warmup_enabled and self.daily_max < floor:
-            raise ValidationError(
-                {"daily_max": f"must be at least WARMUP_MIN_DAILY_QUOTA ({floor})."}
-            )
+            errors["daily_max"] = f"must be at least WARMUP_MIN_DAILY_QUOTA ({floor})."
         if self.window_start_hour >= self.window_end_hour:
-            raise ValidationError(
-                {"window_end_hour": "the sending window must end after it starts."}
-            )
+            errors["window_end_hour"] = "the sending window must end after it starts."
+        errors.update(self.moved_without_password())
+        if errors:
+            raise ValidationError(errors)
 
     def set_status(self, status: str, reason: str, now: datetime) -> None:
         self.status = status

@@ -179,6 +179,68 @@ def test_hostile_values_are_a_400_naming_the_field(fields: dict[str, Any], field
     assert not Mailbox.objects.exists()
 
 
+ENDPOINT_CHANGES = [
+    ({"smtp_host": "smtp.elsewhere.test"}, "smtp_password"),
+    ({"smtp_port": 2525}, "smtp_password"),
+    ({"smtp_security": "ssl"}, "smtp_password"),
+    ({"smtp_username": "someone-else"}, "smtp_password"),
+    ({"imap_host": "imap.elsewhere.test"}, "imap_password"),
+    ({"imap_port": 143}, "imap_password"),
+    ({"imap_security": "starttls"}, "imap_password"),
+    ({"imap_username": "someone-else"}, "imap_password"),
+]
+
+
+@pytest.mark.parametrize(("change", "password"), ENDPOINT_CHANGES)
+def test_moving_to_another_server_needs_its_password_again(
+    change: dict[str, Any], password: str
+) -> None:
+    # Otherwise the stored password goes to whichever server the mailbox now names, and a
+    # server of the caller's choosing reads it in clear from AUTH PLAIN or LOGIN.
+    owner = user("alice")
+    box = mailbox_of(owner, 1)
+    ((field, value),) = change.items()
+    before = (getattr(box, field), box.smtp_secret, box.imap_secret)
+    alice = client_for(owner)
+    url = f"/api/mailboxes/{box.id}/"
+
+    refused = alice.patch(url, change, format="json")
+    assert refused.status_code == 400, refused.content
+    body = refused.json()
+    assert (body["error"], list(body["fields"])) == ("invalid", [password])
+    assert "again" in body["fields"][password][0]
+    assert "s3cret" not in refused.content.decode()
+    box.refresh_from_db()
+    assert (getattr(box, field), box.smtp_secret, box.imap_secret) == before
+
+    accepted = alice.patch(url, {**change, password: "for-the-new-server"}, format="json")
+    assert accepted.status_code == 200, accepted.content
+    box.refresh_from_db()
+    assert getattr(box, field) == value
+    assert getattr(box, password) == "for-the-new-server"
+
+
+def test_an_update_that_keeps_the_servers_needs_no_password() -> None:
+    owner = user("alice")
+    box = mailbox_of(owner, 1)
+    same = {
+        "email": box.email,
+        "smtp_host": box.smtp_host,
+        "smtp_port": box.smtp_port,
+        "smtp_security": box.smtp_security,
+        "smtp_username": box.smtp_username,
+        "imap_host": box.imap_host,
+        "imap_port": box.imap_port,
+        "imap_security": box.imap_security,
+        "imap_username": box.imap_username,
+        "display_name": "Alice",
+    }
+    response = client_for(owner).put(f"/api/mailboxes/{box.id}/", same, format="json")
+    assert response.status_code == 200, response.content
+    box.refresh_from_db()
+    assert (box.display_name, box.smtp_password) == ("Alice", "s3cret-smtp")
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "expected", "error"),
     [

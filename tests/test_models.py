@@ -1,5 +1,5 @@
 """The mailbox's own rules, which every door (API, admin, CSV import) shares: hosts,
-ports and single-line values."""
+ports, single-line values, and passwords that stay with the server they were given for."""
 
 from __future__ import annotations
 
@@ -21,6 +21,19 @@ BAD_HOSTS = [
     "a." * 127 + "test",  # over 253 characters
 ]
 GOOD_HOSTS = ["smtp.gmail.com", "mail.bücher.example", "192.0.2.10", "2001:db8::1", "[::1]"]
+
+# Each field whose change moves the mailbox to another server or login, and the password
+# that must come with it.
+ENDPOINT_CHANGES = [
+    ("smtp_host", "smtp.elsewhere.test", "smtp_password"),
+    ("smtp_port", 2525, "smtp_password"),
+    ("smtp_security", "ssl", "smtp_password"),
+    ("smtp_username", "someone-else", "smtp_password"),
+    ("imap_host", "imap.elsewhere.test", "imap_password"),
+    ("imap_port", 143, "imap_password"),
+    ("imap_security", "starttls", "imap_password"),
+    ("imap_username", "someone-else", "imap_password"),
+]
 
 
 def errors_of(box: Mailbox) -> dict[str, list[str]]:
@@ -82,3 +95,34 @@ def test_control_characters_are_refused_where_they_reach_a_header_or_a_command(
     errors = errors_of(new_box(owner, **{field: value}))
     assert list(errors) == [field]
     assert "control character" in errors[field][0]
+
+
+@pytest.mark.parametrize(("field", "value", "password"), ENDPOINT_CHANGES)
+def test_moving_to_another_server_or_login_needs_that_password_again(
+    db: Any, make_mailbox: Any, field: str, value: Any, password: str
+) -> None:
+    box = Mailbox.objects.get(pk=make_mailbox().pk)
+    setattr(box, field, value)
+    errors = errors_of(box)
+    assert list(errors) == [password]
+    assert "again" in errors[password][0]
+    setattr(box, password, "the-new-one")
+    assert errors_of(box) == {}
+
+
+def test_changes_that_keep_the_server_need_no_password(db: Any, make_mailbox: Any) -> None:
+    box = Mailbox.objects.get(pk=make_mailbox().pk)
+    box.display_name, box.daily_max, box.timezone = "Ann", 60, "Europe/Berlin"
+    box.smtp_host = box.smtp_host  # the same value written back is no move
+    assert errors_of(box) == {}
+
+
+def test_after_a_save_the_new_server_is_the_stored_one(db: Any, make_mailbox: Any) -> None:
+    box = Mailbox.objects.get(pk=make_mailbox().pk)
+    box.smtp_host = "smtp.elsewhere.test"
+    box.smtp_password = "for-elsewhere"
+    box.save()
+    box.daily_max = 60
+    assert errors_of(box) == {}
+    box.smtp_host = "smtp.third.test"
+    assert list(errors_of(box)) == ["smtp_password"]
