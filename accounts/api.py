@@ -138,8 +138,6 @@ class MailboxSerializer(serializers.ModelSerializer):
             for name in ("smtp_password", "imap_password"):
                 if not data.get(name):
                     raise bad_request("this field is required.", name)
-            if Mailbox.objects.filter(owner=owner).count() >= plan.max_mailboxes:
-                raise bad_request(f"your plan allows {plan.max_mailboxes} mailboxes.")
         return data
 
     def _candidate(self, data: dict[str, Any]) -> Mailbox:
@@ -151,9 +149,15 @@ class MailboxSerializer(serializers.ModelSerializer):
         return box
 
     def create(self, data: dict[str, Any]) -> Mailbox:
-        box = Mailbox(owner=self.context["request"].user)
+        owner = self.context["request"].user
         data.setdefault("provider", guess_provider(data["email"], data["smtp_host"]))
-        return self._save(box, data)
+        # The count and the insert under the plan's lock, in one transaction: parallel
+        # creates take turns, and each counts the mailboxes the previous ones added.
+        with transaction.atomic():
+            plan = OwnerPlan.lock_for(owner)
+            if Mailbox.objects.filter(owner=owner).count() >= plan.max_mailboxes:
+                raise bad_request(f"your plan allows {plan.max_mailboxes} mailboxes.")
+            return self._save(Mailbox(owner=owner), data)
 
     def update(self, box: Mailbox, data: dict[str, Any]) -> Mailbox:
         return self._save(box, data)

@@ -558,9 +558,9 @@ def import_mailboxes(
     report = ImportReport(total=parsed.total, rejections=parsed.rejections)
     try:
         with transaction.atomic():
-            # Locking the plan serialises imports for one owner, so two of them cannot
-            # both take the last free places of the plan.
-            plan = OwnerPlan.objects.select_for_update().get(pk=plan.pk)
+            # Locking the plan serialises imports (and API creates) for one owner, so two
+            # of them cannot both take the last free places of the plan.
+            plan = OwnerPlan.lock_for(owner)
             owned = Mailbox.objects.filter(owner=owner).count()
             emails = [row.email for row in parsed.rows]
             existing = _existing_by_email(emails)

@@ -122,6 +122,15 @@ class OwnerPlan(models.Model):
         plan, _ = cls.objects.get_or_create(owner=owner)
         return plan
 
+    @classmethod
+    def lock_for(cls, owner: Any) -> OwnerPlan:
+        """The owner's plan, created with the defaults if missing, locked until the
+        transaction ends (call it inside one). Whoever adds mailboxes to an owner holds this
+        lock from counting them to inserting, so parallel adds cannot pass max_mailboxes:
+        without it, each would count the same free place and take it."""
+        plan, _ = cls.objects.select_for_update().get_or_create(owner=owner)
+        return plan
+
 
 # What a stored password is bound to: the server and the login it was entered for.
 ENDPOINT_FIELDS = {

@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import threading
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -239,6 +241,46 @@ def test_an_update_that_keeps_the_servers_needs_no_password() -> None:
     assert response.status_code == 200, response.content
     box.refresh_from_db()
     assert (box.display_name, box.smtp_password) == ("Alice", "s3cret-smtp")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("plan_row", [True, False], ids=["plan", "no-plan-row-yet"])
+def test_parallel_creates_cannot_pass_the_plan_limit(plan_row: bool) -> None:
+    owner = user("alice")
+    if plan_row:
+        OwnerPlan.objects.create(owner=owner, max_mailboxes=5)
+    limit = 5 if plan_row else OwnerPlan._meta.get_field("max_mailboxes").get_default()
+    for n in range(limit - 1):  # one place left
+        mailbox_of(owner, n)
+    start = threading.Barrier(8)
+    responses: list[Any] = [None] * 8
+    errors: list[BaseException] = []
+
+    def create(n: int) -> None:
+        try:
+            client = APIClient()
+            client.force_authenticate(owner)
+            start.wait()
+            responses[n] = client.post(
+                "/api/mailboxes/", payload(email=f"parallel{n}@p{n}.test"), format="json"
+            )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(r.status_code for r in responses) == [201] + [400] * 7
+    for refused in (r for r in responses if r.status_code == 400):
+        assert refused.json()["detail"] == f"your plan allows {limit} mailboxes."
+    assert Mailbox.objects.filter(owner=owner).count() == limit
+    assert OwnerPlan.objects.filter(owner=owner).count() == 1
 
 
 @pytest.mark.parametrize(
