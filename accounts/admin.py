@@ -22,7 +22,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts import status as mailbox_status
-from accounts.models import ENGAGEMENT_FIELDS, Mailbox, OwnerPlan
+from accounts.models import ENGAGEMENT_FIELDS, Mailbox, OwnerPlan, validate_one_line
 from warmup.models import DailyStat, SendLog
 
 PASSWORD_FIELDS = ("smtp_password", "imap_password")
@@ -54,6 +54,7 @@ def _password_field(label: str) -> forms.CharField:
         label=label,
         required=False,  # required only when adding: see MailboxAdminForm.__init__
         strip=False,  # a password may start or end with a space
+        validators=[validate_one_line],
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
 
@@ -107,11 +108,14 @@ class MailboxAdminForm(forms.ModelForm):
                 if not adding:
                     self.fields[name].help_text = "Leave blank to keep the stored password."
 
-    def save(self, commit: bool = True) -> Mailbox:
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        # On the instance before the model validates it (ModelForm._post_clean runs after
+        # this), so Mailbox.clean() knows which passwords came with a moved server.
         for name in PASSWORD_FIELDS:
-            if value := self.cleaned_data.get(name):
+            if value := cleaned.get(name):
                 setattr(self.instance, name, value)  # the model's setter encrypts
-        return super().save(commit)
+        return cleaned
 
 
 def _mailboxes(count: int) -> str:

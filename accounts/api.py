@@ -6,6 +6,7 @@ stored encrypted; the owner is whoever creates the mailbox."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -27,6 +28,7 @@ from accounts.models import (
     Mailbox,
     OwnerPlan,
     guess_provider,
+    validate_one_line,
     validate_timezone,
 )
 from warmup.engine.pacing import ALL_WEEKDAYS
@@ -35,10 +37,18 @@ from warmup_project.api import bad_request
 
 class MailboxSerializer(serializers.ModelSerializer):
     smtp_password = serializers.CharField(
-        write_only=True, required=False, max_length=1000, trim_whitespace=False
+        write_only=True,
+        required=False,
+        max_length=1000,
+        trim_whitespace=False,
+        validators=[validate_one_line],
     )
     imap_password = serializers.CharField(
-        write_only=True, required=False, max_length=1000, trim_whitespace=False
+        write_only=True,
+        required=False,
+        max_length=1000,
+        trim_whitespace=False,
+        validators=[validate_one_line],
     )
     smtp_port = serializers.IntegerField(min_value=1, max_value=65535, default=587)
     imap_port = serializers.IntegerField(min_value=1, max_value=65535, default=993)
@@ -113,16 +123,16 @@ class MailboxSerializer(serializers.ModelSerializer):
         return value
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
-        merged = {**self._current(), **data}
-        # The model's own rules (window order, the WARMUP_MIN_DAILY_QUOTA floor).
-        candidate = Mailbox(**{k: v for k, v in merged.items() if not k.endswith("_password")})
+        # The model's own rules (window order, the WARMUP_MIN_DAILY_QUOTA floor, a moved
+        # server's password) on the mailbox as it would be saved.
+        candidate = self._candidate(data)
         try:
             candidate.clean()
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from None
         owner = self.context["request"].user
         plan = OwnerPlan.for_owner(owner if self.instance is None else self.instance.owner)
-        if merged["daily_max"] > plan.max_daily_quota:
+        if candidate.daily_max > plan.max_daily_quota:
             raise bad_request(
                 f"above your plan's cap of {plan.max_daily_quota} sends a day.", "daily_max"
             )
@@ -130,28 +140,26 @@ class MailboxSerializer(serializers.ModelSerializer):
             for name in ("smtp_password", "imap_password"):
                 if not data.get(name):
                     raise bad_request("this field is required.", name)
-            if Mailbox.objects.filter(owner=owner).count() >= plan.max_mailboxes:
-                raise bad_request(f"your plan allows {plan.max_mailboxes} mailboxes.")
         return data
 
-    def _current(self) -> dict[str, Any]:
-        if self.instance is None:
-            return {"warmup_enabled": True}
-        return {
-            name: getattr(self.instance, name)
-            for name in (
-                "email",
-                "window_start_hour",
-                "window_end_hour",
-                "daily_max",
-                "warmup_enabled",
-            )
-        }
+    def _candidate(self, data: dict[str, Any]) -> Mailbox:
+        """The instance (a copy: a refused change must leave it alone), or a new mailbox,
+        with `data` applied; the copy keeps the endpoints the instance was loaded with."""
+        box = copy.copy(self.instance) if self.instance is not None else Mailbox()
+        for name, value in data.items():
+            setattr(box, name, value)  # the password properties encrypt and take note
+        return box
 
     def create(self, data: dict[str, Any]) -> Mailbox:
-        box = Mailbox(owner=self.context["request"].user)
+        owner = self.context["request"].user
         data.setdefault("provider", guess_provider(data["email"], data["smtp_host"]))
-        return self._save(box, data)
+        # The count and the insert under the plan's lock, in one transaction: parallel
+        # creates take turns, and each counts the mailboxes the previous ones added.
+        with transaction.atomic():
+            plan = OwnerPlan.lock_for(owner)
+            if Mailbox.objects.filter(owner=owner).count() >= plan.max_mailboxes:
+                raise bad_request(f"your plan allows {plan.max_mailboxes} mailboxes.")
+            return self._save(Mailbox(owner=owner), data)
 
     def update(self, box: Mailbox, data: dict[str, Any]) -> Mailbox:
         return self._save(box, data)

@@ -7,8 +7,13 @@ plan's mailbox limit), reading the existing mailboxes in a few chunked queries a
 writing in batches inside one transaction: the number of queries depends on the number
 of batches, never on the number of rows.
 
+Values go through the model's own validators (hosts, single-line usernames and passwords),
+and an update that moves a mailbox to another server or login without that side's password
+is rejected, as in the API and the admin (Mailbox.moved_without_password).
+
 Messages name the line and the column and may quote a rejected value, but never a
-password: the password columns are only ever reported as "required".
+password: the password columns are only ever reported as "required" or by what is wrong
+with them, never by their value.
 """
 
 from __future__ import annotations
@@ -24,7 +29,15 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
-from accounts.models import SECURITY_MODES, Mailbox, OwnerPlan, guess_provider, validate_timezone
+from accounts.models import (
+    SECURITY_MODES,
+    Mailbox,
+    OwnerPlan,
+    guess_provider,
+    validate_host,
+    validate_one_line,
+    validate_timezone,
+)
 
 REQUIRED_COLUMNS = (
     "email",
@@ -215,12 +228,19 @@ def read_header(cells: list[str]) -> list[str]:
     return names
 
 
+def _check(column: str, value: str, validator: Callable[[str], None], problems: list[str]) -> None:
+    try:
+        validator(value)
+    except ValidationError as exc:
+        problems.append(f"{column}: {exc.messages[0].rstrip('.')}")
+
+
 def _host(column: str, raw: str, problems: list[str]) -> str:
     value = raw.strip()
     if not value:
         problems.append(f"{column}: required")
-    elif len(value) > _max_length(column) or any(c.isspace() for c in value):
-        problems.append(f"{column}: {_show(value)} is not a host name")
+    else:
+        _check(column, value, validate_host, problems)
     return value
 
 
@@ -246,6 +266,8 @@ def _username(column: str, raw: str, email: str, problems: list[str]) -> str:
     value = raw.strip() or email
     if len(value) > _max_length(column):
         problems.append(f"{column}: longer than {_max_length(column)} characters")
+    else:
+        _check(column, value, validate_one_line, problems)
     return value
 
 
@@ -315,6 +337,8 @@ def parse_row(line: int, cells: dict[str, str], limits: RowLimits) -> MailboxRow
     imap_port = _port("imap_port", cells["imap_port"], problems)
     imap_security = _security("imap_security", cells["imap_security"], problems)
     imap_username = _username("imap_username", cells["imap_username"], email, problems)
+    for column in PASSWORD_COLUMNS:
+        _check(column, cells[column], validate_one_line, problems)  # names no value
     warmup_enabled = _warmup_enabled(cells.get("warmup_enabled"), problems)
     daily_max = _daily_max(cells.get("daily_max"), limits, problems)
     tz = _timezone(cells.get("timezone"), problems)
@@ -473,7 +497,11 @@ def _decide(
         elif matches:
             box = matches[0]
             _apply_row(box, row)
-            to_update.append(box)
+            if moved := box.moved_without_password():
+                reason = "; ".join(f"{name}: {message}" for name, message in moved.items())
+                report.rejections.append(Rejection(row.line, reason.rstrip(".")))
+            else:
+                to_update.append(box)
         elif missing := [c for c in PASSWORD_COLUMNS if not getattr(row, c)]:
             report.rejections.append(
                 Rejection(row.line, f"{', '.join(missing)}: required when creating a mailbox")
@@ -530,9 +558,9 @@ def import_mailboxes(
     report = ImportReport(total=parsed.total, rejections=parsed.rejections)
     try:
         with transaction.atomic():
-            # Locking the plan serialises imports for one owner, so two of them cannot
-            # both take the last free places of the plan.
-            plan = OwnerPlan.objects.select_for_update().get(pk=plan.pk)
+            # Locking the plan serialises imports (and API creates) for one owner, so two
+            # of them cannot both take the last free places of the plan.
+            plan = OwnerPlan.lock_for(owner)
             owned = Mailbox.objects.filter(owner=owner).count()
             emails = [row.email for row in parsed.rows]
             existing = _existing_by_email(emails)

@@ -1,17 +1,20 @@
 from __future__ import annotations
 
+import unicodedata
 import zoneinfo
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connection, models
 from django.db.models import Q
 
 from accounts import crypto
 from accounts import status as mailbox_status
 from warmup.engine.pacing import ALL_WEEKDAYS
+from warmup_project.hosts import host_problem
 
 # What engagement and the deliverability refresh write: read-only in the API and admin.
 ENGAGEMENT_FIELDS = (
@@ -56,6 +59,33 @@ def guess_provider(email: str, smtp_host: str) -> str:
     return "other"
 
 
+def validate_host(value: str) -> None:
+    """A host as `warmup_project.hosts.host_problem` reads it: a name by RFC 1123/IDNA or an
+    IP address. The same check guards connections (`hosts.resolve`); here it tells the
+    owner while they are still typing, and keeps a broken name out of the engine."""
+    problem = host_problem(value)
+    if problem is not None:
+        shown = value if len(value) <= 60 else value[:60] + "…"
+        raise ValidationError(f"{shown!r} {problem}.")
+
+
+# Ports as a message on the field: the CHECK constraints alone give "Constraint … is
+# violated", which names no field.
+PORT_VALIDATORS = [
+    MinValueValidator(1, "a port is a number from 1 to 65535."),
+    MaxValueValidator(65535, "a port is a number from 1 to 65535."),
+]
+
+
+def validate_one_line(value: str) -> None:
+    """No line break, NUL or other control character: these values end up in message
+    headers (display name) or protocol commands (IMAP LOGIN sends the username as an
+    unquoted atom), where a CR/LF starts a header or a command of the writer's own. The
+    message never repeats the value: the passwords use this check too."""
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise ValidationError("must not contain a line break or another control character.")
+
+
 def validate_timezone(value: str) -> None:
     try:
         zoneinfo.ZoneInfo(value)
@@ -92,25 +122,44 @@ class OwnerPlan(models.Model):
         plan, _ = cls.objects.get_or_create(owner=owner)
         return plan
 
+    @classmethod
+    def lock_for(cls, owner: Any) -> OwnerPlan:
+        """The owner's plan, created with the defaults if missing, locked until the
+        transaction ends (call it inside one). Whoever adds mailboxes to an owner holds this
+        lock from counting them to inserting, so parallel adds cannot pass max_mailboxes:
+        without it, each would count the same free place and take it."""
+        plan, _ = cls.objects.select_for_update().get_or_create(owner=owner)
+        return plan
+
+
+# What a stored password is bound to: the server and the login it was entered for.
+ENDPOINT_FIELDS = {
+    "smtp": ("smtp_host", "smtp_port", "smtp_security", "smtp_username"),
+    "imap": ("imap_host", "imap_port", "imap_security", "imap_username"),
+}
+PASSWORD_AGAIN = (
+    "give the {side} password again: the stored one is only sent to the server it was entered for."
+)
+
 
 class Mailbox(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mailboxes"
     )
     email = models.EmailField(unique=True)
-    display_name = models.CharField(max_length=100, blank=True)
+    display_name = models.CharField(max_length=100, blank=True, validators=[validate_one_line])
     provider = models.CharField(max_length=20, choices=PROVIDER_CHOICES, default="other")
 
-    smtp_host = models.CharField(max_length=255)
-    smtp_port = models.IntegerField(default=587)
+    smtp_host = models.CharField(max_length=255, validators=[validate_host])
+    smtp_port = models.IntegerField(default=587, validators=PORT_VALIDATORS)
     smtp_security = models.CharField(max_length=10, choices=SECURITY_CHOICES, default="starttls")
-    smtp_username = models.CharField(max_length=255)
+    smtp_username = models.CharField(max_length=255, validators=[validate_one_line])
     smtp_secret = models.TextField(blank=True, editable=False)  # Fernet token, never plaintext
 
-    imap_host = models.CharField(max_length=255)
-    imap_port = models.IntegerField(default=993)
+    imap_host = models.CharField(max_length=255, validators=[validate_host])
+    imap_port = models.IntegerField(default=993, validators=PORT_VALIDATORS)
     imap_security = models.CharField(max_length=10, choices=SECURITY_CHOICES, default="ssl")
-    imap_username = models.CharField(max_length=255)
+    imap_username = models.CharField(max_length=255, validators=[validate_one_line])
     imap_secret = models.TextField(blank=True, editable=False)
 
     warmup_enabled = models.BooleanField(default=True)
@@ -211,6 +260,33 @@ class Mailbox(models.Model):
     def __str__(self) -> str:
         return self.email
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        if kwargs.get("update_fields") is None:
+            self._remember_endpoints()
+
+    # The endpoints the stored passwords belong to, as loaded (or last saved), and the
+    # sides given a new password since: moved_without_password() compares them.
+    _stored_endpoints: dict[str, Any]
+    _passwords_given: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Mailbox:
+        box = super().from_db(db, field_names, values)
+        box._remember_endpoints()
+        return box
+
+    def _remember_endpoints(self) -> None:
+        # Loaded fields only: reading a deferred one (.only() in the admin actions) would
+        # cost a query per row.
+        self._stored_endpoints = {
+            name: self.__dict__[name]
+            for names in ENDPOINT_FIELDS.values()
+            for name in names
+            if name in self.__dict__
+        }
+        self._passwords_given = frozenset()
+
     # Secrets: write through the properties; the columns hold Fernet tokens only.
     @property
     def smtp_password(self) -> str:
@@ -219,6 +295,8 @@ class Mailbox(models.Model):
     @smtp_password.setter
     def smtp_password(self, value: str) -> None:
         self.smtp_secret = crypto.encrypt(value)
+        # A new set, not add(): a copy of this mailbox (the API's candidate) shares it.
+        self._passwords_given = self._passwords_given | {"smtp"}
 
     @property
     def imap_password(self) -> str:
@@ -227,7 +305,23 @@ class Mailbox(models.Model):
     @imap_password.setter
     def imap_password(self, value: str) -> None:
         self.imap_secret = crypto.encrypt(value)
+        self._passwords_given = self._passwords_given | {"imap"}
         self.engagement_paused_reason = ""  # new credentials: engagement tries again
+
+    def moved_without_password(self) -> dict[str, str]:
+        """{password field: message} for each side (SMTP, IMAP) whose server or login
+        changed since the mailbox was loaded while its password was not given again.
+
+        A stored password goes only to the endpoint it was entered for: otherwise whoever
+        may edit a mailbox could point it at a server of their own and read the password
+        in clear from the next AUTH PLAIN or LOGIN. New mailboxes have nothing stored."""
+        stored = getattr(self, "_stored_endpoints", {})
+        return {
+            f"{side}_password": PASSWORD_AGAIN.format(side=side.upper())
+            for side, names in ENDPOINT_FIELDS.items()
+            if side not in self._passwords_given
+            and any(name in stored and stored[name] != getattr(self, name) for name in names)
+        }
 
     @property
     def domain(self) -> str:
@@ -236,15 +330,15 @@ class Mailbox(models.Model):
     def clean(self) -> None:
         super().clean()
         self.email = self.email.strip().lower()
+        errors: dict[str, str] = {}
         floor = settings.WARMUP.min_daily_quota
         if self.warmup_enabled and self.daily_max < floor:
-            raise ValidationError(
-                {"daily_max": f"must be at least WARMUP_MIN_DAILY_QUOTA ({floor})."}
-            )
+            errors["daily_max"] = f"must be at least WARMUP_MIN_DAILY_QUOTA ({floor})."
         if self.window_start_hour >= self.window_end_hour:
-            raise ValidationError(
-                {"window_end_hour": "the sending window must end after it starts."}
-            )
+            errors["window_end_hour"] = "the sending window must end after it starts."
+        errors.update(self.moved_without_password())
+        if errors:
+            raise ValidationError(errors)
 
     def set_status(self, status: str, reason: str, now: datetime) -> None:
         self.status = status

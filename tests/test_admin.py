@@ -297,6 +297,76 @@ def test_status_changed_in_the_form_records_when_and_why(
     assert box.status_reason == "set to disabled by admin in admin"
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("smtp_host", "a..b"),
+        ("imap_host", "x" * 64 + ".test"),
+        ("smtp_host", "smtp.example.test\r\nRSET"),
+        ("smtp_port", 0),
+        ("imap_port", 65536),
+        ("display_name", "Ann\r\nBcc: x@y"),
+        ("smtp_username", "new.box\r\nRSET"),
+        ("imap_username", "new.box\r\na1 LOGOUT"),
+        ("smtp_password", "smtp-typed-Qw1\r\nRSET"),
+        ("imap_password", "imap-typed-Qw1\na1 LOGOUT"),
+    ],
+)
+def test_add_form_refuses_hostile_values_with_a_message_on_the_field(
+    admin_client: Client, owner: Any, field: str, value: Any
+) -> None:
+    data = mailbox_form(owner, smtp_password="smtp-typed-Qw1", imap_password="imap-typed-Qw1")
+    data[field] = value
+    response = admin_client.post(mailbox_url("add"), data)
+
+    assert response.status_code == 200  # the form again, with its errors
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == [field], errors
+    assert "Constraint" not in errors[field][0]
+    assert "typed-Qw1" not in response.content.decode()
+    assert not Mailbox.objects.filter(email="new.box@example.test").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "password"),
+    [
+        ({"smtp_host": "smtp.elsewhere.test"}, "smtp_password"),
+        ({"smtp_port": 2525}, "smtp_password"),
+        ({"smtp_security": "ssl"}, "smtp_password"),
+        ({"smtp_username": "someone-else"}, "smtp_password"),
+        ({"imap_host": "imap.elsewhere.test"}, "imap_password"),
+        ({"imap_port": 143}, "imap_password"),
+        ({"imap_security": "starttls"}, "imap_password"),
+        ({"imap_username": "someone-else"}, "imap_password"),
+    ],
+)
+def test_moving_to_another_server_needs_its_password_again(
+    admin_client: Client, make_mailbox: Any, change: dict[str, Any], password: str
+) -> None:
+    box = make_mailbox(smtp_password="old-smtp-Xq9", imap_password="old-imap-Zr7")
+    ((field, value),) = change.items()
+    before = (getattr(box, field), box.smtp_secret, box.imap_secret)
+
+    refused = admin_client.post(mailbox_url("change", box.pk), {**form_of(box), **change})
+
+    assert refused.status_code == 200
+    errors = refused.context["adminform"].form.errors
+    assert list(errors) == [password], errors
+    assert "again" in errors[password][0]
+    assert_no_secret(refused.content.decode(), ["old-smtp-Xq9", "old-imap-Zr7", *before[1:]])
+    box.refresh_from_db()
+    assert (getattr(box, field), box.smtp_secret, box.imap_secret) == before
+
+    accepted = admin_client.post(
+        mailbox_url("change", box.pk), {**form_of(box), **change, password: "typed-new"}
+    )
+
+    assert accepted.status_code == 302
+    box.refresh_from_db()
+    assert getattr(box, field) == value
+    assert getattr(box, password) == "typed-new"
+
+
 # Actions
 
 

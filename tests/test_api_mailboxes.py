@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import threading
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -152,6 +154,133 @@ def test_a_duplicate_address_and_the_plan_limit_are_400s() -> None:
     over = alice.post("/api/mailboxes/", payload(), format="json")
     assert over.status_code == 400
     assert "plan allows 1 mailboxes" in over.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"smtp_host": "a..b"}, "smtp_host"),
+        ({"imap_host": "x" * 64 + ".test"}, "imap_host"),
+        ({"smtp_host": "smtp.example.test\r\nRSET"}, "smtp_host"),
+        ({"imap_host": "imap example.test"}, "imap_host"),
+        ({"display_name": "Ann\r\nBcc: x@y"}, "display_name"),
+        ({"smtp_username": "new\r\nRSET"}, "smtp_username"),
+        ({"imap_username": "new\r\na1 LOGOUT"}, "imap_username"),
+        ({"smtp_password": "Hunter-77\r\nRSET"}, "smtp_password"),
+        ({"imap_password": "Hunter-77\na1 LOGOUT"}, "imap_password"),
+        ({"imap_password": "Hunter-77\x7f"}, "imap_password"),
+    ],
+)
+def test_hostile_values_are_a_400_naming_the_field(fields: dict[str, Any], field: str) -> None:
+    alice = client_for(user("alice"))
+    response = alice.post("/api/mailboxes/", payload(**fields), format="json")
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert (body["error"], list(body["fields"])) == ("invalid", [field])
+    assert "Hunter-77" not in response.content.decode()  # a password is never echoed
+    assert not Mailbox.objects.exists()
+
+
+ENDPOINT_CHANGES = [
+    ({"smtp_host": "smtp.elsewhere.test"}, "smtp_password"),
+    ({"smtp_port": 2525}, "smtp_password"),
+    ({"smtp_security": "ssl"}, "smtp_password"),
+    ({"smtp_username": "someone-else"}, "smtp_password"),
+    ({"imap_host": "imap.elsewhere.test"}, "imap_password"),
+    ({"imap_port": 143}, "imap_password"),
+    ({"imap_security": "starttls"}, "imap_password"),
+    ({"imap_username": "someone-else"}, "imap_password"),
+]
+
+
+@pytest.mark.parametrize(("change", "password"), ENDPOINT_CHANGES)
+def test_moving_to_another_server_needs_its_password_again(
+    change: dict[str, Any], password: str
+) -> None:
+    # Otherwise the stored password goes to whichever server the mailbox now names, and a
+    # server of the caller's choosing reads it in clear from AUTH PLAIN or LOGIN.
+    owner = user("alice")
+    box = mailbox_of(owner, 1)
+    ((field, value),) = change.items()
+    before = (getattr(box, field), box.smtp_secret, box.imap_secret)
+    alice = client_for(owner)
+    url = f"/api/mailboxes/{box.id}/"
+
+    refused = alice.patch(url, change, format="json")
+    assert refused.status_code == 400, refused.content
+    body = refused.json()
+    assert (body["error"], list(body["fields"])) == ("invalid", [password])
+    assert "again" in body["fields"][password][0]
+    assert "s3cret" not in refused.content.decode()
+    box.refresh_from_db()
+    assert (getattr(box, field), box.smtp_secret, box.imap_secret) == before
+
+    accepted = alice.patch(url, {**change, password: "for-the-new-server"}, format="json")
+    assert accepted.status_code == 200, accepted.content
+    box.refresh_from_db()
+    assert getattr(box, field) == value
+    assert getattr(box, password) == "for-the-new-server"
+
+
+def test_an_update_that_keeps_the_servers_needs_no_password() -> None:
+    owner = user("alice")
+    box = mailbox_of(owner, 1)
+    same = {
+        "email": box.email,
+        "smtp_host": box.smtp_host,
+        "smtp_port": box.smtp_port,
+        "smtp_security": box.smtp_security,
+        "smtp_username": box.smtp_username,
+        "imap_host": box.imap_host,
+        "imap_port": box.imap_port,
+        "imap_security": box.imap_security,
+        "imap_username": box.imap_username,
+        "display_name": "Alice",
+    }
+    response = client_for(owner).put(f"/api/mailboxes/{box.id}/", same, format="json")
+    assert response.status_code == 200, response.content
+    box.refresh_from_db()
+    assert (box.display_name, box.smtp_password) == ("Alice", "s3cret-smtp")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("plan_row", [True, False], ids=["plan", "no-plan-row-yet"])
+def test_parallel_creates_cannot_pass_the_plan_limit(plan_row: bool) -> None:
+    owner = user("alice")
+    if plan_row:
+        OwnerPlan.objects.create(owner=owner, max_mailboxes=5)
+    limit = 5 if plan_row else OwnerPlan._meta.get_field("max_mailboxes").get_default()
+    for n in range(limit - 1):  # one place left
+        mailbox_of(owner, n)
+    start = threading.Barrier(8)
+    responses: list[Any] = [None] * 8
+    errors: list[BaseException] = []
+
+    def create(n: int) -> None:
+        try:
+            client = APIClient()
+            client.force_authenticate(owner)
+            start.wait()
+            responses[n] = client.post(
+                "/api/mailboxes/", payload(email=f"parallel{n}@p{n}.test"), format="json"
+            )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(r.status_code for r in responses) == [201] + [400] * 7
+    for refused in (r for r in responses if r.status_code == 400):
+        assert refused.json()["detail"] == f"your plan allows {limit} mailboxes."
+    assert Mailbox.objects.filter(owner=owner).count() == limit
+    assert OwnerPlan.objects.filter(owner=owner).count() == 1
 
 
 @pytest.mark.parametrize(

@@ -129,3 +129,44 @@ def test_reply_is_threaded():
         rng=random.Random(3),
     )
     assert parse(again)["Subject"] == "Re: Plans for the webinar"  # no "Re: Re:"
+
+
+def header_lines(composed: content.Composed) -> list[bytes]:
+    head = composed.data.split(b"\r\n\r\n", 1)[0]
+    return head.split(b"\r\n")
+
+
+def test_a_display_name_cannot_add_a_header():
+    # Display names come from mailbox owners; the doors refuse line breaks, and compose
+    # must not trust that: a CR/LF in a header value starts a header of the writer's own.
+    evil = content.Party("ann@s.test", "Ann\r\nBcc: x@y\x00\x7f")
+    for composed in (
+        content.compose(
+            sender=evil,
+            recipient=content.Party("tom@r.test", "Tom\nBcc: z@w"),
+            subject="Plans for the webinar",
+            topic="the webinar",
+            token="wu1-x",
+            now=NOW,
+            rng=random.Random(1),
+        ),
+        content.compose_reply(
+            original_subject="Plans for the webinar",
+            original_message_id="<root@r.test>",
+            original_references="",
+            sender=evil,
+            recipient=content.Party("tom@r.test", "Tom\rBcc: z@w"),
+            token="wu2-y",
+            now=NOW,
+            rng=random.Random(2),
+        ),
+    ):
+        lines = header_lines(composed)
+        assert not [line for line in lines if line.lower().startswith(b"bcc")]
+        assert not [line for line in lines if b"\r" in line or b"\n" in line or b"\x00" in line]
+        message = parse(composed)
+        assert message["Bcc"] is None
+        assert message["From"].addresses[0].addr_spec == "ann@s.test"
+        assert message["From"].addresses[0].display_name == "Ann Bcc: x@y"
+        assert message["To"].addresses[0].addr_spec == "tom@r.test"
+        assert not message.defects

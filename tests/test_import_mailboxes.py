@@ -185,7 +185,12 @@ def test_update_by_email_changes_fields_and_keeps_blank_passwords(
     db: Any, owner: Any, make_mailbox: Any, tmp_path: Path
 ) -> None:
     box = make_mailbox(
-        email="ann@example.test", smtp_password="old-smtp", imap_password="old-imap", daily_max=40
+        email="ann@example.test",
+        imap_host="imap.mail.test",
+        imap_username="ann@example.test",
+        smtp_password="old-smtp",
+        imap_password="old-imap",
+        daily_max=40,
     )
     path = write_csv(
         tmp_path,
@@ -194,8 +199,8 @@ def test_update_by_email_changes_fields_and_keeps_blank_passwords(
                 "  ANN@Example.test ",
                 smtp_host="smtp.office365.com",
                 smtp_port="2525",
-                smtp_password="",
-                imap_password="new-imap",
+                smtp_password="new-smtp",  # a new server: its password comes along
+                imap_password="",  # the same IMAP server and login: blank keeps it
                 timezone="Asia/Tokyo",
             )
         ],
@@ -211,8 +216,8 @@ def test_update_by_email_changes_fields_and_keeps_blank_passwords(
     assert box.created_at == created
     assert (box.smtp_host, box.smtp_port, box.provider) == ("smtp.office365.com", 2525, "outlook")
     assert box.smtp_username == "ann@example.test"
-    assert box.smtp_password == "old-smtp"
-    assert box.imap_password == "new-imap"
+    assert box.smtp_password == "new-smtp"
+    assert box.imap_password == "old-imap"
     assert box.timezone == "Asia/Tokyo"
     assert box.daily_max == 40  # blank: kept
     assert Mailbox.objects.count() == 1
@@ -300,6 +305,71 @@ def test_bad_row_for_an_existing_mailbox_changes_nothing(
     assert "line 2: imap_port: '0' is not a port number" in result.err
     box.refresh_from_db()
     assert box.smtp_host == "smtp.before.test"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "column", "reason"),
+    [
+        ({"smtp_host": "a..b"}, "smtp_host", "'a..b' is not a host name"),
+        ({"imap_host": "x" * 64 + ".test"}, "imap_host", "is not a host name"),
+        ({"smtp_host": "smtp.x.test\r\nRSET"}, "smtp_host", "control character"),
+        ({"smtp_username": "ann\r\nRSET"}, "smtp_username", "control character"),
+        ({"imap_username": "ann\r\na1 LOGOUT"}, "imap_username", "control character"),
+        ({"smtp_password": "PW-Qw1\r\nRSET"}, "smtp_password", "control character"),
+        ({"imap_password": "PW-Qw1\na1 LOGOUT"}, "imap_password", "control character"),
+    ],
+)
+def test_hostile_values_reject_their_row_only(
+    db: Any, owner: Any, tmp_path: Path, overrides: dict[str, str], column: str, reason: str
+) -> None:
+    path = write_csv(tmp_path, [row("good@x.test"), row("bad@x.test", **overrides)])
+    result = run(path, owner)
+
+    assert f"line 3: {column}: " in result.err
+    assert reason in result.err.split(f"line 3: {column}: ", 1)[1]
+    assert "PW-Qw1" not in result.everything  # a password is never quoted
+    assert result.out.strip() == "1 created, 0 updated, 1 rejected (of 2 rows)"
+    assert list(Mailbox.objects.values_list("email", flat=True)) == ["good@x.test"]
+
+
+def test_an_update_that_moves_a_server_needs_its_password_again(
+    db: Any, owner: Any, make_mailbox: Any, tmp_path: Path
+) -> None:
+    def existing(email: str) -> Mailbox:
+        return make_mailbox(
+            email=email,
+            smtp_host="smtp.mail.test",
+            smtp_username=email,
+            imap_host="imap.mail.test",
+            imap_username=email,
+            smtp_password=f"old-smtp-{email}",
+            imap_password=f"old-imap-{email}",
+        )
+
+    ann, bob, cat = existing("ann@x.test"), existing("bob@x.test"), existing("cat@x.test")
+    before = (ann.smtp_host, ann.smtp_secret, ann.imap_secret)
+    path = write_csv(
+        tmp_path,
+        [
+            # Blank passwords: the stored ones stay, so the servers must stay too.
+            row("ann@x.test", smtp_host="smtp.elsewhere.test", smtp_password="", imap_password=""),
+            row("bob@x.test", imap_port="143", smtp_password="", imap_password="new-imap"),
+            row("cat@x.test", smtp_password="", imap_password=""),
+        ],
+    )
+    result = run(path, owner)
+
+    assert "line 2: smtp_password: give the SMTP password again" in result.err
+    assert "imap_password" not in result.err
+    assert "old-" not in result.everything
+    assert result.out.strip() == "0 created, 2 updated, 1 rejected (of 3 rows)"
+    ann.refresh_from_db()
+    assert (ann.smtp_host, ann.smtp_secret, ann.imap_secret) == before
+    bob.refresh_from_db()
+    assert (bob.imap_port, bob.imap_password) == (143, "new-imap")
+    assert bob.smtp_password == "old-smtp-bob@x.test"
+    cat.refresh_from_db()
+    assert (cat.smtp_password, cat.imap_password) == ("old-smtp-cat@x.test", "old-imap-cat@x.test")
 
 
 def test_duplicate_rows_first_occurrence_counts(db: Any, owner: Any, tmp_path: Path) -> None:
@@ -424,14 +494,14 @@ def test_unknown_owner(db: Any, tmp_path: Path) -> None:
 def test_line_numbers_count_blank_lines_and_quoted_line_breaks(
     db: Any, owner: Any, tmp_path: Path
 ) -> None:
-    good = row("ann@x.test", smtp_password="two\nlines")
+    two_lines = row("ann@x.test", smtp_password="two\nlines")
     bad_two_lines = row("cat@x.test", smtp_port="0", imap_password="also\ntwo lines")
     bad = row("bob@x.test", smtp_port="0")
     path = tmp_path / "m.csv"
     buffer = StringIO()
     writer = csv.writer(buffer)
     writer.writerow(HEADER)  # line 1
-    writer.writerow([good[c] for c in HEADER])  # lines 2-3
+    writer.writerow([two_lines[c] for c in HEADER])  # lines 2-3
     writer.writerow([bad_two_lines[c] for c in HEADER])  # lines 4-5
     buffer.write("\n")  # line 6: blank
     writer.writerow([""] * len(HEADER))  # line 7: a spreadsheet's empty row
@@ -440,11 +510,11 @@ def test_line_numbers_count_blank_lines_and_quoted_line_breaks(
     path.write_text(buffer.getvalue(), encoding="utf-8")
 
     result = run(path, owner)
+    assert "line 2: smtp_password: " in result.err  # a line break is no password
     assert "line 4: smtp_port: '0'" in result.err
     assert "line 8: smtp_port: '0'" in result.err
     assert "line 9: has 2 fields but the header has 11" in result.err
-    assert result.out.strip() == "1 created, 0 updated, 3 rejected (of 4 rows)"
-    assert Mailbox.objects.get(email="ann@x.test").smtp_password == "two\nlines"
+    assert result.out.strip() == "0 created, 0 updated, 4 rejected (of 4 rows)"
 
 
 def test_nul_character_rejects_the_row(db: Any, owner: Any, tmp_path: Path) -> None:

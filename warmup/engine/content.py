@@ -201,8 +201,15 @@ def _header(value: str) -> str:
     return value if value.isascii() else Header(value, "utf-8").encode()
 
 
+def _one_line(value: str) -> str:
+    """`value` without line breaks or other unprintable characters, spaces collapsed."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in value).split())
+
+
 def _address(party: Party) -> str:
-    return formataddr((party.name, party.email), charset="utf-8")
+    # The doors refuse control characters in display names; this does not rely on it: a
+    # CR/LF that reached a header line would start a header (Bcc:, …) of the owner's own.
+    return formataddr((_one_line(party.name), party.email), charset="utf-8")
 
 
 def _message(
