@@ -150,6 +150,30 @@ def test_a_cut_during_the_lanes_own_stagger_is_nobodys_fault() -> None:
     assert good.accepted == 0
 
 
+def test_a_lane_that_swallows_its_cancellation_sends_nothing_after_the_deadline() -> None:
+    """Python 3.11's wait_for can lose a cancellation that meets a reply; here the lane's
+    own sleep loses it on purpose. The lane must still start nothing new: its sends are
+    settled by the batch, and the server never sees them."""
+
+    async def stubborn_sleep(seconds: float) -> None:
+        try:
+            await asyncio.sleep(seconds)
+        except asyncio.CancelledError:
+            await asyncio.sleep(seconds)  # and carries on as if nothing happened
+
+    with SinkServer() as good:
+        slow_starts = transport(0.3, stagger_ms=(600, 600), sleep=stubborn_sleep)
+
+        async def batch_then_linger() -> list[Result]:
+            results = await slow_starts.send_batch([group(good.port, 1, count=3)])
+            await asyncio.sleep(2)  # the stubborn lane goes on meanwhile
+            return results
+
+        results = asyncio.run(batch_then_linger())
+    assert [r.outcome for r in results] == [Outcome.NOT_ATTEMPTED] * 3
+    assert good.accepted == 0
+
+
 @pytest.mark.parametrize("mode", ["big-greeting", "flood", "banner"])
 def test_what_is_not_smtp_fails_without_being_quoted(mode: str) -> None:
     with HostileServer(mode) as server:

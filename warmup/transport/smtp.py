@@ -84,6 +84,8 @@ class Result:
     slow: bool = False  # the server did not answer in time: its mailbox is backed off
 
 
+# How long lanes get to stop once the deadline has cut them (they are disconnected).
+CUT_GRACE_S = 5
 _QUOTA = re.compile(r"\b5\.4\.5\b|quota|limit exceeded|too many messages", re.IGNORECASE)
 _TIMEOUTS = (TimeoutError, aiosmtplib.SMTPTimeoutError)
 # What a connection can raise that is the server's or the network's doing.
@@ -212,6 +214,10 @@ async def _data(client: aiosmtplib.SMTP, message: bytes, handing_over: Callable[
     return reply_line(response.code, response.message)
 
 
+class _Cut(Exception):
+    """Raised in a lane that goes on after the batch's deadline: it starts nothing new."""
+
+
 @dataclass
 class _Progress:
     """Where one group stands, so that a cut at the deadline settles every envelope."""
@@ -220,6 +226,13 @@ class _Progress:
     results: list[Result] = field(default_factory=list)
     handed_over: int | None = None  # slot whose message may have left, awaiting its reply
     waiting_on_server: bool = False  # False while the lane sleeps its own stagger
+    client: aiosmtplib.SMTP | None = None
+    is_cut: bool = False  # the deadline passed: the batch settles what is left
+
+    def check(self) -> None:
+        """Before anything new goes to the server: nothing does once the group is cut."""
+        if self.is_cut:
+            raise _Cut
 
     def finish(self, outcome: Outcome, text: str, *, slow: bool = False) -> list[Result]:
         """Every envelope without a result gets `outcome`, but the one whose message may
@@ -276,6 +289,7 @@ class SmtpTransport:
         state.waiting_on_server = False
         if high > 0:
             await self.sleep(self.rng.uniform(low, high) / 1000)
+        state.check()
         state.waiting_on_server = True
 
     async def send_batch(self, groups: Sequence[Group]) -> list[Result]:
@@ -283,9 +297,10 @@ class SmtpTransport:
         group's trouble."""
         queue = deque(groups)
         progress: dict[int, _Progress] = {}
+        deadline_passed = False
 
         async def lane() -> None:
-            while queue:
+            while queue and not deadline_passed:
                 group = queue.popleft()
                 state = progress[id(group)] = _Progress(group.envelopes)
                 await self.send_group(group, state)
@@ -296,35 +311,51 @@ class SmtpTransport:
         if not lanes:
             return []
         _, late = await asyncio.wait(lanes, timeout=self.deadline_s)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
+        if late:
+            # Marked, disconnected, then cancelled: Python 3.11's wait_for can swallow a
+            # cancellation that meets a reply, and a lane that goes on must neither wait
+            # on its server again nor hand over another message (its sends are settled
+            # below). The mark stops it before any new command, the closed connection
+            # ends any wait at once.
+            deadline_passed = True
+            for state in progress.values():
+                state.is_cut = True
+                if state.client is not None:
+                    state.client.close()
+            for task in late:
+                task.cancel()
+            _, stuck = await asyncio.wait(late, timeout=CUT_GRACE_S)
+            if stuck:
+                log.error("%d SMTP lanes still ran %gs after the deadline", len(stuck), CUT_GRACE_S)
         why = f"the batch's deadline of {self.deadline_s or 0:g}s passed"
         results: list[Result] = []
         for group in groups:
-            state = progress.get(id(group))
-            if state is None:
-                state = _Progress(group.envelopes)
+            state = progress.get(id(group)) or _Progress(group.envelopes)
             results.extend(state.cut(why))  # a group that finished has nothing left to cut
         return results
 
     async def send_group(self, group: Group, state: _Progress | None = None) -> list[Result]:
         """Every envelope of one sender over one connection; never raises, but for the
-        cancellation of the deadline, after which `state` tells where the group stood."""
+        cancellation of the deadline, after which the batch settles what is left."""
         state = state or _Progress(group.envelopes)
         try:
             await self._send_group(group, state)
-        except asyncio.CancelledError:
-            raise
+        except (asyncio.CancelledError, _Cut):
+            if not state.is_cut:
+                raise  # not the deadline's doing: whoever cancelled settles
         except hosts.HostRefused as exc:
-            return state.finish(Outcome.HOST_REFUSED, f"SMTP {exc}")
+            state.finish(Outcome.HOST_REFUSED, f"SMTP {exc}")
         except Exception as exc:
-            # Our bug or a library's, on this mailbox's data or its server's bytes: the
-            # mailbox's failure (and its circuit breaker), never the batch's.
-            slots = [e.slot_id for e in group.envelopes]
-            log.exception("SMTP send of slots %s failed unexpectedly", slots)
-            return state.finish(Outcome.ERROR, f"unexpected error: {type(exc).__name__}")
-        return state.finish(Outcome.DEFERRED, "not sent: the connection was lost")
+            if not state.is_cut:
+                # Our bug or a library's, on this mailbox's data or its server's bytes:
+                # the mailbox's failure (and its circuit breaker), never the batch's.
+                slots = [e.slot_id for e in group.envelopes]
+                log.exception("SMTP send of slots %s failed unexpectedly", slots)
+                state.finish(Outcome.ERROR, f"unexpected error: {type(exc).__name__}")
+        else:
+            if not state.is_cut:
+                state.finish(Outcome.DEFERRED, "not sent: the connection was lost")
+        return state.results
 
     async def _send_group(self, group: Group, state: _Progress) -> None:
         account = group.account
@@ -337,20 +368,26 @@ class SmtpTransport:
                 allow_private=self.allow_private,
             )
         except _NETWORK as exc:
+            state.check()
             state.results = [_refused_connection(e, exc) for e in group.envelopes]
             return
+        state.client = client
         try:
+            state.check()
             if account.username:
                 try:
                     await client.login(account.username, account.password)
                 except _NETWORK as exc:
+                    state.check()
                     state.results = [_refused_connection(e, exc) for e in group.envelopes]
                     return
             for index, envelope in enumerate(group.envelopes):
                 if index:
                     await self._stagger(state)
                 result = await self._send_one(client, envelope, state)
+                state.check()  # cut meanwhile: the batch settles this envelope too
                 state.results.append(result)
+                state.handed_over = None
                 if result.outcome in (Outcome.UNKNOWN, Outcome.AUTH_FAILED, Outcome.QUOTA):
                     break  # the connection is in doubt, or the mailbox must stop
                 if result.outcome is not Outcome.SENT and client.is_connected:
@@ -369,7 +406,10 @@ class SmtpTransport:
     async def _send_one(
         self, client: aiosmtplib.SMTP, envelope: Envelope, state: _Progress
     ) -> Result:
+        """One envelope's result; `state.handed_over` names it from the server's 354 on
+        (the caller clears it once the result is kept)."""
         slot = envelope.slot_id
+        state.check()
         try:
             await client.mail(envelope.mail_from)
             await client.rcpt(envelope.rcpt_to)
@@ -379,19 +419,17 @@ class SmtpTransport:
             return _network_failure(slot, Outcome.DEFERRED, exc)
 
         def handing_over() -> None:
+            state.check()  # never a message after the deadline
             state.handed_over = slot
 
         try:
             reply = await _data(client, envelope.message, handing_over)
         except aiosmtplib.SMTPResponseException as exc:
-            state.handed_over = None
             return _replied(slot, exc)
         except _NETWORK as exc:
             # After the 354 the message may have reached the server: never send it again.
             outcome = Outcome.UNKNOWN if state.handed_over == slot else Outcome.DEFERRED
-            state.handed_over = None
             return _network_failure(slot, outcome, exc)
-        state.handed_over = None
         return Result(slot, Outcome.SENT, 250, reply)
 
 
