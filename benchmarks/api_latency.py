@@ -104,7 +104,10 @@ def main() -> None:
             f"({time.perf_counter() - started:.0f} s to create)"
         )
         staff, _ = get_user_model().objects.get_or_create(
-            username=f"{PREFIX}staff", defaults={"is_staff": True}
+            username=f"{PREFIX}staff",
+            # A superuser: staff see every owner's mailboxes, the engine and the metrics
+            # only with the model permissions, and a superuser holds them all.
+            defaults={"is_staff": True, "is_superuser": True},
         )
         ordinary = get_user_model().objects.get(username=f"{PREFIX}0")
         own = Mailbox.objects.filter(owner=ordinary).order_by("id").first()

@@ -193,7 +193,10 @@ def main() -> None:
             )
         settings.WARMUP = dataclasses.replace(base, metrics_token=TOKEN)
         staff, _ = get_user_model().objects.get_or_create(
-            username=f"{PREFIX}staff", defaults={"is_staff": True}
+            username=f"{PREFIX}staff",
+            # A superuser: staff see every owner's mailboxes, the engine and the metrics
+            # only with the model permissions, and a superuser holds them all.
+            defaults={"is_staff": True, "is_superuser": True},
         )
         jwt = Client(
             SERVER_NAME="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(staff)}"

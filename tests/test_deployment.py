@@ -407,8 +407,9 @@ def test_gunicorn_serves_the_app_with_production_settings(
     for _ in range(10):
         request(port, "GET", "/healthz")
     seen = []
+    assert request(port, "GET", "/metrics")[0] == 401  # the same token as the app's metrics
     for _ in range(4):
-        status, _, body = request(port, "GET", "/metrics")
+        status, _, body = request(port, "GET", "/metrics", headers=scrape)
         assert status == 200
         match = re.search(
             rb'django_http_requests_total_by_method_total\{method="GET"\} (\S+)', body

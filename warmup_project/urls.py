@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from accounts.api import MailboxViewSet
-from metrics.api import MetricsView
+from metrics.api import MetricsView, ProcessMetricsView
 from metrics.views import dashboard
 from warmup.api import ControlView, MailboxPerformanceView, QuotaView
 from warmup_project.tokens import RefreshView, TokenView
@@ -32,5 +32,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include(router.urls)),
-    path("", include("django_prometheus.urls")),
+    path("metrics", ProcessMetricsView.as_view(), name="process-metrics"),
 ]
