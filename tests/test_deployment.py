@@ -69,10 +69,14 @@ def assert_command_parses(argv: list[str]) -> None:
 def test_the_dockerfile_runs_the_projects_entry_points() -> None:
     instructions = dockerfile()
     env = " ".join(args for op, args in instructions if op == "ENV")
-    settings_module = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"][
-        "ini_options"
-    ]["DJANGO_SETTINGS_MODULE"]
-    assert f"DJANGO_SETTINGS_MODULE={settings_module}" in env
+    # The project's settings, as manage.py and wsgi.py default to (the tests' settings
+    # module wraps them with development switches).
+    assert "DJANGO_SETTINGS_MODULE=warmup_project.settings" in env
+    for entry_point in ("manage.py", "warmup_project/wsgi.py"):
+        assert (
+            '"DJANGO_SETTINGS_MODULE", "warmup_project.settings"'
+            in (ROOT / entry_point).read_text()
+        )
     for op, args in instructions:
         if op == "COPY":
             *sources, _target = args.split()
@@ -321,6 +325,7 @@ def production_server(transactional_db: Any, tmp_path: Path) -> Iterator[dict[st
     token = "metrics-token-for-the-gunicorn-test-0123"
     env = {
         **os.environ,
+        "DJANGO_SETTINGS_MODULE": "warmup_project.settings",  # not the tests' settings
         "DEBUG": "false",
         "SECRET_KEY": "a-production-like-secret-key-for-the-gunicorn-test-0123456789",
         "WARMUP_SECRET_KEYS": Fernet.generate_key().decode(),
