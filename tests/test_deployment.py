@@ -5,6 +5,7 @@ nginx in front, as compose runs them) serves the app with production settings.""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -314,31 +315,34 @@ def request(
     return response.status, {k.lower(): v for k, v in response.getheaders()}, payload
 
 
-@pytest.fixture
-def production_server(transactional_db: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """gunicorn as the image runs it (its CMD), DEBUG off, on the test database."""
+METRICS_TOKEN = "metrics-token-for-the-gunicorn-test-0123"
+
+
+@contextlib.contextmanager
+def gunicorn(workers: int = 2) -> Iterator[int]:
+    """gunicorn as the image runs it (its CMD), DEBUG off, on the test database (which the
+    caller must have committed to: transactional_db); yields its port."""
     from cryptography.fernet import Fernet
 
     from tests.test_run_warmup import database_url
 
     port = free_port()
-    token = "metrics-token-for-the-gunicorn-test-0123"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "warmup_project.settings",  # not the tests' settings
         "DEBUG": "false",
         "SECRET_KEY": "a-production-like-secret-key-for-the-gunicorn-test-0123456789",
         "WARMUP_SECRET_KEYS": Fernet.generate_key().decode(),
-        "WARMUP_METRICS_TOKEN": token,
+        "WARMUP_METRICS_TOKEN": METRICS_TOKEN,
         "ALLOWED_HOSTS": "127.0.0.1,warmup.test",
         "DATABASE_URL": database_url(),
         "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "2",
+        "GUNICORN_WORKERS": str(workers),
     }
     cmd = json.loads(next(args for op, args in dockerfile() if op == "CMD"))
-    gunicorn = str(Path(sys.executable).parent / cmd[0])
+    executable = str(Path(sys.executable).parent / cmd[0])
     process = subprocess.Popen(
-        [gunicorn, *cmd[1:]],
+        [executable, *cmd[1:]],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -347,13 +351,19 @@ def production_server(transactional_db: Any, tmp_path: Path) -> Iterator[dict[st
     )
     try:
         wait_for_port(port, process, "gunicorn")
-        yield {"port": port, "token": token}
+        yield port
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)
         # Nothing secret reaches the log.
-        for secret in (token, env["SECRET_KEY"], env["WARMUP_SECRET_KEYS"]):
+        for secret in (METRICS_TOKEN, env["SECRET_KEY"], env["WARMUP_SECRET_KEYS"]):
             assert secret not in output
+
+
+@pytest.fixture
+def production_server(transactional_db: Any) -> Iterator[dict[str, Any]]:
+    with gunicorn() as port:
+        yield {"port": port, "token": METRICS_TOKEN}
 
 
 def make_user_with_mailbox(make_mailbox: Any) -> tuple[str, str]:

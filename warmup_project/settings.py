@@ -108,6 +108,22 @@ if not DEBUG:
         o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
     ]
 
+# One cache all processes share, in PostgreSQL (its table comes with `migrate`,
+# warmup_project/migrations): the login throttle counts a client's attempts there, so every
+# gunicorn process and server sees the same count. Keys expire within the throttle's minute.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "cache",
+        # Past this many rows a write deletes some, live ones included: keep it well above
+        # the addresses that log in within a minute.
+        "OPTIONS": {"MAX_ENTRIES": 10_000},
+    },
+    # django-q2's cluster statistics, written twice a second by every qcluster: kept in
+    # the process, as before there was a shared cache.
+    "process": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+}
+
 # django-q2 with the database as broker: no other service to run. A task that outlives
 # `retry` is handed to a second worker, so `timeout` must stay below it (warmup.E011).
 Q_CLUSTER = {
@@ -119,6 +135,7 @@ Q_CLUSTER = {
     "max_attempts": 1,
     "catch_up": False,
     "save_limit": 1000,
+    "cache": "process",
 }
 
 LOGGING = {

@@ -8,7 +8,7 @@ from accounts.api import MailboxViewSet
 from metrics.api import MetricsView, ProcessMetricsView
 from metrics.views import dashboard
 from warmup.api import ControlView, MailboxPerformanceView, QuotaView
-from warmup_project.tokens import RefreshView, TokenView
+from warmup_project.logins import RefreshView, TokenView, admin_login
 from warmup_project.views import healthz
 
 admin.site.site_header = "Warmup operations"
@@ -22,6 +22,8 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("admin/dashboard/", admin.site.admin_view(dashboard), name="dashboard"),
+    # Before admin.site.urls, whose login page it wraps with the login throttle.
+    path("admin/login/", admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/auth/token/", TokenView.as_view(), name="token"),
     path("api/auth/token/refresh/", RefreshView.as_view(), name="token-refresh"),
