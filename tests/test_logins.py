@@ -1,6 +1,7 @@
-"""Guessing passwords: the admin login and the token endpoints share one throttle per
-client address, counted in the database cache every process shares (two gunicorn servers
-here); `migrate` alone makes the cache's table."""
+"""Guessing passwords and replaying tokens: the admin login and the token endpoints share
+one throttle per client address, counted in the database cache every process shares (two
+gunicorn servers here); a refresh token works once; a password change voids every token;
+`migrate` alone makes the cache's table."""
 
 from __future__ import annotations
 
@@ -178,6 +179,116 @@ def test_attempts_at_the_same_moment_get_no_more_than_the_budget() -> None:
 
     statuses = Counter(s for batch in in_threads(8, guesses) for s in batch)
     assert statuses == {401: BUDGET, 429: 8 * 6 - BUDGET}
+
+
+# --- tokens ------------------------------------------------------------------------------
+
+
+def token_pair(username: str) -> dict[str, str]:
+    response = api_login(username, PASSWORD)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def refresh(token: str) -> Any:
+    return APIClient().post("/api/auth/token/refresh/", {"refresh": token}, format="json")
+
+
+def with_access(token: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+@pytest.mark.django_db
+def test_a_refresh_token_works_once() -> None:
+    user("alice")
+    pair = token_pair("alice")
+    first = refresh(pair["refresh"])
+    assert first.status_code == 200
+    renewed = first.json()
+    assert renewed["refresh"] != pair["refresh"]
+    assert with_access(renewed["access"]).get("/api/mailboxes/").status_code == 200
+    again = refresh(pair["refresh"])
+    assert again.status_code == 401 and again.json()["error"] == "token_not_valid"
+    assert refresh(renewed["refresh"]).status_code == 200  # the new one, once
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_refresh_token_used_twice_at_the_same_moment_works_once() -> None:
+    user("alice")
+    spent = token_pair("alice")["refresh"]
+    statuses = in_threads(4, lambda i: refresh(spent).status_code)
+    assert sorted(statuses) == [200, 401, 401, 401]
+
+
+@pytest.mark.django_db
+def test_a_password_change_voids_every_token() -> None:
+    alice = user("alice")
+    pair = token_pair("alice")
+    assert with_access(pair["access"]).get("/api/mailboxes/").status_code == 200
+    alice.set_password("a-new-password-after-a-leak")
+    alice.save()
+    denied = with_access(pair["access"]).get("/api/mailboxes/")
+    assert denied.status_code == 401 and "password has been changed" in denied.json()["detail"]
+    assert refresh(pair["refresh"]).status_code == 401
+    # The new password's tokens work.
+    fresh = api_login("alice", "a-new-password-after-a-leak").json()
+    assert with_access(fresh["access"]).get("/api/mailboxes/").status_code == 200
+    assert refresh(fresh["refresh"]).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_refresh_token_of_a_deleted_or_inactive_user_is_a_401() -> None:
+    for name, end in (("gone", "delete"), ("idle", "deactivate")):
+        account = user(name)
+        pair = token_pair(name)
+        if end == "delete":
+            account.delete()
+        else:
+            account.is_active = False
+            account.save()
+        response = refresh(pair["refresh"])
+        assert response.status_code == 401, (name, response.content)
+        assert response.json()["detail"]
+        assert with_access(pair["access"]).get("/api/mailboxes/").status_code == 401
+
+
+@pytest.mark.django_db
+def test_the_admin_lists_outstanding_tokens_without_the_tokens(admin_client: Client) -> None:
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    user("alice")
+    pair = token_pair("alice")
+    row = OutstandingToken.objects.get(user__username="alice")
+    for url in (
+        "/admin/token_blacklist/outstandingtoken/",
+        f"/admin/token_blacklist/outstandingtoken/{row.pk}/change/",
+    ):
+        page = admin_client.get(url)
+        assert page.status_code == 200
+        assert pair["refresh"] not in page.content.decode()
+        assert pair["refresh"].split(".")[2] not in page.content.decode()  # nor its signature
+
+
+@pytest.mark.django_db
+def test_daily_maintenance_deletes_expired_refresh_tokens() -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    from warmup import tasks
+
+    user("alice")
+    spent = token_pair("alice")["refresh"]
+    live = refresh(spent).json()["refresh"]
+    OutstandingToken.objects.exclude(token=live).update(
+        expires_at=timezone.now() - dt.timedelta(minutes=1)
+    )
+    assert "2 expired token rows deleted" in tasks.maintenance()  # the token, its blacklisting
+    assert list(OutstandingToken.objects.values_list("token", flat=True)) == [live]
 
 
 # --- the cache's table ---------------------------------------------------------------------

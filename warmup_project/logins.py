@@ -4,7 +4,11 @@ itself is loading.
 
 One throttle counts the attempts of a client address at all three doors together (scope
 "auth", REST_FRAMEWORK's DEFAULT_THROTTLE_RATES), in the database cache every process
-shares: whichever gunicorn process answers, the 21st attempt in a minute is refused."""
+shares: whichever gunicorn process answers, the 21st attempt in a minute is refused.
+
+JWTs die with the password (SIMPLE_JWT's CHECK_REVOKE_TOKEN: every token carries a digest
+of the user's password hash, and access tokens are checked against it at each request);
+a refresh token works once (rotated, and blacklisted as it is used)."""
 
 from __future__ import annotations
 
@@ -15,7 +19,11 @@ from django.contrib import admin
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
 from rest_framework.throttling import SimpleRateThrottle
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from warmup_project.api import client_address
@@ -50,6 +58,28 @@ class LoginThrottle(SimpleRateThrottle):
             return super().allow_request(request, view)
 
 
+class RefreshSerializer(TokenRefreshSerializer):
+    """simplejwt's refresh with what it leaves out: the token's user must exist, be active
+    and still have the password the token was issued under (the checks JWTAuthentication
+    makes of every access token), else a 401 — simplejwt's own raises DoesNotExist (a 500)
+    for a deleted user and ignores a changed password. A refresh token works once."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        refresh = self.token_class(attrs["refresh"])  # signature, expiry, type, blacklist
+        JWTAuthentication().get_user(refresh)  # type: ignore[arg-type]
+        # One use: the blacklist row is unique per token, so of two requests racing with
+        # the same token only the one that creates it gets new tokens.
+        _blacklisted, first_use = refresh.blacklist()  # type: ignore[misc]
+        if not first_use:
+            raise InvalidToken(_("Token is blacklisted"))
+        access = refresh.access_token
+        refresh.set_jti()
+        refresh.set_exp()
+        refresh.set_iat()
+        refresh.outstand()
+        return {"access": str(access), "refresh": str(refresh)}
+
+
 class _Throttled:
     throttle_classes = [LoginThrottle]
 
@@ -59,7 +89,10 @@ class TokenView(_Throttled, TokenObtainPairView):
 
 
 class RefreshView(_Throttled, TokenRefreshView):
-    """A new access token for a refresh token."""
+    """A new access token and a new refresh token for a refresh token, which is then
+    spent."""
+
+    serializer_class = RefreshSerializer
 
 
 def admin_login(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
