@@ -13,7 +13,6 @@ from django.contrib.auth import get_user_model
 from django.db.models import F
 from django.test import Client
 
-from metrics.api import VIEW_METRICS
 from metrics.dashboard import hourly_chart
 from tests.test_api_mailboxes import user
 from warmup.engine.workers import db_now
@@ -25,7 +24,7 @@ ZONES = ("UTC", "Asia/Tokyo", "America/New_York", "Asia/Kolkata", "Pacific/Honol
 
 def staff_client() -> Client:
     client = Client()
-    client.force_login(user("root", staff=True, perms=[VIEW_METRICS]))
+    client.force_login(user("root", staff=True, perms=["metrics.view_metricsnapshot"]))
     return client
 
 

@@ -16,7 +16,6 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import Mailbox
-from metrics.api import VIEW_METRICS
 from metrics.exposition import exposition
 from metrics.health import DEGRADED
 from metrics.models import MetricSnapshot
@@ -286,7 +285,7 @@ def scrape_token(settings: Any) -> str:
 
 
 def test_metrics_json_and_prometheus_for_staff(system: dict[str, Any]) -> None:
-    staff = user("root", staff=True, perms=[VIEW_METRICS])
+    staff = user("root", staff=True, perms=["metrics.view_metricsnapshot"])
     client = bearer(str(AccessToken.for_user(staff)))
     body = client.get("/api/warmup/metrics").json()
     assert body["total_mailboxes"] == 5
@@ -350,7 +349,7 @@ def test_django_prometheus_metrics_need_the_token_or_the_permission(
     client.force_login(bare)
     assert client.get("/metrics").status_code == 403
     assert bearer(str(AccessToken.for_user(bare))).get("/metrics").status_code == 403
-    operator = user("operator", staff=True, perms=[VIEW_METRICS])
+    operator = user("operator", staff=True, perms=["metrics.view_metricsnapshot"])
     assert bearer(str(AccessToken.for_user(operator))).get("/metrics").status_code == 200
     client.force_login(operator)
     session = client.get("/metrics")

@@ -30,7 +30,13 @@ from metrics.reading import WorkerState, read
 from warmup.engine import control, pacing, workers
 from warmup.engine.planner import on_local_today
 from warmup.models import DailyStat, EngineState
-from warmup_project.api import Pagination, bad_request, client_address, paginated
+from warmup_project.api import (
+    Pagination,
+    bad_request,
+    client_address,
+    paginated,
+    whole_number,
+)
 from warmup_project.permissions import StaffMay, staff_may
 
 HISTORY_DAYS = 30
@@ -349,9 +355,10 @@ class MailboxPerformanceView(APIView):
         boxes = _owned(request, Mailbox.objects.all()).order_by("id")
         raw = request.query_params.get("id")
         if raw is not None:
-            if not raw.isdigit():
+            box_id = whole_number(raw)
+            if box_id is None:
                 raise bad_request(f"must be a mailbox id, not {raw[:20]!r}.", "id")
-            box = boxes.filter(id=int(raw)).first()
+            box = boxes.filter(id=box_id).first()
             if box is None:
                 return Response({"error": "not_found", "detail": "no such mailbox"}, status=404)
             page = [box]
