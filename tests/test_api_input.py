@@ -4,7 +4,10 @@ parser's recursion, also from clients that have not logged in."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from tests.test_api_mailboxes import client_for, mailbox_of, user
@@ -12,6 +15,11 @@ from tests.test_api_mailboxes import client_for, mailbox_of, user
 pytestmark = pytest.mark.django_db
 
 NOT_WHOLE_NUMBERS = ["²", "¹", "٣", "0", "-1", "1.5", " 1", "9" * 19, "9" * 5000]
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle(db: Any) -> None:
+    cache.clear()  # no login attempts counted yet
 
 
 @pytest.fixture
