@@ -66,7 +66,7 @@ class RefreshSerializer(TokenRefreshSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
         refresh = self.token_class(attrs["refresh"])  # signature, expiry, type, blacklist
-        JWTAuthentication().get_user(refresh)  # type: ignore[arg-type]
+        JWTAuthentication().get_user(refresh)
         # One use: the blacklist row is unique per token, so of two requests racing with
         # the same token only the one that creates it gets new tokens.
         _blacklisted, first_use = refresh.blacklist()  # type: ignore[misc]

@@ -109,7 +109,7 @@ if not DEBUG:
         o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
     ]
 
-# One cache all processes share, in PostgreSQL (its table comes with `migrate`,
+# One cache all processes share, in the database (its table comes with `migrate`,
 # warmup_project/migrations): the login throttle counts a client's attempts there, so every
 # gunicorn process and server sees the same count. Keys expire within the throttle's minute.
 CACHES = {
@@ -182,8 +182,8 @@ SIMPLE_JWT = {
     # (warmup_project.logins.RefreshSerializer enforces it, also against a race).
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
-    # Every token carries a digest of the user's password hash (not the password, not the
-    # hash: the hash's salt is not in the token): a password change voids them all.
+    # Every token carries an MD5 digest of the user's stored password hash (which gives
+    # away neither the hash nor its salt): a password change voids them all.
     "CHECK_REVOKE_TOKEN": True,
 }
 SPECTACULAR_SETTINGS = {
