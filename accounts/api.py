@@ -1,7 +1,8 @@
 """The mailbox API: CRUD under /api/mailboxes/, pause and resume.
 
 A user sees and changes only their own mailboxes (anything else is a 404, so ids of
-other users' mailboxes are not revealed); staff see all. Passwords are write-only and
+other users' mailboxes are not revealed); staff see and change all only with the
+matching model permission (view, change, delete mailbox). Passwords are write-only and
 stored encrypted; the owner is whoever creates the mailbox."""
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from accounts.models import (
 )
 from warmup.engine.pacing import ALL_WEEKDAYS
 from warmup_project.api import bad_request
+from warmup_project.permissions import staff_may
 
 
 class MailboxSerializer(serializers.ModelSerializer):
@@ -199,8 +201,15 @@ class MailboxViewSet(viewsets.ModelViewSet):
         boxes = Mailbox.objects.select_related("owner").order_by("id")
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the types
             return boxes.none()
+        # Every owner's mailboxes only for staff holding the permission for this action
+        # (warmup_project.permissions); anything else that reaches a mailbox changes it.
+        permission = {
+            "list": "accounts.view_mailbox",
+            "retrieve": "accounts.view_mailbox",
+            "destroy": "accounts.delete_mailbox",
+        }.get(self.action or "", "accounts.change_mailbox")
         user = self.request.user
-        return boxes if user.is_staff else boxes.filter(owner=user)
+        return boxes if staff_may(user, permission) else boxes.filter(owner=user)
 
     @extend_schema(request=None, responses=ConnectionTestOut)
     @action(detail=True, methods=["post"], throttle_classes=[ConnectionTestThrottle])

@@ -24,6 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "warmup_project.settings")
+# Development settings, as `make run`: keys derived from the development SECRET_KEY
+# for a scratch database, localhost, and the local SMTP sink / IMAP server allowed.
+os.environ.setdefault("DEBUG", "true")
+os.environ.setdefault("WARMUP_ALLOW_PRIVATE_HOSTS", "true")
 
 import django
 
@@ -104,7 +108,10 @@ def main() -> None:
             f"({time.perf_counter() - started:.0f} s to create)"
         )
         staff, _ = get_user_model().objects.get_or_create(
-            username=f"{PREFIX}staff", defaults={"is_staff": True}
+            username=f"{PREFIX}staff",
+            # A superuser: staff see every owner's mailboxes, the engine and the metrics
+            # only with the model permissions, and a superuser holds them all.
+            defaults={"is_staff": True, "is_superuser": True},
         )
         ordinary = get_user_model().objects.get(username=f"{PREFIX}0")
         own = Mailbox.objects.filter(owner=ordinary).order_by("id").first()

@@ -23,6 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "warmup_project.settings")
+# Development settings, as `make run`: keys derived from the development SECRET_KEY
+# for a scratch database, localhost, and the local SMTP sink / IMAP server allowed.
+os.environ.setdefault("DEBUG", "true")
+os.environ.setdefault("WARMUP_ALLOW_PRIVATE_HOSTS", "true")
 
 import django  # noqa: E402
 

@@ -59,7 +59,7 @@ from benchmarks.scratch import empty_scratch_database, open_scratch_database  # 
 from benchmarks.timing import p50_p95  # noqa: E402
 from tests import dovecot  # noqa: E402
 from tests.hostile import HostileServer  # noqa: E402
-from tests.test_deployment import request, serve_gunicorn  # noqa: E402
+from tests.test_deployment import gunicorn, request  # noqa: E402
 from tests.warmup_mail import sent_message  # noqa: E402
 from warmup.engine import workers  # noqa: E402
 from warmup.engine.cycle import Engine  # noqa: E402
@@ -292,8 +292,8 @@ def healthz_under_tests() -> None:
     with (
         HostileServer("silent") as smtp_side,
         HostileServer("silent", protocol="imap") as imap_side,
-        serve_gunicorn(
-            {
+        gunicorn(
+            overrides={
                 "WARMUP_ALLOW_PRIVATE_HOSTS": "true",
                 "WARMUP_SECRET_KEYS": ",".join(settings.WARMUP.secret_keys),
             }

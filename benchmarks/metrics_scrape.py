@@ -32,6 +32,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "warmup_project.settings")
+# Development settings, as `make run`: keys derived from the development SECRET_KEY
+# for a scratch database, localhost, and the local SMTP sink / IMAP server allowed.
+os.environ.setdefault("DEBUG", "true")
+os.environ.setdefault("WARMUP_ALLOW_PRIVATE_HOSTS", "true")
 
 import django
 
@@ -193,7 +197,10 @@ def main() -> None:
             )
         settings.WARMUP = dataclasses.replace(base, metrics_token=TOKEN)
         staff, _ = get_user_model().objects.get_or_create(
-            username=f"{PREFIX}staff", defaults={"is_staff": True}
+            username=f"{PREFIX}staff",
+            # A superuser: staff see every owner's mailboxes, the engine and the metrics
+            # only with the model permissions, and a superuser holds them all.
+            defaults={"is_staff": True, "is_superuser": True},
         )
         jwt = Client(
             SERVER_NAME="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(staff)}"

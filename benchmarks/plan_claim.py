@@ -22,6 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "warmup_project.settings")
+# Development settings, as `make run`: keys derived from the development SECRET_KEY
+# for a scratch database, localhost, and the local SMTP sink / IMAP server allowed.
+os.environ.setdefault("DEBUG", "true")
+os.environ.setdefault("WARMUP_ALLOW_PRIVATE_HOSTS", "true")
 
 import django
 

@@ -1,6 +1,7 @@
 """GET /api/warmup/metrics: the system's reading as JSON, or `?format=prometheus` (or an
-Accept of text/plain) as the Prometheus text exposition. Staff JWT, or the static bearer
-token WARMUP_METRICS_TOKEN that Prometheus is given."""
+Accept of text/plain) as the Prometheus text exposition. A staff JWT or session with the
+`metrics.view_metricsnapshot` permission, or the static bearer token WARMUP_METRICS_TOKEN
+that Prometheus is given."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.http import Http404
+from django.http import Http404, HttpResponse
+from django_prometheus.exports import ExportToDjangoView
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -26,8 +28,11 @@ from metrics.health import LEVEL_NAMES
 from metrics.reading import Reading, read
 from warmup.engine.workers import db_now
 from warmup_project.api import bad_request
+from warmup_project.permissions import staff_may
 
 SCRAPER = "metrics-token"  # request.auth of a request authenticated by the static token
+# What staff need to read the metrics (here, django-prometheus's /metrics, the dashboard).
+VIEW_METRICS = "metrics.view_metricsnapshot"
 
 
 class MetricsTokenAuthentication(BaseAuthentication):
@@ -61,7 +66,7 @@ class MetricsTokenScheme(OpenApiAuthenticationExtension):
 
 class StaffOrScraper(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
-        return request.auth == SCRAPER or bool(request.user and request.user.is_staff)
+        return request.auth == SCRAPER or staff_may(request.user, VIEW_METRICS)
 
 
 class PrometheusRenderer(BaseRenderer):
@@ -243,3 +248,13 @@ class MetricsView(APIView):
             return Response(exposition(db_now, settings.WARMUP))
         reading = read(db_now(), settings.WARMUP)
         return Response(MetricsOut(reading_data(reading)).data)
+
+
+class ProcessMetricsView(MetricsView):
+    """django-prometheus's `/metrics`: the web processes' HTTP and database metrics, behind
+    the same door as the system's metrics (the token, or staff who may read them). Not
+    part of the API's schema."""
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request) -> HttpResponse:  # type: ignore[override]
+        return ExportToDjangoView(request._request)

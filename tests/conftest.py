@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
 from accounts.models import Mailbox
@@ -36,6 +38,22 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"running on SQLite: {len(_skipped_for_sqlite)} PostgreSQL-only tests skipped "
             "(set DATABASE_URL or put initdb/pg_ctl on PATH to run them)"
         )
+
+
+@pytest.fixture(autouse=True)
+def empty_cache_after_committed_tests(
+    request: pytest.FixtureRequest, django_db_blocker: Any
+) -> Iterator[None]:
+    """The database cache (the login throttle's counts) is no model's table, so the flush
+    after a transactional test leaves it: emptied after every test that committed, so
+    that no test starts with another's login attempts counted."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    if {"transactional_db", "live_server"} & set(request.fixturenames) or (
+        marker is not None and marker.kwargs.get("transaction")
+    ):
+        with django_db_blocker.unblock():
+            cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -259,7 +259,7 @@ def test_eight_tests_at_a_silent_server_leave_gunicorn_answering(
     they wait. (benchmarks/hostile_servers.py measures how fast.)"""
     from django.conf import settings
 
-    from tests.test_deployment import make_user_with_mailbox, request, serve_gunicorn
+    from tests.test_deployment import gunicorn, make_user_with_mailbox, request
 
     username, password = make_user_with_mailbox(make_mailbox)
     box = Mailbox.objects.get(owner__username=username)
@@ -267,8 +267,8 @@ def test_eight_tests_at_a_silent_server_leave_gunicorn_answering(
     with (
         HostileServer("silent") as smtp_side,
         HostileServer("silent", protocol="imap") as imap,
-        serve_gunicorn(
-            {
+        gunicorn(
+            overrides={
                 "WARMUP_ALLOW_PRIVATE_HOSTS": "true",
                 "WARMUP_SECRET_KEYS": ",".join(settings.WARMUP.secret_keys),
             }

@@ -7,10 +7,12 @@ import base64
 import datetime as dt
 import json
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
@@ -43,8 +45,15 @@ def fresh_throttle() -> None:
     cache.clear()
 
 
-def user(name: str, *, staff: bool = False) -> Any:
-    return get_user_model().objects.create_user(name, password=PASSWORD, is_staff=staff)
+def user(name: str, *, staff: bool = False, perms: Iterable[str] = ()) -> Any:
+    """A user with PASSWORD; `perms` are Django model permissions ("app_label.codename")."""
+    account = get_user_model().objects.create_user(name, password=PASSWORD, is_staff=staff)
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        account.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    return account
 
 
 def client_for(account: Any) -> APIClient:
@@ -344,10 +353,59 @@ def test_users_cannot_see_touch_or_create_each_others_mailboxes() -> None:
     created = as_alice.post("/api/mailboxes/", payload(owner="bob"), format="json")
     assert created.status_code == 201
     assert Mailbox.objects.get(id=created.json()["id"]).owner == alice
-    # Staff see everyone's.
-    staff = client_for(user("root", staff=True))
+    # Staff who may view mailboxes see everyone's.
+    staff = client_for(user("root", staff=True, perms=["accounts.view_mailbox"]))
     assert staff.get("/api/mailboxes/").json()["count"] == 3
     assert staff.get(url).status_code == 200
+
+
+def test_staff_act_on_other_owners_mailboxes_only_with_the_permission_for_the_act() -> None:
+    """is_staff alone is an admin login, not a licence: without the model permission for
+    an act, a staff account does it to its own mailboxes only, as any owner does."""
+    bob = user("bob")
+    bobs = mailbox_of(bob, 1)
+    url = f"/api/mailboxes/{bobs.id}/"
+
+    def answers(account: Any) -> dict[str, int]:
+        client = client_for(account)
+        return {
+            "list": client.get("/api/mailboxes/").json()["count"],
+            "get": client.get(url).status_code,
+            "patch": client.patch(url, {"daily_max": 40}, format="json").status_code,
+            "pause": client.post(url + "pause/").status_code,
+            "resume": client.post(url + "resume/").status_code,
+            "test": client.post(url + "test/").status_code,
+            "delete": client.delete(url).status_code,
+        }
+
+    bare = user("clerk", staff=True)
+    mailbox_of(bare, 2)
+    refused = {"get": 404, "patch": 404, "pause": 404, "resume": 404, "test": 404, "delete": 404}
+    assert answers(bare) == {"list": 1, **refused}
+    viewer = user("viewer", staff=True, perms=["accounts.view_mailbox"])
+    assert answers(viewer) == {**refused, "list": 2, "get": 200}
+    changer = user("changer", staff=True, perms=["accounts.change_mailbox"])
+    changed = answers(changer)
+    assert changed.pop("test") == 200  # the login test ran (and failed: no server there)
+    assert changed == {
+        "list": 0,
+        "get": 404,
+        "patch": 200,
+        "pause": 200,
+        "resume": 200,
+        "delete": 404,
+    }
+    # A permission without is_staff is no staff power either.
+    holder = user("holder", perms=["accounts.view_mailbox", "accounts.delete_mailbox"])
+    assert answers(holder) == {"list": 0, **refused}
+    bobs.refresh_from_db()
+    assert bobs.daily_max == 40 and bobs.status == mailbox_status.ACTIVE
+    deleter = user("deleter", staff=True, perms=["accounts.delete_mailbox"])
+    assert answers(deleter) == {**refused, "list": 0, "delete": 204}
+    assert not Mailbox.objects.filter(id=bobs.id).exists()
+    # A superuser holds every permission.
+    root = get_user_model().objects.create_superuser("root", password=PASSWORD)
+    assert client_for(root).get("/api/mailboxes/").json()["count"] == 1
 
 
 def _forge(token: str, **changes: Any) -> str:

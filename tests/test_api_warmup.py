@@ -1,5 +1,5 @@
-"""The engine's API: control (staff only, audited), quota, one mailbox's performance and
-the metrics JSON, each with its isolation between users."""
+"""The engine's API: control (staff with its permissions, audited), quota, one mailbox's
+performance and the metrics JSON, each with its isolation between users."""
 
 from __future__ import annotations
 
@@ -21,9 +21,19 @@ def fresh_throttle() -> None:
     cache.clear()
 
 
+# The permissions of an operator who runs the engine and reads every mailbox.
+OPERATOR = (
+    "accounts.view_mailbox",
+    "warmup.view_enginestate",
+    "warmup.change_enginestate",
+    "metrics.view_metricsnapshot",
+)
+
+
 @pytest.fixture
 def people() -> dict[str, Any]:
-    """alice with 3 mailboxes (one at quota), bob with 1, and a staff member."""
+    """alice with 3 mailboxes (one at quota), bob with 1, and a staff member with the
+    permissions of an operator."""
     alice, bob = user("alice"), user("bob")
     today = timezone.now().date()
     boxes = [mailbox_of(alice, n) for n in range(3)] + [mailbox_of(bob, 9)]
@@ -41,10 +51,11 @@ def people() -> dict[str, Any]:
             failed=2,
             quota_met=False,
         )
-    return {"alice": alice, "bob": bob, "boxes": boxes, "staff": user("root", staff=True)}
+    operator = user("root", staff=True, perms=OPERATOR)
+    return {"alice": alice, "bob": bob, "boxes": boxes, "staff": operator}
 
 
-def test_control_is_staff_only_and_every_action_is_audited(people: dict[str, Any]) -> None:
+def test_control_is_for_staff_with_permission_and_audited(people: dict[str, Any]) -> None:
     alice = client_for(people["alice"])
     assert alice.get("/api/warmup/control").status_code == 403
     assert alice.post("/api/warmup/control", {"action": "stop"}, format="json").status_code == 403
@@ -170,12 +181,43 @@ def test_a_mailbox_list_costs_the_same_queries_whatever_its_length(
         assert alice.get("/api/warmup/quota?page_size=100").json()["count"] == 3
 
 
-def test_metrics_json_is_staff_only(people: dict[str, Any]) -> None:
+def test_metrics_json_is_for_staff_with_permission(people: dict[str, Any]) -> None:
     assert client_for(people["alice"]).get("/api/warmup/metrics").status_code == 403
     body = client_for(people["staff"]).get("/api/warmup/metrics").json()
     assert (body["total_mailboxes"], body["active_mailboxes"]) == (4, 4)
     assert body["sent_today"] == 30 + 5 + 0 + 12
     assert body["quota_completion_rate"] == 0.25
+
+
+def test_staff_without_permissions_see_what_any_owner_sees(people: dict[str, Any]) -> None:
+    """A staff account with no model permission: its own mailboxes only, and 403 from
+    engine control and the metrics. With the view permission alone, control is read-only."""
+    bare = user("clerk", staff=True)
+    own = mailbox_of(bare, 5)
+    clerk = client_for(bare)
+    assert clerk.get("/api/warmup/control").status_code == 403
+    stop = clerk.post("/api/warmup/control", {"action": "stop"}, format="json")
+    assert stop.status_code == 403 and stop.json()["error"] == "permission_denied"
+    assert EngineState.load().running
+    assert clerk.get("/api/warmup/metrics").status_code == 403
+    assert clerk.get("/api/warmup/metrics?format=prometheus").status_code == 403
+    assert clerk.get("/api/warmup/quota").json()["count"] == 0  # its mailbox has no quota yet
+    listed = clerk.get("/api/warmup/mailbox").json()
+    assert [m["id"] for m in listed["results"]] == [own.id]
+    bobs = people["boxes"][3]
+    assert clerk.get(f"/api/warmup/mailbox?id={bobs.id}").status_code == 404
+
+    watcher = client_for(user("watcher", staff=True, perms=["warmup.view_enginestate"]))
+    assert watcher.get("/api/warmup/control").status_code == 200
+    assert watcher.post("/api/warmup/control", {"action": "stop"}, format="json").status_code == 403
+    assert watcher.get("/api/warmup/quota").json()["count"] == 0
+    assert EngineState.load().running and not AuditEvent.objects.exists()
+
+    # The mailbox permission opens every owner's quotas and performance, nothing else.
+    reader = client_for(user("reader", staff=True, perms=["accounts.view_mailbox"]))
+    assert reader.get("/api/warmup/quota").json()["count"] == 4
+    assert reader.get(f"/api/warmup/mailbox?id={bobs.id}").json()["email"] == bobs.email
+    assert reader.get("/api/warmup/control").status_code == 403
 
 
 def test_the_schema_and_docs_are_served(people: dict[str, Any]) -> None:

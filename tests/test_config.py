@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def problems_of(**env: str) -> dict[str, config.ConfigProblem]:
-    return {p.id: p for p in config.load(env).problems if p.is_error}
+    """The errors of a development configuration (DEBUG on, as the tests run) plus `env`."""
+    return {p.id: p for p in config.load({"DEBUG": "true", **env}).problems if p.is_error}
 
 
 def test_defaults_are_the_seeds():
@@ -35,6 +36,7 @@ def test_defaults_are_the_seeds():
 def test_good_values_are_read():
     loaded = config.load(
         {
+            "DEBUG": "true",
             "WARMUP_BATCH_SIZE": " 250 ",
             "WARMUP_ENABLE_DETAILED_METRICS": "yes",
             "WARMUP_WORKER_ID": "3",
@@ -99,6 +101,24 @@ def test_bad_encryption_key_is_named_but_not_echoed():
     assert "not-a-real-key-but-secret" not in str(problem)
 
 
+def test_debug_is_off_unless_switched_on_and_then_no_development_key_is_used():
+    loaded = config.load({})
+    assert loaded.debug is False
+    errors = {p.id for p in loaded.problems if p.is_error}
+    assert {config.E_SECRET_KEY, config.E_NO_SECRET_KEYS} <= errors
+    # Nothing is signed or encrypted with a published key, even by code that never runs
+    # the system checks.
+    assert loaded.secret_key != config.DEV_SECRET_KEY and len(loaded.secret_key) >= 50
+    assert loaded.warmup.secret_keys == () and not loaded.warmup.secret_keys_are_dev
+    assert config.load({}).secret_key != loaded.secret_key
+    assert loaded.allowed_hosts == ()
+    # Naming the development key is no way round it.
+    named = problems_of(
+        DEBUG="false", SECRET_KEY=config.DEV_SECRET_KEY, WARMUP_SECRET_KEYS=GOOD_KEY
+    )
+    assert list(named) == [config.E_SECRET_KEY]
+
+
 def test_debug_derives_a_development_key_and_warns():
     loaded = config.load({"DEBUG": "true"})
     assert loaded.warmup.secret_keys_are_dev
@@ -135,7 +155,7 @@ def test_secrets_stay_out_of_repr():
 
 
 def test_problems_become_system_check_errors():
-    loaded = config.load({"WARMUP_BATCH_SIZE": "abc"})
+    loaded = config.load({"DEBUG": "true", "WARMUP_BATCH_SIZE": "abc"})
     messages = config_messages(loaded.problems, {"timeout": 60, "retry": 90})
     errors = [m for m in messages if m.level == checks.ERROR]
     assert [(m.id, m.msg.split(":")[0]) for m in errors] == [("warmup.E001", "WARMUP_BATCH_SIZE")]
@@ -146,9 +166,16 @@ def test_q_cluster_timeout_must_stay_below_retry():
     assert [m.id for m in messages] == ["warmup.E011"]
 
 
+def fresh_environment(**env: str) -> dict[str, str]:
+    """os.environ without the Warmup and Django settings the test run set (DEBUG, the
+    test settings module): what a newly installed server has, plus `env`."""
+    unset = ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WARMUP_") and k not in unset}
+    return {**clean, **env}
+
+
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("WARMUP_")}
-    clean.update(env)
+    clean = fresh_environment(**env)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -160,7 +187,7 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_manage_py_refuses_to_start_with_a_bad_value():
-    result = run_manage("check", WARMUP_BATCH_SIZE="abc")
+    result = run_manage("check", DEBUG="true", WARMUP_BATCH_SIZE="abc")
     assert result.returncode != 0
     assert "warmup.E001" in result.stderr
     assert "WARMUP_BATCH_SIZE" in result.stderr
@@ -177,6 +204,23 @@ def test_wsgi_refuses_to_start_with_a_bad_value():
     )
     assert result.returncode != 0
     assert "warmup.E003" in result.stderr
+
+
+def test_an_unset_debug_refuses_to_start_without_real_keys():
+    """DEBUG unset is production: manage.py and the WSGI entry point (gunicorn) stop at
+    start-up rather than sign JWTs with the published development key."""
+    result = run_manage("check")
+    assert result.returncode != 0
+    assert "warmup.E008" in result.stderr and "warmup.E005" in result.stderr
+    wsgi = subprocess.run(
+        [sys.executable, "-c", "import warmup_project.wsgi"],
+        cwd=ROOT,
+        env=fresh_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert wsgi.returncode != 0 and "warmup.E008" in wsgi.stderr
 
 
 def test_production_settings_pass_check_deploy():

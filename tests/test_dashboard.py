@@ -1,5 +1,5 @@
-"""The operator dashboard in admin: staff only, health and its rule, the 24-hour chart
-from snapshots, the mailboxes furthest behind, workers."""
+"""The operator dashboard in admin: staff who may read the metrics only, health and its
+rule, the 24-hour chart from snapshots, the mailboxes furthest behind, workers."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from django.db.models import F
 from django.test import Client
 
 from metrics.dashboard import hourly_chart
+from tests.test_api_mailboxes import user
 from warmup.engine.workers import db_now
 from warmup.models import DailyStat, EngineState, SendCount, Worker
 
@@ -23,7 +24,7 @@ ZONES = ("UTC", "Asia/Tokyo", "America/New_York", "Asia/Kolkata", "Pacific/Honol
 
 def staff_client() -> Client:
     client = Client()
-    client.force_login(get_user_model().objects.create_user("root", is_staff=True))
+    client.force_login(user("root", staff=True, perms=["metrics.view_metricsnapshot"]))
     return client
 
 
@@ -70,12 +71,17 @@ def busy(make_mailbox: Any) -> dict[str, Any]:
     return {"now": now}
 
 
-def test_staff_only(busy: dict[str, Any]) -> None:
+def test_staff_with_the_metrics_permission_only(busy: dict[str, Any]) -> None:
     assert Client().get("/admin/dashboard/").status_code == 302
     client = Client()
     client.force_login(get_user_model().objects.create_user("alice"))
     response = client.get("/admin/dashboard/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    # Staff without the permission: refused, and the admin index does not offer the link.
+    client.force_login(user("clerk", staff=True))
+    assert client.get("/admin/dashboard/").status_code == 403
+    index = client.get("/admin/")
+    assert index.status_code == 200 and 'href="/admin/dashboard/"' not in index.content.decode()
 
 
 def test_the_page_shows_health_chart_behind_and_workers(busy: dict[str, Any]) -> None:

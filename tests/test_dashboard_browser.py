@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 
 from benchmarks.dashboard_screenshot import browser_available, capture
 from warmup.engine.workers import db_now
@@ -21,7 +22,10 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_dashboard_screenshot(live_server: Any, transactional_db: Any, tmp_path: Path) -> None:
-    get_user_model().objects.create_user("operator", password="a-long-password-1", is_staff=True)
+    operator = get_user_model().objects.create_user(
+        "operator", password="a-long-password-1", is_staff=True
+    )
+    operator.user_permissions.add(Permission.objects.get(codename="view_metricsnapshot"))
     now = db_now()
     SendCount.objects.create(minute=now.replace(second=0, microsecond=0), status="sent", count=500)
     out = tmp_path / "dashboard.png"

@@ -70,10 +70,14 @@ def assert_command_parses(argv: list[str]) -> None:
 def test_the_dockerfile_runs_the_projects_entry_points() -> None:
     instructions = dockerfile()
     env = " ".join(args for op, args in instructions if op == "ENV")
-    settings_module = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"][
-        "ini_options"
-    ]["DJANGO_SETTINGS_MODULE"]
-    assert f"DJANGO_SETTINGS_MODULE={settings_module}" in env
+    # The project's settings, as manage.py and wsgi.py default to (the tests' settings
+    # module wraps them with development switches).
+    assert "DJANGO_SETTINGS_MODULE=warmup_project.settings" in env
+    for entry_point in ("manage.py", "warmup_project/wsgi.py"):
+        assert (
+            '"DJANGO_SETTINGS_MODULE", "warmup_project.settings"'
+            in (ROOT / entry_point).read_text()
+        )
     for op, args in instructions:
         if op == "COPY":
             *sources, _target = args.split()
@@ -316,9 +320,10 @@ METRICS_TOKEN = "metrics-token-for-the-gunicorn-test-0123"
 
 
 @contextlib.contextmanager
-def serve_gunicorn(overrides: dict[str, str] | None = None) -> Iterator[int]:
-    """gunicorn as the image runs it (its CMD), DEBUG off, on the test database; yields
-    its port. No secret of its environment may reach its log."""
+def gunicorn(workers: int = 2, overrides: dict[str, str] | None = None) -> Iterator[int]:
+    """gunicorn as the image runs it (its CMD), DEBUG off, on the test database (which the
+    caller must have committed to: transactional_db), its environment with `overrides`;
+    yields its port. No secret of its environment may reach its log."""
     from cryptography.fernet import Fernet
 
     from tests.test_run_warmup import database_url
@@ -326,6 +331,7 @@ def serve_gunicorn(overrides: dict[str, str] | None = None) -> Iterator[int]:
     port = free_port()
     env = {
         **os.environ,
+        "DJANGO_SETTINGS_MODULE": "warmup_project.settings",  # not the tests' settings
         "DEBUG": "false",
         "SECRET_KEY": PRODUCTION_SECRET_KEY,
         "WARMUP_SECRET_KEYS": Fernet.generate_key().decode(),
@@ -333,13 +339,13 @@ def serve_gunicorn(overrides: dict[str, str] | None = None) -> Iterator[int]:
         "ALLOWED_HOSTS": "127.0.0.1,warmup.test",
         "DATABASE_URL": database_url(),
         "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "2",
+        "GUNICORN_WORKERS": str(workers),
         **(overrides or {}),
     }
     cmd = json.loads(next(args for op, args in dockerfile() if op == "CMD"))
-    gunicorn = str(Path(sys.executable).parent / cmd[0])
+    executable = str(Path(sys.executable).parent / cmd[0])
     process = subprocess.Popen(
-        [gunicorn, *cmd[1:]],
+        [executable, *cmd[1:]],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -352,13 +358,14 @@ def serve_gunicorn(overrides: dict[str, str] | None = None) -> Iterator[int]:
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)
+        # Nothing secret reaches the log.
         for secret in (METRICS_TOKEN, env["SECRET_KEY"], env["WARMUP_SECRET_KEYS"]):
             assert secret not in output
 
 
 @pytest.fixture
 def production_server(transactional_db: Any) -> Iterator[dict[str, Any]]:
-    with serve_gunicorn() as port:
+    with gunicorn() as port:
         yield {"port": port, "token": METRICS_TOKEN}
 
 
@@ -418,8 +425,9 @@ def test_gunicorn_serves_the_app_with_production_settings(
     for _ in range(10):
         request(port, "GET", "/healthz")
     seen = []
+    assert request(port, "GET", "/metrics")[0] == 401  # the same token as the app's metrics
     for _ in range(4):
-        status, _, body = request(port, "GET", "/metrics")
+        status, _, body = request(port, "GET", "/metrics", headers=scrape)
         assert status == 200
         match = re.search(
             rb'django_http_requests_total_by_method_total\{method="GET"\} (\S+)', body

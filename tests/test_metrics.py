@@ -11,7 +11,6 @@ import subprocess
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
@@ -22,6 +21,7 @@ from metrics.health import DEGRADED
 from metrics.models import MetricSnapshot
 from metrics.reading import quota_fill, read
 from metrics.snapshot import take_snapshot
+from tests.test_api_mailboxes import user
 from warmup.engine.limits import Limits
 from warmup.models import (
     DailyStat,
@@ -285,7 +285,7 @@ def scrape_token(settings: Any) -> str:
 
 
 def test_metrics_json_and_prometheus_for_staff(system: dict[str, Any]) -> None:
-    staff = get_user_model().objects.create_user("root", is_staff=True)
+    staff = user("root", staff=True, perms=["metrics.view_metricsnapshot"])
     client = bearer(str(AccessToken.for_user(staff)))
     body = client.get("/api/warmup/metrics").json()
     assert body["total_mailboxes"] == 5
@@ -318,6 +318,8 @@ def test_the_static_token_scrapes_and_nothing_else_does(
     assert scrape_token.encode() not in wrong.content
     ordinary = bearer(str(AccessToken.for_user(system["bob"])))
     assert ordinary.get("/api/warmup/metrics").status_code == 403
+    bare_staff = bearer(str(AccessToken.for_user(user("clerk", staff=True))))
+    assert bare_staff.get("/api/warmup/metrics?format=prometheus").status_code == 403
     assert APIClient().get("/api/warmup/metrics?format=prometheus").status_code == 401
 
 
@@ -326,9 +328,29 @@ def test_no_token_configured_means_no_token_accepted(system: dict[str, Any]) -> 
     assert bearer("").get("/api/warmup/metrics").status_code == 401
 
 
-def test_django_prometheus_serves_http_and_database_metrics() -> None:
+def test_django_prometheus_serves_http_and_database_metrics(scrape_token: str) -> None:
     APIClient().get("/api/warmup/quota")  # one request to count
-    text = APIClient().get("/metrics").content.decode()
+    text = bearer(scrape_token).get("/metrics").content.decode()
     found = families(text)
     assert "django_http_requests_before_middlewares" in found
     assert not any(name.startswith("warmup_") for name in found)  # ours are not in its registry
+
+
+def test_django_prometheus_metrics_need_the_token_or_the_permission(
+    scrape_token: str, client: Any
+) -> None:
+    """/metrics behind the same door as /api/warmup/metrics: the token, or staff (JWT or
+    admin session) with the permission to read the metrics; 401 or 403 otherwise."""
+    assert APIClient().get("/metrics").status_code == 401
+    assert bearer(scrape_token + "x").get("/metrics").status_code == 401
+    owner = user("owner")
+    assert bearer(str(AccessToken.for_user(owner))).get("/metrics").status_code == 403
+    bare = user("clerk", staff=True)
+    client.force_login(bare)
+    assert client.get("/metrics").status_code == 403
+    assert bearer(str(AccessToken.for_user(bare))).get("/metrics").status_code == 403
+    operator = user("operator", staff=True, perms=["metrics.view_metricsnapshot"])
+    assert bearer(str(AccessToken.for_user(operator))).get("/metrics").status_code == 200
+    client.force_login(operator)
+    session = client.get("/metrics")
+    assert session.status_code == 200 and b"django_http_requests" in session.content

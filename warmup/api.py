@@ -1,7 +1,9 @@
 """The engine's API: control (staff), today's quotas, one mailbox's performance.
 
 Views read and present; what the engine does lives in warmup.engine (control.apply,
-pacing.pace). A user sees only their own mailboxes; staff see all."""
+pacing.pace). A user sees only their own mailboxes; staff see every owner's with the
+`accounts.view_mailbox` permission, and control the engine with `warmup.view_enginestate`
+(GET) and `warmup.change_enginestate` (POST)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,6 @@ from drf_spectacular.utils import (
     extend_schema_field,
 )
 from rest_framework import serializers
-from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,13 +30,24 @@ from metrics.reading import WorkerState, read
 from warmup.engine import control, pacing, workers
 from warmup.engine.planner import on_local_today
 from warmup.models import DailyStat, EngineState
-from warmup_project.api import Pagination, bad_request, client_address, paginated
+from warmup_project.api import (
+    Pagination,
+    bad_request,
+    client_address,
+    paginated,
+    whole_number,
+)
+from warmup_project.permissions import StaffMay, staff_may
 
 HISTORY_DAYS = 30
 
 
+def _sees_every_owner(request: Request) -> bool:
+    return staff_may(request.user, "accounts.view_mailbox")
+
+
 def _owned(request: Request, boxes: QuerySet[Any], field: str = "owner") -> QuerySet[Any]:
-    return boxes if request.user.is_staff else boxes.filter(**{field: request.user})
+    return boxes if _sees_every_owner(request) else boxes.filter(**{field: request.user})
 
 
 def _choice(request: Request, name: str, choices: tuple[str, ...], default: str) -> str:
@@ -169,9 +181,10 @@ def control_state(now: dt.datetime) -> dict[str, Any]:
 
 class ControlView(APIView):
     """The engine's state and workers (GET); start, stop or trigger it (POST, audited).
-    Staff only."""
+    Staff with the engine state's view (GET) or change (POST) permission."""
 
-    permission_classes = [IsAdminUser]
+    permission_classes = [StaffMay]
+    staff_permissions = {"GET": "warmup.view_enginestate", "POST": "warmup.change_enginestate"}
 
     @extend_schema(responses=ControlOut)
     def get(self, request: Request) -> Response:
@@ -204,7 +217,7 @@ QUOTA_ORDERINGS = tuple(
 
 def todays_stats(request: Request, now: dt.datetime) -> QuerySet[DailyStat]:
     """Each visible mailbox's DailyStat of its own local today."""
-    if request.user.is_staff:
+    if _sees_every_owner(request):
         timezones = timezones_in_use()
     else:
         timezones = list(
@@ -342,9 +355,10 @@ class MailboxPerformanceView(APIView):
         boxes = _owned(request, Mailbox.objects.all()).order_by("id")
         raw = request.query_params.get("id")
         if raw is not None:
-            if not raw.isdigit():
+            box_id = whole_number(raw)
+            if box_id is None:
                 raise bad_request(f"must be a mailbox id, not {raw[:20]!r}.", "id")
-            box = boxes.filter(id=int(raw)).first()
+            box = boxes.filter(id=box_id).first()
             if box is None:
                 return Response({"error": "not_found", "detail": "no such mailbox"}, status=404)
             page = [box]

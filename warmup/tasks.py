@@ -15,6 +15,7 @@ import logging
 import random
 
 from django.conf import settings
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from metrics.reading import read
 from metrics.snapshot import prune_snapshots, take_snapshot
@@ -82,7 +83,9 @@ def maintenance() -> str:
     now = workers.db_now()
     done = run_maintenance(now, settings.WARMUP)
     pruned = prune_snapshots(now, settings.WARMUP.metrics_retention_days)
-    return f"{done}; {pruned} metric snapshots deleted"
+    # simplejwt keeps a row per refresh token issued (the blacklist needs it) until flushed.
+    tokens, _ = OutstandingToken.objects.filter(expires_at__lte=now).delete()
+    return f"{done}; {pruned} metric snapshots deleted; {tokens} expired token rows deleted"
 
 
 def snapshot() -> str:

@@ -1,23 +1,66 @@
-"""What every API endpoint shares: one JSON error shape and pagination.
+"""What every API endpoint shares: one JSON error shape, the JSON parser, pagination.
 
 Every error answers `{"error": CODE, "detail": MESSAGE}`, plus `"fields"` (field → list
-of messages) for invalid input: 400 for malformed JSON, wrong types, unknown query
-values and bodies over DATA_UPLOAD_MAX_MEMORY_SIZE; 401/403/404/405/429 as usual;
-nothing a client sends produces a 500.
+of messages) for invalid input: 400 for malformed or too deeply nested JSON, wrong types,
+unknown query values and bodies over DATA_UPLOAD_MAX_MEMORY_SIZE; 401/403/404/405/429 as
+usual; nothing a client sends produces a 500.
 """
 
 from __future__ import annotations
 
+import io
 import ipaddress
+import re
+from itertools import accumulate
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
-from rest_framework import exceptions, serializers
+from rest_framework import exceptions, parsers, serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
-from rest_framework.views import exception_handler as drf_exception_handler
+
+# Deeper than any body this API takes (flat objects), far below Python's recursion limit.
+MAX_JSON_DEPTH = 32
+# A string, or an unterminated one to the end; possessive, so that no input makes the scan
+# go back (unterminated strings would otherwise make it quadratic).
+_JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"?', re.DOTALL)
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, refusing nesting deeper than MAX_JSON_DEPTH before it parses:
+    the json module recurses once per level, so 50,000 nested brackets were a
+    RecursionError (a 500), from anyone, as the token endpoint reads its body before any
+    login."""
+
+    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        body = stream.read() if stream is not None else b""
+        encoding = parsers.get_encoding(parser_context or {})
+        if nested_deeper_than(MAX_JSON_DEPTH, body.decode(encoding, errors="replace")):
+            raise exceptions.ParseError(
+                f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels"
+            )
+        return super().parse(io.BytesIO(body), media_type, parser_context)
+
+
+def nested_deeper_than(limit: int, text: str) -> bool:
+    """Whether the arrays and objects of the JSON `text` nest deeper than `limit` (brackets
+    in strings do not count). Of text that is not JSON: whether the json module might get
+    deeper than that before it finds out. Linear, in C loops (~30 ms for 256 kB)."""
+    brackets = _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text))
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0) > limit
+
+
+def whole_number(raw: str) -> int | None:
+    """`raw` as a whole number from 1, or None. ASCII digits only: str.isdigit() also holds
+    for '²', which int() refuses; 18 digits at most, which a bigint column holds and
+    int() parses (it refuses over 4,300)."""
+    if raw.isascii() and raw.isdigit() and len(raw) <= 18 and int(raw) >= 1:
+        return int(raw)
+    return None
 
 
 class Pagination(PageNumberPagination):
@@ -31,7 +74,7 @@ class Pagination(PageNumberPagination):
     def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> Any:
         for name in (self.page_query_param, self.page_size_query_param):
             raw = request.query_params.get(name)
-            if raw is not None and raw != "last" and not (raw.isdigit() and int(raw) >= 1):
+            if raw is not None and raw != "last" and whole_number(raw) is None:
                 raise bad_request(f"must be a whole number from 1, not {raw[:20]!r}.", name)
         return super().paginate_queryset(queryset, request, view)
 
@@ -52,6 +95,10 @@ def paginated(item: type[serializers.Serializer]) -> type[serializers.Serializer
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    # Imported here: rest_framework.views reads DEFAULT_PARSER_CLASSES (this module's
+    # JSONParser) as it loads.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     if isinstance(exc, RequestDataTooBig):
         exc = exceptions.ParseError("request body too large")
     elif isinstance(exc, SuspiciousOperation):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from cryptography.fernet import Fernet
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # Used only when DEBUG is on and SECRET_KEY is unset; refused otherwise (warmup.E008).
+# DEBUG is off unless switched on: the test settings and `make run` switch it on.
 DEV_SECRET_KEY = "warmup-development-secret-key-do-not-use-in-production"
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -327,7 +329,7 @@ def load(env: Mapping[str, str]) -> Config:
     """Read and validate the whole configuration from `env` (normally os.environ)."""
     problems: list[ConfigProblem] = []
 
-    debug_raw = env.get("DEBUG", "true")
+    debug_raw = env.get("DEBUG", "false")
     debug = parse_bool(debug_raw)
     if debug is None:
         problems.append(
@@ -336,9 +338,7 @@ def load(env: Mapping[str, str]) -> Config:
         debug = False
 
     secret_key = env.get("SECRET_KEY", "").strip()
-    if not secret_key:
-        secret_key = DEV_SECRET_KEY
-    if not debug and secret_key == DEV_SECRET_KEY:
+    if not debug and secret_key in ("", DEV_SECRET_KEY):
         problems.append(
             ConfigProblem(
                 E_SECRET_KEY,
@@ -346,6 +346,11 @@ def load(env: Mapping[str, str]) -> Config:
                 "must be set to a long random value when DEBUG is off.",
             )
         )
+    if not secret_key:
+        # The published development key signs sessions and JWTs with DEBUG on only. With
+        # DEBUG off start-up stops (E008); code that skips the system checks (a script
+        # calling django.setup()) gets a throwaway key nobody knows instead.
+        secret_key = DEV_SECRET_KEY if debug else secrets.token_urlsafe(50)
 
     default_hosts = "localhost,127.0.0.1,[::1]" if debug else ""
     allowed_hosts = tuple(

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
@@ -108,6 +109,22 @@ if not DEBUG:
         o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
     ]
 
+# One cache all processes share, in the database (its table comes with `migrate`,
+# warmup_project/migrations): the login throttle counts a client's attempts there, so every
+# gunicorn process and server sees the same count. Keys expire within the throttle's minute.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "cache",
+        # Past this many rows a write deletes some, live ones included: keep it well above
+        # the addresses that log in within a minute.
+        "OPTIONS": {"MAX_ENTRIES": 10_000},
+    },
+    # django-q2's cluster statistics, written twice a second by every qcluster: kept in
+    # the process, as before there was a shared cache.
+    "process": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+}
+
 # django-q2 with the database as broker: no other service to run. A task that outlives
 # `retry` is handed to a second worker, so `timeout` must stay below it (warmup.E011).
 Q_CLUSTER = {
@@ -119,6 +136,7 @@ Q_CLUSTER = {
     "max_attempts": 1,
     "catch_up": False,
     "save_limit": 1000,
+    "cache": "process",
 }
 
 LOGGING = {
@@ -145,7 +163,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",  # the browsable API
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["warmup_project.api.JSONParser"],  # nesting limited
     "DEFAULT_PAGINATION_CLASS": "warmup_project.api.Pagination",
     "EXCEPTION_HANDLER": "warmup_project.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -160,6 +178,13 @@ SIMPLE_JWT = {
     "ALGORITHM": "HS256",
     "SIGNING_KEY": SECRET_KEY,
     "UPDATE_LAST_LOGIN": True,
+    # A refresh token works once: each refresh returns a new one and blacklists the old
+    # (warmup_project.logins.RefreshSerializer enforces it, also against a race).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    # Every token carries an MD5 digest of the user's stored password hash (which gives
+    # away neither the hash nor its salt): a password change voids them all.
+    "CHECK_REVOKE_TOKEN": True,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Warmup API",

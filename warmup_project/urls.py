@@ -5,10 +5,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from accounts.api import MailboxViewSet
-from metrics.api import MetricsView
+from metrics.api import MetricsView, ProcessMetricsView
 from metrics.views import dashboard
 from warmup.api import ControlView, MailboxPerformanceView, QuotaView
-from warmup_project.tokens import RefreshView, TokenView
+from warmup_project.logins import RefreshView, TokenView, admin_login
 from warmup_project.views import healthz
 
 admin.site.site_header = "Warmup operations"
@@ -22,6 +22,8 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("admin/dashboard/", admin.site.admin_view(dashboard), name="dashboard"),
+    # Before admin.site.urls, whose login page it wraps with the login throttle.
+    path("admin/login/", admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/auth/token/", TokenView.as_view(), name="token"),
     path("api/auth/token/refresh/", RefreshView.as_view(), name="token-refresh"),
@@ -32,5 +34,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include(router.urls)),
-    path("", include("django_prometheus.urls")),
+    path("metrics", ProcessMetricsView.as_view(), name="process-metrics"),
 ]
