@@ -25,6 +25,7 @@ from rest_framework.test import APIClient
 
 from tests.test_api_mailboxes import PASSWORD, user
 from tests.test_deployment import ROOT, gunicorn, make_user_with_mailbox, request
+from warmup_project.logins import token_digest
 
 BUDGET = 20  # REST_FRAMEWORK's DEFAULT_THROTTLE_RATES["auth"]: 20/minute
 
@@ -291,11 +292,25 @@ def test_daily_maintenance_deletes_expired_refresh_tokens() -> None:
     user("alice")
     spent = token_pair("alice")["refresh"]
     live = refresh(spent).json()["refresh"]
-    OutstandingToken.objects.exclude(token=live).update(
+    OutstandingToken.objects.exclude(token=token_digest(live)).update(
         expires_at=timezone.now() - dt.timedelta(minutes=1)
     )
     assert "2 expired token rows deleted" in tasks.maintenance()  # the token, its blacklisting
-    assert list(OutstandingToken.objects.values_list("token", flat=True)) == [live]
+    assert list(OutstandingToken.objects.values_list("token", flat=True)) == [token_digest(live)]
+
+
+@pytest.mark.django_db
+def test_the_database_keeps_no_refresh_token_only_its_digest() -> None:
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    user("alice")
+    issued = token_pair("alice")["refresh"]
+    renewed = refresh(issued).json()["refresh"]  # rotated: a second row
+    stored = list(OutstandingToken.objects.values_list("token", flat=True))
+    assert sorted(stored) == sorted([token_digest(issued), token_digest(renewed)])
+    for token in (issued, renewed):
+        assert not OutstandingToken.objects.filter(token__contains=token.split(".")[2]).exists()
+    assert refresh(issued).status_code == 401  # the blacklist still knows it
 
 
 # --- the cache's table ---------------------------------------------------------------------

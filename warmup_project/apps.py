@@ -6,4 +6,10 @@ class WarmupProjectConfig(AppConfig):
     verbose_name = "Warmup project"
 
     def ready(self) -> None:
+        from django.db.models.signals import pre_save
+        from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
         from warmup_project import checks  # noqa: F401  (registers the system checks)
+        from warmup_project.logins import keep_only_a_digest
+
+        pre_save.connect(keep_only_a_digest, sender=OutstandingToken)

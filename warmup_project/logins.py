@@ -8,10 +8,13 @@ shares: whichever gunicorn process answers, the 21st attempt in a minute is refu
 
 JWTs die with the password (SIMPLE_JWT's CHECK_REVOKE_TOKEN: every token carries a digest
 of the user's password hash, and access tokens are checked against it at each request);
-a refresh token works once (rotated, and blacklisted as it is used)."""
+a refresh token works once (rotated, and blacklisted as it is used). simplejwt keeps each
+refresh token it issues (OutstandingToken) to blacklist it by its jti; the column that
+would hold the token itself holds its SHA-256 digest: a database dump holds no login."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any
 
@@ -31,6 +34,18 @@ from warmup_project.api import client_address
 # The first key of the advisory locks the throttle takes ("logi" in ASCII). PostgreSQL's
 # two-key lock space is apart from the one-key space the engine's locks use.
 THROTTLE_LOCK_SPACE = 0x6C6F6769
+
+
+def token_digest(token: str) -> str:
+    """What the outstanding-token table keeps of a refresh token."""
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def keep_only_a_digest(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """pre_save of OutstandingToken: the token becomes its digest. simplejwt only writes
+    that column (blacklisting goes by jti), so nothing is lost."""
+    if not instance.token.startswith("sha256:"):
+        instance.token = token_digest(instance.token)
 
 
 class LoginThrottle(SimpleRateThrottle):
