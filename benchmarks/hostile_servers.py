@@ -43,6 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "warmup_project.settings")
+os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("WARMUP_ALLOW_PRIVATE_HOSTS", "true")  # the servers are on loopback
 
 import django
