@@ -59,7 +59,12 @@ from accounts.models import Mailbox, OwnerPlan  # noqa: E402
 from benchmarks.scratch import empty_scratch_database, open_scratch_database  # noqa: E402
 from benchmarks.timing import p50_p95  # noqa: E402
 from tests import dovecot  # noqa: E402
-from tests.hostile import HostileServer  # noqa: E402
+from tests.hostile import (  # noqa: E402
+    HostileServer,
+    hostile_mailboxes,
+    hostile_set,
+    loopback_mailbox,
+)
 from tests.test_deployment import gunicorn, request  # noqa: E402
 from tests.warmup_mail import sent_message  # noqa: E402
 from warmup.engine import workers  # noqa: E402
@@ -72,7 +77,6 @@ from warmup.transport.smtp import SmtpTransport  # noqa: E402
 
 PREFIX = "hostile-bench-"
 PASSWORD = "a-long-benchmark-password-42"
-HOSTILE_SMTP = ("slow", "silent", "big-greeting", "flood", "banner")
 PRIVATE_SPELLINGS = ("127.0.0.1", "2130706433", "0x7f000001", "0177.0.0.1", "localhost", "::1")
 
 
@@ -86,25 +90,6 @@ def owner(name: str) -> object:
     user.save()
     OwnerPlan.objects.update_or_create(owner=user, defaults={"max_daily_quota": 1000})
     return user
-
-
-def mailbox(user: object, email: str, smtp_port: int, imap_port: int = 993) -> Mailbox:
-    return Mailbox.objects.create(
-        owner=user,
-        email=email,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_port,
-        smtp_security="none",
-        smtp_username="",
-        smtp_password="unused",
-        imap_host="127.0.0.1",
-        imap_port=imap_port,
-        imap_security="none",
-        imap_username=email,
-        imap_password="unused",
-        window_start_hour=0,
-        window_end_hour=24,
-    )
 
 
 class Timed:
@@ -130,56 +115,41 @@ def engine_cycle(good_count: int, slow_s: float, deadline: int) -> None:
     )
     owners = [owner(f"owner{n}") for n in range(3)]
     mallory = owner("mallory")
-    servers = {
-        name: HostileServer(name, delay_s=slow_s) if name == "slow" else HostileServer(name)
-        for name in HOSTILE_SMTP
-    }
-    with SinkServer() as good_server:
-        for server in servers.values():
-            server.__enter__()
-        try:
-            goods = [
-                mailbox(owners[n % 3], f"good{n}@g{n}.test", good_server.port)
-                for n in range(good_count)
-            ]
-            hostile = {
-                name: mailbox(mallory, f"{name}@mallory.test", server.port)
-                for name, server in servers.items()
-            }
-            hostile["poison"] = mailbox(mallory, "poison@mallory.test", 25)
-            Mailbox.objects.filter(id=hostile["poison"].id).update(smtp_host="a..b")
-            now = workers.db_now()
-            start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-            plan_cycle(start_of_day, floor=30, margin=dt.timedelta(minutes=15))
-            SendLog.objects.filter(status=SendStatus.PLANNED).update(scheduled_at=now)
-            due = SendLog.objects.filter(sender__in=goods).count()
-            inner = SmtpTransport(
-                max_concurrent=config.max_concurrent,
-                stagger_ms=(0, 0),
-                rng=random.Random(1),
-                command_timeout=min(60, deadline),
-                deadline_s=deadline,
-                allow_private=True,
-            )
-            timed = Timed(inner)
-            cycle = Engine(
-                config=config,
-                transport=timed,
-                clock=workers.db_now,
-                worker=f"{PREFIX}worker",
-                token_secret=settings.SECRET_KEY,
-                sleep=lambda s: None,
-            )
-            print(
-                f"engine: {good_count} good mailboxes of 3 owners ({due} sends due), "
-                f"6 hostile ones; deadline {deadline} s, slow server {slow_s:g} s a line"
-            )
-            started = time.monotonic()
-            stats = cycle.run_cycle(plan=False)
-            took = time.monotonic() - started
-        finally:
-            for server in servers.values():
-                server.__exit__(None, None, None)
+    with SinkServer() as good_server, hostile_set(slow_s=slow_s) as servers:
+        goods = [
+            loopback_mailbox(owners[n % 3], f"good{n}@g{n}.test", smtp_port=good_server.port)
+            for n in range(good_count)
+        ]
+        hostile = hostile_mailboxes(mallory, servers, "smtp")
+        now = workers.db_now()
+        start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        plan_cycle(start_of_day, floor=30, margin=dt.timedelta(minutes=15))
+        SendLog.objects.filter(status=SendStatus.PLANNED).update(scheduled_at=now)
+        due = SendLog.objects.filter(sender__in=goods).count()
+        inner = SmtpTransport(
+            max_concurrent=config.max_concurrent,
+            stagger_ms=(0, 0),
+            rng=random.Random(1),
+            command_timeout=min(60, deadline),
+            deadline_s=deadline,
+            allow_private=True,
+        )
+        timed = Timed(inner)
+        cycle = Engine(
+            config=config,
+            transport=timed,
+            clock=workers.db_now,
+            worker=f"{PREFIX}worker",
+            token_secret=settings.SECRET_KEY,
+            sleep=lambda s: None,
+        )
+        print(
+            f"engine: {good_count} good mailboxes of 3 owners ({due} sends due), "
+            f"6 hostile ones; deadline {deadline} s, slow server {slow_s:g} s a line"
+        )
+        started = time.monotonic()
+        stats = cycle.run_cycle(plan=False)
+        took = time.monotonic() - started
     good_status = Counter(SendLog.objects.filter(sender__in=goods).values_list("status", flat=True))
     print(f"  cycle {took:.1f} s: {stats.line()}")
     print(
@@ -207,22 +177,17 @@ def engagement_pass() -> None:
     sender_owner = owner("senders")
     mallory = owner("imap-mallory")
     readers = {f"reader{n}@inbox{n}.test": f"pass-{n}" for n in range(3)}
-    with (
-        dovecot.Dovecot(readers) as good,
-        HostileServer("slow", protocol="imap", delay_s=1) as slow,
-        HostileServer("silent", protocol="imap") as silent,
-        HostileServer("big-greeting", protocol="imap") as big,
-        HostileServer("flood", protocol="imap") as flood,
-        HostileServer("banner", protocol="imap") as banner,
-    ):
+    with dovecot.Dovecot(readers) as good, hostile_set("imap") as servers:
         goods = []
         for email, password in readers.items():
-            box = mailbox(user, email, 25, good.imap_port)
+            box = loopback_mailbox(user, email, imap_port=good.imap_port)
             box.imap_password = password
             box.save()
             goods.append(box)
-        senders = [mailbox(sender_owner, f"s{n}@out{n}.test", 25) for n in range(2)]
-        Mailbox.objects.filter(id__in=[s.id for s in senders]).update(warmup_enabled=False)
+        senders = [
+            loopback_mailbox(sender_owner, f"s{n}@out{n}.test", warmup_enabled=False)
+            for n in range(2)
+        ]
         now = workers.db_now()
         for n, reader in enumerate(goods):
             for k in range(10):
@@ -230,18 +195,7 @@ def engagement_pass() -> None:
                     senders[k % 2], reader, day=now.date(), slot_no=n * 10 + k, at=now
                 )
                 good.deliver(reader.email, data)
-        hostile = {
-            name: mailbox(mallory, f"{name}@imap-mallory.test", 25, server.port)
-            for name, server in [
-                ("trickle", slow),
-                ("silent", silent),
-                ("big-greeting", big),
-                ("flood", flood),
-                ("banner", banner),
-                ("poison", silent),
-            ]
-        }
-        Mailbox.objects.filter(id=hostile["poison"].id).update(imap_host="a..b")
+        hostile = hostile_mailboxes(mallory, servers, "imap")
         started = time.monotonic()
         stats = engage_pass(
             now,
@@ -253,7 +207,8 @@ def engagement_pass() -> None:
         took = time.monotonic() - started
     results = {r.mailbox_id: r for r in stats.results}
     print(
-        f"engagement: 3 Dovecot readers (10 messages each) among 6 hostile mailboxes: {took:.1f} s"
+        f"engagement: 3 Dovecot readers (10 messages each) among 6 hostile mailboxes "
+        f"(a line a second, silent, 10 MB greeting, flood, banner, poison host): {took:.1f} s"
     )
     for box in goods:
         r = results[box.id]
@@ -273,7 +228,9 @@ def private_spellings() -> None:
             HostileServer("banner") as smtp_side,
             HostileServer("banner", protocol="imap") as imap_side,
         ):
-            box = mailbox(user, "spell@spell.test", smtp_side.port, imap_side.port)
+            box = loopback_mailbox(
+                user, "spell@spell.test", smtp_port=smtp_side.port, imap_port=imap_side.port
+            )
             for host in PRIVATE_SPELLINGS:
                 Mailbox.objects.filter(id=box.id).update(smtp_host=host, imap_host=host)
                 response = client.post(f"/api/mailboxes/{box.id}/test/")
@@ -300,7 +257,9 @@ def healthz_under_tests() -> None:
             }
         ) as port,
     ):
-        box = mailbox(user, "gunicorn@g.test", smtp_side.port, imap_side.port)
+        box = loopback_mailbox(
+            user, "gunicorn@g.test", smtp_port=smtp_side.port, imap_port=imap_side.port
+        )
         status, _, body = request(
             port,
             "POST",

@@ -16,7 +16,11 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Iterator
 from types import TracebackType
+from typing import Any
+
+from accounts.models import Mailbox
 
 NATS_BANNER = b'INFO {"server_id":"NATS-HOSTILE","version":"2.10.1","go":"go1.22"}\r\n'
 MODES = ("silent", "slow", "big-greeting", "flood", "banner", "no-354")
@@ -165,3 +169,61 @@ class HostileServer:
             while not self._stop.wait(self.delay_s):
                 self._send(conn, b"* OK still thinking\r\n")
             return
+
+
+# The kinds a containment test puts among good mailboxes (and a poison host besides).
+SET = ("slow", "silent", "big-greeting", "flood", "banner")
+
+
+@contextlib.contextmanager
+def hostile_set(
+    protocol: str = "smtp", *, slow_s: float = 1.0, size: int = 10 * 1024 * 1024
+) -> Iterator[dict[str, HostileServer]]:
+    """One server of each kind of SET, by name, for as long as the `with` lasts."""
+    with contextlib.ExitStack() as stack:
+        yield {
+            mode: stack.enter_context(
+                HostileServer(mode, protocol=protocol, delay_s=slow_s, size=size)
+            )
+            for mode in SET
+        }
+
+
+def loopback_mailbox(
+    owner: Any, email: str, *, smtp_port: int = 25, imap_port: int = 993, **fields: Any
+) -> Mailbox:
+    """A mailbox whose SMTP and IMAP servers are on 127.0.0.1, in plain text, no AUTH."""
+    values: dict[str, Any] = {
+        "owner": owner,
+        "email": email,
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp_port,
+        "smtp_security": "none",
+        "smtp_username": "",
+        "smtp_password": "unused",
+        "imap_host": "127.0.0.1",
+        "imap_port": imap_port,
+        "imap_security": "none",
+        "imap_username": email,
+        "imap_password": "unused",
+        "window_start_hour": 0,
+        "window_end_hour": 24,
+        **fields,
+    }
+    return Mailbox.objects.create(**values)
+
+
+def hostile_mailboxes(
+    owner: Any, servers: dict[str, HostileServer], protocol: str
+) -> dict[str, Mailbox]:
+    """A mailbox of `owner` on each server (its `protocol` side), and one on the poison host
+    `a..b`, written past every door as an old row or a direct SQL change would be."""
+    boxes = {
+        name: loopback_mailbox(
+            owner, f"{name}@{owner.username}.test", **{f"{protocol}_port": server.port}
+        )
+        for name, server in servers.items()
+    }
+    boxes["poison"] = loopback_mailbox(owner, f"poison@{owner.username}.test")
+    Mailbox.objects.filter(id=boxes["poison"].id).update(**{f"{protocol}_host": "a..b"})
+    return boxes

@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 
 from accounts.models import Mailbox
 from tests import dovecot
-from tests.hostile import HostileServer
+from tests.hostile import HostileServer, hostile_mailboxes, hostile_set, loopback_mailbox
 from tests.warmup_mail import sent_message
 from warmup.engine.engage import engage_pass
 from warmup.models import SendLog
@@ -96,29 +96,17 @@ def test_an_engagement_pass_engages_every_good_mailbox_among_hostile_servers() -
     readers = {f"reader{n}@inbox{n}.test": f"pass-{n}" for n in range(3)}
     with (
         dovecot.Dovecot(readers) as good,
-        HostileServer("slow", protocol="imap", delay_s=0.5) as slow,
-        HostileServer("silent", protocol="imap") as silent,
-        HostileServer("big-greeting", protocol="imap", size=30 * 1024 * 1024) as big,
-        HostileServer("flood", protocol="imap") as flood,
-        HostileServer("banner", protocol="imap") as banner,
+        hostile_set("imap", slow_s=0.5, size=30 * 1024 * 1024) as servers,
     ):
-
-        def box(owner: Any, email: str, port: int, password: str = "x") -> Mailbox:
-            return Mailbox.objects.create(
-                owner=owner,
-                email=email,
-                smtp_host="smtp.example.test",
-                smtp_username=email,
-                smtp_password="unused",
-                imap_host="127.0.0.1",
-                imap_port=port,
-                imap_security="none",
-                imap_username=email,
-                imap_password=password,
-            )
-
-        good_boxes = [box(owner, e, good.imap_port, p) for e, p in readers.items()]
-        senders = [box(senders_owner, f"s{n}@out{n}.test", 1) for n in range(2)]
+        good_boxes = []
+        for email, password in readers.items():
+            reader = loopback_mailbox(owner, email, imap_port=good.imap_port)
+            reader.imap_password = password
+            reader.save()
+            good_boxes.append(reader)
+        senders = [
+            loopback_mailbox(senders_owner, f"s{n}@out{n}.test", imap_port=1) for n in range(2)
+        ]
         for n, reader in enumerate(good_boxes):
             for k in range(4):
                 _, data = sent_message(
@@ -129,18 +117,7 @@ def test_an_engagement_pass_engages_every_good_mailbox_among_hostile_servers() -
                     at=NOW - dt.timedelta(hours=1),
                 )
                 good.deliver(reader.email, data)
-        hostile = {
-            name: box(mallory, f"{name}@mallory.test", server.port)
-            for name, server in [
-                ("slow", slow),
-                ("silent", silent),
-                ("big", big),
-                ("flood", flood),
-                ("banner", banner),
-                ("poison", silent),
-            ]
-        }
-        Mailbox.objects.filter(id=hostile["poison"].id).update(imap_host="a..b")
+        hostile = hostile_mailboxes(mallory, servers, "imap")
 
         started = time.monotonic()
         stats = engage_pass(
@@ -162,7 +139,7 @@ def test_an_engagement_pass_engages_every_good_mailbox_among_hostile_servers() -
     assert all(errors.values()), errors
     assert "timed out" in errors["slow"] and "timed out" in errors["silent"]
     assert "not IMAP" in errors["banner"]
-    assert "bytes" in errors["big"] and "bytes" in errors["flood"]
+    assert "bytes" in errors["big-greeting"] and "bytes" in errors["flood"]
     assert all("NATS" not in e for e in errors.values())
     poison = Mailbox.objects.get(id=hostile["poison"].id)
     assert results[poison.id].paused and "not a host name" in poison.engagement_paused_reason

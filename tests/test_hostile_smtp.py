@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 
 from accounts import status as mailbox_status
 from accounts.models import Mailbox
-from tests.hostile import HostileServer
+from tests.hostile import HostileServer, hostile_mailboxes, hostile_set, loopback_mailbox
 from warmup.engine.cycle import Engine
 from warmup.engine.planner import plan_cycle
 from warmup.models import SendLog, SendStatus, Worker
@@ -252,22 +252,9 @@ def engine(now: dt.datetime, inner: SmtpTransport) -> tuple[Engine, TimedTranspo
     return worker, timed
 
 
-def mailbox(owner: Any, n: int, host: str, port: int) -> Mailbox:
-    return Mailbox.objects.create(
-        owner=owner,
-        email=f"box{n}@domain{n}.test",
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_security="none",
-        smtp_username="",
-        smtp_password="unused",
-        imap_host="127.0.0.1",
-        imap_username=f"box{n}",
-        imap_password="unused",
-        window_start_hour=0,
-        window_end_hour=24,
-        provider=["gmail", "outlook", "other"][n % 3],
-    )
+def good_mailbox(owner: Any, n: int, port: int) -> Mailbox:
+    provider = ["gmail", "outlook", "other"][n % 3]
+    return loopback_mailbox(owner, f"box{n}@domain{n}.test", smtp_port=port, provider=provider)
 
 
 @pytest.mark.django_db
@@ -280,30 +267,9 @@ def test_the_engine_sends_every_good_mailbox_among_hostile_servers() -> None:
     owners = [users.create_user(f"owner-{n}") for n in range(3)]
     mallory = users.create_user("mallory")
     deadline = 2.0
-    with (
-        SinkServer() as good,
-        HostileServer("slow", delay_s=1.5) as slow,
-        HostileServer("silent") as silent,
-        HostileServer("big-greeting") as big,
-        HostileServer("flood") as flood,
-        HostileServer("banner") as banner,
-    ):
-        goods = [mailbox(owners[n % 3], n, "127.0.0.1", good.port) for n in range(12)]
-        hostile = {
-            name: mailbox(mallory, 100 + n, "127.0.0.1", server.port)
-            for n, (name, server) in enumerate(
-                [
-                    ("slow", slow),
-                    ("silent", silent),
-                    ("big", big),
-                    ("flood", flood),
-                    ("banner", banner),
-                    ("poison", silent),
-                ]
-            )
-        }
-        # Written past every door, as an old row or a direct SQL change would be.
-        Mailbox.objects.filter(id=hostile["poison"].id).update(smtp_host="a..b")
+    with SinkServer() as good, hostile_set(slow_s=1.5) as servers:
+        goods = [good_mailbox(owners[n % 3], n, good.port) for n in range(12)]
+        hostile = hostile_mailboxes(mallory, servers, "smtp")
         plan_cycle(DAY_START, floor=30, margin=dt.timedelta(minutes=15))
         good_due = set(
             SendLog.objects.filter(sender__in=goods, scheduled_at__lte=NOON).values_list(
@@ -337,7 +303,7 @@ def test_the_engine_sends_every_good_mailbox_among_hostile_servers() -> None:
                 status__in=(SendStatus.PLANNED, SendStatus.DEFERRED),
                 scheduled_at__lte=NOON,
             ).exists()
-        for name in ("big", "flood", "banner"):
+        for name in ("big-greeting", "flood", "banner"):
             failed = SendLog.objects.filter(sender=fresh[name], status=SendStatus.FAILED)
             assert failed.exists()
             assert {s.smtp_error for s in failed} == {"the server's reply is not SMTP"}
@@ -352,7 +318,7 @@ def test_the_engine_sends_every_good_mailbox_among_hostile_servers() -> None:
 def test_the_engine_refuses_private_targets_unless_allowed() -> None:
     owner = get_user_model().objects.create_user("owner")
     with SinkServer() as sink:
-        boxes = [mailbox(owner, n, "127.0.0.1", sink.port) for n in range(4)]
+        boxes = [good_mailbox(owner, n, sink.port) for n in range(4)]
         Mailbox.objects.filter(id=boxes[1].id).update(smtp_host="localhost")
         plan_cycle(DAY_START, floor=30, margin=dt.timedelta(minutes=15))
         worker, _ = engine(NOON, transport(5, allow_private=False))

@@ -23,6 +23,7 @@ import imapclient
 import imapclient.exceptions
 from imapclient.exceptions import IMAPClientError
 
+from warmup.transport.failures import network_failure
 from warmup.transport.smtp import LoginCheck
 from warmup_project import hosts
 
@@ -195,20 +196,10 @@ def _close(client: imapclient.IMAPClient) -> None:
 
 def _failure(exc: BaseException) -> str:
     """Why a session failed, in words that quote a server only when it speaks IMAP."""
-    if isinstance(exc, TimeoutError):
-        return "timed out"
     if isinstance(exc, NotImap):
         return f"connection failed: {exc}"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection failed: refused"
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return "connection failed: the server's TLS certificate is not trusted"
-    if isinstance(exc, ssl.SSLError):
-        return "connection failed: TLS failed"
-    if isinstance(exc, socket.gaierror):
-        return "connection failed: the host name does not resolve"
     if isinstance(exc, OSError):
-        return f"connection failed: {type(exc).__name__}"
+        return network_failure(exc)
     return f"{type(exc).__name__}: {reply_line(exc)}"
 
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import aiosmtplib
 from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 
+from warmup.transport.failures import network_failure
 from warmup_project import hosts
 
 log = logging.getLogger("warmup.smtp")
@@ -121,21 +122,11 @@ def _reply_text(exc: aiosmtplib.SMTPResponseException) -> str:
 
 def _failure(exc: BaseException) -> str:
     """A network failure in words, never quoting what a server sent."""
-    cause = exc.__cause__ if isinstance(exc, aiosmtplib.SMTPConnectError) else None
-    cause = cause or exc
-    if isinstance(exc, _TIMEOUTS) or isinstance(cause, _TIMEOUTS):
-        return "timed out"
-    if isinstance(cause, ssl.SSLCertVerificationError):
-        return "connection failed: the server's TLS certificate is not trusted"
-    if isinstance(cause, ssl.SSLError):
-        return "connection failed: TLS failed"
-    if isinstance(cause, ConnectionRefusedError):
-        return "connection failed: refused"
-    if isinstance(cause, socket.gaierror):
-        return "connection failed: the host name does not resolve"
     if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
         return "the server closed the connection"
-    return f"connection failed: {type(cause).__name__}"
+    if isinstance(exc, aiosmtplib.SMTPConnectError) and not isinstance(exc, TimeoutError):
+        return network_failure(exc.__cause__ or exc)  # aiosmtplib wraps the socket's error
+    return network_failure(exc)
 
 
 async def _open_socket(targets: list[hosts.Target], timeout: float) -> socket.socket:
