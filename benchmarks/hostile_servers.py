@@ -65,7 +65,7 @@ from tests.hostile import (  # noqa: E402
     hostile_set,
     loopback_mailbox,
 )
-from tests.test_deployment import gunicorn, request  # noqa: E402
+from tests.test_deployment import bearer, gunicorn, request  # noqa: E402
 from tests.warmup_mail import sent_message  # noqa: E402
 from warmup.engine import workers  # noqa: E402
 from warmup.engine.cycle import Engine  # noqa: E402
@@ -246,7 +246,6 @@ def private_spellings() -> None:
 
 def healthz_under_tests() -> None:
     user = owner("gunicorn")
-    https = {"X-Forwarded-Proto": "https"}
     with (
         HostileServer("silent") as smtp_side,
         HostileServer("silent", protocol="imap") as imap_side,
@@ -260,15 +259,7 @@ def healthz_under_tests() -> None:
         box = loopback_mailbox(
             user, "gunicorn@g.test", smtp_port=smtp_side.port, imap_port=imap_side.port
         )
-        status, _, body = request(
-            port,
-            "POST",
-            "/api/auth/token/",
-            body={"username": user.username, "password": PASSWORD},
-            headers=https,
-        )
-        assert status == 200, body
-        auth = {**https, "Authorization": f"Bearer {json.loads(body)['access']}"}
+        auth = bearer(port, user.username, PASSWORD)
         quiet = []
         for _ in range(200):
             started = time.perf_counter()

@@ -20,6 +20,7 @@ from django.urls import reverse
 
 from accounts.models import Mailbox, OwnerPlan
 from metrics.models import MetricSnapshot
+from tests.test_api_mailboxes import ENDPOINT_CHANGES
 from warmup.admin import CappedCountPaginator
 from warmup.models import AuditEvent, DailyStat, EngineState, RateWindow, SendLog, Worker
 
@@ -327,19 +328,7 @@ def test_add_form_refuses_hostile_values_with_a_message_on_the_field(
     assert not Mailbox.objects.filter(email="new.box@example.test").exists()
 
 
-@pytest.mark.parametrize(
-    ("change", "password"),
-    [
-        ({"smtp_host": "smtp.elsewhere.test"}, "smtp_password"),
-        ({"smtp_port": 2525}, "smtp_password"),
-        ({"smtp_security": "ssl"}, "smtp_password"),
-        ({"smtp_username": "someone-else"}, "smtp_password"),
-        ({"imap_host": "imap.elsewhere.test"}, "imap_password"),
-        ({"imap_port": 143}, "imap_password"),
-        ({"imap_security": "starttls"}, "imap_password"),
-        ({"imap_username": "someone-else"}, "imap_password"),
-    ],
-)
+@pytest.mark.parametrize(("change", "password"), ENDPOINT_CHANGES)
 def test_moving_to_another_server_needs_its_password_again(
     admin_client: Client, make_mailbox: Any, change: dict[str, Any], password: str
 ) -> None:

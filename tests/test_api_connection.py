@@ -4,7 +4,6 @@ IMAP server that is not there, an unreadable secret; never a password in the ans
 from __future__ import annotations
 
 import dataclasses
-import json
 import socket
 import threading
 import time
@@ -259,11 +258,10 @@ def test_eight_tests_at_a_silent_server_leave_gunicorn_answering(
     they wait. (benchmarks/hostile_servers.py measures how fast.)"""
     from django.conf import settings
 
-    from tests.test_deployment import gunicorn, make_user_with_mailbox, request
+    from tests.test_deployment import bearer, gunicorn, make_user_with_mailbox, request
 
     username, password = make_user_with_mailbox(make_mailbox)
     box = Mailbox.objects.get(owner__username=username)
-    https = {"X-Forwarded-Proto": "https"}
     with (
         HostileServer("silent") as smtp_side,
         HostileServer("silent", protocol="imap") as imap,
@@ -275,15 +273,7 @@ def test_eight_tests_at_a_silent_server_leave_gunicorn_answering(
         ) as port,
     ):
         point_both(box, "127.0.0.1", smtp_side.port, imap.port)
-        status, _, body = request(
-            port,
-            "POST",
-            "/api/auth/token/",
-            body={"username": username, "password": password},
-            headers=https,
-        )
-        assert status == 200, body
-        auth = {**https, "Authorization": f"Bearer {json.loads(body)['access']}"}
+        auth = bearer(port, username, password)
         answers: list[int] = []
 
         def test_once() -> None:

@@ -380,8 +380,9 @@ def make_user_with_mailbox(make_mailbox: Any) -> tuple[str, str]:
     return box.owner.username, password
 
 
-def assert_the_api_answers(port: int, username: str, password: str) -> None:
-    """A token for the user, then their quota (nothing planned yet today) and mailbox."""
+def bearer(port: int, username: str, password: str) -> dict[str, str]:
+    """The headers of a request as the user, with a JWT from the server on `port` (and the
+    scheme nginx would pass on)."""
     https = {"X-Forwarded-Proto": "https"}
     status, _, body = request(
         port,
@@ -391,7 +392,12 @@ def assert_the_api_answers(port: int, username: str, password: str) -> None:
         headers=https,
     )
     assert status == 200, body
-    auth = {**https, "Authorization": f"Bearer {json.loads(body)['access']}"}
+    return {**https, "Authorization": f"Bearer {json.loads(body)['access']}"}
+
+
+def assert_the_api_answers(port: int, username: str, password: str) -> None:
+    """A token for the user, then their quota (nothing planned yet today) and mailbox."""
+    auth = bearer(port, username, password)
     status, _, body = request(port, "GET", "/api/warmup/quota", headers=auth)
     assert status == 200 and json.loads(body)["results"] == [], body
     status, _, body = request(port, "GET", "/api/mailboxes/", headers=auth)
