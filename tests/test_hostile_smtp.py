@@ -142,6 +142,20 @@ def test_groups_that_never_got_a_lane_are_not_attempted() -> None:
     assert good.accepted == 0
 
 
+def test_each_command_waits_the_command_timeout_not_the_connect_timeout() -> None:
+    """A server that greets in time but answers every command a second late: with a
+    0.3 s command timeout (and no batch deadline) the send gives up at its first
+    command, instead of waiting out the 30 s connect timeout for each one."""
+    with HostileServer("slow", delay_s=1.0) as slow:
+        patient_greeting = transport(None, connect_timeout=30, command_timeout=0.3)
+        started = time.monotonic()
+        results = asyncio.run(patient_greeting.send_batch([group(slow.port, 1)]))
+        took = time.monotonic() - started
+    assert [r.outcome for r in results] == [Outcome.DEFERRED] * 2
+    assert results[0].text == "timed out" and results[0].slow
+    assert took < 3, took  # the greeting (1 s) and one command's 0.3 s
+
+
 def test_a_cut_during_the_lanes_own_stagger_is_nobodys_fault() -> None:
     with SinkServer() as good:
         slow_starts = transport(0.5, stagger_ms=(3000, 3000))

@@ -152,25 +152,28 @@ async def _open_socket(targets: list[hosts.Target], timeout: float) -> socket.so
 async def _connect(
     account: SmtpAccount,
     *,
-    timeout: float,
+    connect_timeout: float,
+    command_timeout: float,
     tls_context: ssl.SSLContext | None,
     allow_private: bool,
 ) -> tuple[aiosmtplib.SMTP, aiosmtplib.SMTPResponse]:
     """A client connected to a checked address of the account's host (never to the name
     resolved again), secured as the account says; TLS checks the certificate against the
-    host name. Raises hosts.HostRefused for a host that cannot be used."""
+    host name. `connect_timeout` bounds the connection and the greeting (and TLS),
+    `command_timeout` each later reply. Raises hosts.HostRefused for a host that cannot
+    be used."""
     targets = await hosts.resolve_async(account.host, account.port, allow_private=allow_private)
-    sock = await _open_socket(targets, timeout)
+    sock = await _open_socket(targets, connect_timeout)
     client = aiosmtplib.SMTP(
         hostname=account.host,
         sock=sock,
         use_tls=account.security == "ssl",
         start_tls=account.security == "starttls",
         tls_context=tls_context,
-        timeout=timeout,
+        timeout=command_timeout,
     )
     try:
-        response = await client.connect(timeout=timeout)
+        response = await client.connect(timeout=connect_timeout)
     except BaseException:
         client.close()
         sock.close()
@@ -354,7 +357,8 @@ class SmtpTransport:
         try:
             client, _ = await _connect(
                 account,
-                timeout=self.connect_timeout,
+                connect_timeout=self.connect_timeout,
+                command_timeout=self.command_timeout,
                 tls_context=self.tls_context,
                 allow_private=self.allow_private,
             )
@@ -472,7 +476,11 @@ async def check_login(
     try:
         async with asyncio.timeout(timeout):
             client, response = await _connect(
-                account, timeout=timeout, tls_context=tls_context, allow_private=allow_private
+                account,
+                connect_timeout=timeout,
+                command_timeout=timeout,
+                tls_context=tls_context,
+                allow_private=allow_private,
             )
             if account.username:
                 response = await client.login(account.username, account.password)
