@@ -23,7 +23,7 @@ from accounts.models import Mailbox, timezones_in_use
 from warmup.engine import pacing
 from warmup.engine.counters import count_attempts
 from warmup.engine.planner import local_date_expression, local_dates
-from warmup.engine.sql import Column, rows_cte, update_rows
+from warmup.engine.sql import Column, postpone_waiting_slots, rows_cte, update_rows
 from warmup.models import CLAIMABLE_STATUSES, DAILY_COUNTERS, DailyStat, SendLog, SendStatus
 from warmup.transport.smtp import Outcome, Result
 
@@ -233,6 +233,7 @@ def _update_mailboxes(now: dt.datetime, events: dict[int, list[Result]], rng: ra
         .order_by("id")
     )
     changed = []
+    slow: list[tuple[int, dt.datetime]] = []
     stopped = 0
     for box in boxes:
         was_active = box.status == mailbox_status.ACTIVE
@@ -267,18 +268,12 @@ def _update_mailboxes(now: dt.datetime, events: dict[int, list[Result]], rng: ra
         stopped += was_active and box.status != mailbox_status.ACTIVE
         changed.append(tuple(getattr(box, name) for name, _ in _MAILBOX_COLUMNS))
         if any(r.slow for r in events[box.id]):
-            _back_off(box.id, now + pacing.backoff(box.consecutive_failures, rng))
+            # A server that kept a batch waiting: its mailbox's waiting slots wait out the
+            # backoff of its failures in a row, so the next batches are not held by it.
+            slow.append((box.id, now + pacing.backoff(box.consecutive_failures, rng)))
     update_rows(Mailbox._meta.db_table, _MAILBOX_COLUMNS, changed)
+    postpone_waiting_slots(slow)
     return stopped
-
-
-def _back_off(mailbox_id: int, until: dt.datetime) -> None:
-    """A server that kept a batch waiting: its mailbox's slots due before `until` wait
-    until then (the backoff grows with its failures in a row), so the next batches are
-    not held by it again. Slots due later keep their time."""
-    SendLog.objects.filter(
-        sender_id=mailbox_id, status__in=CLAIMABLE_STATUSES, scheduled_at__lt=until
-    ).update(scheduled_at=until)
 
 
 _MAILBOX_COLUMNS: tuple[Column, ...] = (

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db import connection
 
-from warmup.models import SendLog, SendStatus
+from warmup.models import CLAIMABLE_STATUSES, SendLog, SendStatus
 
 # Rows per statement where values are parameters of their own (not PostgreSQL).
 CHUNK = 500
@@ -83,6 +83,28 @@ def update_rows(
             )
             updated += cursor.rowcount
     return updated
+
+
+def postpone_waiting_slots(not_before: Sequence[tuple[int, dt.datetime]]) -> int:
+    """For each (sender id, time): its slots still waiting to be claimed and due earlier
+    are due at that time; slots due later keep theirs. One statement for all senders;
+    returns slots moved."""
+    if not not_before:
+        return 0
+    t = SendLog._meta.db_table
+    waiting = ", ".join(["%s"] * len(CLAIMABLE_STATUSES))
+    columns: list[Column] = [("sender_id", "bigint"), ("not_before", "timestamptz")]
+    moved = 0
+    with connection.cursor() as cursor:
+        for cte, params in rows_cte(columns, sorted(not_before)):
+            cursor.execute(
+                f"{cte} UPDATE {t} SET scheduled_at = v.not_before FROM v "  # noqa: S608
+                f"WHERE {t}.sender_id = v.sender_id AND {t}.status IN ({waiting}) "
+                f"AND {t}.scheduled_at < v.not_before",
+                [*params, *CLAIMABLE_STATUSES],
+            )
+            moved += cursor.rowcount
+    return moved
 
 
 # A planned slot: (sender_id, day, slot_no, scheduled_at).
