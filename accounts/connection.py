@@ -21,6 +21,7 @@ from django.conf import settings
 from accounts import crypto
 from accounts.models import Mailbox
 from warmup.transport import imap, smtp
+from warmup.transport.replies import LoginCheck
 
 TIMEOUT_S = 10
 PARALLEL_TESTS = 2  # per process: gunicorn's 4 threads keep 2 for the rest
@@ -61,24 +62,24 @@ def try_logins(box: Mailbox) -> dict[str, dict[str, Any]]:
     }
 
 
-async def _both(box: Mailbox, timeout: float) -> tuple[smtp.LoginCheck, smtp.LoginCheck]:
+async def _both(box: Mailbox, timeout: float) -> tuple[LoginCheck, LoginCheck]:
     allow_private = settings.WARMUP.allow_private_hosts
 
-    async def smtp_login() -> smtp.LoginCheck:
+    async def smtp_login() -> LoginCheck:
         try:
             password = box.smtp_password
         except crypto.SecretError as exc:
-            return smtp.LoginCheck(False, str(exc))
+            return LoginCheck(False, str(exc))
         account = smtp.SmtpAccount(
             box.smtp_host, box.smtp_port, box.smtp_security, box.smtp_username, password
         )
         return await smtp.check_login(account, timeout=timeout, allow_private=allow_private)
 
-    async def imap_login() -> smtp.LoginCheck:
+    async def imap_login() -> LoginCheck:
         try:
             password = box.imap_password
         except crypto.SecretError as exc:
-            return smtp.LoginCheck(False, str(exc))
+            return LoginCheck(False, str(exc))
         return await asyncio.to_thread(
             imap.check_login,
             box.imap_host,

@@ -23,8 +23,7 @@ import imapclient
 import imapclient.exceptions
 from imapclient.exceptions import IMAPClientError
 
-from warmup.transport.failures import network_failure
-from warmup.transport.smtp import LoginCheck
+from warmup.transport.replies import LoginCheck, network_failure, printable_line
 from warmup_project import hosts
 
 # Bytes one reply may take: a FETCH of the warmup headers of a few thousand messages fits
@@ -40,12 +39,11 @@ def _text(value: object) -> str:
 
 
 def reply_line(value: object) -> str:
-    """A server's words as we pass them on: the first line, printable ASCII, cut short."""
+    """A server's words as we pass them on (replies.printable_line)."""
     text = _text(value)
     if text.startswith(("b'", 'b"')) and text.endswith(text[1]):
         text = text[2:-1]  # imapclient quotes the bytes of a refusal
-    first = text.splitlines()[0] if text else ""
-    return "".join(ch if " " <= ch <= "~" else "?" for ch in first)[:200]
+    return printable_line(text)
 
 
 class NotImap(imaplib.IMAP4.error):

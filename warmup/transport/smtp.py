@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import aiosmtplib
 from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 
-from warmup.transport.failures import network_failure
+from warmup.transport.replies import LoginCheck, network_failure, printable_line
 from warmup_project import hosts
 
 log = logging.getLogger("warmup.smtp")
@@ -111,9 +111,7 @@ def reply_line(code: int, message: str) -> str:
     that port, binary noise) is named as such and never quoted."""
     if not 200 <= code <= 599:
         return "the server's reply is not SMTP"
-    first = message.splitlines()[0] if message else ""
-    text = "".join(ch if " " <= ch <= "~" else "?" for ch in first)[:200]
-    return f"{code} {text}".rstrip()
+    return f"{code} {printable_line(message)}".rstrip()
 
 
 def _reply_text(exc: aiosmtplib.SMTPResponseException) -> str:
@@ -451,16 +449,6 @@ def _refused_connection(envelope: Envelope, exc: BaseException) -> Result:
             return Result(envelope.slot_id, Outcome.DEFERRED, result.code, result.text)
         return result
     return _network_failure(envelope.slot_id, Outcome.DEFERRED, exc)
-
-
-@dataclass(frozen=True)
-class LoginCheck:
-    """Whether a server let us in, and what it said (never the password, and only a
-    recognised reply line of the protocol, never other bytes of whatever answered)."""
-
-    ok: bool
-    reply: str
-    refused: bool = False  # the host was refused (warmup_project.hosts): nothing was tried
 
 
 async def check_login(
