@@ -250,12 +250,9 @@ def _engage_mailbox(
             timeout=time_box_s,
             allow_private=allow_private,
         )
-    except ImapHostRefused as exc:  # its settings must change: retrying cannot help
+    except (ImapHostRefused, ImapAuthError) as exc:
+        # Its settings or password must change: retrying cannot help until they do.
         pause_engagement(box.id, str(exc))
-        done.error, done.paused = str(exc), True
-        return done
-    except ImapAuthError as exc:
-        pause_engagement(box.id, f"IMAP {exc}")
         done.error, done.paused = str(exc), True
         return done
     except ImapError as exc:

@@ -337,7 +337,7 @@ class ImapSession:
             self.client.login(username, password)
         except imapclient.exceptions.LoginError as exc:
             self.close()
-            raise ImapAuthError(f"login refused: {reply_line(exc)}") from None
+            raise ImapAuthError(f"IMAP login refused: {reply_line(exc)}") from None
         except (IMAPClientError, OSError) as exc:
             self.close()
             raise ImapError(_failure(exc)) from None
