@@ -13,8 +13,10 @@ from django.db.models import Q
 
 from accounts import crypto
 from accounts import status as mailbox_status
-from warmup.engine.pacing import ALL_WEEKDAYS
 from warmup_project.hosts import host_problem
+
+# A mailbox's sending days (window_weekdays): bit 0 = Monday … bit 6 = Sunday.
+ALL_WEEKDAYS = 0b1111111
 
 # What engagement and the deliverability refresh write: read-only in the API and admin.
 ENGAGEMENT_FIELDS = (

@@ -26,8 +26,8 @@ from rest_framework.views import APIView
 from metrics.exposition import exposition
 from metrics.health import LEVEL_NAMES
 from metrics.reading import Reading, read
-from warmup.engine.workers import db_now
 from warmup_project.api import bad_request
+from warmup_project.db import db_now
 from warmup_project.permissions import staff_may
 
 SCRAPER = "metrics-token"  # request.auth of a request authenticated by the static token

@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 from accounts.models import Mailbox, timezones_in_use
 from metrics.api import HealthOut, health_data
 from metrics.reading import WorkerState, read
-from warmup.engine import control, pacing, workers
+from warmup.engine import control, pacing
 from warmup.engine.planner import on_local_today
 from warmup.models import DailyStat, EngineState
 from warmup_project.api import (
@@ -37,6 +37,7 @@ from warmup_project.api import (
     paginated,
     whole_number,
 )
+from warmup_project.db import db_now
 from warmup_project.permissions import StaffMay, staff_may
 
 HISTORY_DAYS = 30
@@ -188,13 +189,13 @@ class ControlView(APIView):
 
     @extend_schema(responses=ControlOut)
     def get(self, request: Request) -> Response:
-        return Response(ControlOut(control_state(workers.db_now())).data)
+        return Response(ControlOut(control_state(db_now())).data)
 
     @extend_schema(request=ControlAction, responses=ControlOut)
     def post(self, request: Request) -> Response:
         body = ControlAction(data=request.data)
         body.is_valid(raise_exception=True)
-        now = workers.db_now()
+        now = db_now()
         control.apply(
             body.validated_data["action"],
             now,
@@ -267,7 +268,7 @@ class QuotaView(APIView):
     def get(self, request: Request) -> Response:
         status = _choice(request, "status", QUOTA_STATUSES, "all")
         ordering = _choice(request, "ordering", QUOTA_ORDERINGS, "mailbox_id")
-        now = workers.db_now()
+        now = db_now()
         stats = todays_stats(request, now).filter(quota__gt=0)
         if status == "met":
             stats = stats.filter(quota_met=True)
@@ -351,7 +352,7 @@ class MailboxPerformanceView(APIView):
         description="With `id`: one mailbox's object; without: a page of them.",
     )
     def get(self, request: Request) -> Response:
-        now = workers.db_now()
+        now = db_now()
         boxes = _owned(request, Mailbox.objects.all()).order_by("id")
         raw = request.query_params.get("id")
         if raw is not None:

@@ -25,6 +25,7 @@ from warmup.engine.cycle import CycleStats, Engine
 from warmup.engine.engage import engage_pass
 from warmup.engine.maintenance import run_maintenance
 from warmup.transport.smtp import SmtpTransport
+from warmup_project.db import db_now
 
 log = logging.getLogger("warmup.tasks")
 
@@ -49,7 +50,7 @@ def smtp_engine(name_prefix: str = "", shard: Shard | None = None) -> Engine:
             deadline_s=config.send_deadline_s,
             allow_private=config.allow_private_hosts,
         ),
-        clock=workers.db_now,
+        clock=db_now,
         worker=workers.worker_name(name_prefix),
         token_secret=settings.SECRET_KEY,
         rng=rng,
@@ -80,7 +81,7 @@ def dispatch(shard: int = 1, count: int = 1) -> str:
 
 def maintenance() -> str:
     """Daily: expire leftovers, reap, and delete what is past its retention."""
-    now = workers.db_now()
+    now = db_now()
     done = run_maintenance(now, settings.WARMUP)
     pruned = prune_snapshots(now, settings.WARMUP.metrics_retention_days)
     # simplejwt keeps a row per refresh token issued (the blacklist needs it) until flushed.
@@ -90,7 +91,7 @@ def maintenance() -> str:
 
 def snapshot() -> str:
     """A MetricSnapshot: every WARMUP_CRON_INTERVAL_MINUTES."""
-    reading = read(workers.db_now(), settings.WARMUP, fresh_capacity=True)
+    reading = read(db_now(), settings.WARMUP, fresh_capacity=True)
     return str(take_snapshot(reading))
 
 
@@ -104,7 +105,7 @@ def engage() -> str:
     """IMAP engagement of the mailboxes due: every minute."""
     config = settings.WARMUP
     stats = engage_pass(
-        workers.db_now(),
+        db_now(),
         settings.SECRET_KEY,
         concurrency=config.imap_concurrency,
         every=dt.timedelta(minutes=config.cron_interval_minutes),

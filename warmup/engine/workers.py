@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Greatest
-from django.utils import timezone
 
 from warmup.engine.counters import count_attempts
 from warmup.engine.record import add_to_days
@@ -37,15 +36,6 @@ REAPER_LOCK = 0x7761726D7570
 
 def worker_name(prefix: str = "") -> str:
     return f"{prefix}{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-def db_now() -> dt.datetime:
-    """The database's clock: workers on machines with skewed clocks agree on it."""
-    if connection.vendor != "postgresql":
-        return timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT now()")
-        return cursor.fetchone()[0]
 
 
 def register(name: str, shard: int, shard_count: int, now: dt.datetime) -> None:
