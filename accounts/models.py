@@ -13,6 +13,8 @@ from django.db.models import Q
 
 from accounts import crypto
 from accounts import status as mailbox_status
+from accounts.transport.imap import ImapAccount
+from accounts.transport.smtp import SmtpAccount
 from warmup_project.hosts import host_problem
 
 # A mailbox's sending days (window_weekdays): bit 0 = Monday … bit 6 = Sunday.
@@ -309,6 +311,26 @@ class Mailbox(models.Model):
         self.imap_secret = crypto.encrypt(value)
         self._passwords_given = self._passwords_given | {"imap"}
         self.engagement_paused_reason = ""  # new credentials: engagement tries again
+
+    # The transports' view of the mailbox: where and as whom it logs in. Each decrypts
+    # its password, so it raises crypto.SecretError when that cannot be done.
+    def smtp_account(self) -> SmtpAccount:
+        return SmtpAccount(
+            self.smtp_host,
+            self.smtp_port,
+            self.smtp_security,
+            self.smtp_username,
+            self.smtp_password,
+        )
+
+    def imap_account(self) -> ImapAccount:
+        return ImapAccount(
+            self.imap_host,
+            self.imap_port,
+            self.imap_security,
+            self.imap_username,
+            self.imap_password,
+        )
 
     def moved_without_password(self) -> dict[str, str]:
         """{password field: message} for each side (SMTP, IMAP) whose server or login

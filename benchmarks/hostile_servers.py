@@ -56,6 +56,8 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
 from accounts.models import Mailbox, OwnerPlan  # noqa: E402
+from accounts.transport.sink import SinkServer  # noqa: E402
+from accounts.transport.smtp import SmtpTransport  # noqa: E402
 from benchmarks.scratch import empty_scratch_database, open_scratch_database  # noqa: E402
 from benchmarks.timing import p50_p95  # noqa: E402
 from tests import dovecot  # noqa: E402
@@ -71,8 +73,6 @@ from warmup.engine.cycle import Engine  # noqa: E402
 from warmup.engine.engage import engage_pass  # noqa: E402
 from warmup.engine.planner import plan_cycle  # noqa: E402
 from warmup.models import SendLog, SendStatus  # noqa: E402
-from warmup.transport.sink import SinkServer  # noqa: E402
-from warmup.transport.smtp import SmtpTransport  # noqa: E402
 from warmup_project.db import db_now  # noqa: E402
 
 PREFIX = "hostile-bench-"

@@ -17,6 +17,7 @@ import random
 from django.conf import settings
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
+from accounts.transport.smtp import SmtpTransport
 from metrics.reading import read
 from metrics.snapshot import prune_snapshots, take_snapshot
 from warmup.engine import workers
@@ -24,7 +25,6 @@ from warmup.engine.claim import Shard
 from warmup.engine.cycle import CycleStats, Engine
 from warmup.engine.engage import engage_pass
 from warmup.engine.maintenance import run_maintenance
-from warmup.transport.smtp import SmtpTransport
 from warmup_project.db import db_now
 
 log = logging.getLogger("warmup.tasks")

@@ -20,12 +20,12 @@ from django.db.models import F
 
 from accounts import status as mailbox_status
 from accounts.models import Mailbox, timezones_in_use
+from accounts.transport.smtp import Outcome, Result
 from warmup.engine import pacing
 from warmup.engine.counters import count_attempts
 from warmup.engine.planner import local_date_expression, local_dates
 from warmup.engine.sql import Column, postpone_waiting_slots, rows_cte, update_rows
 from warmup.models import CLAIMABLE_STATUSES, DAILY_COUNTERS, DailyStat, SendLog, SendStatus
-from warmup.transport.smtp import Outcome, Result
 
 # Consecutive failed sends after which a mailbox is paused instead of hammered.
 FAILURES_BEFORE_PAUSE = 10

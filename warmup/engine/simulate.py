@@ -23,11 +23,11 @@ from django.db import connection
 from django.db.models import F
 
 from accounts.models import Mailbox, OwnerPlan
+from accounts.transport.smtp import Group, Outcome, Result
 from warmup.engine.claim import Shard
 from warmup.engine.cycle import CycleStats, Engine
 from warmup.engine.limits import Limits
 from warmup.models import DailyStat, SendLog
-from warmup.transport.smtp import Group, Outcome, Result
 from warmup_project.config import WarmupConfig
 
 PROVIDERS = ("gmail", "outlook", "yahoo", "zoho", "other")
