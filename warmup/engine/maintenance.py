@@ -3,7 +3,7 @@ holds locks for long.
 
 Send logs, day counters and per-minute send counts are kept LOG_RETENTION_DAYS (90),
 rate windows two days (metric snapshots are the metrics app's:
-metrics.snapshot.prune_snapshots). Streaks need no rollup: they are carried as sends are
+metrics.tasks.snapshot prunes them). Streaks need no rollup: they are carried as sends are
 recorded (a day that ends below quota keeps streak 0)."""
 
 from __future__ import annotations

@@ -28,8 +28,8 @@ from accounts.transport.sink import SinkServer
 from warmup.engine import workers
 from warmup.engine.claim import Shard
 from warmup.engine.cycle import Engine
+from warmup.engine.production import smtp_engine
 from warmup.models import EngineState
-from warmup.tasks import smtp_engine
 
 log = logging.getLogger("warmup.engine")
 
