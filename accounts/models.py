@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import connection, models
+from django.db import models
 from django.db.models import Q
 
 from accounts import crypto
@@ -212,7 +212,7 @@ class Mailbox(models.Model):
             models.Index(
                 fields=["id"], condition=Q(warmup_enabled=True), name="idx_mailboxes_enabled"
             ),
-            # timezones_in_use() walks it: one probe per distinct zone, not a table scan.
+            # accounts.sql.timezones_in_use() walks it: a probe per distinct zone, no scan.
             models.Index(fields=["timezone"], name="idx_mailboxes_timezone"),
         ]
         constraints = [
@@ -368,17 +368,3 @@ class Mailbox(models.Model):
         self.status = status
         self.status_reason = reason
         self.status_changed_at = now
-
-
-def timezones_in_use() -> list[str]:
-    """Every time zone some mailbox is in, in a few index probes (one per zone) instead
-    of DISTINCT over the whole table: a superset of the zones of any subset of mailboxes,
-    which is all the local-date expressions need."""
-    table = Mailbox._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH RECURSIVE zones(tz) AS (SELECT MIN(timezone) FROM {table} "  # noqa: S608
-            f"UNION ALL SELECT (SELECT MIN(timezone) FROM {table} WHERE timezone > zones.tz) "
-            "FROM zones WHERE zones.tz IS NOT NULL) SELECT tz FROM zones WHERE tz IS NOT NULL"
-        )
-        return [tz for (tz,) in cursor.fetchall()]

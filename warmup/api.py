@@ -23,7 +23,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Mailbox, timezones_in_use
+from accounts.models import Mailbox
+from accounts.sql import timezones_in_use
 from warmup.engine import pacing
 from warmup.engine.planner import on_local_today
 from warmup.models import DailyStat

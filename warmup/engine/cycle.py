@@ -19,7 +19,8 @@ from django.db.models.functions import Coalesce
 
 from accounts import crypto
 from accounts import status as mailbox_status
-from accounts.models import Mailbox, email_domain, timezones_in_use
+from accounts.models import Mailbox, email_domain
+from accounts.sql import timezones_in_use
 from accounts.transport.smtp import Envelope, Group, Outcome, Result, SmtpAccount
 from warmup.engine import content, workers
 from warmup.engine.claim import Shard, claim_slots
