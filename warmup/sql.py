@@ -43,7 +43,10 @@ def column(model: type[models.Model], name: str) -> Column:
     """The model field's column, typed as the table has it (a varchar's length left out:
     a value too long fails on assignment, as it would in an INSERT)."""
     field = model._meta.get_field(name)
-    return Column(field.column, field.db_type(connection).split("(")[0])
+    assert isinstance(field, models.Field), name  # a concrete field, not a reverse relation
+    kind = field.db_type(connection)
+    assert kind, name
+    return Column(field.column, kind.split("(")[0])
 
 
 def columns(model: type[models.Model], *names: str) -> tuple[Column, ...]:
