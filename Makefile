@@ -26,10 +26,11 @@ check-readme: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis *.egg-info
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis .import_linter_cache *.egg-info

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts import status as mailbox_status
 from accounts.models import ENGAGEMENT_FIELDS, Mailbox, OwnerPlan, validate_one_line
-from warmup.models import DailyStat, SendLog
+from warmup_project.admin import ReadOnlyAdmin
 
 PASSWORD_FIELDS = ("smtp_password", "imap_password")
 
@@ -31,21 +31,27 @@ PASSWORD_FIELDS = ("smtp_password", "imap_password")
 # databases' parameter limits while a normal selection (one page) is one statement.
 ACTION_BATCH_SIZE = 1000
 
-# Rows that belong to a mailbox (or its owner) and go with it. Their admins are read-only
-# so nobody deletes them one by one, but that must not block deleting the mailbox itself.
-_CASCADED_READ_ONLY = frozenset(
-    str(model._meta.verbose_name) for model in (SendLog, DailyStat, LogEntry)
-)
-
 
 class CascadedHistoryMixin:
+    """Rows that belong to a mailbox (or its owner) go with it: send logs, day counters,
+    admin history. Their admins are read-only (ReadOnlyAdmin, registered by the apps
+    that own them) so nobody deletes them one by one, but that must not block deleting
+    the mailbox itself."""
+
+    admin_site: admin.AdminSite
+
     def get_deleted_objects(
         self, objs: Sequence[Model] | QuerySet[Any], request: HttpRequest
     ) -> tuple[list[Any], dict[str, int], set[str], list[Any]]:
         to_delete, model_count, perms_needed, protected = super().get_deleted_objects(  # type: ignore[misc]
             objs, request
         )
-        perms_needed = {name for name in perms_needed if str(name) not in _CASCADED_READ_ONLY}
+        read_only = {
+            str(model._meta.verbose_name)
+            for model, model_admin in self.admin_site._registry.items()
+            if isinstance(model_admin, ReadOnlyAdmin)
+        }
+        perms_needed = {name for name in perms_needed if str(name) not in read_only}
         return to_delete, model_count, perms_needed, protected
 
 

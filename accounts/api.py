@@ -25,6 +25,7 @@ from rest_framework.throttling import UserRateThrottle
 from accounts import status as mailbox_status
 from accounts.connection import ConnectionTestsBusy, HostsRefused, try_logins
 from accounts.models import (
+    ALL_WEEKDAYS,
     ENGAGEMENT_FIELDS,
     Mailbox,
     OwnerPlan,
@@ -32,7 +33,6 @@ from accounts.models import (
     validate_one_line,
     validate_timezone,
 )
-from warmup.engine.pacing import ALL_WEEKDAYS
 from warmup_project.api import bad_request
 from warmup_project.permissions import staff_may
 

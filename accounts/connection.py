@@ -20,8 +20,8 @@ from django.conf import settings
 
 from accounts import crypto
 from accounts.models import Mailbox
-from warmup.transport import imap, smtp
-from warmup.transport.replies import LoginCheck
+from accounts.transport import imap, smtp
+from accounts.transport.replies import LoginCheck
 
 TIMEOUT_S = 10
 PARALLEL_TESTS = 2  # per process: gunicorn's 4 threads keep 2 for the rest
@@ -67,26 +67,19 @@ async def _both(box: Mailbox, timeout: float) -> tuple[LoginCheck, LoginCheck]:
 
     async def smtp_login() -> LoginCheck:
         try:
-            password = box.smtp_password
+            account = box.smtp_account()
         except crypto.SecretError as exc:
             return LoginCheck(False, str(exc))
-        account = smtp.SmtpAccount(
-            box.smtp_host, box.smtp_port, box.smtp_security, box.smtp_username, password
-        )
         return await smtp.check_login(account, timeout=timeout, allow_private=allow_private)
 
     async def imap_login() -> LoginCheck:
         try:
-            password = box.imap_password
+            account = box.imap_account()
         except crypto.SecretError as exc:
             return LoginCheck(False, str(exc))
         return await asyncio.to_thread(
             imap.check_login,
-            box.imap_host,
-            box.imap_port,
-            box.imap_security,
-            box.imap_username,
-            password,
+            account,
             timeout=timeout,
             allow_private=allow_private,
         )

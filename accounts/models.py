@@ -8,13 +8,17 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import connection, models
+from django.db import models
 from django.db.models import Q
 
 from accounts import crypto
 from accounts import status as mailbox_status
-from warmup.engine.pacing import ALL_WEEKDAYS
+from accounts.transport.imap import ImapAccount
+from accounts.transport.smtp import SmtpAccount
 from warmup_project.hosts import host_problem
+
+# A mailbox's sending days (window_weekdays): bit 0 = Monday … bit 6 = Sunday.
+ALL_WEEKDAYS = 0b1111111
 
 # What engagement and the deliverability refresh write: read-only in the API and admin.
 ENGAGEMENT_FIELDS = (
@@ -208,7 +212,7 @@ class Mailbox(models.Model):
             models.Index(
                 fields=["id"], condition=Q(warmup_enabled=True), name="idx_mailboxes_enabled"
             ),
-            # timezones_in_use() walks it: one probe per distinct zone, not a table scan.
+            # accounts.sql.timezones_in_use() walks it: a probe per distinct zone, no scan.
             models.Index(fields=["timezone"], name="idx_mailboxes_timezone"),
         ]
         constraints = [
@@ -308,6 +312,26 @@ class Mailbox(models.Model):
         self._passwords_given = self._passwords_given | {"imap"}
         self.engagement_paused_reason = ""  # new credentials: engagement tries again
 
+    # The transports' view of the mailbox: where and as whom it logs in. Each decrypts
+    # its password, so it raises crypto.SecretError when that cannot be done.
+    def smtp_account(self) -> SmtpAccount:
+        return SmtpAccount(
+            self.smtp_host,
+            self.smtp_port,
+            self.smtp_security,
+            self.smtp_username,
+            self.smtp_password,
+        )
+
+    def imap_account(self) -> ImapAccount:
+        return ImapAccount(
+            self.imap_host,
+            self.imap_port,
+            self.imap_security,
+            self.imap_username,
+            self.imap_password,
+        )
+
     def moved_without_password(self) -> dict[str, str]:
         """{password field: message} for each side (SMTP, IMAP) whose server or login
         changed since the mailbox was loaded while its password was not given again.
@@ -344,17 +368,3 @@ class Mailbox(models.Model):
         self.status = status
         self.status_reason = reason
         self.status_changed_at = now
-
-
-def timezones_in_use() -> list[str]:
-    """Every time zone some mailbox is in, in a few index probes (one per zone) instead
-    of DISTINCT over the whole table: a superset of the zones of any subset of mailboxes,
-    which is all the local-date expressions need."""
-    table = Mailbox._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH RECURSIVE zones(tz) AS (SELECT MIN(timezone) FROM {table} "  # noqa: S608
-            f"UNION ALL SELECT (SELECT MIN(timezone) FROM {table} WHERE timezone > zones.tz) "
-            "FROM zones WHERE zones.tz IS NOT NULL) SELECT tz FROM zones WHERE tz IS NOT NULL"
-        )
-        return [tz for (tz,) in cursor.fetchall()]

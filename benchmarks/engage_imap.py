@@ -38,8 +38,8 @@ from benchmarks.scratch import empty_scratch_database, open_scratch_database  # 
 from tests import dovecot  # noqa: E402
 from tests.warmup_mail import sent_message  # noqa: E402
 from warmup.engine.engage import engage_pass  # noqa: E402
-from warmup.engine.workers import db_now  # noqa: E402
 from warmup.models import DailyStat, SendLog  # noqa: E402
+from warmup_project.db import db_now  # noqa: E402
 
 PREFIX = "engage-bench-"
 

@@ -44,7 +44,7 @@ from warmup.models import SendLog, SendStatus  # noqa: E402
 
 CONCURRENCY = 20
 SINK = (
-    "import sys, time; from warmup.transport.sink import SinkServer; "
+    "import sys, time; from accounts.transport.sink import SinkServer; "
     "SinkServer('127.0.0.1', int(sys.argv[1]), keep_messages=False, any_login=True).start(); "
     "print('ready', flush=True); time.sleep(10**6)"
 )

@@ -56,6 +56,8 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
 from accounts.models import Mailbox, OwnerPlan  # noqa: E402
+from accounts.transport.sink import SinkServer  # noqa: E402
+from accounts.transport.smtp import SmtpTransport  # noqa: E402
 from benchmarks.scratch import empty_scratch_database, open_scratch_database  # noqa: E402
 from benchmarks.timing import p50_p95  # noqa: E402
 from tests import dovecot  # noqa: E402
@@ -67,13 +69,11 @@ from tests.hostile import (  # noqa: E402
 )
 from tests.test_deployment import bearer, gunicorn, request  # noqa: E402
 from tests.warmup_mail import sent_message  # noqa: E402
-from warmup.engine import workers  # noqa: E402
 from warmup.engine.cycle import Engine  # noqa: E402
 from warmup.engine.engage import engage_pass  # noqa: E402
 from warmup.engine.planner import plan_cycle  # noqa: E402
 from warmup.models import SendLog, SendStatus  # noqa: E402
-from warmup.transport.sink import SinkServer  # noqa: E402
-from warmup.transport.smtp import SmtpTransport  # noqa: E402
+from warmup_project.db import db_now  # noqa: E402
 
 PREFIX = "hostile-bench-"
 PASSWORD = "a-long-benchmark-password-42"
@@ -121,7 +121,7 @@ def engine_cycle(good_count: int, slow_s: float, deadline: int) -> None:
             for n in range(good_count)
         ]
         hostile = hostile_mailboxes(mallory, servers, "smtp")
-        now = workers.db_now()
+        now = db_now()
         start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
         plan_cycle(start_of_day, floor=30, margin=dt.timedelta(minutes=15))
         SendLog.objects.filter(status=SendStatus.PLANNED).update(scheduled_at=now)
@@ -138,7 +138,7 @@ def engine_cycle(good_count: int, slow_s: float, deadline: int) -> None:
         cycle = Engine(
             config=config,
             transport=timed,
-            clock=workers.db_now,
+            clock=db_now,
             worker=f"{PREFIX}worker",
             token_secret=settings.SECRET_KEY,
             sleep=lambda s: None,
@@ -188,7 +188,7 @@ def engagement_pass() -> None:
             loopback_mailbox(sender_owner, f"s{n}@out{n}.test", warmup_enabled=False)
             for n in range(2)
         ]
-        now = workers.db_now()
+        now = db_now()
         for n, reader in enumerate(goods):
             for k in range(10):
                 _, data = sent_message(

@@ -55,8 +55,8 @@ from metrics.models import MetricSnapshot  # noqa: E402
 from metrics.reading import read  # noqa: E402
 from metrics.snapshot import take_snapshot  # noqa: E402
 from warmup.engine import simulate  # noqa: E402
-from warmup.engine.workers import db_now  # noqa: E402
 from warmup.models import SendLog, Worker  # noqa: E402
+from warmup_project.db import db_now  # noqa: E402
 
 TOKEN = "benchmark-metrics-token-0123456789abcdef"
 

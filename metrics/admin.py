@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from metrics.models import MetricSnapshot
-from warmup.admin import ReadOnlyAdmin
+from warmup_project.admin import ReadOnlyAdmin
 
 
 @admin.register(MetricSnapshot)

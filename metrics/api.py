@@ -1,10 +1,15 @@
 """GET /api/warmup/metrics: the system's reading as JSON, or `?format=prometheus` (or an
 Accept of text/plain) as the Prometheus text exposition. A staff JWT or session with the
 `metrics.view_metricsnapshot` permission, or the static bearer token WARMUP_METRICS_TOKEN
-that Prometheus is given."""
+that Prometheus is given.
+
+GET|POST /api/warmup/control: the engine's switch, its workers and the system's health;
+start, stop or trigger it (warmup.engine.control.apply, audited). Staff with
+`warmup.view_enginestate` (GET) or `warmup.change_enginestate` (POST)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 from typing import Any
 
@@ -25,10 +30,12 @@ from rest_framework.views import APIView
 
 from metrics.exposition import exposition
 from metrics.health import LEVEL_NAMES
-from metrics.reading import Reading, read
-from warmup.engine.workers import db_now
-from warmup_project.api import bad_request
-from warmup_project.permissions import staff_may
+from metrics.reading import Reading, WorkerState, read
+from warmup.engine import control
+from warmup.models import EngineState
+from warmup_project.api import bad_request, client_address
+from warmup_project.db import db_now
+from warmup_project.permissions import StaffMay, staff_may
 
 SCRAPER = "metrics-token"  # request.auth of a request authenticated by the static token
 # What staff need to read the metrics (here, django-prometheus's /metrics, the dashboard).
@@ -258,3 +265,94 @@ class ProcessMetricsView(MetricsView):
     @extend_schema(exclude=True)
     def get(self, request: Request) -> HttpResponse:  # type: ignore[override]
         return ExportToDjangoView(request._request)
+
+
+class WorkerOut(serializers.Serializer):
+    name = serializers.CharField()
+    shard = serializers.IntegerField()
+    shard_count = serializers.IntegerField()
+    host = serializers.CharField()
+    pid = serializers.IntegerField()
+    started_at = serializers.DateTimeField()
+    heartbeat_at = serializers.DateTimeField()
+    last_cycle_at = serializers.DateTimeField(allow_null=True)
+    alive = serializers.BooleanField()
+
+
+class ControlOut(serializers.Serializer):
+    running = serializers.BooleanField()
+    reason = serializers.CharField(allow_blank=True)
+    changed_at = serializers.DateTimeField(allow_null=True)
+    changed_by = serializers.CharField(allow_null=True)
+    last_cycle_at = serializers.DateTimeField(allow_null=True)
+    trigger_requested_at = serializers.DateTimeField(allow_null=True)
+    now = serializers.DateTimeField()
+    workers = WorkerOut(many=True)
+    health = HealthOut()
+
+
+# --- control -----------------------------------------------------------------------------
+
+
+class ControlAction(serializers.Serializer):
+    action = serializers.ChoiceField(choices=control.ACTIONS)
+    reason = serializers.CharField(max_length=500, required=False, default="")
+
+
+def worker_data(state: WorkerState) -> dict[str, Any]:
+    w = state.worker
+    return {
+        "name": w.name,
+        "shard": w.shard,
+        "shard_count": w.shard_count,
+        "host": w.host,
+        "pid": w.pid,
+        "started_at": w.started_at,
+        "heartbeat_at": w.heartbeat_at,
+        "last_cycle_at": w.last_cycle_at,
+        "alive": state.alive,
+    }
+
+
+def control_state(now: dt.datetime) -> dict[str, Any]:
+    """The engine's switch, its workers, and the system's health with the rule that
+    decided it (a full metrics reading)."""
+    state = EngineState.load()
+    reading = read(now, settings.WARMUP)
+    return {
+        "running": state.running,
+        "reason": state.reason,
+        "changed_at": state.changed_at,
+        "changed_by": state.changed_by.get_username() if state.changed_by else None,
+        "last_cycle_at": state.last_cycle_at,
+        "trigger_requested_at": state.trigger_requested_at,
+        "now": now,
+        "workers": [worker_data(state) for state in reading.workers],
+        "health": health_data(reading),
+    }
+
+
+class ControlView(APIView):
+    """The engine's state and workers (GET); start, stop or trigger it (POST, audited).
+    Staff with the engine state's view (GET) or change (POST) permission."""
+
+    permission_classes = [StaffMay]
+    staff_permissions = {"GET": "warmup.view_enginestate", "POST": "warmup.change_enginestate"}
+
+    @extend_schema(responses=ControlOut)
+    def get(self, request: Request) -> Response:
+        return Response(ControlOut(control_state(db_now())).data)
+
+    @extend_schema(request=ControlAction, responses=ControlOut)
+    def post(self, request: Request) -> Response:
+        body = ControlAction(data=request.data)
+        body.is_valid(raise_exception=True)
+        now = db_now()
+        control.apply(
+            body.validated_data["action"],
+            now,
+            actor=request.user,
+            remote_addr=client_address(request),
+            reason=body.validated_data["reason"],
+        )
+        return Response(ControlOut(control_state(now)).data)

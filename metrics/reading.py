@@ -17,7 +17,8 @@ from django.db.models import Case, Count, F, FloatField, IntegerField, Q, Sum, V
 from django.db.models.functions import Floor
 
 from accounts import status as mailbox_status
-from accounts.models import Mailbox, timezones_in_use
+from accounts.models import Mailbox
+from accounts.sql import timezones_in_use
 from metrics.capacity import Capacity, Demand, assess
 from metrics.health import Facts, Verdict, evaluate
 from metrics.models import MetricSnapshot

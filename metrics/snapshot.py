@@ -8,7 +8,7 @@ import datetime as dt
 
 from metrics.models import MetricSnapshot
 from metrics.reading import Reading, capacity_detail
-from warmup.engine.maintenance import delete_in_batches
+from warmup_project.db import delete_in_batches
 
 
 def take_snapshot(reading: Reading) -> MetricSnapshot:

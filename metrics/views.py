@@ -14,7 +14,7 @@ from metrics.api import VIEW_METRICS
 from metrics.dashboard import hourly_chart
 from metrics.health import LEVEL_NAMES
 from metrics.reading import furthest_behind, read
-from warmup.engine.workers import db_now
+from warmup_project.db import db_now
 from warmup_project.permissions import staff_may
 
 

@@ -15,10 +15,10 @@ from django.core.cache import cache
 
 from accounts import connection
 from accounts.models import Mailbox
+from accounts.transport.sink import SinkServer
 from tests import dovecot
 from tests.hostile import HostileServer
 from tests.test_api_mailboxes import client_for, mailbox_of, user
-from warmup.transport.sink import SinkServer
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,8 @@ from django.test import Client
 
 from metrics.dashboard import hourly_chart
 from tests.test_api_mailboxes import user
-from warmup.engine.workers import db_now
 from warmup.models import DailyStat, EngineState, SendCount, Worker
+from warmup_project.db import db_now
 
 pytestmark = pytest.mark.django_db
 ZONES = ("UTC", "Asia/Tokyo", "America/New_York", "Asia/Kolkata", "Pacific/Honolulu")

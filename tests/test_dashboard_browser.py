@@ -13,8 +13,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 
 from benchmarks.dashboard_screenshot import browser_available, capture
-from warmup.engine.workers import db_now
 from warmup.models import SendCount
+from warmup_project.db import db_now
 
 pytestmark = pytest.mark.skipif(
     not browser_available(), reason="needs chromium and chromium-driver (.ci/run installs them)"

@@ -21,12 +21,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Mailbox
+from accounts.transport.sink import SinkServer
 from tests.test_run_warmup import ROOT, database_url, start_worker
 from warmup.engine.claim import STEAL_AFTER
 from warmup.engine.content import TOKEN_HEADER
 from warmup.engine.planner import plan_cycle
 from warmup.models import DailyStat, SendLog, SendStatus, Worker
-from warmup.transport.sink import SinkServer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -16,13 +16,13 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import Mailbox
+from accounts.transport.sink import SinkServer
 from tests import dovecot
 from tests.test_engine_smtp import engine_for
 from warmup.engine import content
 from warmup.engine.engage import engage_pass
 from warmup.engine.planner import plan_cycle
 from warmup.models import Placement, SendLog, SendStatus
-from warmup.transport.sink import SinkServer
 
 pytestmark = pytest.mark.skipif(
     not dovecot.available(), reason="needs Dovecot (.ci/run installs it)"

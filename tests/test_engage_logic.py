@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from accounts.models import Mailbox
+from accounts.transport.imap import spam_folder
 from warmup.engine.deliverability import assess
 from warmup.engine.engage import wants_reply
-from warmup.transport.imap import spam_folder
 
 NOSEL = (b"\\HasChildren", b"\\Noselect")
 

@@ -10,12 +10,12 @@ import pytest
 from django.conf import settings
 
 from accounts.models import Mailbox
+from accounts.transport.sink import SinkServer
+from accounts.transport.smtp import SmtpTransport
 from warmup.engine import content
 from warmup.engine.cycle import Engine
 from warmup.engine.planner import plan_cycle
 from warmup.models import DailyStat, SendLog, SendStatus
-from warmup.transport.sink import SinkServer
-from warmup.transport.smtp import SmtpTransport
 
 DAY_START = dt.datetime(2026, 11, 28, 0, 0, tzinfo=dt.UTC)
 NOON = DAY_START + dt.timedelta(hours=12)

@@ -17,12 +17,8 @@ from django.contrib.auth import get_user_model
 
 from accounts import status as mailbox_status
 from accounts.models import Mailbox
-from tests.hostile import HostileServer, hostile_mailboxes, hostile_set, loopback_mailbox
-from warmup.engine.cycle import Engine
-from warmup.engine.planner import plan_cycle
-from warmup.models import SendLog, SendStatus, Worker
-from warmup.transport.sink import SinkServer
-from warmup.transport.smtp import (
+from accounts.transport.sink import SinkServer
+from accounts.transport.smtp import (
     Envelope,
     Group,
     Outcome,
@@ -31,6 +27,10 @@ from warmup.transport.smtp import (
     SmtpTransport,
     check_login,
 )
+from tests.hostile import HostileServer, hostile_mailboxes, hostile_set, loopback_mailbox
+from warmup.engine.cycle import Engine
+from warmup.engine.planner import plan_cycle
+from warmup.models import SendLog, SendStatus, Worker
 
 MESSAGE = b"From: a@a.test\r\nTo: b@b.test\r\nSubject: hi\r\n\r\nhello\r\n"
 DAY_START = dt.datetime(2026, 11, 28, 0, 0, tzinfo=dt.UTC)
@@ -82,7 +82,7 @@ def test_a_poison_host_is_its_groups_failure_not_the_batchs() -> None:
 def test_an_unexpected_error_stays_with_its_group(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any exception — here a bug planted in the composing of the DATA body — fails that
     group's sends as `error`, and the other groups are sent."""
-    import warmup.transport.smtp as smtp
+    import accounts.transport.smtp as smtp
 
     real = smtp.normalize_message_line_endings
 

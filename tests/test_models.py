@@ -8,7 +8,10 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 
+from accounts import crypto
 from accounts.models import Mailbox
+from accounts.transport.imap import ImapAccount
+from accounts.transport.smtp import SmtpAccount
 
 BAD_HOSTS = [
     "a..b",
@@ -63,6 +66,28 @@ def test_mailbox_round_trip(db: Any, make_mailbox: Any) -> None:
     box = make_mailbox(smtp_password="hunter2")
     again = Mailbox.objects.get(pk=box.pk)
     assert again.smtp_password == "hunter2"
+
+
+def test_the_transports_accounts_come_from_the_mailbox(db: Any, make_mailbox: Any) -> None:
+    box = make_mailbox(
+        smtp_host="smtp.one.test",
+        smtp_port=2525,
+        smtp_security="none",
+        smtp_username="s-user",
+        smtp_password="s-secret",
+        imap_host="imap.one.test",
+        imap_port=143,
+        imap_security="starttls",
+        imap_username="i-user",
+        imap_password="i-secret",
+    )
+    box = Mailbox.objects.get(pk=box.pk)
+    assert box.smtp_account() == SmtpAccount("smtp.one.test", 2525, "none", "s-user", "s-secret")
+    assert box.imap_account() == ImapAccount("imap.one.test", 143, "starttls", "i-user", "i-secret")
+    assert "secret" not in repr(box.smtp_account()) + repr(box.imap_account())
+    Mailbox.objects.filter(pk=box.pk).update(imap_secret="not a Fernet token")
+    with pytest.raises(crypto.SecretError):
+        Mailbox.objects.get(pk=box.pk).imap_account()
 
 
 @pytest.mark.parametrize("host", BAD_HOSTS)

@@ -20,8 +20,8 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from metrics.exposition import exposition
-from warmup.engine.workers import db_now
 from warmup_project.config import WarmupConfig
+from warmup_project.db import db_now
 
 DOCKER = Path(__file__).resolve().parent.parent / "docker"
 PROMTOOL = shutil.which("promtool")

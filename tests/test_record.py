@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from accounts import status as mailbox_status
+from accounts.transport.smtp import Outcome, Result
 from warmup.engine.record import FAILURES_BEFORE_PAUSE, Sent, record_results
 from warmup.models import DailyStat, SendCount, SendLog, SendStatus, SendTotal
-from warmup.transport.smtp import Outcome, Result
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,8 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Mailbox
+from accounts.transport.sink import SinkServer
 from warmup.models import SendLog, SendStatus, Worker
-from warmup.transport.sink import SinkServer
 
 ROOT = Path(__file__).resolve().parent.parent
 

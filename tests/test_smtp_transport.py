@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from warmup.transport.sink import SinkServer
-from warmup.transport.smtp import (
+from accounts.transport.sink import SinkServer
+from accounts.transport.smtp import (
     Envelope,
     Group,
     Outcome,

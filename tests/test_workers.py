@@ -26,6 +26,7 @@ from warmup.models import (
     Worker,
 )
 from warmup_project.config import WarmupConfig
+from warmup_project.db import db_now
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 TIMEOUT = dt.timedelta(seconds=120)
@@ -252,10 +253,53 @@ def test_setup_schedules_is_idempotent_and_follows_the_worker_count(settings: An
     assert not created and not updated
     assert sorted(removed) == ["warmup: dispatch shard 1 of 1", "warmup: plan"]
     assert sorted(Schedule.objects.values_list("func", flat=True)) == [
+        "metrics.tasks.snapshot",
         "warmup.tasks.engage",
         "warmup.tasks.maintenance",
-        "warmup.tasks.snapshot",
     ]
+
+
+@pytest.mark.django_db
+def test_setup_schedules_points_a_schedule_of_a_moved_task_at_its_new_home(
+    settings: Any,
+) -> None:
+    """The snapshot task moved from warmup.tasks to metrics.tasks: a deployment's
+    existing schedule still names the old path until setup_schedules (run at every
+    deploy) updates it."""
+    from django_q.models import Schedule
+
+    from warmup.management.commands.setup_schedules import setup_schedules
+
+    settings.WARMUP = WarmupConfig(cron_interval_minutes=10)
+    Schedule.objects.create(
+        name="warmup: metric snapshot",
+        func="warmup.tasks.snapshot",
+        schedule_type=Schedule.MINUTES,
+        minutes=10,
+        repeats=-1,
+    )
+    created, updated, _ = setup_schedules()
+    assert "warmup: metric snapshot" in updated and "warmup: metric snapshot" not in created
+    snapshot = Schedule.objects.get(name="warmup: metric snapshot")
+    assert snapshot.func == "metrics.tasks.snapshot"
+    assert not Schedule.objects.filter(func__startswith="warmup.tasks.snapshot").exists()
+
+
+@pytest.mark.django_db
+def test_the_snapshot_task_takes_one_and_deletes_those_past_retention(settings: Any) -> None:
+    from django.utils.module_loading import import_string
+
+    from metrics.models import MetricSnapshot
+
+    settings.WARMUP = WarmupConfig(metrics_retention_days=30)
+    now = db_now()  # the task's clock: the transaction's start, within this test
+    for days in (31, 29):
+        MetricSnapshot.objects.create(taken_at=now - dt.timedelta(days=days))
+    # As django-q2 finds it: by the path its schedule names.
+    line = import_string("metrics.tasks.snapshot")()
+    assert "1 metric snapshots deleted" in line
+    ages = sorted((now - s.taken_at).days for s in MetricSnapshot.objects.all())
+    assert ages == [0, 29]
 
 
 @pytest.mark.django_db

@@ -27,6 +27,7 @@ from warmup.models import (
     SendLog,
     Worker,
 )
+from warmup_project.admin import ReadOnlyAdmin
 
 
 class CappedCountPaginator(Paginator):
@@ -51,21 +52,6 @@ class CappedCountPaginator(Paginator):
     def is_capped(self) -> bool:
         # Read by templates/admin/warmup/pagination.html to print "10000+".
         return self._counted > self.cap
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """View permission only: no add, change or delete, whoever asks."""
-
-    show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
 
 @admin.register(SendLog)

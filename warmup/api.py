@@ -1,16 +1,15 @@
-"""The engine's API: control (staff), today's quotas, one mailbox's performance.
+"""The engine's API: today's quotas, one mailbox's performance (the engine's control,
+which shows the system's health, is metrics.api's).
 
-Views read and present; what the engine does lives in warmup.engine (control.apply,
-pacing.pace). A user sees only their own mailboxes; staff see every owner's with the
-`accounts.view_mailbox` permission, and control the engine with `warmup.view_enginestate`
-(GET) and `warmup.change_enginestate` (POST)."""
+Views read and present; what the engine does lives in warmup.engine (pacing.pace). A
+user sees only their own mailboxes; staff see every owner's with the
+`accounts.view_mailbox` permission."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from django.conf import settings
 from django.db.models import F, IntegerField, QuerySet
 from django.db.models.functions import Greatest
 from drf_spectacular.utils import (
@@ -24,20 +23,19 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Mailbox, timezones_in_use
-from metrics.api import HealthOut, health_data
-from metrics.reading import WorkerState, read
-from warmup.engine import control, pacing, workers
+from accounts.models import Mailbox
+from accounts.sql import timezones_in_use
+from warmup.engine import pacing
 from warmup.engine.planner import on_local_today
-from warmup.models import DailyStat, EngineState
+from warmup.models import DailyStat
 from warmup_project.api import (
     Pagination,
     bad_request,
-    client_address,
     paginated,
     whole_number,
 )
-from warmup_project.permissions import StaffMay, staff_may
+from warmup_project.db import db_now
+from warmup_project.permissions import staff_may
 
 HISTORY_DAYS = 30
 
@@ -58,30 +56,6 @@ def _choice(request: Request, name: str, choices: tuple[str, ...], default: str)
 
 
 # --- response shapes (the OpenAPI schema, and the output passes through them) ----------
-
-
-class WorkerOut(serializers.Serializer):
-    name = serializers.CharField()
-    shard = serializers.IntegerField()
-    shard_count = serializers.IntegerField()
-    host = serializers.CharField()
-    pid = serializers.IntegerField()
-    started_at = serializers.DateTimeField()
-    heartbeat_at = serializers.DateTimeField()
-    last_cycle_at = serializers.DateTimeField(allow_null=True)
-    alive = serializers.BooleanField()
-
-
-class ControlOut(serializers.Serializer):
-    running = serializers.BooleanField()
-    reason = serializers.CharField(allow_blank=True)
-    changed_at = serializers.DateTimeField(allow_null=True)
-    changed_by = serializers.CharField(allow_null=True)
-    last_cycle_at = serializers.DateTimeField(allow_null=True)
-    trigger_requested_at = serializers.DateTimeField(allow_null=True)
-    now = serializers.DateTimeField()
-    workers = WorkerOut(many=True)
-    health = HealthOut()
 
 
 class QuotaOut(serializers.Serializer):
@@ -136,73 +110,6 @@ class PerformanceOut(serializers.Serializer):
     last_error_at = serializers.DateTimeField(allow_null=True)
     today = QuotaOut(allow_null=True)
     last_30_days = HistoryOut()
-
-
-# --- control -----------------------------------------------------------------------------
-
-
-class ControlAction(serializers.Serializer):
-    action = serializers.ChoiceField(choices=control.ACTIONS)
-    reason = serializers.CharField(max_length=500, required=False, default="")
-
-
-def worker_data(state: WorkerState) -> dict[str, Any]:
-    w = state.worker
-    return {
-        "name": w.name,
-        "shard": w.shard,
-        "shard_count": w.shard_count,
-        "host": w.host,
-        "pid": w.pid,
-        "started_at": w.started_at,
-        "heartbeat_at": w.heartbeat_at,
-        "last_cycle_at": w.last_cycle_at,
-        "alive": state.alive,
-    }
-
-
-def control_state(now: dt.datetime) -> dict[str, Any]:
-    """The engine's switch, its workers, and the system's health with the rule that
-    decided it (a full metrics reading)."""
-    state = EngineState.load()
-    reading = read(now, settings.WARMUP)
-    return {
-        "running": state.running,
-        "reason": state.reason,
-        "changed_at": state.changed_at,
-        "changed_by": state.changed_by.get_username() if state.changed_by else None,
-        "last_cycle_at": state.last_cycle_at,
-        "trigger_requested_at": state.trigger_requested_at,
-        "now": now,
-        "workers": [worker_data(state) for state in reading.workers],
-        "health": health_data(reading),
-    }
-
-
-class ControlView(APIView):
-    """The engine's state and workers (GET); start, stop or trigger it (POST, audited).
-    Staff with the engine state's view (GET) or change (POST) permission."""
-
-    permission_classes = [StaffMay]
-    staff_permissions = {"GET": "warmup.view_enginestate", "POST": "warmup.change_enginestate"}
-
-    @extend_schema(responses=ControlOut)
-    def get(self, request: Request) -> Response:
-        return Response(ControlOut(control_state(workers.db_now())).data)
-
-    @extend_schema(request=ControlAction, responses=ControlOut)
-    def post(self, request: Request) -> Response:
-        body = ControlAction(data=request.data)
-        body.is_valid(raise_exception=True)
-        now = workers.db_now()
-        control.apply(
-            body.validated_data["action"],
-            now,
-            actor=request.user,
-            remote_addr=client_address(request),
-            reason=body.validated_data["reason"],
-        )
-        return Response(ControlOut(control_state(now)).data)
 
 
 # --- quota -------------------------------------------------------------------------------
@@ -267,7 +174,7 @@ class QuotaView(APIView):
     def get(self, request: Request) -> Response:
         status = _choice(request, "status", QUOTA_STATUSES, "all")
         ordering = _choice(request, "ordering", QUOTA_ORDERINGS, "mailbox_id")
-        now = workers.db_now()
+        now = db_now()
         stats = todays_stats(request, now).filter(quota__gt=0)
         if status == "met":
             stats = stats.filter(quota_met=True)
@@ -351,7 +258,7 @@ class MailboxPerformanceView(APIView):
         description="With `id`: one mailbox's object; without: a page of them.",
     )
     def get(self, request: Request) -> Response:
-        now = workers.db_now()
+        now = db_now()
         boxes = _owned(request, Mailbox.objects.all()).order_by("id")
         raw = request.query_params.get("id")
         if raw is not None:

@@ -1,5 +1,6 @@
 """The engine as django-q2 tasks, for deployments that run `qcluster` instead of (or
-beside) `run_warmup`. `manage.py setup_schedules` creates their schedules.
+beside) `run_warmup`. `manage.py setup_schedules` creates their schedules (and the
+metric snapshot's, a task of metrics.tasks).
 
 Every task is short and time-boxed, well inside Q_CLUSTER's `timeout` (< `retry`): a
 task that django-q2 delivers twice only finds slots that are still due, because a
@@ -12,49 +13,23 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import random
 
 from django.conf import settings
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-from metrics.reading import read
-from metrics.snapshot import prune_snapshots, take_snapshot
 from warmup.engine import workers
 from warmup.engine.claim import Shard
 from warmup.engine.cycle import CycleStats, Engine
 from warmup.engine.engage import engage_pass
 from warmup.engine.maintenance import run_maintenance
-from warmup.transport.smtp import SmtpTransport
+from warmup.engine.production import smtp_engine
+from warmup_project.db import db_now
 
 log = logging.getLogger("warmup.tasks")
 
 # A dispatch task stops claiming after this long (then finishes its batch); the next
 # one starts a minute after the last began.
 DISPATCH_TIME_BOX_S = 45
-
-
-def smtp_engine(name_prefix: str = "", shard: Shard | None = None) -> Engine:
-    """The production engine: SMTP transport, database clock, settings.WARMUP. Used by
-    these tasks and by run_warmup."""
-    config = settings.WARMUP
-    rng = random.Random()
-    return Engine(
-        config=config,
-        transport=SmtpTransport(
-            max_concurrent=config.max_concurrent,
-            stagger_ms=(config.stagger_min_ms, config.stagger_max_ms),
-            rng=rng,
-            # No single reply may be waited for longer than the whole batch.
-            command_timeout=min(60, config.send_deadline_s),
-            deadline_s=config.send_deadline_s,
-            allow_private=config.allow_private_hosts,
-        ),
-        clock=workers.db_now,
-        worker=workers.worker_name(name_prefix),
-        token_secret=settings.SECRET_KEY,
-        rng=rng,
-        shard=shard,
-    )
 
 
 def _run(engine: Engine, *, plan: bool, time_box_s: float | None) -> str:
@@ -80,18 +55,11 @@ def dispatch(shard: int = 1, count: int = 1) -> str:
 
 def maintenance() -> str:
     """Daily: expire leftovers, reap, and delete what is past its retention."""
-    now = workers.db_now()
+    now = db_now()
     done = run_maintenance(now, settings.WARMUP)
-    pruned = prune_snapshots(now, settings.WARMUP.metrics_retention_days)
     # simplejwt keeps a row per refresh token issued (the blacklist needs it) until flushed.
     tokens, _ = OutstandingToken.objects.filter(expires_at__lte=now).delete()
-    return f"{done}; {pruned} metric snapshots deleted; {tokens} expired token rows deleted"
-
-
-def snapshot() -> str:
-    """A MetricSnapshot: every WARMUP_CRON_INTERVAL_MINUTES."""
-    reading = read(workers.db_now(), settings.WARMUP, fresh_capacity=True)
-    return str(take_snapshot(reading))
+    return f"{done}; {tokens} expired token rows deleted"
 
 
 # An engagement task claims at most this many mailboxes per IMAP session slot: with
@@ -104,7 +72,7 @@ def engage() -> str:
     """IMAP engagement of the mailboxes due: every minute."""
     config = settings.WARMUP
     stats = engage_pass(
-        workers.db_now(),
+        db_now(),
         settings.SECRET_KEY,
         concurrency=config.imap_concurrency,
         every=dt.timedelta(minutes=config.cron_interval_minutes),

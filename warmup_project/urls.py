@@ -5,9 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from accounts.api import MailboxViewSet
-from metrics.api import MetricsView, ProcessMetricsView
+from metrics.api import ControlView, MetricsView, ProcessMetricsView
 from metrics.views import dashboard
-from warmup.api import ControlView, MailboxPerformanceView, QuotaView
+from warmup.api import MailboxPerformanceView, QuotaView
 from warmup_project.logins import RefreshView, TokenView, admin_login
 from warmup_project.views import healthz
 

@@ -10,6 +10,8 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_safe
 
+from warmup_project import sql
+
 log = logging.getLogger(__name__)
 
 
@@ -17,7 +19,7 @@ log = logging.getLogger(__name__)
 def healthz(request: HttpRequest) -> JsonResponse:
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+            cursor.execute(sql.PING)
     except DatabaseError as exc:
         log.warning("healthz: the database does not answer (%s)", type(exc).__name__)
         return JsonResponse({"status": "database unavailable"}, status=503)

@@ -8,9 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from django.db import connection
-
-from warmup.models import SendCount, SendTotal
+from warmup import sql
 
 
 def count_attempts(now: dt.datetime, outcomes: Mapping[str, int]) -> None:
@@ -20,19 +18,4 @@ def count_attempts(now: dt.datetime, outcomes: Mapping[str, int]) -> None:
     rows = sorted((str(status), n) for status, n in outcomes.items() if n)
     if not rows:
         return
-    minute = now.replace(second=0, microsecond=0)
-    totals, counts = SendTotal._meta.db_table, SendCount._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {totals} (status, total) VALUES "  # noqa: S608
-            + ", ".join(["(%s, %s)"] * len(rows))
-            + f" ON CONFLICT (status) DO UPDATE SET total = {totals}.total + excluded.total",
-            [v for row in rows for v in row],
-        )
-        cursor.execute(
-            f"INSERT INTO {counts} (minute, status, count) VALUES "  # noqa: S608
-            + ", ".join(["(%s, %s, %s)"] * len(rows))
-            + " ON CONFLICT (minute, status) DO UPDATE "
-            + f"SET count = {counts}.count + excluded.count",
-            [v for status, n in rows for v in (minute, status, n)],
-        )
+    sql.add_send_counts(now.replace(second=0, microsecond=0), rows)

@@ -19,7 +19,9 @@ from django.db.models.functions import Coalesce
 
 from accounts import crypto
 from accounts import status as mailbox_status
-from accounts.models import Mailbox, email_domain, timezones_in_use
+from accounts.models import Mailbox, email_domain
+from accounts.sql import timezones_in_use
+from accounts.transport.smtp import Envelope, Group, Outcome, Result, SmtpAccount
 from warmup.engine import content, workers
 from warmup.engine.claim import Shard, claim_slots
 from warmup.engine.limits import Limits
@@ -27,7 +29,6 @@ from warmup.engine.planner import local_date_expression, local_dates, plan_cycle
 from warmup.engine.recipients import Network, Peer, pair_recipients
 from warmup.engine.record import Sent, expire_stale_slots, record_results
 from warmup.models import DailyStat, EngineState, SendLog, SendStatus, Worker
-from warmup.transport.smtp import Envelope, Group, Outcome, Result, SmtpAccount
 from warmup_project.config import WarmupConfig
 
 log = logging.getLogger("warmup.engine")
@@ -139,10 +140,7 @@ class _Sender:
 
     def account(self) -> SmtpAccount:
         """Raises crypto.SecretError when the password cannot be decrypted."""
-        password = crypto.decrypt(self.smtp_secret, what=f"SMTP password of mailbox {self.id}")
-        return SmtpAccount(
-            self.smtp_host, self.smtp_port, self.smtp_security, self.smtp_username, password
-        )
+        return Mailbox(**{name: getattr(self, name) for name in _SENDER_FIELDS}).smtp_account()
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from django.db.models import Sum
 
 from accounts.models import Mailbox
-from warmup.engine.sql import Column, update_rows
+from warmup import sql
 from warmup.models import DailyStat
 
 WINDOW_DAYS = 7
@@ -28,13 +28,8 @@ SPAM_FLAG_RATE = 0.25
 REPLY_TARGET = 0.30
 INBOX_POINTS, REPLY_POINTS = 80, 20
 
-_COLUMNS: list[Column] = [
-    ("id", "bigint"),
-    ("inbox_rate_7d", "float"),
-    ("reply_rate_7d", "float"),
-    ("deliverability_score", "integer"),
-    ("spam_flagged", "boolean"),
-]
+# What the refresh writes, in the order of the rows it builds.
+_FIGURES = ("id", "inbox_rate_7d", "reply_rate_7d", "deliverability_score", "spam_flagged")
 
 
 def assess(
@@ -74,4 +69,4 @@ def update_deliverability(now: dt.datetime, mailbox_ids: Iterable[int] | None = 
             assess(s["sent"], s["inbox"], s["spam"], s["replied"]) if s else (None,) * 3 + (False,)
         )
         rows.append((box_id, *figures))
-    return update_rows(Mailbox._meta.db_table, _COLUMNS, rows)
+    return sql.update_rows(Mailbox, _FIGURES, rows)

@@ -29,18 +29,18 @@ from django.db.models import F, Q
 
 from accounts import crypto
 from accounts.models import Mailbox
-from warmup.engine import content, pacing
-from warmup.engine.deliverability import update_deliverability
-from warmup.engine.planner import plan_cap_of
-from warmup.engine.record import add_to_days, end_of_day
-from warmup.models import DailyStat, Placement, SendLog, SendStatus
-from warmup.transport.imap import (
+from accounts.transport.imap import (
     Found,
     ImapAuthError,
     ImapError,
     ImapHostRefused,
     ImapSession,
 )
+from warmup.engine import content, pacing
+from warmup.engine.deliverability import update_deliverability
+from warmup.engine.planner import plan_cap_of
+from warmup.engine.record import add_to_days, end_of_day
+from warmup.models import DailyStat, Placement, SendLog, SendStatus
 
 log = logging.getLogger("warmup.engage")
 
@@ -234,7 +234,7 @@ def _engage_mailbox(
         return done
     deadline = time.monotonic() + time_box_s
     try:
-        password = box.imap_password
+        account = box.imap_account()
     except crypto.SecretError as exc:
         pause_engagement(box.id, f"IMAP password unreadable: {exc}")
         done.error, done.paused = str(exc), True
@@ -242,11 +242,7 @@ def _engage_mailbox(
     try:
         # One deadline for the whole session: every read waits only for what is left.
         session = ImapSession(
-            box.imap_host,
-            box.imap_port,
-            box.imap_security,
-            box.imap_username,
-            password,
+            account,
             timeout=time_box_s,
             allow_private=allow_private,
         )

@@ -12,9 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import connection
-
-from warmup.engine.sql import Column, rows_cte, update_rows
+from warmup import sql
 from warmup.models import RateWindow
 
 GLOBAL_MINUTE = "global:minute"
@@ -67,15 +65,7 @@ def reserve_budget(now: dt.datetime, owners: Sequence[int], limits: Limits) -> l
     wanted = [(GLOBAL_MINUTE, minute), (GLOBAL_HOUR, hour)] + [
         (user_hour_key(owner), hour) for owner in sorted(set(owners))
     ]
-    table = RateWindow._meta.db_table
-    columns: list[Column] = [("key", "text"), ("window_start", "timestamptz")]
-    with connection.cursor() as cursor:
-        for cte, params in rows_cte(columns, wanted):
-            cursor.execute(
-                f"{cte} INSERT INTO {table} (key, window_start, used) "  # noqa: S608
-                "SELECT key, window_start, 0 FROM v WHERE TRUE ON CONFLICT DO NOTHING",
-                params,
-            )
+    sql.create_rate_windows(wanted)
     rows = {
         (key, start): (row_id, used)
         for row_id, key, start, used in RateWindow.objects.select_for_update()
@@ -101,5 +91,5 @@ def reserve_budget(now: dt.datetime, owners: Sequence[int], limits: Limits) -> l
         for owner, count in Counter(taken).items():
             row_id, used = user_rows[owner]
             changed.append((row_id, used + count))
-        update_rows(table, [("id", "bigint"), ("used", "integer")], changed)
+        sql.update_rows(RateWindow, ("id", "used"), changed)
     return granted

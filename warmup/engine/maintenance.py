@@ -3,7 +3,7 @@ holds locks for long.
 
 Send logs, day counters and per-minute send counts are kept LOG_RETENTION_DAYS (90),
 rate windows two days (metric snapshots are the metrics app's:
-metrics.snapshot.prune_snapshots). Streaks need no rollup: they are carried as sends are
+metrics.tasks.snapshot prunes them). Streaks need no rollup: they are carried as sends are
 recorded (a day that ends below quota keeps streak 0)."""
 
 from __future__ import annotations
@@ -11,16 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db import models
-
 from warmup.engine import workers
 from warmup.engine.deliverability import update_deliverability
 from warmup.engine.record import expire_stale_slots
 from warmup.models import DailyStat, RateWindow, SendCount, SendLog
 from warmup_project.config import WarmupConfig
+from warmup_project.db import delete_in_batches
 
 LOG_RETENTION_DAYS = 90
-DELETE_BATCH = 10_000
 
 
 @dataclass(frozen=True)
@@ -49,13 +47,3 @@ def run_maintenance(now: dt.datetime, config: WarmupConfig) -> Maintenance:
             RateWindow.objects.filter(window_start__lt=now - dt.timedelta(days=2))
         ),
     )
-
-
-def delete_in_batches(rows: models.QuerySet, batch: int = DELETE_BATCH) -> int:
-    """Delete `rows` a batch of ids at a time (Django's delete, so replies pointing at
-    a deleted send get their link cleared); returns how many rows of `rows` went."""
-    deleted = 0
-    while ids := list(rows.order_by().values_list("pk", flat=True)[:batch]):
-        _, per_model = rows.model.objects.filter(pk__in=ids).delete()
-        deleted += per_model.get(rows.model._meta.label, 0)
-    return deleted

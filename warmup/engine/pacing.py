@@ -11,8 +11,6 @@ import random
 import zoneinfo
 from dataclasses import dataclass
 
-ALL_WEEKDAYS = 0b1111111  # bit 0 = Monday … bit 6 = Sunday
-
 
 def daily_quota(
     *,

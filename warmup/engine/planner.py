@@ -20,10 +20,11 @@ from django.db.models import Case, DateField, Exists, F, OuterRef, Q, QuerySet, 
 from django.db.models.functions import Coalesce
 
 from accounts import status as mailbox_status
-from accounts.models import Mailbox, OwnerPlan, timezones_in_use
+from accounts.models import Mailbox, OwnerPlan
+from accounts.sql import timezones_in_use
 from warmup.engine import pacing
-from warmup.engine.sql import SlotRow, insert_slots
 from warmup.models import DailyStat
+from warmup.sql import SlotRow, insert_slots
 
 PLAN_BATCH = 2000  # mailboxes per transaction
 DEFAULT_PLAN_CAP = OwnerPlan._meta.get_field("max_daily_quota").default

@@ -15,17 +15,18 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 
 from accounts import status as mailbox_status
-from accounts.models import Mailbox, timezones_in_use
+from accounts.models import Mailbox
+from accounts.sql import timezones_in_use
+from accounts.transport.smtp import Outcome, Result
+from warmup import sql
 from warmup.engine import pacing
 from warmup.engine.counters import count_attempts
 from warmup.engine.planner import local_date_expression, local_dates
-from warmup.engine.sql import Column, postpone_waiting_slots, rows_cte, update_rows
-from warmup.models import CLAIMABLE_STATUSES, DAILY_COUNTERS, DailyStat, SendLog, SendStatus
-from warmup.transport.smtp import Outcome, Result
+from warmup.models import CLAIMABLE_STATUSES, SendLog, SendStatus
 
 # Consecutive failed sends after which a mailbox is paused instead of hammered.
 FAILURES_BEFORE_PAUSE = 10
@@ -43,17 +44,17 @@ _SLOT_STATUS = {
 # Outcomes that count toward the circuit breaker: the server or the mailbox failed.
 _HARD_FAILURES = (Outcome.FAILED, Outcome.ERROR)
 # What recording writes to a slot, in the order of the rows it builds.
-_RECORDED: tuple[Column, ...] = (
-    ("id", "bigint"),
-    ("status", "text"),
-    ("smtp_code", "integer"),
-    ("smtp_error", "text"),
-    ("timestamp", "timestamptz"),
-    ("scheduled_at", "timestamptz"),
-    ("recipient_id", "bigint"),
-    ("message_id", "text"),
-    ("thread_id", "text"),
-    ("sent_at", "timestamptz"),
+_RECORDED = (
+    "id",
+    "status",
+    "smtp_code",
+    "smtp_error",
+    "timestamp",
+    "scheduled_at",
+    "recipient_id",
+    "message_id",
+    "thread_id",
+    "sent_at",
 )
 _STAT_FIELD = {
     SendStatus.SENT: "sent",
@@ -61,7 +62,6 @@ _STAT_FIELD = {
     SendStatus.UNKNOWN: "unknown",
     SendStatus.DEFERRED: "deferred",
 }
-_COUNTERS = ("sent", "failed", "deferred", "unknown", "received")
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def record_results(now: dt.datetime, sends: Sequence[Sent], rng: random.Random) 
             mailbox_events[sender_id].append(result)
             if status == SendStatus.SENT:
                 received.append(send)
-        update_rows(SendLog._meta.db_table, _RECORDED, rows)
+        sql.update_rows(SendLog, _RECORDED, rows)
         _count_received(now, received, stat_deltas)
         _apply_stat_deltas(stat_deltas)
         paused = _update_mailboxes(now, mailbox_events, rng)
@@ -152,33 +152,17 @@ def _apply_stat_deltas(deltas: dict[tuple[int, dt.date], Counter[str]]) -> None:
     whatever the number of mailboxes; a row reaching its quota gets quota_met and its
     streak (yesterday's streak + 1). Rows are taken in (mailbox, date) order, so two
     workers recording at once wait for each other instead of deadlocking."""
-    rows = [
-        (mailbox_id, day, day - dt.timedelta(days=1), *(delta[c] for c in _COUNTERS))
-        for (mailbox_id, day), delta in sorted(deltas.items())
-    ]
-    columns: list[Column] = [("mailbox_id", "bigint"), ("date", "date"), ("yesterday", "date")]
-    columns += [(name, "integer") for name in _COUNTERS]
-    t = DailyStat._meta.db_table
-    reaches_quota = f"NOT {t}.quota_met AND {t}.quota > 0 AND {t}.sent + excluded.sent >= {t}.quota"
-    adds = ", ".join(f"{c} = {t}.{c} + excluded.{c}" for c in _COUNTERS)
-    counters = ", ".join(_COUNTERS)
-    with connection.cursor() as cursor:
-        for cte, params in rows_cte(columns, rows):
-            # Yesterday comes from v (date arithmetic differs between databases). A
-            # new row has no quota yet, so only an existing one can reach it here.
-            cursor.execute(
-                f"{cte} INSERT INTO {t} (mailbox_id, date, quota, reserved, {counters}, "  # noqa: S608
-                "replied, inbox, spam, quota_met, streak) "
-                f"SELECT mailbox_id, date, 0, 0, {counters}, 0, 0, 0, FALSE, 0 FROM v "
-                "WHERE TRUE ORDER BY mailbox_id, date "
-                f"ON CONFLICT (mailbox_id, date) DO UPDATE SET {adds}, "
-                f"quota_met = {t}.quota_met OR ({reaches_quota}), "
-                f"streak = CASE WHEN {reaches_quota} THEN 1 + COALESCE("
-                f"(SELECT y.streak FROM {t} y WHERE y.mailbox_id = {t}.mailbox_id "
-                f"AND y.date = (SELECT yesterday FROM v WHERE v.mailbox_id = {t}.mailbox_id "
-                f"AND v.date = {t}.date) AND y.quota_met), 0) ELSE {t}.streak END",
-                params,
+    sql.add_recorded_to_days(
+        [
+            (
+                mailbox_id,
+                day,
+                day - dt.timedelta(days=1),
+                *(delta[c] for c in sql.RECORDED_COUNTERS),
             )
+            for (mailbox_id, day), delta in sorted(deltas.items())
+        ]
+    )
 
 
 def add_to_days(counts: Counter[tuple[int, dt.date]], column: str) -> None:
@@ -186,22 +170,7 @@ def add_to_days(counts: Counter[tuple[int, dt.date]], column: str) -> None:
     INSERT … ON CONFLICT taking the rows in (mailbox, date) order, like recording does,
     so concurrent sessions queue for shared rows instead of deadlocking; callers run
     it in a transaction of its own (no other DailyStat lock held)."""
-    assert column in ("unknown", "inbox", "spam", "replied")  # from code, never input
-    columns: list[Column] = [("mailbox_id", "bigint"), ("date", "date"), ("n", "integer")]
-    rows = [(m, d, n) for (m, d), n in sorted(counts.items())]
-    t = DailyStat._meta.db_table
-    zeros = [c for c in (*DAILY_COUNTERS, "quota_met") if c != column]
-    zero_values = ", ".join("FALSE" if c == "quota_met" else "0" for c in zeros)
-    with connection.cursor() as cursor:
-        for cte, params in rows_cte(columns, rows):
-            cursor.execute(
-                f"{cte} INSERT INTO {t} (mailbox_id, date, {column}, {', '.join(zeros)}) "  # noqa: S608
-                f"SELECT mailbox_id, date, n, {zero_values} "
-                "FROM v WHERE TRUE ORDER BY mailbox_id, date "
-                f"ON CONFLICT (mailbox_id, date) DO UPDATE "
-                f"SET {column} = {t}.{column} + excluded.{column}",
-                params,
-            )
+    sql.add_to_days(column, [(m, d, n) for (m, d), n in sorted(counts.items())])
 
 
 def _update_mailboxes(now: dt.datetime, events: dict[int, list[Result]], rng: random.Random) -> int:
@@ -266,26 +235,25 @@ def _update_mailboxes(now: dt.datetime, events: dict[int, list[Result]], rng: ra
                     now,
                 )
         stopped += was_active and box.status != mailbox_status.ACTIVE
-        changed.append(tuple(getattr(box, name) for name, _ in _MAILBOX_COLUMNS))
+        changed.append(tuple(getattr(box, name) for name in _MAILBOX_STATE))
         if any(r.slow for r in events[box.id]):
             # A server that kept a batch waiting: its mailbox's waiting slots wait out the
             # backoff of its failures in a row, so the next batches are not held by it.
             slow.append((box.id, now + pacing.backoff(box.consecutive_failures, rng)))
-    update_rows(Mailbox._meta.db_table, _MAILBOX_COLUMNS, changed)
-    postpone_waiting_slots(slow)
+    sql.update_rows(Mailbox, _MAILBOX_STATE, changed)
+    sql.postpone_waiting_slots(slow)
     return stopped
 
 
-_MAILBOX_COLUMNS: tuple[Column, ...] = (
-    ("id", "bigint"),
-    ("status", "text"),
-    ("status_reason", "text"),
-    ("status_changed_at", "timestamptz"),
-    ("consecutive_failures", "integer"),
-    ("last_error", "text"),
-    ("last_error_at", "timestamptz"),
+_MAILBOX_STATE = (
+    "id",
+    "status",
+    "status_reason",
+    "status_changed_at",
+    "consecutive_failures",
+    "last_error",
+    "last_error_at",
 )
-_MAILBOX_STATE = tuple(name for name, _ in _MAILBOX_COLUMNS)
 
 
 def expire_stale_slots(now: dt.datetime) -> int:

@@ -23,11 +23,12 @@ from django.db import connection
 from django.db.models import F
 
 from accounts.models import Mailbox, OwnerPlan
+from accounts.transport.smtp import Group, Outcome, Result
+from warmup import sql
 from warmup.engine.claim import Shard
 from warmup.engine.cycle import CycleStats, Engine
 from warmup.engine.limits import Limits
 from warmup.models import DailyStat, SendLog
-from warmup.transport.smtp import Group, Outcome, Result
 from warmup_project.config import WarmupConfig
 
 PROVIDERS = ("gmail", "outlook", "yahoo", "zoho", "other")
@@ -154,9 +155,8 @@ def housekeeping() -> None:
     """What autovacuum does over a real hour, done at each simulated hour: a simulated
     day passes in minutes, far too fast for autovacuum, and without fresh statistics
     and with the claim index full of dead entries PostgreSQL plans the claim badly."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE logs, warmup_logs, rate_windows, mailboxes")
+    with connection.cursor() as cursor:
+        cursor.execute(sql.VACUUM_ANALYZE_ENGINE_TABLES)
 
 
 @dataclass

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Greatest
-from django.utils import timezone
 
+from warmup import sql
 from warmup.engine.counters import count_attempts
 from warmup.engine.record import add_to_days
 from warmup.models import SendLog, SendStatus, Worker
@@ -37,15 +37,6 @@ REAPER_LOCK = 0x7761726D7570
 
 def worker_name(prefix: str = "") -> str:
     return f"{prefix}{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-def db_now() -> dt.datetime:
-    """The database's clock: workers on machines with skewed clocks agree on it."""
-    if connection.vendor != "postgresql":
-        return timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT now()")
-        return cursor.fetchone()[0]
 
 
 def register(name: str, shard: int, shard_count: int, now: dt.datetime) -> None:
@@ -88,11 +79,10 @@ def reap(now: dt.datetime, timeout: dt.timedelta) -> Reaped:
     nothing when another worker's reaper holds the lock."""
     cutoff = now - timeout
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [REAPER_LOCK])
-                if not cursor.fetchone()[0]:
-                    return Reaped()
+        with connection.cursor() as cursor:
+            cursor.execute(sql.TRY_REAPER_LOCK, [REAPER_LOCK])
+            if not cursor.fetchone()[0]:
+                return Reaped()
         dead = list(Worker.objects.filter(heartbeat_at__lt=cutoff).values_list("name", flat=True))
         alive = Worker.objects.filter(heartbeat_at__gte=cutoff).values("name")
         # Slots of dead workers, and of workers no longer registered at all (reaped

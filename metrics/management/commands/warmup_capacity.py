@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from accounts.models import Mailbox
 from metrics.capacity import assess
 from metrics.reading import limits_of, todays_demands
-from warmup.engine.workers import db_now
+from warmup_project.db import db_now
 
 SHORT_EXIT = 3
 

@@ -24,7 +24,7 @@ from django.db import DatabaseError, close_old_connections
 
 from accounts.models import Mailbox
 from warmup.engine.engage import engage_pass
-from warmup.engine.workers import db_now
+from warmup_project.db import db_now
 
 log = logging.getLogger("warmup.engage")
 IDLE_S = 10  # between two passes that found nothing due

@@ -8,8 +8,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from warmup.engine import control, workers
+from warmup.engine import control
 from warmup.models import EngineState, Worker
+from warmup_project.db import db_now
 
 
 class Command(BaseCommand):
@@ -23,13 +24,13 @@ class Command(BaseCommand):
         if action != "status":
             control.apply(
                 action,
-                workers.db_now(),
+                db_now(),
                 actor_name=f"manage.py ({getpass.getuser()})",
                 reason=reason,
             )
             self.stdout.write(f"engine {action}: done; every worker notices within one loop")
         state = EngineState.load()
-        now = workers.db_now()
+        now = db_now()
         self.stdout.write(
             f"engine: {'running' if state.running else 'stopped'}"
             + (f" ({state.reason})" if state.reason else "")

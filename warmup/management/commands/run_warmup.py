@@ -24,12 +24,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, close_old_connections, connection
 
+from accounts.transport.sink import SinkServer
 from warmup.engine import workers
 from warmup.engine.claim import Shard
 from warmup.engine.cycle import Engine
+from warmup.engine.production import smtp_engine
 from warmup.models import EngineState
-from warmup.tasks import smtp_engine
-from warmup.transport.sink import SinkServer
 
 log = logging.getLogger("warmup.engine")
 

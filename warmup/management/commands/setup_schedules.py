@@ -25,7 +25,7 @@ def wanted(cron_minutes: int, shards: int, *, sending: bool = True) -> dict[str,
     schedules = {
         f"{PREFIX}plan": {"func": "warmup.tasks.plan", "minutes": cron_minutes, **every},
         f"{PREFIX}metric snapshot": {
-            "func": "warmup.tasks.snapshot",
+            "func": "metrics.tasks.snapshot",
             "minutes": cron_minutes,
             **every,
         },

@@ -14,7 +14,7 @@ import imaplib
 import socket
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
 from typing import Any
@@ -23,7 +23,7 @@ import imapclient
 import imapclient.exceptions
 from imapclient.exceptions import IMAPClientError
 
-from warmup.transport.replies import LoginCheck, network_failure, printable_line
+from accounts.transport.replies import LoginCheck, network_failure, printable_line
 from warmup_project import hosts
 
 # Bytes one reply may take: a FETCH of the warmup headers of a few thousand messages fits
@@ -201,12 +201,17 @@ def _failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {reply_line(exc)}"
 
 
+@dataclass(frozen=True)
+class ImapAccount:
+    host: str
+    port: int
+    security: str  # ssl | starttls | none
+    username: str
+    password: str = field(repr=False)
+
+
 def check_login(
-    host: str,
-    port: int,
-    security: str,
-    username: str,
-    password: str,
+    account: ImapAccount,
     *,
     timeout: float = 10,
     tls_context: ssl.SSLContext | None = None,
@@ -217,15 +222,15 @@ def check_login(
     client: _Client | None = None
     try:
         client = _connect(
-            host,
-            port,
-            security,
+            account.host,
+            account.port,
+            account.security,
             tls_context=tls_context,
             deadline=deadline,
             reply_cap=CHECK_REPLY_CAP,
             allow_private=allow_private,
         )
-        return LoginCheck(True, reply_line(client.login(username, password)))
+        return LoginCheck(True, reply_line(client.login(account.username, account.password)))
     except hosts.HostRefused as exc:
         return LoginCheck(False, f"IMAP {exc}", refused=True)
     except (IMAPClientError, OSError) as exc:
@@ -308,11 +313,7 @@ class ImapSession:
 
     def __init__(
         self,
-        host: str,
-        port: int,
-        security: str,
-        username: str,
-        password: str,
+        account: ImapAccount,
         *,
         timeout: float = 45,
         tls_context: ssl.SSLContext | None = None,
@@ -321,9 +322,9 @@ class ImapSession:
         """Connect and log in; `timeout` is the whole session's, every command included."""
         try:
             self.client = _connect(
-                host,
-                port,
-                security,
+                account.host,
+                account.port,
+                account.security,
                 tls_context=tls_context,
                 deadline=time.monotonic() + timeout,
                 reply_cap=REPLY_CAP,
@@ -334,7 +335,7 @@ class ImapSession:
         except (OSError, IMAPClientError) as exc:
             raise ImapError(_failure(exc)) from None
         try:
-            self.client.login(username, password)
+            self.client.login(account.username, account.password)
         except imapclient.exceptions.LoginError as exc:
             self.close()
             raise ImapAuthError(f"IMAP login refused: {reply_line(exc)}") from None

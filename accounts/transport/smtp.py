@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import aiosmtplib
 from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 
-from warmup.transport.replies import LoginCheck, network_failure, printable_line
+from accounts.transport.replies import LoginCheck, network_failure, printable_line
 from warmup_project import hosts
 
 log = logging.getLogger("warmup.smtp")

@@ -1,0 +1,348 @@
+"""The warmup app's hand-written SQL, each statement by name; Django's ORM writes the
+rest. These are what the ORM cannot write in one round trip: set-based writes of many
+rows (the engine records thousands of rows a minute, and Django's bulk_update builds a
+CASE WHEN per field per row), upserts that add to counters, COPY of a day's plan, the
+reaper's advisory lock.
+
+Each statement is composed once, when this module is first imported, with psycopg.sql:
+table and column names come from the models' `_meta` and are quoted as identifiers, and
+every value is a bound parameter. Rows travel as one array parameter per column,
+unnested in `WITH v(…)`: the statement's text is the same whatever the number of rows
+(psycopg parses it once) and the values are adapted in psycopg's C code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from functools import cache
+from typing import Any, NamedTuple
+
+from django.db import connection, models
+from psycopg import sql
+
+from accounts.models import Mailbox
+from warmup.models import (
+    CLAIMABLE_STATUSES,
+    DailyStat,
+    RateWindow,
+    SendCount,
+    SendLog,
+    SendTotal,
+)
+
+
+class Column(NamedTuple):
+    """A column of rows passed in: its name in `v` and its PostgreSQL type."""
+
+    name: str
+    type: str
+
+
+def column(model: type[models.Model], name: str) -> Column:
+    """The model field's column, typed as the table has it (a varchar's length left out:
+    a value too long fails on assignment, as it would in an INSERT)."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field), name  # a concrete field, not a reverse relation
+    kind = field.db_type(connection)
+    assert kind, name
+    return Column(field.column, kind.split("(")[0])
+
+
+def columns(model: type[models.Model], *names: str) -> tuple[Column, ...]:
+    return tuple(column(model, name) for name in names)
+
+
+def _text(statement: sql.Composable) -> str:
+    return statement.as_string()
+
+
+def _table(model: type[models.Model]) -> sql.Identifier:
+    return sql.Identifier(model._meta.db_table)
+
+
+def _names(cols: Sequence[Column]) -> sql.Composed:
+    return sql.SQL(", ").join(sql.Identifier(c.name) for c in cols)
+
+
+def _rows_cte(cols: Sequence[Column]) -> sql.Composed:
+    """`WITH v(a, b) AS (SELECT * FROM unnest(%s::bigint[], %s::text[]))`."""
+    arrays = sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(c.type)) for c in cols)
+    return sql.SQL("WITH v({}) AS (SELECT * FROM unnest({}))").format(_names(cols), arrays)
+
+
+def _arrays(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows → one list per column (the unnest's parameters)."""
+    return [list(values) for values in zip(*rows, strict=True)] or [[] for _ in range(width)]
+
+
+def _execute(statement: str, params: Sequence[Any]) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.rowcount
+
+
+# --- updating rows found by id ----------------------------------------------------------
+
+
+@cache
+def _update_statement(model: type[models.Model], names: tuple[str, ...]) -> str:
+    cols = columns(model, *names)
+    key, table = cols[0].name, _table(model)
+    return _text(
+        sql.SQL(
+            "{cte} UPDATE {table} SET {assignments} FROM v WHERE {table}.{key} = v.{key}"
+        ).format(
+            cte=_rows_cte(cols),
+            table=table,
+            assignments=sql.SQL(", ").join(
+                sql.SQL("{0} = v.{0}").format(sql.Identifier(c.name)) for c in cols[1:]
+            ),
+            key=sql.Identifier(key),
+        )
+    )
+
+
+def update_rows(
+    model: type[models.Model], fields: tuple[str, ...], rows: Sequence[Sequence[Any]]
+) -> int:
+    """Set the fields of each row found by the first field (its key, usually "id") to the
+    row's values, in one statement; returns rows updated."""
+    if not rows:
+        return 0
+    return _execute(_update_statement(model, fields), _arrays(rows, len(fields)))
+
+
+# --- send slots -------------------------------------------------------------------------
+
+_POSTPONE = (Column("sender_id", "bigint"), Column("not_before", "timestamptz"))
+POSTPONE_WAITING_SLOTS = _text(
+    sql.SQL(
+        "{cte} UPDATE {t} SET scheduled_at = v.not_before FROM v "
+        "WHERE {t}.sender_id = v.sender_id AND {t}.status = ANY(%s) "
+        "AND {t}.scheduled_at < v.not_before"
+    ).format(cte=_rows_cte(_POSTPONE), t=_table(SendLog))
+)
+
+
+def postpone_waiting_slots(not_before: Sequence[tuple[int, dt.datetime]]) -> int:
+    """For each (sender id, time): its slots still waiting to be claimed and due earlier
+    are due at that time; slots due later keep theirs. One statement for all senders;
+    returns slots moved."""
+    if not not_before:
+        return 0
+    params = [*_arrays(sorted(not_before), 2), [str(s) for s in CLAIMABLE_STATUSES]]
+    return _execute(POSTPONE_WAITING_SLOTS, params)
+
+
+# A planned slot: (sender_id, day, slot_no, scheduled_at), the columns of PLANNED_SLOTS.
+SlotRow = tuple[int, dt.date, int, dt.datetime]
+_PLANNED = columns(SendLog, "sender", "day", "slot_no", "scheduled_at")
+# Every other column of a new slot takes its field's default, bound as a parameter:
+# a field added to SendLog is covered without touching this statement. "timestamp"
+# (when the row last changed) is the planning time.
+_NEW_SLOT_FIELDS = [
+    f
+    for f in SendLog._meta.concrete_fields
+    if not f.primary_key and f.column not in {c.name for c in _PLANNED}
+]
+PLANNED_SLOTS = sql.Identifier("planned_slots")
+CREATE_PLANNED_SLOTS = _text(
+    sql.SQL("CREATE TEMPORARY TABLE IF NOT EXISTS {} ({})").format(
+        PLANNED_SLOTS,
+        sql.SQL(", ").join(
+            sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.type)) for c in _PLANNED
+        ),
+    )
+)
+COPY_PLANNED_SLOTS = _text(
+    sql.SQL("COPY {} ({}) FROM STDIN").format(PLANNED_SLOTS, _names(_PLANNED))
+)
+INSERT_PLANNED_SLOTS = _text(
+    sql.SQL(
+        "INSERT INTO {t} ({planned}, {others}) SELECT {planned}, {values} FROM {src} "
+        "ON CONFLICT DO NOTHING"
+    ).format(
+        t=_table(SendLog),
+        planned=_names(_PLANNED),
+        others=sql.SQL(", ").join(sql.Identifier(f.column) for f in _NEW_SLOT_FIELDS),
+        values=sql.SQL(", ").join(sql.Placeholder() for _ in _NEW_SLOT_FIELDS),
+        src=PLANNED_SLOTS,
+    )
+)
+TRUNCATE_PLANNED_SLOTS = _text(sql.SQL("TRUNCATE {}").format(PLANNED_SLOTS))
+
+
+def insert_slots(rows: Sequence[SlotRow], now: dt.datetime) -> None:
+    """Insert planned slots, skipping any that exist (UNIQUE(sender, day, slot_no)).
+
+    The day's plan is millions of rows at 100,000 mailboxes. They go through COPY
+    (psycopg's C path) into a temporary table and from there into `logs` with ON CONFLICT
+    DO NOTHING: building and quoting an INSERT of that size in Python costs more than the
+    database's work."""
+    if not rows:
+        return
+    values = [now if f.name == "timestamp" else f.get_default() for f in _NEW_SLOT_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(CREATE_PLANNED_SLOTS)
+        with cursor.cursor.copy(COPY_PLANNED_SLOTS) as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(INSERT_PLANNED_SLOTS, values)
+        cursor.execute(TRUNCATE_PLANNED_SLOTS)
+
+
+# --- day counters -----------------------------------------------------------------------
+
+
+def _new_day_defaults(given: Sequence[str]) -> tuple[sql.Composed, list[Any]]:
+    """The DailyStat columns not in `given` (id and the key aside), and their defaults."""
+    fields = [
+        f
+        for f in DailyStat._meta.concrete_fields
+        if not f.primary_key and f.column not in {"mailbox_id", "date", *given}
+    ]
+    return sql.SQL(", ").join(sql.Identifier(f.column) for f in fields), [
+        f.get_default() for f in fields
+    ]
+
+
+# What recording adds to a day, in the order of the rows record_results builds.
+RECORDED_COUNTERS = ("sent", "failed", "deferred", "unknown", "received")
+_RECORDED_DAYS = (
+    Column("mailbox_id", "bigint"),
+    Column("date", "date"),
+    Column("yesterday", "date"),  # from the caller: date arithmetic stays in Python
+    *(Column(name, "integer") for name in RECORDED_COUNTERS),
+)
+_recorded_others, RECORDED_DAY_DEFAULTS = _new_day_defaults(RECORDED_COUNTERS)
+_t = _table(DailyStat)
+_reaches_quota = sql.SQL(
+    "NOT {t}.quota_met AND {t}.quota > 0 AND {t}.sent + excluded.sent >= {t}.quota"
+).format(t=_t)
+# A new row has no quota yet, so only an existing one can reach it here.
+ADD_RECORDED_TO_DAYS = _text(
+    sql.SQL(
+        "{cte} INSERT INTO {t} (mailbox_id, date, {counters}, {others}) "
+        "SELECT mailbox_id, date, {counters}, {defaults} FROM v "
+        "WHERE TRUE ORDER BY mailbox_id, date "
+        "ON CONFLICT (mailbox_id, date) DO UPDATE SET {adds}, "
+        "quota_met = {t}.quota_met OR ({reaches}), "
+        "streak = CASE WHEN {reaches} THEN 1 + COALESCE("
+        "(SELECT y.streak FROM {t} y WHERE y.mailbox_id = {t}.mailbox_id "
+        "AND y.date = (SELECT yesterday FROM v WHERE v.mailbox_id = {t}.mailbox_id "
+        "AND v.date = {t}.date) AND y.quota_met), 0) ELSE {t}.streak END"
+    ).format(
+        cte=_rows_cte(_RECORDED_DAYS),
+        t=_t,
+        counters=sql.SQL(", ").join(sql.Identifier(c) for c in RECORDED_COUNTERS),
+        others=_recorded_others,
+        defaults=sql.SQL(", ").join(sql.Placeholder() for _ in RECORDED_DAY_DEFAULTS),
+        adds=sql.SQL(", ").join(
+            sql.SQL("{0} = {t}.{0} + excluded.{0}").format(sql.Identifier(c), t=_t)
+            for c in RECORDED_COUNTERS
+        ),
+        reaches=_reaches_quota,
+    )
+)
+
+
+def add_recorded_to_days(rows: Sequence[Sequence[Any]]) -> None:
+    """Rows of (mailbox_id, date, yesterday, *RECORDED_COUNTERS): see
+    warmup.engine.record._apply_stat_deltas."""
+    if rows:
+        _execute(
+            ADD_RECORDED_TO_DAYS, [*_arrays(rows, len(_RECORDED_DAYS)), *RECORDED_DAY_DEFAULTS]
+        )
+
+
+def _add_to_day(counter: str) -> tuple[str, list[Any]]:
+    others, defaults = _new_day_defaults([counter])
+    statement = sql.SQL(
+        "{cte} INSERT INTO {t} (mailbox_id, date, {c}, {others}) "
+        "SELECT mailbox_id, date, n, {defaults} FROM v WHERE TRUE ORDER BY mailbox_id, date "
+        "ON CONFLICT (mailbox_id, date) DO UPDATE SET {c} = {t}.{c} + excluded.{c}"
+    ).format(
+        cte=_rows_cte(
+            (Column("mailbox_id", "bigint"), Column("date", "date"), Column("n", "integer"))
+        ),
+        t=_t,
+        c=sql.Identifier(counter),
+        others=others,
+        defaults=sql.SQL(", ").join(sql.Placeholder() for _ in defaults),
+    )
+    return _text(statement), defaults
+
+
+# The counters added to one at a time (the reaper's unknown, engagement's placements and
+# replies), each with its statement and the other columns' defaults.
+ADD_TO_DAY = {c: _add_to_day(c) for c in ("unknown", "inbox", "spam", "replied")}
+
+
+def add_to_days(counter: str, rows: Sequence[tuple[int, dt.date, int]]) -> None:
+    """Rows of (mailbox_id, date, n): see warmup.engine.record.add_to_days."""
+    statement, defaults = ADD_TO_DAY[counter]
+    if rows:
+        _execute(statement, [*_arrays(rows, 3), *defaults])
+
+
+# --- send counters (warmup.engine.counters) ----------------------------------------------
+
+ADD_SEND_TOTALS = _text(
+    sql.SQL(
+        "INSERT INTO {t} (status, total) SELECT * FROM unnest(%s::text[], %s::bigint[]) "
+        "ON CONFLICT (status) DO UPDATE SET total = {t}.total + excluded.total"
+    ).format(t=_table(SendTotal))
+)
+ADD_SEND_COUNTS = _text(
+    sql.SQL(
+        "INSERT INTO {t} (minute, status, count) "
+        "SELECT %s, * FROM unnest(%s::text[], %s::integer[]) "
+        "ON CONFLICT (minute, status) DO UPDATE SET count = {t}.count + excluded.count"
+    ).format(t=_table(SendCount))
+)
+
+
+def add_send_counts(minute: dt.datetime, rows: Sequence[tuple[str, int]]) -> None:
+    """Rows of (status, attempts), in status order: see warmup.engine.counters."""
+    statuses, counts = _arrays(rows, 2)
+    with connection.cursor() as cursor:
+        cursor.execute(ADD_SEND_TOTALS, [statuses, counts])
+        cursor.execute(ADD_SEND_COUNTS, [minute, statuses, counts])
+
+
+# --- rate windows (warmup.engine.limits) -------------------------------------------------
+
+_WINDOWS = columns(RateWindow, "key", "window_start")
+CREATE_RATE_WINDOWS = _text(
+    sql.SQL(
+        "{cte} INSERT INTO {t} (key, window_start, used) "
+        "SELECT key, window_start, 0 FROM v WHERE TRUE ON CONFLICT DO NOTHING"
+    ).format(cte=_rows_cte(_WINDOWS), t=_table(RateWindow))
+)
+
+
+def create_rate_windows(rows: Sequence[tuple[str, dt.datetime]]) -> None:
+    """The (key, window start) rows that are missing, with nothing used."""
+    _execute(CREATE_RATE_WINDOWS, _arrays(rows, 2))
+
+
+# --- workers and the simulator -----------------------------------------------------------
+
+# The reaper runs in one worker at a time: (lock key,) → whether this one got it.
+TRY_REAPER_LOCK = "SELECT pg_try_advisory_xact_lock(%s)"
+
+# What autovacuum does over a real hour (warmup.engine.simulate.housekeeping).
+VACUUM_ANALYZE_ENGINE_TABLES = _text(
+    sql.SQL("VACUUM ANALYZE {}").format(
+        sql.SQL(", ").join(_table(m) for m in (SendLog, DailyStat, RateWindow, Mailbox))
+    )
+)
+
+
+def create_schema(name: str) -> str:
+    return _text(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+
+
+def drop_schema(name: str) -> str:
+    return _text(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
