@@ -193,12 +193,6 @@ class MailboxQuerySet(models.QuerySet["Mailbox"]):
         if status not in _STATUS_ACTIONS:
             raise ValueError(f"unknown status {status!r}")
         resuming = status == mailbox_status.ACTIVE
-        if resuming:  # active, no failure in a row, engagement on: nothing to resume
-            changing = self.exclude(
-                status=status, consecutive_failures=0, engagement_paused_reason=""
-            )
-        else:
-            changing = self.exclude(status=status)
         update: dict[str, Any] = {
             "status": status,
             "status_reason": "" if resuming else reason,
@@ -208,11 +202,16 @@ class MailboxQuerySet(models.QuerySet["Mailbox"]):
         if resuming:
             update.update(consecutive_failures=0, engagement_paused_reason="")
         with transaction.atomic():
-            boxes = list(
-                changing.select_for_update(of=("self",))
-                .order_by("pk")
-                .only("pk", "email", *STATE_FIELDS)
-            )
+            # Every selected row is locked, then judged as it is once locked: filtering in
+            # the query would judge the snapshot, so a row the engine is stopping (still
+            # active in the snapshot) would be skipped, and stay stopped after a resume.
+            selected = self.select_for_update(of=("self",)).order_by("pk")
+            boxes = [
+                box
+                for box in selected.only("pk", "email", *STATE_FIELDS)
+                if box.status != status
+                or (resuming and (box.consecutive_failures or box.engagement_paused_reason))
+            ]
             for start in range(0, len(boxes), BULK_BATCH_SIZE):
                 batch = boxes[start : start + BULK_BATCH_SIZE]
                 Mailbox.objects.filter(pk__in=[box.pk for box in batch]).update(**update)

@@ -4,12 +4,14 @@ transaction that makes the change: the API, the admin actions and the admin form
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
@@ -124,3 +126,73 @@ def test_a_change_and_its_audit_are_one_transaction(
     sender.refresh_from_db()
     assert (sender.status, sender.consecutive_failures) == (mailbox_status.ERROR, FAILURES)
     assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_resume_waits_for_the_engine_and_resumes_what_it_stopped(
+    make_mailbox: Any, owner: Any
+) -> None:
+    """The engine records in a transaction holding the mailbox row; a resume made
+    meanwhile waits for it and then judges the row as the engine left it. Read without the
+    lock, the mailbox would look active with no failures (nothing to resume) and be left
+    in `error` once the engine commits."""
+    box = make_mailbox()
+    table = Mailbox._meta.db_table
+    held, release = threading.Event(), threading.Event()
+
+    def engine_stops_it() -> None:
+        other = connections.create_connection("default")
+        try:
+            with other.cursor() as cursor:
+                cursor.execute("BEGIN")
+                cursor.execute(f"SELECT id FROM {table} WHERE id = %s FOR UPDATE", [box.id])
+                cursor.execute(
+                    f"UPDATE {table} SET status = 'error', consecutive_failures = %s WHERE id = %s",
+                    [FAILURES, box.id],
+                )
+                held.set()
+                release.wait(10)
+                cursor.execute("COMMIT")
+        finally:
+            other.close()
+
+    resumed: list[bool] = []
+
+    def resume() -> None:
+        try:
+            resumed.append(Mailbox.objects.get(id=box.id).resume(Actor(owner, "api"), NOW))
+        finally:
+            connection.close()  # this thread's own connection
+
+    engine = threading.Thread(target=engine_stops_it)
+    engine.start()
+    person = threading.Thread(target=resume)
+    try:
+        assert held.wait(10)
+        person.start()
+        assert waiting_for_a_lock(within_s=10)
+    finally:
+        release.set()
+        engine.join()
+        if person.is_alive() or person.ident:
+            person.join()
+
+    assert resumed == [True]
+    box.refresh_from_db()
+    assert (box.status, box.consecutive_failures) == (mailbox_status.ACTIVE, 0)
+    (event,) = AuditEvent.objects.all()
+    assert event.detail["consecutive_failures"] == [FAILURES, 0]
+
+
+def waiting_for_a_lock(within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return True
+        time.sleep(0.05)
+    return False
