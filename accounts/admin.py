@@ -22,14 +22,17 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts import status as mailbox_status
-from accounts.models import ENGAGEMENT_FIELDS, Mailbox, OwnerPlan, validate_one_line
+from accounts.models import (
+    BULK_BATCH_SIZE,
+    ENGAGEMENT_FIELDS,
+    Actor,
+    Mailbox,
+    OwnerPlan,
+    validate_one_line,
+)
 from warmup_project.admin import ReadOnlyAdmin
 
 PASSWORD_FIELDS = ("smtp_password", "imap_password")
-
-# Rows per UPDATE / LogEntry INSERT: keeps "select all" over 100,000 mailboxes under the
-# databases' parameter limits while a normal selection (one page) is one statement.
-ACTION_BATCH_SIZE = 1000
 
 
 class CascadedHistoryMixin:
@@ -93,7 +96,6 @@ class MailboxAdminForm(forms.ModelForm):
             "imap_username",
             "warmup_enabled",
             "status",
-            "status_reason",
             "start_volume",
             "daily_increase",
             "daily_max",
@@ -129,7 +131,7 @@ def _mailboxes(count: int) -> str:
 
 
 def _batches(boxes: list[Mailbox]) -> list[list[Mailbox]]:
-    return [boxes[i : i + ACTION_BATCH_SIZE] for i in range(0, len(boxes), ACTION_BATCH_SIZE)]
+    return [boxes[i : i + BULK_BATCH_SIZE] for i in range(0, len(boxes), BULK_BATCH_SIZE)]
 
 
 @admin.register(Mailbox)
@@ -163,6 +165,7 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
     readonly_fields = (
         "smtp_password_stored",
         "imap_password_stored",
+        "status_reason",
         "status_changed_at",
         "consecutive_failures",
         "last_error",
@@ -254,22 +257,30 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
         return "stored: yes" if obj.imap_secret else "stored: no"
 
     def save_model(self, request: HttpRequest, obj: Mailbox, form: Any, change: bool) -> None:
+        # Inside the admin's transaction for the whole request, with its LogEntry.
+        now = timezone.now()
+        reason = f"set to {obj.status} by {request.user.get_username()} in admin"
+        if not change:
+            if "status" in form.changed_data:  # created in another status than active
+                obj.status_reason, obj.status_changed_at = reason, now
+            super().save_model(request, obj, form, change)
+            return
+        # The settings, then the status through the model's method: resuming resets the
+        # failure count, and the change is audited like the API's and the actions'.
+        status = obj.status
+        obj.save_settings()
         if "status" in form.changed_data:
-            # Through set_status so status_changed_at moves as it does for the engine.
-            reason = obj.status_reason
-            if "status_reason" not in form.changed_data:
-                reason = f"set to {obj.status} by {request.user.get_username()} in admin"
-            obj.set_status(obj.status, reason, timezone.now())
-        super().save_model(request, obj, form, change)
+            obj.set_status(status, reason, Actor(request.user, "admin"), now)
 
     # Actions. Each locks the rows it will change, updates them in bulk and writes one
     # LogEntry per changed mailbox, all in one transaction: the history never names a
-    # mailbox that did not change, nor misses one that did.
+    # mailbox that did not change, nor misses one that did. Pause and resume go through
+    # MailboxQuerySet.set_status, which also writes their AuditEvents.
 
-    def _lock_changing(self, changing: QuerySet[Mailbox], *fields: str) -> list[Mailbox]:
+    def _lock_changing(self, changing: QuerySet[Mailbox]) -> list[Mailbox]:
         # Locked in id order, so two actions (or an action and the engine) never wait on
         # each other in a cycle. No-op on SQLite, which serialises writers anyway.
-        return list(changing.select_for_update().order_by("pk").only("pk", "email", *fields))
+        return list(changing.select_for_update().order_by("pk").only("pk", "email"))
 
     def _log_changes(self, request: HttpRequest, boxes: list[Mailbox], message: str) -> None:
         # The rows log_change() would write, one INSERT per batch instead of per mailbox.
@@ -312,19 +323,11 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
     def _set_status(
         self, request: HttpRequest, queryset: QuerySet[Mailbox], status: str, verb: str
     ) -> None:
-        now = timezone.now()
         reason = f"{verb} by {request.user.get_username()} in admin"
-        changing = Mailbox.objects.filter(pk__in=queryset.values("pk")).exclude(status=status)
+        selected = Mailbox.objects.filter(pk__in=queryset.values("pk"))
+        by = Actor(request.user, "admin")
         with transaction.atomic():
-            boxes = self._lock_changing(changing, "status", "status_reason", "status_changed_at")
-            for box in boxes:
-                box.set_status(status, reason, now)
-                box.updated_at = now
-            Mailbox.objects.bulk_update(
-                boxes,
-                ["status", "status_reason", "status_changed_at", "updated_at"],
-                batch_size=ACTION_BATCH_SIZE,
-            )
+            boxes = selected.set_status(status, reason, by, timezone.now())
             self._log_changes(request, boxes, f"Status set to {status}: {reason}.")
         self.message_user(
             request, f"{verb.capitalize()} {_mailboxes(len(boxes))}.", messages.SUCCESS
@@ -344,9 +347,8 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
 
     @admin.action(description="Resume the selected mailboxes", permissions=["change"])
     def resume(self, request: HttpRequest, queryset: QuerySet[Mailbox]) -> None:
+        # Also from zero failures in a row, and lifts an engagement pause (Mailbox.resume).
         self._set_status(request, queryset, mailbox_status.ACTIVE, "resumed")
-        # Resuming also lifts an engagement pause (a refused IMAP login).
-        queryset.exclude(engagement_paused_reason="").update(engagement_paused_reason="")
 
 
 @admin.register(OwnerPlan)

@@ -22,18 +22,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
-from accounts import status as mailbox_status
 from accounts.connection import ConnectionTestsBusy, HostsRefused, try_logins
 from accounts.models import (
     ALL_WEEKDAYS,
     ENGAGEMENT_FIELDS,
+    Actor,
     Mailbox,
     OwnerPlan,
     guess_provider,
     validate_one_line,
     validate_timezone,
 )
-from warmup_project.api import bad_request
+from warmup_project.api import bad_request, client_address
 from warmup_project.permissions import staff_may
 
 
@@ -171,7 +171,10 @@ class MailboxSerializer(serializers.ModelSerializer):
             setattr(box, name, value)  # the password properties encrypt
         try:
             with transaction.atomic():
-                box.save()
+                if box._state.adding:
+                    box.save()
+                else:
+                    box.save_settings()  # the state is the engine's and pause/resume's
         except IntegrityError:
             raise bad_request("a mailbox with this address already exists.", "email") from None
         return box
@@ -235,30 +238,21 @@ class MailboxViewSet(viewsets.ModelViewSet):
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def pause(self, request: Request, pk: str | None = None) -> Response:
-        """Stop this mailbox's sending until it is resumed."""
+        """Stop this mailbox's sending until it is resumed (audited)."""
         box = self.get_object()
-        box.set_status(
-            mailbox_status.PAUSED, f"paused by {request.user.get_username()}", timezone.now()
-        )
-        box.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
+        by = _actor(request)
+        box.pause(f"paused by {by.name}", by, timezone.now())
         return Response(self.get_serializer(box).data)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, pk: str | None = None) -> Response:
-        """Send again; the failure count starts from zero and a paused engagement resumes."""
+        """Send again; the failure count starts from zero and a paused engagement resumes
+        (audited)."""
         box = self.get_object()
-        box.set_status(mailbox_status.ACTIVE, "", timezone.now())
-        box.consecutive_failures = 0
-        box.engagement_paused_reason = ""
-        box.save(
-            update_fields=[
-                "status",
-                "status_reason",
-                "status_changed_at",
-                "consecutive_failures",
-                "engagement_paused_reason",
-                "updated_at",
-            ]
-        )
+        box.resume(_actor(request), timezone.now())
         return Response(self.get_serializer(box).data)
+
+
+def _actor(request: Request) -> Actor:
+    return Actor(request.user, "api", client_address(request))

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import unicodedata
 import zoneinfo
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 
 from accounts import crypto
@@ -29,6 +30,27 @@ ENGAGEMENT_FIELDS = (
     "deliverability_score",
     "spam_flagged",
 )
+
+# The mailbox's state: changed only by the methods of Mailbox and MailboxQuerySet (pause,
+# resume, set_status, count_failure, stop_with_error, pause_engagement), never by a form
+# or a serializer saving the whole row (see Mailbox.save_settings).
+STATE_FIELDS = (
+    "status",
+    "status_reason",
+    "status_changed_at",
+    "consecutive_failures",
+    "last_error",
+    "last_error_at",
+    *ENGAGEMENT_FIELDS,
+)
+
+# Hard failures in a row (5xx, unexpected errors) after which the engine puts a mailbox in
+# `error` instead of hammering its server: the circuit breaker.
+FAILURES_BEFORE_ERROR = 10
+
+# Rows per UPDATE / audit INSERT of a bulk change: "select all" over 100,000 mailboxes in
+# the admin stays under PostgreSQL's parameter limit while a page is one statement.
+BULK_BATCH_SIZE = 1000
 
 SECURITY_CHOICES = [("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("none", "None")]
 SECURITY_MODES = tuple(value for value, _ in SECURITY_CHOICES)
@@ -136,6 +158,112 @@ class OwnerPlan(models.Model):
         return plan
 
 
+@dataclass(frozen=True)
+class Actor:
+    """A person changing mailboxes, as their audit entries name them: the user, the door
+    ("api" or "admin") and, through the API, the client's address."""
+
+    user: Any
+    via: str
+    remote_addr: str | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.user.get_username())
+
+
+# The audit action of a person setting each status.
+_STATUS_ACTIONS = {
+    mailbox_status.ACTIVE: "mailbox.resume",
+    mailbox_status.PAUSED: "mailbox.pause",
+    mailbox_status.ERROR: "mailbox.error",
+    mailbox_status.DISABLED: "mailbox.disable",
+}
+
+
+class MailboxQuerySet(models.QuerySet["Mailbox"]):
+    def set_status(self, status: str, reason: str, by: Actor, now: datetime) -> list[Mailbox]:
+        """A person sets the status of these mailboxes; returns those that changed, as
+        they were before (pk, email and state).
+
+        Setting `active` is resuming: the failure count starts from zero, an engagement
+        pause is lifted and the reason is cleared (`reason` is not used), so a mailbox
+        resumed after ten failures is not back in `error` at its next one. Another
+        status takes `reason`; a mailbox already in it keeps its own (the breaker's "SMTP
+        login refused" says more than "paused by …"). The rows are locked in id order
+        (never a cycle with another change or the engine's recording), updated in bulk and
+        each change audited, all in one transaction: the audit never names a mailbox that
+        did not change."""
+        if status not in _STATUS_ACTIONS:
+            raise ValueError(f"unknown status {status!r}")
+        resuming = status == mailbox_status.ACTIVE
+        update: dict[str, Any] = {
+            "status": status,
+            "status_reason": "" if resuming else reason,
+            "status_changed_at": now,
+            "updated_at": now,  # update() bypasses auto_now
+        }
+        if resuming:
+            update.update(consecutive_failures=0, engagement_paused_reason="")
+        with transaction.atomic():
+            # Every selected row is locked, then judged as it is once locked: filtering in
+            # the query would judge the snapshot, so a row the engine is stopping (still
+            # active in the snapshot) would be skipped, and stay stopped after a resume.
+            selected = self.select_for_update(of=("self",)).order_by("pk")
+            boxes = [
+                box
+                for box in selected.only("pk", "email", *STATE_FIELDS)
+                if box.status != status
+                or (resuming and (box.consecutive_failures or box.engagement_paused_reason))
+            ]
+            for start in range(0, len(boxes), BULK_BATCH_SIZE):
+                batch = boxes[start : start + BULK_BATCH_SIZE]
+                Mailbox.objects.filter(pk__in=[box.pk for box in batch]).update(**update)
+            AuditEvent.objects.bulk_create(
+                (_audit_entry(box, update, by, now) for box in boxes),
+                batch_size=BULK_BATCH_SIZE,
+            )
+        return boxes
+
+    def pause(self, reason: str, by: Actor, now: datetime) -> list[Mailbox]:
+        return self.set_status(mailbox_status.PAUSED, reason, by, now)
+
+    def resume(self, by: Actor, now: datetime) -> list[Mailbox]:
+        return self.set_status(mailbox_status.ACTIVE, "", by, now)
+
+    def count_success(self) -> int:
+        """Accepted sends and nothing else: the failures in a row end, in one statement
+        for the whole batch (Mailbox.count_success for a mailbox judged one by one)."""
+        return self.filter(consecutive_failures__gt=0).update(consecutive_failures=0)
+
+    def stop_with_error(self, reason: str, now: datetime) -> int:
+        """The engine stops these mailboxes: they cannot send (an unreadable secret, a
+        message that cannot be composed) until a person fixes and resumes them. Only
+        active ones: a person's pause keeps its reason, as in Mailbox.count_failure."""
+        return self.filter(status=mailbox_status.ACTIVE).update(
+            status=mailbox_status.ERROR, status_reason=reason, status_changed_at=now
+        )
+
+
+def _audit_entry(box: Mailbox, update: dict[str, Any], by: Actor, now: datetime) -> AuditEvent:
+    """What changed, as [before, after] per field (the timestamps aside)."""
+    changes = {
+        name: [getattr(box, name), value]
+        for name, value in update.items()
+        if name not in ("status_changed_at", "updated_at") and getattr(box, name) != value
+    }
+    return AuditEvent(
+        created_at=now,
+        actor=by.user,
+        actor_name=by.name,
+        action=_STATUS_ACTIONS[update["status"]],
+        target_type="mailbox",
+        target_id=str(box.pk),
+        detail={"via": by.via, "email": box.email, **changes},
+        remote_addr=by.remote_addr,
+    )
+
+
 # What a stored password is bound to: the server and the login it was entered for.
 ENDPOINT_FIELDS = {
     "smtp": ("smtp_host", "smtp_port", "smtp_security", "smtp_username"),
@@ -203,6 +331,8 @@ class Mailbox(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = MailboxQuerySet.as_manager()
 
     class Meta:
         db_table = "mailboxes"
@@ -364,7 +494,101 @@ class Mailbox(models.Model):
         if errors:
             raise ValidationError(errors)
 
-    def set_status(self, status: str, reason: str, now: datetime) -> None:
-        self.status = status
-        self.status_reason = reason
-        self.status_changed_at = now
+    # State changes. A person's (API, admin action, admin form) go through set_status and
+    # its two names, pause and resume: one transaction with an AuditEvent per changed
+    # mailbox. The engine's are count_failure (in memory: recording writes a whole batch
+    # in one statement), MailboxQuerySet.count_success and stop_with_error; engagement's
+    # is pause_engagement. Nothing else writes STATE_FIELDS.
+
+    def pause(self, reason: str, by: Actor, now: datetime) -> bool:
+        return self.set_status(mailbox_status.PAUSED, reason, by, now)
+
+    def resume(self, by: Actor, now: datetime) -> bool:
+        return self.set_status(mailbox_status.ACTIVE, "", by, now)
+
+    def set_status(self, status: str, reason: str, by: Actor, now: datetime) -> bool:
+        """A person sets this mailbox's status (MailboxQuerySet.set_status); this instance
+        then holds the state as saved. Returns whether anything changed."""
+        changed = type(self).objects.filter(pk=self.pk).set_status(status, reason, by, now)
+        self.refresh_from_db(fields=[*STATE_FIELDS, "updated_at"])
+        return bool(changed)
+
+    def count_success(self) -> None:
+        """An accepted send, in memory (as count_failure): the failures in a row end."""
+        self.consecutive_failures = 0
+
+    def count_failure(
+        self, error: str, now: datetime, *, hard: bool, stop: tuple[str, str] | None = None
+    ) -> None:
+        """A send that failed, in memory: the engine writes a batch of these in one
+        statement (STATE_FIELDS) inside its recording transaction, with the rows locked.
+
+        It counts toward the circuit breaker; `stop` (status, reason) is the server's
+        verdict that sending must stop now (a refused login, a quota reply, a refused
+        host); otherwise FAILURES_BEFORE_ERROR hard failures in a row stop the mailbox
+        in `error` (4xx replies are the backoff's business, not the breaker's). Only an
+        active mailbox stops: a person's pause, or an earlier stop, keeps its reason."""
+        self.consecutive_failures += 1
+        self.last_error = error
+        self.last_error_at = now
+        if self.status != mailbox_status.ACTIVE:
+            return
+        if stop is None and hard and self.consecutive_failures >= FAILURES_BEFORE_ERROR:
+            stop = (
+                mailbox_status.ERROR,
+                f"{self.consecutive_failures} sends failed in a row; last: {error}",
+            )
+        if stop is not None:
+            self.status, self.status_reason = stop
+            self.status_changed_at = now
+
+    def pause_engagement(self, reason: str) -> None:
+        """Engagement stops for this mailbox (its IMAP login was refused, its settings or
+        password cannot work) until a person resumes it or gives a new IMAP password;
+        its sending goes on. One UPDATE of this row."""
+        self.engagement_paused_reason = reason[:500]
+        type(self).objects.filter(pk=self.pk).update(
+            engagement_paused_reason=self.engagement_paused_reason
+        )
+
+    def save_settings(self) -> None:
+        """Save what a person edits of an existing mailbox (API, admin form), never its
+        state: a whole-row save would write back the status and failure count as they
+        were loaded, undoing a stop the engine made meanwhile. A new IMAP password lifts
+        the engagement pause (the setter clears it), so that one goes with it."""
+        fields = [
+            f.name
+            for f in self._meta.concrete_fields
+            if not f.primary_key and f.name not in (*STATE_FIELDS, "created_at")
+        ]
+        if "imap" in self._passwords_given:
+            fields.append("engagement_paused_reason")
+        self.save(update_fields=fields)
+        self._remember_endpoints()
+
+
+class AuditEvent(models.Model):
+    """Who did what: engine control (API and `manage.py engine`) and every change a person
+    made to a mailbox's state (API, admin action, admin form). The admin also keeps its
+    own change history (LogEntry) of its forms and actions.
+
+    Here, in accounts, so that the Mailbox methods write it in their own transaction;
+    the table was warmup's (migration accounts.0007 took it over, data kept)."""
+
+    created_at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, help_text="Kept if the user is deleted.")
+    action = models.CharField(max_length=50)
+    target_type = models.CharField(max_length=50, blank=True)
+    target_id = models.CharField(max_length=50, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        db_table = "audit_events"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} {self.target_type} {self.target_id}".strip()

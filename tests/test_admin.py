@@ -18,11 +18,11 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.models import Mailbox, OwnerPlan
+from accounts.models import AuditEvent, Mailbox, OwnerPlan
 from metrics.models import MetricSnapshot
 from tests.test_api_mailboxes import ENDPOINT_CHANGES
 from warmup.admin import CappedCountPaginator
-from warmup.models import AuditEvent, DailyStat, EngineState, RateWindow, SendLog, Worker
+from warmup.models import DailyStat, EngineState, RateWindow, SendLog, Worker
 
 pytestmark = pytest.mark.django_db
 

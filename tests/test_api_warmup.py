@@ -10,8 +10,9 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
+from accounts.models import AuditEvent
 from tests.test_api_mailboxes import client_for, mailbox_of, user
-from warmup.models import AuditEvent, DailyStat, EngineState, Worker
+from warmup.models import DailyStat, EngineState, Worker
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from accounts import status as mailbox_status
+from accounts.models import FAILURES_BEFORE_ERROR
 from accounts.transport.smtp import Outcome, Result
-from warmup.engine.record import FAILURES_BEFORE_PAUSE, Sent, record_results
+from warmup.engine.record import Sent, record_results
 from warmup.models import DailyStat, SendCount, SendLog, SendStatus, SendTotal
 
 pytestmark = pytest.mark.django_db
@@ -134,7 +135,7 @@ def test_a_success_clears_the_failure_count_and_repeated_hard_failures_stop_the_
     sends = [outcome(s, recipient, Outcome.SENT, 250, "OK") for s in claimed(healthy, 1)]
     sends += [
         outcome(s, recipient, Outcome.FAILED, 550, "550 no such user")
-        for s in claimed(failing, FAILURES_BEFORE_PAUSE)
+        for s in claimed(failing, FAILURES_BEFORE_ERROR)
     ]
     counts = record_results(NOW, sends, random.Random(1))
     assert counts["paused"] == 1
@@ -143,7 +144,7 @@ def test_a_success_clears_the_failure_count_and_repeated_hard_failures_stop_the_
     assert healthy.consecutive_failures == 0
     assert healthy.status == mailbox_status.ACTIVE
     assert failing.status == mailbox_status.ERROR
-    assert failing.consecutive_failures == FAILURES_BEFORE_PAUSE
+    assert failing.consecutive_failures == FAILURES_BEFORE_ERROR
     assert "550 no such user" in failing.status_reason
     assert failing.status_changed_at == NOW
 

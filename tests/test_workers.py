@@ -11,12 +11,12 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, connections
 
+from accounts.models import AuditEvent
 from warmup.engine import control, workers
 from warmup.engine.claim import STEAL_AFTER, Shard, claim_slots
 from warmup.engine.cycle import Engine
 from warmup.engine.limits import Limits
 from warmup.models import (
-    AuditEvent,
     DailyStat,
     EngineState,
     SendCount,

@@ -18,9 +18,9 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
+from accounts.models import AuditEvent
 from warmup.models import (
     DAILY_COUNTERS,
-    AuditEvent,
     DailyStat,
     EngineState,
     RateWindow,

@@ -281,25 +281,3 @@ class RateWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} @ {self.window_start:%Y-%m-%d %H:%M}: {self.used}"
-
-
-class AuditEvent(models.Model):
-    """Who did what through the API. Admin actions are in Django's LogEntry."""
-
-    created_at = models.DateTimeField(db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    actor_name = models.CharField(max_length=150, help_text="Kept if the user is deleted.")
-    action = models.CharField(max_length=50)
-    target_type = models.CharField(max_length=50, blank=True)
-    target_id = models.CharField(max_length=50, blank=True)
-    detail = models.JSONField(default=dict, blank=True)
-    remote_addr = models.GenericIPAddressField(null=True, blank=True)
-
-    class Meta:
-        db_table = "audit_events"
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.actor_name} {self.action} {self.target_type} {self.target_id}".strip()

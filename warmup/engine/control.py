@@ -9,7 +9,8 @@ from typing import Any
 
 from django.db import transaction
 
-from warmup.models import AuditEvent, EngineState
+from accounts.models import AuditEvent
+from warmup.models import EngineState
 
 ACTIONS = ("start", "stop", "trigger")
 

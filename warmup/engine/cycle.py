@@ -18,7 +18,6 @@ from django.db.models import F, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from accounts import crypto
-from accounts import status as mailbox_status
 from accounts.models import Mailbox, email_domain
 from accounts.sql import timezones_in_use
 from accounts.transport.smtp import Envelope, Group, Outcome, Result, SmtpAccount
@@ -434,9 +433,7 @@ class Engine:
             return
         for mailbox_id, reason in broken.items():
             log.error("mailbox %s stopped: %s", mailbox_id, reason)
-            Mailbox.objects.filter(id=mailbox_id).update(
-                status=mailbox_status.ERROR, status_reason=reason, status_changed_at=now
-            )
+            Mailbox.objects.filter(id=mailbox_id).stop_with_error(reason, now)
         self._release(
             [slot_id for slot_id, sender_id in slots if sender_id in broken],
             now,

@@ -90,10 +90,6 @@ def wants_reply(slot_id: int, reply_rate: float) -> bool:
     return random.Random(f"reply:{slot_id}").random() < reply_rate
 
 
-def pause_engagement(mailbox_id: int, reason: str) -> None:
-    Mailbox.objects.filter(id=mailbox_id).update(engagement_paused_reason=reason[:500])
-
-
 def claim_for_engagement(now: dt.datetime, every: dt.timedelta, limit: int | None) -> list[int]:
     """Mailboxes due for engagement (never engaged, or not for `every`), oldest first,
     marked as engaged now in the same transaction: concurrent passes take others."""
@@ -236,7 +232,7 @@ def _engage_mailbox(
     try:
         account = box.imap_account()
     except crypto.SecretError as exc:
-        pause_engagement(box.id, f"IMAP password unreadable: {exc}")
+        box.pause_engagement(f"IMAP password unreadable: {exc}")
         done.error, done.paused = str(exc), True
         return done
     try:
@@ -248,7 +244,7 @@ def _engage_mailbox(
         )
     except (ImapHostRefused, ImapAuthError) as exc:
         # Its settings or password must change: retrying cannot help until they do.
-        pause_engagement(box.id, str(exc))
+        box.pause_engagement(str(exc))
         done.error, done.paused = str(exc), True
         return done
     except ImapError as exc:

@@ -28,9 +28,6 @@ from warmup.engine.counters import count_attempts
 from warmup.engine.planner import local_date_expression, local_dates
 from warmup.models import CLAIMABLE_STATUSES, SendLog, SendStatus
 
-# Consecutive failed sends after which a mailbox is paused instead of hammered.
-FAILURES_BEFORE_PAUSE = 10
-
 _SLOT_STATUS = {
     Outcome.SENT: SendStatus.SENT,
     Outcome.FAILED: SendStatus.FAILED,
@@ -43,6 +40,12 @@ _SLOT_STATUS = {
 }
 # Outcomes that count toward the circuit breaker: the server or the mailbox failed.
 _HARD_FAILURES = (Outcome.FAILED, Outcome.ERROR)
+# Outcomes after which the mailbox stops at once (circuit breaker): status, reason.
+_STOPS = {
+    Outcome.HOST_REFUSED: (mailbox_status.ERROR, "{}"),
+    Outcome.AUTH_FAILED: (mailbox_status.PAUSED, "SMTP login refused: {}"),
+    Outcome.QUOTA: (mailbox_status.PAUSED, "provider sending quota reached: {}"),
+}
 # What recording writes to a slot, in the order of the rows it builds.
 _RECORDED = (
     "id",
@@ -190,9 +193,7 @@ def _update_mailboxes(now: dt.datetime, events: dict[int, list[Result]], rng: ra
         if mailbox_id not in troubled and any(r.outcome is Outcome.SENT for r in results)
     ]
     if clean:
-        Mailbox.objects.filter(id__in=clean, consecutive_failures__gt=0).update(
-            consecutive_failures=0
-        )
+        Mailbox.objects.filter(id__in=clean).count_success()
     if not troubled:
         return 0
     boxes = (
@@ -208,31 +209,14 @@ def _update_mailboxes(now: dt.datetime, events: dict[int, list[Result]], rng: ra
         was_active = box.status == mailbox_status.ACTIVE
         for result in events[box.id]:
             if result.outcome is Outcome.SENT:
-                box.consecutive_failures = 0
-                continue
-            if result.outcome is Outcome.UNKNOWN:
-                continue  # not the mailbox's fault as far as we know
-            box.consecutive_failures += 1
-            box.last_error = result.text
-            box.last_error_at = now
-            if box.status != mailbox_status.ACTIVE:
-                continue
-            if result.outcome is Outcome.HOST_REFUSED:
-                box.set_status(mailbox_status.ERROR, result.text, now)
-            elif result.outcome is Outcome.AUTH_FAILED:
-                box.set_status(mailbox_status.PAUSED, f"SMTP login refused: {result.text}", now)
-            elif result.outcome is Outcome.QUOTA:
-                box.set_status(
-                    mailbox_status.PAUSED, f"provider sending quota reached: {result.text}", now
-                )
-            elif (
-                result.outcome in _HARD_FAILURES
-                and box.consecutive_failures >= FAILURES_BEFORE_PAUSE
-            ):  # 4xx replies are the backoff's business; only hard failures trip it
-                box.set_status(
-                    mailbox_status.ERROR,
-                    f"{box.consecutive_failures} sends failed in a row; last: {result.text}",
+                box.count_success()
+            elif result.outcome is not Outcome.UNKNOWN:  # unknown: not the mailbox's fault
+                status, reason = _STOPS.get(result.outcome, ("", ""))
+                box.count_failure(
+                    result.text,
                     now,
+                    hard=result.outcome in _HARD_FAILURES,
+                    stop=(status, reason.format(result.text)) if status else None,
                 )
         stopped += was_active and box.status != mailbox_status.ACTIVE
         changed.append(tuple(getattr(box, name) for name in _MAILBOX_STATE))
