@@ -271,8 +271,8 @@ class Mailbox(models.Model):
     _passwords_given: frozenset[str] = frozenset()
 
     @classmethod
-    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Mailbox:
-        box = super().from_db(db, field_names, values)
+    def from_db(cls, db: str | None, field_names: Any, values: Any, **kwargs: Any) -> Mailbox:
+        box = super().from_db(db, field_names, values, **kwargs)
         box._remember_endpoints()
         return box
 
