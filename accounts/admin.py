@@ -24,6 +24,7 @@ from django.utils import timezone
 from accounts import status as mailbox_status
 from accounts.models import ENGAGEMENT_FIELDS, Mailbox, OwnerPlan, validate_one_line
 from warmup.models import DailyStat, SendLog
+from warmup_project.permissions import signed_in
 
 PASSWORD_FIELDS = ("smtp_password", "imap_password")
 
@@ -109,7 +110,8 @@ class MailboxAdminForm(forms.ModelForm):
                     self.fields[name].help_text = "Leave blank to keep the stored password."
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         # On the instance before the model validates it (ModelForm._post_clean runs after
         # this), so Mailbox.clean() knows which passwords came with a moved server.
         for name in PASSWORD_FIELDS:
@@ -269,7 +271,7 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
         # The rows log_change() would write, one INSERT per batch instead of per mailbox.
         for batch in _batches(boxes):
             LogEntry.objects.log_actions(
-                user_id=request.user.pk,
+                user_id=signed_in(request.user).pk,
                 queryset=batch,
                 action_flag=CHANGE,
                 change_message=message,

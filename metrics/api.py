@@ -74,7 +74,9 @@ class PrometheusRenderer(BaseRenderer):
     format = "prometheus"
     charset = "utf-8"
 
-    def render(self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None) -> bytes:
+    def render(
+        self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None
+    ) -> bytes:
         if isinstance(data, bytes):
             return data
         # An error (401, 403, 400) in this format: its JSON fields as lines.
