@@ -39,13 +39,11 @@ _CASCADED_READ_ONLY = frozenset(
 )
 
 
-class CascadedHistoryMixin:
+class CascadedHistoryMixin(admin.ModelAdmin):
     def get_deleted_objects(
         self, objs: Sequence[Model] | QuerySet[Any], request: HttpRequest
     ) -> tuple[list[Any], dict[str, int], set[str], list[Any]]:
-        to_delete, model_count, perms_needed, protected = super().get_deleted_objects(  # type: ignore[misc]
-            objs, request
-        )
+        to_delete, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
         perms_needed = {name for name in perms_needed if str(name) not in _CASCADED_READ_ONLY}
         return to_delete, model_count, perms_needed, protected
 

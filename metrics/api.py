@@ -245,7 +245,7 @@ class MetricsView(APIView):
             ),
         },
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         if request.accepted_renderer.format == PrometheusRenderer.format:
             return Response(exposition(db_now, settings.WARMUP))
         reading = read(db_now(), settings.WARMUP)
@@ -258,5 +258,5 @@ class ProcessMetricsView(MetricsView):
     part of the API's schema."""
 
     @extend_schema(exclude=True)
-    def get(self, request: Request) -> HttpResponse:  # type: ignore[override]
+    def get(self, request: Request) -> HttpResponse:
         return ExportToDjangoView(request._request)
