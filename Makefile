@@ -1,4 +1,4 @@
-# The two commands of the README, plus lint. Each creates .venv on first use.
+# The two commands of the README, plus lint (ruff, mypy). Each creates .venv on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -27,10 +27,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis .import_linter_cache *.egg-info
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache .hypothesis .import_linter_cache *.egg-info

@@ -31,24 +31,21 @@ from accounts.models import (
     validate_one_line,
 )
 from warmup_project.admin import ReadOnlyAdmin
+from warmup_project.permissions import signed_in
 
 PASSWORD_FIELDS = ("smtp_password", "imap_password")
 
 
-class CascadedHistoryMixin:
+class CascadedHistoryMixin(admin.ModelAdmin):
     """Rows that belong to a mailbox (or its owner) go with it: send logs, day counters,
     admin history. Their admins are read-only (ReadOnlyAdmin, registered by the apps
     that own them) so nobody deletes them one by one, but that must not block deleting
     the mailbox itself."""
 
-    admin_site: admin.AdminSite
-
     def get_deleted_objects(
         self, objs: Sequence[Model] | QuerySet[Any], request: HttpRequest
     ) -> tuple[list[Any], dict[str, int], set[str], list[Any]]:
-        to_delete, model_count, perms_needed, protected = super().get_deleted_objects(  # type: ignore[misc]
-            objs, request
-        )
+        to_delete, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
         read_only = {
             str(model._meta.verbose_name)
             for model, model_admin in self.admin_site._registry.items()
@@ -117,7 +114,8 @@ class MailboxAdminForm(forms.ModelForm):
                     self.fields[name].help_text = "Leave blank to keep the stored password."
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         # On the instance before the model validates it (ModelForm._post_clean runs after
         # this), so Mailbox.clean() knows which passwords came with a moved server.
         for name in PASSWORD_FIELDS:
@@ -286,7 +284,7 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
         # The rows log_change() would write, one INSERT per batch instead of per mailbox.
         for batch in _batches(boxes):
             LogEntry.objects.log_actions(
-                user_id=request.user.pk,
+                user_id=signed_in(request.user).pk,
                 queryset=batch,
                 action_flag=CHANGE,
                 change_message=message,

@@ -34,7 +34,7 @@ from accounts.models import (
     validate_timezone,
 )
 from warmup_project.api import bad_request, client_address
-from warmup_project.permissions import staff_may
+from warmup_project.permissions import signed_in, staff_may
 
 
 class MailboxSerializer(serializers.ModelSerializer):
@@ -212,7 +212,7 @@ class MailboxViewSet(viewsets.ModelViewSet):
             "destroy": "accounts.delete_mailbox",
         }.get(self.action or "", "accounts.change_mailbox")
         user = self.request.user
-        return boxes if staff_may(user, permission) else boxes.filter(owner=user)
+        return boxes if staff_may(user, permission) else boxes.filter(owner=signed_in(user))
 
     @extend_schema(request=None, responses=ConnectionTestOut)
     @action(detail=True, methods=["post"], throttle_classes=[ConnectionTestThrottle])

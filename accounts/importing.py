@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import CharField
 from django.db.models.functions import Lower
 
 from accounts.models import (
@@ -199,7 +200,9 @@ def _show(value: str) -> str:
 
 
 def _max_length(column: str) -> int:
-    return Mailbox._meta.get_field(column).max_length
+    model_field = Mailbox._meta.get_field(column)
+    assert isinstance(model_field, CharField) and model_field.max_length is not None
+    return model_field.max_length
 
 
 def read_header(cells: list[str]) -> list[str]:
@@ -524,7 +527,9 @@ def _decide(
                 )
             )
         else:
-            box = Mailbox(owner=owner, daily_max=limits.default_daily_max)
+            box = Mailbox(owner=owner)
+            if limits.default_daily_max is not None:  # else the row has one (checked above)
+                box.daily_max = limits.default_daily_max
             _apply_row(box, row)
             to_create.append(box)
     return to_create, to_update

@@ -210,7 +210,7 @@ class MailboxQuerySet(models.QuerySet["Mailbox"]):
             # the query would judge the snapshot, so a row the engine is stopping (still
             # active in the snapshot) would be skipped, and stay stopped after a resume.
             selected = self.select_for_update(of=("self",)).order_by("pk")
-            boxes = [
+            boxes: list[Mailbox] = [
                 box
                 for box in selected.only("pk", "email", *STATE_FIELDS)
                 if box.status != status
@@ -405,8 +405,8 @@ class Mailbox(models.Model):
     _passwords_given: frozenset[str] = frozenset()
 
     @classmethod
-    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Mailbox:
-        box = super().from_db(db, field_names, values)
+    def from_db(cls, db: str | None, field_names: Any, values: Any, **kwargs: Any) -> Mailbox:
+        box = super().from_db(db, field_names, values, **kwargs)
         box._remember_endpoints()
         return box
 

@@ -8,6 +8,7 @@ from django.db import connection
 from psycopg import sql
 
 from accounts.models import Mailbox
+from warmup_project.sql import column_named
 
 # Every distinct time zone, by a loose index scan: one probe of the timezone index per
 # zone (the next zone after the last one found) instead of DISTINCT over the table.
@@ -19,7 +20,7 @@ TIMEZONES_IN_USE = (
     )
     .format(
         t=sql.Identifier(Mailbox._meta.db_table),
-        tz=sql.Identifier(Mailbox._meta.get_field("timezone").column),
+        tz=column_named(Mailbox, "timezone"),
     )
     .as_string()
 )

@@ -30,7 +30,7 @@ _LOOKUP = {spelling: status for status, words in _SYNONYMS.items() for spelling 
 def normalize(raw: str | None) -> tuple[str, str]:
     """(status, reason) for a legacy value; reason is "" when the mapping is obvious."""
     cleaned = " ".join((raw or "").replace("_", " ").replace("-", " ").split()).lower()
-    if not cleaned:
+    if raw is None or not cleaned:
         return PAUSED, "legacy status was empty; paused until an operator resumes it"
     status = _LOOKUP.get(cleaned)
     if status is None:

@@ -81,7 +81,9 @@ class PrometheusRenderer(BaseRenderer):
     format = "prometheus"
     charset = "utf-8"
 
-    def render(self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None):
+    def render(
+        self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None
+    ) -> bytes:
         if isinstance(data, bytes):
             return data
         # An error (401, 403, 400) in this format: its JSON fields as lines.
@@ -250,7 +252,7 @@ class MetricsView(APIView):
             ),
         },
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         if request.accepted_renderer.format == PrometheusRenderer.format:
             return Response(exposition(db_now, settings.WARMUP))
         reading = read(db_now(), settings.WARMUP)
@@ -263,7 +265,7 @@ class ProcessMetricsView(MetricsView):
     part of the API's schema."""
 
     @extend_schema(exclude=True)
-    def get(self, request: Request) -> HttpResponse:  # type: ignore[override]
+    def get(self, request: Request) -> HttpResponse:
         return ExportToDjangoView(request._request)
 
 

@@ -123,8 +123,8 @@ def assess(demands: Iterable[Demand], limits: Limits) -> Capacity:
         lambda n: owner_ceiling(n) >= demand and hourly_ceiling(unlimited, unlimited, n) >= demand,
         u,
     )
-    hour = _smallest(lambda n: hourly_ceiling(n, unlimited, user) >= demand, h)
-    minute = _smallest(lambda n: hourly_ceiling(hour, n, user) >= demand, m)
+    per_hour = _smallest(lambda n: hourly_ceiling(n, unlimited, user) >= demand, h)
+    minute = _smallest(lambda n: hourly_ceiling(per_hour, n, user) >= demand, m)
     return Capacity(
         demand=demand,
         hourly_ceiling=hourly_ceiling(h, m, u),
@@ -132,5 +132,5 @@ def assess(demands: Iterable[Demand], limits: Limits) -> Capacity:
         owners_short=sum(
             quota > u * len(owner_hours[owner]) for owner, quota in owner_quota.items()
         ),
-        needed=Limits(per_minute=minute, per_hour=hour, per_user_hour=user),
+        needed=Limits(per_minute=minute, per_hour=per_hour, per_user_hour=user),
     )

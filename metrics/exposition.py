@@ -116,11 +116,11 @@ def families(r: Reading) -> Iterator[Metric]:
     yield _gauge(
         "warmup_engine_running", "1 unless stopped through the control API.", int(r.engine_running)
     )
-    age = r.last_cycle_age_s
+    cycle_age = r.last_cycle_age_s
     yield _gauge(
         "warmup_last_cycle_age_seconds",
         "Seconds since the last engine cycle (-1: none yet).",
-        -1 if age is None else age,
+        -1 if cycle_age is None else cycle_age,
     )
     yield _gauge(
         "warmup_capacity_demand",

@@ -266,7 +266,7 @@ def read(
     ]
     alive = [s.worker for s in workers if s.alive]
     capacity_at, capacity = (None, None) if fresh_capacity else recent_capacity(now, config)
-    if capacity is None:
+    if capacity is None or capacity_at is None:
         demands = todays_demands(now, config.min_daily_quota, sending=boxes["active"])
         capacity_at, capacity = now, assess(demands, limits_of(config))
     totals = dict(SendTotal.objects.values_list("status", "total"))
@@ -392,8 +392,8 @@ def recent_capacity(
         .values("taken_at", "detail")
         .first()
     )
-    kept = (snapshot or {}).get("detail", {}).get("capacity")
-    if not kept:
+    kept = snapshot["detail"].get("capacity") if snapshot else None
+    if snapshot is None or not kept:
         return None, None
     minute, hour, user = kept["needed"]
     return snapshot["taken_at"], Capacity(

@@ -12,7 +12,7 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.admin.models import DELETION, LogEntry
 from django.core.paginator import Paginator
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -28,6 +28,7 @@ from warmup.models import (
     Worker,
 )
 from warmup_project.admin import ReadOnlyAdmin
+from warmup_project.permissions import signed_in
 
 
 class CappedCountPaginator(Paginator):
@@ -39,6 +40,7 @@ class CappedCountPaginator(Paginator):
     """
 
     cap = 10_000
+    object_list: QuerySet[Any]  # the admin's changelist pages a queryset
 
     @cached_property
     def _counted(self) -> int:
@@ -135,7 +137,7 @@ class EngineStateAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: EngineState, form: Any, change: bool) -> None:
         if form.changed_data:
             obj.changed_at = timezone.now()
-            obj.changed_by = request.user
+            obj.changed_by = signed_in(request.user)
         super().save_model(request, obj, form, change)
 
 

@@ -35,7 +35,7 @@ from warmup_project.api import (
     whole_number,
 )
 from warmup_project.db import db_now
-from warmup_project.permissions import staff_may
+from warmup_project.permissions import signed_in, staff_may
 
 HISTORY_DAYS = 30
 
@@ -128,7 +128,9 @@ def todays_stats(request: Request, now: dt.datetime) -> QuerySet[DailyStat]:
         timezones = timezones_in_use()
     else:
         timezones = list(
-            Mailbox.objects.filter(owner=request.user).values_list("timezone", flat=True).distinct()
+            Mailbox.objects.filter(owner=signed_in(request.user))
+            .values_list("timezone", flat=True)
+            .distinct()
         )
     return (
         _owned(request, DailyStat.objects.all(), "mailbox__owner")

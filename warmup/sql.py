@@ -30,6 +30,7 @@ from warmup.models import (
     SendLog,
     SendTotal,
 )
+from warmup_project.sql import column_of
 
 
 class Column(NamedTuple):
@@ -46,6 +47,7 @@ def column(model: type[models.Model], name: str) -> Column:
     assert isinstance(field, models.Field), name  # a concrete field, not a reverse relation
     kind = field.db_type(connection)
     assert kind, name
+    assert field.column, name
     return Column(field.column, kind.split("(")[0])
 
 
@@ -165,7 +167,7 @@ INSERT_PLANNED_SLOTS = _text(
     ).format(
         t=_table(SendLog),
         planned=_names(_PLANNED),
-        others=sql.SQL(", ").join(sql.Identifier(f.column) for f in _NEW_SLOT_FIELDS),
+        others=sql.SQL(", ").join(column_of(f) for f in _NEW_SLOT_FIELDS),
         values=sql.SQL(", ").join(sql.Placeholder() for _ in _NEW_SLOT_FIELDS),
         src=PLANNED_SLOTS,
     )
@@ -202,9 +204,7 @@ def _new_day_defaults(given: Sequence[str]) -> tuple[sql.Composed, list[Any]]:
         for f in DailyStat._meta.concrete_fields
         if not f.primary_key and f.column not in {"mailbox_id", "date", *given}
     ]
-    return sql.SQL(", ").join(sql.Identifier(f.column) for f in fields), [
-        f.get_default() for f in fields
-    ]
+    return sql.SQL(", ").join(column_of(f) for f in fields), [f.get_default() for f in fields]
 
 
 # What recording adds to a day, in the order of the rows record_results builds.

@@ -38,7 +38,8 @@ class JSONParser(parsers.JSONParser):
 
     def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
         body = stream.read() if stream is not None else b""
-        encoding = parsers.get_encoding(parser_context or {})
+        # get_encoding came in DRF 3.18.3; djangorestframework-stubs 3.18.1 lacks it.
+        encoding = parsers.get_encoding(parser_context or {})  # type: ignore[attr-defined]
         if nested_deeper_than(MAX_JSON_DEPTH, body.decode(encoding, errors="replace")):
             raise exceptions.ParseError(
                 f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels"

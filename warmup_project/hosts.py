@@ -24,6 +24,7 @@ import asyncio
 import ipaddress
 import re
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 MAX_NAME = 253
@@ -106,7 +107,7 @@ def address_problem(address: str) -> str | None:
 def _targets(
     host: str,
     port: int,
-    infos: list[tuple[int, int, int, str, tuple[object, ...]]],
+    infos: Sequence[tuple[int, int, int, str, tuple[object, ...]]],
     allow_private: bool,
 ) -> list[Target]:
     targets: list[Target] = []

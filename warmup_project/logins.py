@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import math
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
@@ -31,6 +32,9 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from warmup_project import sql
 from warmup_project.api import client_address
+
+if TYPE_CHECKING:
+    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
 # The first key of the advisory locks the throttle takes ("logi" in ASCII). PostgreSQL's
 # two-key lock space is apart from the one-key space the engine's locks use.
@@ -54,6 +58,7 @@ class LoginThrottle(SimpleRateThrottle):
     decides where it comes from), signed in or not."""
 
     scope = "auth"
+    duration: int  # set by __init__ (parse_rate; "auth" has a rate), unknown to the stubs
 
     def get_cache_key(self, request: Any, view: Any) -> str:
         # Not a valid address (a proxy misconfigured?): all such clients share one budget.
@@ -84,9 +89,10 @@ class RefreshSerializer(TokenRefreshSerializer):
         JWTAuthentication().get_user(refresh)
         # One use: the blacklist row is unique per token, so of two requests racing with
         # the same token only the one that creates it gets new tokens.
-        _blacklisted, first_use = refresh.blacklist()  # type: ignore[misc]
+        # simplejwt annotates blacklist() as the row; it returns get_or_create's pair.
+        _blacklisted, first_use = cast("tuple[BlacklistedToken, bool]", refresh.blacklist())
         if not first_use:
-            raise InvalidToken(_("Token is blacklisted"))
+            raise InvalidToken(str(_("Token is blacklisted")))
         access = refresh.access_token
         refresh.set_jti()
         refresh.set_exp()
@@ -96,7 +102,7 @@ class RefreshSerializer(TokenRefreshSerializer):
 
 
 class _Throttled:
-    throttle_classes = [LoginThrottle]
+    throttle_classes: Sequence[type[BaseThrottle]] = [LoginThrottle]
 
 
 class TokenView(_Throttled, TokenObtainPairView):

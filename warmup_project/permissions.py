@@ -7,10 +7,14 @@ as any owner does, and gets a 403 from staff-only views."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 
 def staff_may(user: Any, permission: str) -> bool:
@@ -27,3 +31,12 @@ class StaffMay(BasePermission):
         method = "GET" if request.method in ("HEAD", "OPTIONS") else request.method
         permission = view.staff_permissions.get(method)
         return permission is not None and staff_may(request.user, permission)
+
+
+def signed_in(user: User | AnonymousUser) -> User:
+    """The user of a request that authentication let through (the admin, API views that
+    need a login), as the user model: an anonymous one there is a wiring mistake, refused
+    with a 403 rather than written as an owner or an actor."""
+    if not user.is_authenticated:
+        raise PermissionDenied
+    return user

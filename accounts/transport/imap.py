@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import imapclient
 import imapclient.exceptions
@@ -25,6 +25,9 @@ from imapclient.exceptions import IMAPClientError
 
 from accounts.transport.replies import LoginCheck, network_failure, printable_line
 from warmup_project import hosts
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer  # collections.abc.Buffer from Python 3.12
 
 # Bytes one reply may take: a FETCH of the warmup headers of a few thousand messages fits
 # well; the connection test reads only a greeting and a login reply.
@@ -124,7 +127,7 @@ class _GuardedIMAP4(imaplib.IMAP4):
         del self._buffer[:size]
         return data
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: Buffer) -> None:
         self._reply_bytes = 0  # a new command: its reply gets the whole cap
         self.sock.settimeout(self._remaining())
         super().send(data)
@@ -297,7 +300,7 @@ def spam_folder(folders: list[tuple[tuple[bytes, ...], str, str]], prefix: str =
     for flags, _, name in folders:
         if b"\\junk" in {f.lower() for f in flags}:
             return name
-    by_name = {}
+    by_name: dict[str, str] = {}
     for _, delimiter, name in folders:
         relative = name[len(prefix) :] if prefix and name.startswith(prefix) else name
         for candidate in (name, relative):

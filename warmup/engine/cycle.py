@@ -9,7 +9,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -161,7 +161,7 @@ class Engine:
         token_secret: str,
         rng: random.Random | None = None,
         sleep: Callable[[float], Any] = time.sleep,
-        run_async: Callable[[Awaitable[list[Result]]], list[Result]] = asyncio.run,
+        run_async: Callable[[Coroutine[Any, Any, list[Result]]], list[Result]] = asyncio.run,
         shard: Shard | None = None,
     ) -> None:
         self.config = config

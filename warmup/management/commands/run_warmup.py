@@ -12,6 +12,7 @@ process exits 0. A second one exits at once."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import signal
@@ -76,6 +77,7 @@ class HeartbeatThread(threading.Thread):
 
 class Command(BaseCommand):
     help = __doc__
+    last_trigger: dt.datetime | None  # unset until triggered() first looks (and only notes it)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="run one cycle and exit")
