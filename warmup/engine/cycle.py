@@ -85,7 +85,7 @@ def load_network(now: dt.datetime) -> Network:
         [
             Peer(
                 id=i,
-                domain=email.rsplit("@", 1)[-1],
+                domain=email_domain(email),
                 provider=provider,
                 owner_id=owner,
                 receive_cap=cap,
