@@ -183,11 +183,7 @@ class Engine:
         # Results sent but not recorded because the database failed: recorded first
         # thing next cycle, so nothing sent is forgotten.
         self.unrecorded: list[Sent] = []
-        self.limits = Limits(
-            per_minute=config.global_minute_limit,
-            per_hour=config.global_hourly_limit,
-            per_user_hour=config.user_hourly_limit,
-        )
+        self.limits = Limits.from_config(config)
 
     def run_cycle(self, *, plan: bool = True, time_box_s: float | None = None) -> CycleStats:
         """Plan (when asked: every cron interval), then dispatch what is due.
