@@ -116,6 +116,11 @@ class Reading:
         return self.failed_last_hour / self.attempts_last_hour if self.attempts_last_hour else 0.0
 
     @property
+    def average_score(self) -> float | None:
+        """Of the mailboxes with a deliverability score."""
+        return self.score_sum / self.scored if self.scored else None
+
+    @property
     def last_cycle_age_s(self) -> float | None:
         if self.last_cycle_at is None:
             return None

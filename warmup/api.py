@@ -8,6 +8,8 @@ pacing.pace). A user sees only their own mailboxes; staff see every owner's with
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
@@ -25,13 +27,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Mailbox, timezones_in_use
-from metrics.api import HealthOut, health_data
-from metrics.reading import WorkerState, read
+from metrics.api import HealthOut
+from metrics.reading import Reading, read
 from warmup.engine import control, pacing, workers
 from warmup.engine.planner import on_local_today
 from warmup.models import DailyStat, EngineState
 from warmup_project.api import (
     Pagination,
+    RoundedFloat,
     bad_request,
     client_address,
     paginated,
@@ -60,42 +63,87 @@ def _choice(request: Request, name: str, choices: tuple[str, ...], default: str)
 # --- response shapes (the OpenAPI schema, and the output passes through them) ----------
 
 
+# Serializers here carry comments, not docstrings: a docstring would become the schema's
+# description. A WorkerState of the reading:
 class WorkerOut(serializers.Serializer):
-    name = serializers.CharField()
-    shard = serializers.IntegerField()
-    shard_count = serializers.IntegerField()
-    host = serializers.CharField()
-    pid = serializers.IntegerField()
-    started_at = serializers.DateTimeField()
-    heartbeat_at = serializers.DateTimeField()
-    last_cycle_at = serializers.DateTimeField(allow_null=True)
+    name = serializers.CharField(source="worker.name")
+    shard = serializers.IntegerField(source="worker.shard")
+    shard_count = serializers.IntegerField(source="worker.shard_count")
+    host = serializers.CharField(source="worker.host")
+    pid = serializers.IntegerField(source="worker.pid")
+    started_at = serializers.DateTimeField(source="worker.started_at")
+    heartbeat_at = serializers.DateTimeField(source="worker.heartbeat_at")
+    last_cycle_at = serializers.DateTimeField(source="worker.last_cycle_at", allow_null=True)
     alive = serializers.BooleanField()
 
 
+@dataclass(frozen=True)
+class Control:
+    """What the control endpoint shows: the engine's switch, the time, and a full metrics
+    reading (its workers, and the system's health with the rule that decided it)."""
+
+    state: EngineState
+    now: dt.datetime
+    reading: Reading
+
+    @classmethod
+    def at(cls, now: dt.datetime) -> Control:
+        return cls(EngineState.load(), now, read(now, settings.WARMUP))
+
+
 class ControlOut(serializers.Serializer):
-    running = serializers.BooleanField()
-    reason = serializers.CharField(allow_blank=True)
-    changed_at = serializers.DateTimeField(allow_null=True)
-    changed_by = serializers.CharField(allow_null=True)
-    last_cycle_at = serializers.DateTimeField(allow_null=True)
-    trigger_requested_at = serializers.DateTimeField(allow_null=True)
+    running = serializers.BooleanField(source="state.running")
+    reason = serializers.CharField(source="state.reason", allow_blank=True)
+    changed_at = serializers.DateTimeField(source="state.changed_at", allow_null=True)
+    changed_by = serializers.CharField(source="state.changed_by.get_username", allow_null=True)
+    last_cycle_at = serializers.DateTimeField(source="state.last_cycle_at", allow_null=True)
+    trigger_requested_at = serializers.DateTimeField(
+        source="state.trigger_requested_at", allow_null=True
+    )
     now = serializers.DateTimeField()
-    workers = WorkerOut(many=True)
-    health = HealthOut()
+    workers = WorkerOut(source="reading.workers", many=True)
+    health = HealthOut(source="reading.health")
 
 
-class QuotaOut(serializers.Serializer):
-    mailbox_id = serializers.IntegerField()
-    email = serializers.EmailField()
-    date = serializers.DateField()
-    quota = serializers.IntegerField()
-    sent = serializers.IntegerField()
+@dataclass(frozen=True)
+class Today:
+    """A mailbox's DailyStat of its local today (its mailbox selected), judged at `now`."""
+
+    stat: DailyStat
+    now: dt.datetime
+
+    @property
+    def remaining(self) -> int:
+        return max(self.stat.quota - self.stat.sent, 0)
+
+    @cached_property
+    def window(self) -> pacing.Window:
+        box = self.stat.mailbox
+        return pacing.sending_window(
+            self.stat.date, box.timezone, box.window_start_hour, box.window_end_hour
+        )
+
+    @property
+    def pace(self) -> str:
+        return pacing.pace(self.now, self.window, self.stat.quota, self.stat.sent)
+
+    @property
+    def expected_by_now(self) -> int:
+        return pacing.expected_by(self.now, self.window, self.stat.quota)
+
+
+class QuotaOut(serializers.Serializer):  # a Today
+    mailbox_id = serializers.IntegerField(source="stat.mailbox_id")
+    email = serializers.EmailField(source="stat.mailbox.email")
+    date = serializers.DateField(source="stat.date")
+    quota = serializers.IntegerField(source="stat.quota")
+    sent = serializers.IntegerField(source="stat.sent")
     remaining = serializers.IntegerField()
-    failed = serializers.IntegerField()
+    failed = serializers.IntegerField(source="stat.failed")
     pace = serializers.ChoiceField(choices=("met", "ahead", "on_pace", "behind"))
     expected_by_now = serializers.IntegerField()
-    quota_met = serializers.BooleanField()
-    streak = serializers.IntegerField()
+    quota_met = serializers.BooleanField(source="stat.quota_met")
+    streak = serializers.IntegerField(source="stat.streak")
 
 
 class DayOut(serializers.Serializer):
@@ -118,24 +166,51 @@ class DaysField(serializers.Field):
         return [{**day, "date": day["date"].isoformat()} for day in value]
 
 
-class HistoryOut(serializers.Serializer):
+@dataclass(frozen=True)
+class Performance:
+    """One mailbox, its Today (None before its day is planned), and its DailyStats of
+    the last HISTORY_DAYS local days (plain values)."""
+
+    box: Mailbox
+    today: Today | None
+    days: list[dict[str, Any]]
+
+    @property
+    def sent(self) -> int:
+        return sum(d["sent"] for d in self.days)
+
+    @property
+    def failed(self) -> int:
+        return sum(d["failed"] for d in self.days)
+
+    @property
+    def failure_rate(self) -> float:
+        tried = self.sent + self.failed
+        return self.failed / tried if tried else 0.0
+
+    @property
+    def days_at_quota(self) -> int:
+        return sum(d["quota_met"] for d in self.days)
+
+
+class HistoryOut(serializers.Serializer):  # the last 30 days of a Performance
     sent = serializers.IntegerField()
     failed = serializers.IntegerField()
-    failure_rate = serializers.FloatField()
+    failure_rate = RoundedFloat(4)
     days_at_quota = serializers.IntegerField()
     days = DaysField()
 
 
-class PerformanceOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    email = serializers.EmailField()
-    status = serializers.CharField()
-    status_reason = serializers.CharField(allow_blank=True)
-    warmup_enabled = serializers.BooleanField()
-    last_error = serializers.CharField(allow_blank=True)
-    last_error_at = serializers.DateTimeField(allow_null=True)
+class PerformanceOut(serializers.Serializer):  # a Performance
+    id = serializers.IntegerField(source="box.id")
+    email = serializers.EmailField(source="box.email")
+    status = serializers.CharField(source="box.status")
+    status_reason = serializers.CharField(source="box.status_reason", allow_blank=True)
+    warmup_enabled = serializers.BooleanField(source="box.warmup_enabled")
+    last_error = serializers.CharField(source="box.last_error", allow_blank=True)
+    last_error_at = serializers.DateTimeField(source="box.last_error_at", allow_null=True)
     today = QuotaOut(allow_null=True)
-    last_30_days = HistoryOut()
+    last_30_days = HistoryOut(source="*")
 
 
 # --- control -----------------------------------------------------------------------------
@@ -144,39 +219,6 @@ class PerformanceOut(serializers.Serializer):
 class ControlAction(serializers.Serializer):
     action = serializers.ChoiceField(choices=control.ACTIONS)
     reason = serializers.CharField(max_length=500, required=False, default="")
-
-
-def worker_data(state: WorkerState) -> dict[str, Any]:
-    w = state.worker
-    return {
-        "name": w.name,
-        "shard": w.shard,
-        "shard_count": w.shard_count,
-        "host": w.host,
-        "pid": w.pid,
-        "started_at": w.started_at,
-        "heartbeat_at": w.heartbeat_at,
-        "last_cycle_at": w.last_cycle_at,
-        "alive": state.alive,
-    }
-
-
-def control_state(now: dt.datetime) -> dict[str, Any]:
-    """The engine's switch, its workers, and the system's health with the rule that
-    decided it (a full metrics reading)."""
-    state = EngineState.load()
-    reading = read(now, settings.WARMUP)
-    return {
-        "running": state.running,
-        "reason": state.reason,
-        "changed_at": state.changed_at,
-        "changed_by": state.changed_by.get_username() if state.changed_by else None,
-        "last_cycle_at": state.last_cycle_at,
-        "trigger_requested_at": state.trigger_requested_at,
-        "now": now,
-        "workers": [worker_data(state) for state in reading.workers],
-        "health": health_data(reading),
-    }
 
 
 class ControlView(APIView):
@@ -188,7 +230,7 @@ class ControlView(APIView):
 
     @extend_schema(responses=ControlOut)
     def get(self, request: Request) -> Response:
-        return Response(ControlOut(control_state(workers.db_now())).data)
+        return Response(ControlOut(Control.at(workers.db_now())).data)
 
     @extend_schema(request=ControlAction, responses=ControlOut)
     def post(self, request: Request) -> Response:
@@ -202,7 +244,7 @@ class ControlView(APIView):
             remote_addr=client_address(request),
             reason=body.validated_data["reason"],
         )
-        return Response(ControlOut(control_state(now)).data)
+        return Response(ControlOut(Control.at(now)).data)
 
 
 # --- quota -------------------------------------------------------------------------------
@@ -228,26 +270,6 @@ def todays_stats(request: Request, now: dt.datetime) -> QuerySet[DailyStat]:
         .filter(on_local_today(now, timezones))
         .annotate(remaining=Greatest(F("quota") - F("sent"), 0, output_field=IntegerField()))
     )
-
-
-def quota_row(stat: DailyStat, now: dt.datetime) -> dict[str, Any]:
-    box = stat.mailbox
-    window = pacing.sending_window(
-        stat.date, box.timezone, box.window_start_hour, box.window_end_hour
-    )
-    return {
-        "mailbox_id": box.id,
-        "email": box.email,
-        "date": stat.date,
-        "quota": stat.quota,
-        "sent": stat.sent,
-        "remaining": max(stat.quota - stat.sent, 0),
-        "failed": stat.failed,
-        "pace": pacing.pace(now, window, stat.quota, stat.sent),
-        "expected_by_now": pacing.expected_by(now, window, stat.quota),
-        "quota_met": stat.quota_met,
-        "streak": stat.streak,
-    }
 
 
 class QuotaView(APIView):
@@ -284,7 +306,7 @@ class QuotaView(APIView):
         )
         rows = DailyStat.objects.select_related("mailbox").in_bulk(ids)
         return paginator.get_paginated_response(
-            QuotaOut([quota_row(rows[i], now) for i in ids], many=True).data
+            QuotaOut([Today(rows[i], now) for i in ids], many=True).data
         )
 
 
@@ -308,29 +330,19 @@ def histories(boxes: list[Mailbox], now: dt.datetime) -> dict[int, list[dict[str
 
 
 def performance(
-    box: Mailbox, now: dt.datetime, today: DailyStat | None, history: list[dict[str, Any]]
-) -> dict[str, Any]:
+    box: Mailbox,
+    now: dt.datetime,
+    today: dict[int, DailyStat],
+    history: dict[int, list[dict[str, Any]]],
+) -> Performance:
+    """The box's Performance, its days cut to its own last HISTORY_DAYS local dates."""
     first = pacing.local_date(now, box.timezone) - dt.timedelta(days=HISTORY_DAYS - 1)
-    days = [d for d in history if d["date"] >= first]
-    sent = sum(d["sent"] for d in days)
-    failed = sum(d["failed"] for d in days)
-    return {
-        "id": box.id,
-        "email": box.email,
-        "status": box.status,
-        "status_reason": box.status_reason,
-        "warmup_enabled": box.warmup_enabled,
-        "last_error": box.last_error,
-        "last_error_at": box.last_error_at,
-        "today": quota_row(today, now) if today else None,
-        "last_30_days": {
-            "sent": sent,
-            "failed": failed,
-            "failure_rate": round(failed / (sent + failed), 4) if sent + failed else 0.0,
-            "days_at_quota": sum(d["quota_met"] for d in days),
-            "days": days,
-        },
-    }
+    stat = today.get(box.id)
+    return Performance(
+        box,
+        Today(stat, now) if stat else None,
+        [d for d in history[box.id] if d["date"] >= first],
+    )
 
 
 class MailboxPerformanceView(APIView):
@@ -371,7 +383,7 @@ class MailboxPerformanceView(APIView):
         }
         history = histories(page, now)
         rows = PerformanceOut(
-            [performance(box, now, today.get(box.id), history[box.id]) for box in page], many=True
+            [performance(box, now, today, history) for box in page], many=True
         ).data
         if raw is not None:
             return Response(rows[0])
