@@ -22,7 +22,13 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts import status as mailbox_status
-from accounts.models import ENGAGEMENT_FIELDS, Mailbox, OwnerPlan, validate_one_line
+from accounts.models import (
+    ENDPOINT_FIELDS,
+    ENGAGEMENT_FIELDS,
+    Mailbox,
+    OwnerPlan,
+    validate_one_line,
+)
 from warmup.models import DailyStat, SendLog
 
 PASSWORD_FIELDS = ("smtp_password", "imap_password")
@@ -77,14 +83,8 @@ class MailboxAdminForm(forms.ModelForm):
             "email",
             "display_name",
             "provider",
-            "smtp_host",
-            "smtp_port",
-            "smtp_security",
-            "smtp_username",
-            "imap_host",
-            "imap_port",
-            "imap_security",
-            "imap_username",
+            *ENDPOINT_FIELDS["smtp"],
+            *ENDPOINT_FIELDS["imap"],
             "warmup_enabled",
             "status",
             "status_reason",
