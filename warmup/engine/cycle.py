@@ -178,7 +178,9 @@ def read_claimed(ids: list[int]) -> list[ClaimedSlot]:
     senders: dict[int, _Sender] = {}
     slots = []
     for row in rows:
-        sender = senders.get(row[n]) or senders.setdefault(row[n], _Sender(*row[n:]))
+        sender = senders.get(row[n])  # one per mailbox, shared by its slots
+        if sender is None:
+            sender = senders[row[n]] = _Sender(*row[n:])
         slots.append(ClaimedSlot(*row[:n], sender))
     return slots
 
