@@ -25,6 +25,7 @@ from rest_framework.throttling import UserRateThrottle
 from accounts.connection import ConnectionTestsBusy, HostsRefused, try_logins
 from accounts.models import (
     ALL_WEEKDAYS,
+    ENDPOINT_FIELDS,
     ENGAGEMENT_FIELDS,
     Actor,
     Mailbox,
@@ -37,21 +38,19 @@ from warmup_project.api import bad_request, client_address
 from warmup_project.permissions import signed_in, staff_may
 
 
+def _password_field() -> serializers.CharField:
+    return serializers.CharField(
+        write_only=True,
+        required=False,
+        max_length=1000,
+        trim_whitespace=False,  # a password may start or end with a space
+        validators=[validate_one_line],
+    )
+
+
 class MailboxSerializer(serializers.ModelSerializer):
-    smtp_password = serializers.CharField(
-        write_only=True,
-        required=False,
-        max_length=1000,
-        trim_whitespace=False,
-        validators=[validate_one_line],
-    )
-    imap_password = serializers.CharField(
-        write_only=True,
-        required=False,
-        max_length=1000,
-        trim_whitespace=False,
-        validators=[validate_one_line],
-    )
+    smtp_password = _password_field()
+    imap_password = _password_field()
     smtp_port = serializers.IntegerField(min_value=1, max_value=65535, default=587)
     imap_port = serializers.IntegerField(min_value=1, max_value=65535, default=993)
     reply_rate = serializers.FloatField(min_value=0, max_value=1, default=0.35)
@@ -74,15 +73,9 @@ class MailboxSerializer(serializers.ModelSerializer):
             "email",
             "display_name",
             "provider",
-            "smtp_host",
-            "smtp_port",
-            "smtp_security",
-            "smtp_username",
+            *ENDPOINT_FIELDS["smtp"],
             "smtp_password",
-            "imap_host",
-            "imap_port",
-            "imap_security",
-            "imap_username",
+            *ENDPOINT_FIELDS["imap"],
             "imap_password",
             "warmup_enabled",
             "status",

@@ -31,6 +31,7 @@ from django.db.models import CharField
 from django.db.models.functions import Lower
 
 from accounts.models import (
+    ENDPOINT_FIELDS,
     SECURITY_MODES,
     Mailbox,
     OwnerPlan,
@@ -42,15 +43,9 @@ from accounts.models import (
 
 REQUIRED_COLUMNS = (
     "email",
-    "smtp_host",
-    "smtp_port",
-    "smtp_security",
-    "smtp_username",
+    *ENDPOINT_FIELDS["smtp"],
     "smtp_password",
-    "imap_host",
-    "imap_port",
-    "imap_security",
-    "imap_username",
+    *ENDPOINT_FIELDS["imap"],
     "imap_password",
 )
 OPTIONAL_COLUMNS = ("warmup_enabled", "daily_max", "timezone")
@@ -238,6 +233,17 @@ def _check(column: str, value: str, validator: Callable[[str], None], problems: 
         problems.append(f"{column}: {exc.messages[0].rstrip('.')}")
 
 
+def _fits(column: str, value: str, validator: Callable[[str], None]) -> bool:
+    """Whether `value` fits the column's model field: its length, then `validator`."""
+    if len(value) > _max_length(column):
+        return False
+    try:
+        validator(value)
+    except ValidationError:
+        return False
+    return True
+
+
 def _host(column: str, raw: str, problems: list[str]) -> str:
     value = raw.strip()
     if not value:
@@ -309,11 +315,7 @@ def _timezone(raw: str | None, problems: list[str]) -> str | None:
     value = (raw or "").strip()
     if not value:
         return None
-    try:
-        if len(value) > _max_length("timezone"):
-            raise ValidationError("too long")
-        validate_timezone(value)
-    except ValidationError:
+    if not _fits("timezone", value, validate_timezone):
         problems.append(f"timezone: {_show(value)} is not a known time zone (e.g. Europe/Berlin)")
     return value
 
@@ -325,13 +327,8 @@ def parse_row(line: int, cells: dict[str, str], limits: RowLimits) -> MailboxRow
     email = cells["email"].strip().lower()
     if not email:
         problems.append("email: required")
-    else:
-        try:
-            if len(email) > _max_length("email"):
-                raise ValidationError("too long")
-            validate_email(email)
-        except ValidationError:
-            problems.append(f"email: {_show(email)} is not a valid email address")
+    elif not _fits("email", email, validate_email):
+        problems.append(f"email: {_show(email)} is not a valid email address")
     smtp_host = _host("smtp_host", cells["smtp_host"], problems)
     smtp_port = _port("smtp_port", cells["smtp_port"], problems)
     smtp_security = _security("smtp_security", cells["smtp_security"], problems)

@@ -74,11 +74,13 @@ _PROVIDER_HINTS = {
 
 
 def email_domain(email: str) -> str:
+    """The domain of an address, lowercased (domains are case-insensitive): the one
+    reading for pairing (never the same domain), Message-IDs and provider guesses."""
     return email.rsplit("@", 1)[-1].lower()
 
 
 def guess_provider(email: str, smtp_host: str) -> str:
-    haystack = f"{email.rsplit('@', 1)[-1]} {smtp_host}".lower()
+    haystack = f"{email_domain(email)} {smtp_host.lower()}"
     for provider, hints in _PROVIDER_HINTS.items():
         if any(hint in haystack for hint in hints):
             return provider

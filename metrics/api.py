@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -30,10 +31,10 @@ from rest_framework.views import APIView
 
 from metrics.exposition import exposition
 from metrics.health import LEVEL_NAMES
-from metrics.reading import Reading, WorkerState, read
+from metrics.reading import Reading, read
 from warmup.engine import control
 from warmup.models import EngineState
-from warmup_project.api import bad_request, client_address
+from warmup_project.api import RoundedFloat, bad_request, client_address
 from warmup_project.db import db_now
 from warmup_project.permissions import StaffMay, staff_may
 
@@ -90,77 +91,15 @@ class PrometheusRenderer(BaseRenderer):
         return "".join(f"# {key}: {value}\n" for key, value in data.items()).encode()
 
 
-def reading_data(r: Reading) -> dict[str, Any]:
-    c = r.capacity
-    return {
-        "at": r.at,
-        "total_mailboxes": r.total_mailboxes,
-        "active_mailboxes": r.active_mailboxes,
-        "quotas_today": r.quotas_today,
-        "sent_today": r.sent_today,
-        "failed_today": r.failed_today,
-        "deferred_today": r.deferred_today,
-        "unknown_today": r.unknown_today,
-        "throughput_per_hour": r.sent_last_hour,
-        "quota_completion_rate": round(r.quota_completion_rate, 4),
-        "on_pace_rate": round(r.on_pace_rate, 4),
-        "attempts_last_hour": r.attempts_last_hour,
-        "failure_rate_last_hour": round(r.failure_rate_last_hour, 4),
-        "sends_total": {str(status): n for status, n in r.sends_total.items()},
-        "slots_due": r.slots_due,
-        "slots_overdue": r.slots_overdue,
-        "engine_running": r.engine_running,
-        "last_cycle_at": r.last_cycle_at,
-        "workers": {
-            "registered": r.workers_registered,
-            "alive": r.workers_alive,
-            "shards_expected": r.shards_expected,
-            "shards_alive": r.shards_alive,
-        },
-        "capacity": {
-            "assessed_at": r.capacity_at,
-            "demand": c.demand,
-            "possible": c.possible,
-            "shortfall": c.shortfall,
-            "hourly_ceiling": c.hourly_ceiling,
-            "owner_ceiling": c.owner_ceiling,
-            "owners_short": c.owners_short,
-            "needed_hourly_limit": c.needed.per_hour,
-            "needed_minute_limit": c.needed.per_minute,
-            "needed_user_hourly_limit": c.needed.per_user_hour,
-        },
-        "placements_today": {"inbox": r.inbox_today, "spam": r.spam_today},
-        "deliverability": {
-            "scored_mailboxes": r.scored,
-            "average_score": round(r.score_sum / r.scored, 1) if r.scored else None,
-            "spam_flagged": r.spam_flagged,
-            "engagement_paused": r.engagement_paused,
-        },
-        "health": health_data(r),
-    }
+# --- response shape: the OpenAPI schema, reading the Reading (metrics.reading) itself ----
 
 
-def health_data(r: Reading) -> dict[str, Any]:
-    h = r.health
-    return {
-        "level": h.level,
-        "status": h.name,
-        "rule": h.rule,
-        "detail": h.detail,
-        "checks": [
-            {"rule": c.rule, "level": c.level, "status": LEVEL_NAMES[c.level], "detail": c.detail}
-            for c in h.checks
-        ],
-    }
-
-
-# --- response shape (the OpenAPI schema; the output passes through it) -------------------
-
-
+# A health rule's Check, or the Verdict (metrics.health). Serializers here carry comments,
+# not docstrings: a docstring would become the schema's description.
 class CheckOut(serializers.Serializer):
     rule = serializers.CharField()
     level = serializers.IntegerField(min_value=0, max_value=2)
-    status = serializers.ChoiceField(choices=tuple(LEVEL_NAMES.values()))
+    status = serializers.ChoiceField(choices=tuple(LEVEL_NAMES.values()), source="name")
     detail = serializers.CharField()
 
 
@@ -169,33 +108,33 @@ class HealthOut(CheckOut):
 
 
 class WorkersOut(serializers.Serializer):
-    registered = serializers.IntegerField()
-    alive = serializers.IntegerField()
+    registered = serializers.IntegerField(source="workers_registered")
+    alive = serializers.IntegerField(source="workers_alive")
     shards_expected = serializers.IntegerField()
     shards_alive = serializers.IntegerField()
 
 
 class CapacityOut(serializers.Serializer):
-    assessed_at = serializers.DateTimeField()
-    demand = serializers.IntegerField()
-    possible = serializers.IntegerField()
-    shortfall = serializers.IntegerField()
-    hourly_ceiling = serializers.IntegerField()
-    owner_ceiling = serializers.IntegerField()
-    owners_short = serializers.IntegerField()
-    needed_hourly_limit = serializers.IntegerField()
-    needed_minute_limit = serializers.IntegerField()
-    needed_user_hourly_limit = serializers.IntegerField()
+    assessed_at = serializers.DateTimeField(source="capacity_at")
+    demand = serializers.IntegerField(source="capacity.demand")
+    possible = serializers.IntegerField(source="capacity.possible")
+    shortfall = serializers.IntegerField(source="capacity.shortfall")
+    hourly_ceiling = serializers.IntegerField(source="capacity.hourly_ceiling")
+    owner_ceiling = serializers.IntegerField(source="capacity.owner_ceiling")
+    owners_short = serializers.IntegerField(source="capacity.owners_short")
+    needed_hourly_limit = serializers.IntegerField(source="capacity.needed.per_hour")
+    needed_minute_limit = serializers.IntegerField(source="capacity.needed.per_minute")
+    needed_user_hourly_limit = serializers.IntegerField(source="capacity.needed.per_user_hour")
 
 
 class PlacementsOut(serializers.Serializer):
-    inbox = serializers.IntegerField()
-    spam = serializers.IntegerField()
+    inbox = serializers.IntegerField(source="inbox_today")
+    spam = serializers.IntegerField(source="spam_today")
 
 
 class DeliverabilityOut(serializers.Serializer):
-    scored_mailboxes = serializers.IntegerField()
-    average_score = serializers.FloatField(allow_null=True)
+    scored_mailboxes = serializers.IntegerField(source="scored")
+    average_score = RoundedFloat(1, allow_null=True)
     spam_flagged = serializers.IntegerField()
     engagement_paused = serializers.IntegerField()
 
@@ -209,20 +148,20 @@ class MetricsOut(serializers.Serializer):
     failed_today = serializers.IntegerField()
     deferred_today = serializers.IntegerField()
     unknown_today = serializers.IntegerField()
-    throughput_per_hour = serializers.IntegerField()
-    quota_completion_rate = serializers.FloatField()
-    on_pace_rate = serializers.FloatField()
+    throughput_per_hour = serializers.IntegerField(source="sent_last_hour")
+    quota_completion_rate = RoundedFloat(4)
+    on_pace_rate = RoundedFloat(4)
     attempts_last_hour = serializers.IntegerField()
-    failure_rate_last_hour = serializers.FloatField()
+    failure_rate_last_hour = RoundedFloat(4)
     sends_total = serializers.DictField(child=serializers.IntegerField())
     slots_due = serializers.IntegerField()
     slots_overdue = serializers.IntegerField()
     engine_running = serializers.BooleanField()
     last_cycle_at = serializers.DateTimeField(allow_null=True)
-    workers = WorkersOut()
-    capacity = CapacityOut()
-    placements_today = PlacementsOut()
-    deliverability = DeliverabilityOut()
+    workers = WorkersOut(source="*")
+    capacity = CapacityOut(source="*")
+    placements_today = PlacementsOut(source="*")
+    deliverability = DeliverabilityOut(source="*")
     health = HealthOut()
 
 
@@ -256,7 +195,7 @@ class MetricsView(APIView):
         if request.accepted_renderer.format == PrometheusRenderer.format:
             return Response(exposition(db_now, settings.WARMUP))
         reading = read(db_now(), settings.WARMUP)
-        return Response(MetricsOut(reading_data(reading)).data)
+        return Response(MetricsOut(reading).data)
 
 
 class ProcessMetricsView(MetricsView):
@@ -269,28 +208,45 @@ class ProcessMetricsView(MetricsView):
         return ExportToDjangoView(request._request)
 
 
+# A WorkerState of the reading:
 class WorkerOut(serializers.Serializer):
-    name = serializers.CharField()
-    shard = serializers.IntegerField()
-    shard_count = serializers.IntegerField()
-    host = serializers.CharField()
-    pid = serializers.IntegerField()
-    started_at = serializers.DateTimeField()
-    heartbeat_at = serializers.DateTimeField()
-    last_cycle_at = serializers.DateTimeField(allow_null=True)
+    name = serializers.CharField(source="worker.name")
+    shard = serializers.IntegerField(source="worker.shard")
+    shard_count = serializers.IntegerField(source="worker.shard_count")
+    host = serializers.CharField(source="worker.host")
+    pid = serializers.IntegerField(source="worker.pid")
+    started_at = serializers.DateTimeField(source="worker.started_at")
+    heartbeat_at = serializers.DateTimeField(source="worker.heartbeat_at")
+    last_cycle_at = serializers.DateTimeField(source="worker.last_cycle_at", allow_null=True)
     alive = serializers.BooleanField()
 
 
+@dataclass(frozen=True)
+class Control:
+    """What the control endpoint shows: the engine's switch, the time, and a full metrics
+    reading (its workers, and the system's health with the rule that decided it)."""
+
+    state: EngineState
+    now: dt.datetime
+    reading: Reading
+
+    @classmethod
+    def at(cls, now: dt.datetime) -> Control:
+        return cls(EngineState.load(), now, read(now, settings.WARMUP))
+
+
 class ControlOut(serializers.Serializer):
-    running = serializers.BooleanField()
-    reason = serializers.CharField(allow_blank=True)
-    changed_at = serializers.DateTimeField(allow_null=True)
-    changed_by = serializers.CharField(allow_null=True)
-    last_cycle_at = serializers.DateTimeField(allow_null=True)
-    trigger_requested_at = serializers.DateTimeField(allow_null=True)
+    running = serializers.BooleanField(source="state.running")
+    reason = serializers.CharField(source="state.reason", allow_blank=True)
+    changed_at = serializers.DateTimeField(source="state.changed_at", allow_null=True)
+    changed_by = serializers.CharField(source="state.changed_by.get_username", allow_null=True)
+    last_cycle_at = serializers.DateTimeField(source="state.last_cycle_at", allow_null=True)
+    trigger_requested_at = serializers.DateTimeField(
+        source="state.trigger_requested_at", allow_null=True
+    )
     now = serializers.DateTimeField()
-    workers = WorkerOut(many=True)
-    health = HealthOut()
+    workers = WorkerOut(source="reading.workers", many=True)
+    health = HealthOut(source="reading.health")
 
 
 # --- control -----------------------------------------------------------------------------
@@ -299,39 +255,6 @@ class ControlOut(serializers.Serializer):
 class ControlAction(serializers.Serializer):
     action = serializers.ChoiceField(choices=control.ACTIONS)
     reason = serializers.CharField(max_length=500, required=False, default="")
-
-
-def worker_data(state: WorkerState) -> dict[str, Any]:
-    w = state.worker
-    return {
-        "name": w.name,
-        "shard": w.shard,
-        "shard_count": w.shard_count,
-        "host": w.host,
-        "pid": w.pid,
-        "started_at": w.started_at,
-        "heartbeat_at": w.heartbeat_at,
-        "last_cycle_at": w.last_cycle_at,
-        "alive": state.alive,
-    }
-
-
-def control_state(now: dt.datetime) -> dict[str, Any]:
-    """The engine's switch, its workers, and the system's health with the rule that
-    decided it (a full metrics reading)."""
-    state = EngineState.load()
-    reading = read(now, settings.WARMUP)
-    return {
-        "running": state.running,
-        "reason": state.reason,
-        "changed_at": state.changed_at,
-        "changed_by": state.changed_by.get_username() if state.changed_by else None,
-        "last_cycle_at": state.last_cycle_at,
-        "trigger_requested_at": state.trigger_requested_at,
-        "now": now,
-        "workers": [worker_data(state) for state in reading.workers],
-        "health": health_data(reading),
-    }
 
 
 class ControlView(APIView):
@@ -343,7 +266,7 @@ class ControlView(APIView):
 
     @extend_schema(responses=ControlOut)
     def get(self, request: Request) -> Response:
-        return Response(ControlOut(control_state(db_now())).data)
+        return Response(ControlOut(Control.at(db_now())).data)
 
     @extend_schema(request=ControlAction, responses=ControlOut)
     def post(self, request: Request) -> Response:
@@ -357,4 +280,4 @@ class ControlView(APIView):
             remote_addr=client_address(request),
             reason=body.validated_data["reason"],
         )
-        return Response(ControlOut(control_state(now)).data)
+        return Response(ControlOut(Control.at(now)).data)

@@ -9,7 +9,8 @@ exists only with WARMUP_ENABLE_DETAILED_METRICS.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from operator import attrgetter
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -27,142 +28,146 @@ from warmup_project.config import WarmupConfig
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, doc, value=value)
+def _last_cycle_age(r: Reading) -> float:
+    return -1 if r.last_cycle_age_s is None else r.last_cycle_age_s
+
+
+# The one-sample gauges: name, help, and the reading's attribute (dotted) or a function of
+# the reading. The first seven are the seed's names.
+GAUGES: tuple[tuple[str, str, str | Callable[[Reading], float]], ...] = (
+    ("warmup_total_mailboxes", "Mailboxes in the system.", "total_mailboxes"),
+    (
+        "warmup_active_mailboxes",
+        "Mailboxes with warmup enabled and status active.",
+        "active_mailboxes",
+    ),
+    (
+        "warmup_emails_sent_today",
+        "Sends accepted by SMTP on each mailbox's local today.",
+        "sent_today",
+    ),
+    (
+        "warmup_emails_failed_today",
+        "Sends failed for good on each mailbox's local today.",
+        "failed_today",
+    ),
+    ("warmup_throughput_per_hour", "Sends accepted by SMTP in the last hour.", "sent_last_hour"),
+    (
+        "warmup_quota_completion_rate",
+        "Share of today's quotas already met (0-1).",
+        "quota_completion_rate",
+    ),
+    (
+        "warmup_system_health",
+        "2 healthy, 1 degraded, 0 critical (warmup_health_rule shows which rule).",
+        "health.level",
+    ),
+    (
+        "warmup_emails_deferred_today",
+        "Sends deferred (to be retried) on each mailbox's local today.",
+        "deferred_today",
+    ),
+    (
+        "warmup_emails_unknown_today",
+        "Sends with no answer after DATA today (maybe delivered, never resent).",
+        "unknown_today",
+    ),
+    ("warmup_quotas_today", "Mailboxes with a quota today.", "quotas_today"),
+    ("warmup_on_pace_rate", "Share of today's quotas not behind their pace (0-1).", "on_pace_rate"),
+    (
+        "warmup_failure_rate_last_hour",
+        "Failed share of the last hour's send attempts (0-1).",
+        "failure_rate_last_hour",
+    ),
+    ("warmup_send_attempts_last_hour", "Send attempts in the last hour.", "attempts_last_hour"),
+    ("warmup_slots_due", "Planned or deferred sends whose time has come.", "slots_due"),
+    ("warmup_slots_overdue", "Due sends still waiting after 10 minutes.", "slots_overdue"),
+    (
+        "warmup_workers_registered",
+        "Workers registered (alive or not yet reaped).",
+        "workers_registered",
+    ),
+    ("warmup_workers_alive", "Workers whose heartbeat is recent.", "workers_alive"),
+    ("warmup_shards_expected", "Shards the live workers declare.", "shards_expected"),
+    ("warmup_shards_alive", "Shards with a live worker.", "shards_alive"),
+    ("warmup_engine_running", "1 unless stopped through the control API.", "engine_running"),
+    (
+        "warmup_last_cycle_age_seconds",
+        "Seconds since the last engine cycle (-1: none yet).",
+        _last_cycle_age,
+    ),
+    (
+        "warmup_capacity_demand",
+        "Sum of today's quotas of the mailboxes that send.",
+        "capacity.demand",
+    ),
+    (
+        "warmup_capacity_shortfall",
+        "Sends a day today's quotas exceed what the limits and windows allow.",
+        "capacity.shortfall",
+    ),
+    (
+        "warmup_mailboxes_spam_flagged",
+        "Mailboxes with over 25 % of their last 7 days' mail in spam (10+ seen).",
+        "spam_flagged",
+    ),
+    (
+        "warmup_engagement_paused_mailboxes",
+        "Mailboxes whose engagement is paused (IMAP login refused).",
+        "engagement_paused",
+    ),
+)
+
+
+def _health_rules(r: Reading) -> list[tuple[str, float]]:
+    by_rule = {check.rule: check.level for check in r.health.checks}
+    return [(rule, by_rule[rule]) for rule in RULES]
+
+
+# The gauges with one label: name, help, the label, and the reading's (value, sample) pairs.
+LABELLED_GAUGES: tuple[
+    tuple[str, str, str, Callable[[Reading], Iterable[tuple[str, float]]]], ...
+] = (
+    (
+        "warmup_worker_heartbeat_age_seconds",
+        "Seconds since the freshest heartbeat of a shard's workers.",
+        "shard",
+        lambda r: [(str(shard), age) for shard, age in r.heartbeat_age_by_shard.items()],
+    ),
+    (
+        "warmup_placements_today",
+        "Warmup messages the recipients found today, by folder (inbox or spam).",
+        "placement",
+        lambda r: [("inbox", r.inbox_today), ("spam", r.spam_today)],
+    ),
+    ("warmup_health_rule", "Each health rule's verdict: 2, 1 or 0.", "rule", _health_rules),
+)
+
+
+def _value(r: Reading, source: str | Callable[[Reading], float]) -> float:
+    return attrgetter(source)(r) if isinstance(source, str) else source(r)
 
 
 def families(r: Reading) -> Iterator[Metric]:
-    # The seed's names.
-    yield _gauge("warmup_total_mailboxes", "Mailboxes in the system.", r.total_mailboxes)
-    yield _gauge(
-        "warmup_active_mailboxes",
-        "Mailboxes with warmup enabled and status active.",
-        r.active_mailboxes,
-    )
-    yield _gauge(
-        "warmup_emails_sent_today",
-        "Sends accepted by SMTP on each mailbox's local today.",
-        r.sent_today,
-    )
-    yield _gauge(
-        "warmup_emails_failed_today",
-        "Sends failed for good on each mailbox's local today.",
-        r.failed_today,
-    )
-    yield _gauge(
-        "warmup_throughput_per_hour", "Sends accepted by SMTP in the last hour.", r.sent_last_hour
-    )
-    yield _gauge(
-        "warmup_quota_completion_rate",
-        "Share of today's quotas already met (0-1).",
-        r.quota_completion_rate,
-    )
-    yield _gauge(
-        "warmup_system_health",
-        "2 healthy, 1 degraded, 0 critical (warmup_health_rule shows which rule).",
-        r.health.level,
-    )
-    # Conventional ones.
+    for name, doc, source in GAUGES:
+        yield GaugeMetricFamily(name, doc, value=_value(r, source))
+    for name, doc, label, samples in LABELLED_GAUGES:
+        family = GaugeMetricFamily(name, doc, labels=[label])
+        for label_value, sample in samples(r):
+            family.add_metric([label_value], sample)
+        yield family
     sends = CounterMetricFamily(
         "warmup_sends", "Send attempts recorded since the install, by outcome.", labels=["status"]
     )
     for status, total in sorted(r.sends_total.items()):
         sends.add_metric([str(status)], total)
     yield sends
-    yield _gauge(
-        "warmup_emails_deferred_today",
-        "Sends deferred (to be retried) on each mailbox's local today.",
-        r.deferred_today,
-    )
-    yield _gauge(
-        "warmup_emails_unknown_today",
-        "Sends with no answer after DATA today (maybe delivered, never resent).",
-        r.unknown_today,
-    )
-    yield _gauge("warmup_quotas_today", "Mailboxes with a quota today.", r.quotas_today)
-    yield _gauge(
-        "warmup_on_pace_rate",
-        "Share of today's quotas not behind their pace (0-1).",
-        r.on_pace_rate,
-    )
-    yield _gauge(
-        "warmup_failure_rate_last_hour",
-        "Failed share of the last hour's send attempts (0-1).",
-        r.failure_rate_last_hour,
-    )
-    yield _gauge(
-        "warmup_send_attempts_last_hour", "Send attempts in the last hour.", r.attempts_last_hour
-    )
-    yield _gauge("warmup_slots_due", "Planned or deferred sends whose time has come.", r.slots_due)
-    yield _gauge(
-        "warmup_slots_overdue", "Due sends still waiting after 10 minutes.", r.slots_overdue
-    )
-    yield _gauge(
-        "warmup_workers_registered",
-        "Workers registered (alive or not yet reaped).",
-        r.workers_registered,
-    )
-    yield _gauge("warmup_workers_alive", "Workers whose heartbeat is recent.", r.workers_alive)
-    yield _gauge("warmup_shards_expected", "Shards the live workers declare.", r.shards_expected)
-    yield _gauge("warmup_shards_alive", "Shards with a live worker.", r.shards_alive)
-    heartbeats = GaugeMetricFamily(
-        "warmup_worker_heartbeat_age_seconds",
-        "Seconds since the freshest heartbeat of a shard's workers.",
-        labels=["shard"],
-    )
-    for shard, age in r.heartbeat_age_by_shard.items():
-        heartbeats.add_metric([str(shard)], age)
-    yield heartbeats
-    yield _gauge(
-        "warmup_engine_running", "1 unless stopped through the control API.", int(r.engine_running)
-    )
-    cycle_age = r.last_cycle_age_s
-    yield _gauge(
-        "warmup_last_cycle_age_seconds",
-        "Seconds since the last engine cycle (-1: none yet).",
-        -1 if cycle_age is None else cycle_age,
-    )
-    yield _gauge(
-        "warmup_capacity_demand",
-        "Sum of today's quotas of the mailboxes that send.",
-        r.capacity.demand,
-    )
-    yield _gauge(
-        "warmup_capacity_shortfall",
-        "Sends a day today's quotas exceed what the limits and windows allow.",
-        r.capacity.shortfall,
-    )
-    placements = GaugeMetricFamily(
-        "warmup_placements_today",
-        "Warmup messages the recipients found today, by folder (inbox or spam).",
-        labels=["placement"],
-    )
-    placements.add_metric(["inbox"], r.inbox_today)
-    placements.add_metric(["spam"], r.spam_today)
-    yield placements
-    yield _gauge(
-        "warmup_mailboxes_spam_flagged",
-        "Mailboxes with over 25 % of their last 7 days' mail in spam (10+ seen).",
-        r.spam_flagged,
-    )
-    yield _gauge(
-        "warmup_engagement_paused_mailboxes",
-        "Mailboxes whose engagement is paused (IMAP login refused).",
-        r.engagement_paused,
-    )
     yield HistogramMetricFamily(
         "warmup_deliverability_score",
         "Deliverability scores (0-100) of the mailboxes that have one.",
         buckets=[(str(le), n) for le, n in r.score_buckets.items()] + [("+Inf", r.scored)],
         sum_value=r.score_sum,
     )
-    rules = GaugeMetricFamily(
-        "warmup_health_rule", "Each health rule's verdict: 2, 1 or 0.", labels=["rule"]
-    )
-    by_rule = {check.rule: check.level for check in r.health.checks}
-    for rule in RULES:
-        rules.add_metric([rule], by_rule[rule])
-    yield rules
 
 
 class DatabaseCollector(Collector):

@@ -58,6 +58,10 @@ class Check:
     level: int
     detail: str
 
+    @property
+    def name(self) -> str:
+        return LEVEL_NAMES[self.level]
+
 
 @dataclass(frozen=True)
 class Verdict:

@@ -117,6 +117,11 @@ class Reading:
         return self.failed_last_hour / self.attempts_last_hour if self.attempts_last_hour else 0.0
 
     @property
+    def average_score(self) -> float | None:
+        """Of the mailboxes with a deliverability score."""
+        return self.score_sum / self.scored if self.scored else None
+
+    @property
     def last_cycle_age_s(self) -> float | None:
         if self.last_cycle_at is None:
             return None
@@ -202,14 +207,6 @@ def todays_demands(now: dt.datetime, floor: int, sending: int | None = None) -> 
     return demands
 
 
-def limits_of(config: WarmupConfig) -> Limits:
-    return Limits(
-        per_minute=config.global_minute_limit,
-        per_hour=config.global_hourly_limit,
-        per_user_hour=config.user_hourly_limit,
-    )
-
-
 def quota_fill(now: dt.datetime) -> list[tuple[int, float]]:
     """(mailbox id, sent / quota) of every mailbox with a quota today."""
     return [
@@ -268,7 +265,7 @@ def read(
     capacity_at, capacity = (None, None) if fresh_capacity else recent_capacity(now, config)
     if capacity is None or capacity_at is None:
         demands = todays_demands(now, config.min_daily_quota, sending=boxes["active"])
-        capacity_at, capacity = now, assess(demands, limits_of(config))
+        capacity_at, capacity = now, assess(demands, Limits.from_config(config))
     totals = dict(SendTotal.objects.values_list("status", "total"))
     facts = Facts(
         engine_running=state.running,

@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 
 from metrics.capacity import Demand, assess
 from warmup.engine.limits import Limits
+from warmup_project.config import WarmupConfig
 
 DAY = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 SEED = Limits(per_minute=200, per_hour=10_000, per_user_hour=500)
@@ -104,3 +105,8 @@ def test_the_command_reports_the_shortfall_and_the_limits_that_fit(make_mailbox:
     assert figures["needed"]["per_user_hour"] == 6
     with pytest.raises(CommandError, match="--minute must be at least 1"):
         call_command("warmup_capacity", "--minute", "0")
+
+
+def test_limits_come_from_the_configuration_one_way() -> None:
+    config = WarmupConfig(global_minute_limit=7, global_hourly_limit=70, user_hourly_limit=5)
+    assert Limits.from_config(config) == Limits(per_minute=7, per_hour=70, per_user_hour=5)

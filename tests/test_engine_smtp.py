@@ -8,12 +8,14 @@ from email.utils import parseaddr
 
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Mailbox
 from accounts.transport.sink import SinkServer
 from accounts.transport.smtp import SmtpTransport
 from warmup.engine import content
-from warmup.engine.cycle import Engine
+from warmup.engine.cycle import CycleStats, Engine, load_network
 from warmup.engine.planner import plan_cycle
 from warmup.models import DailyStat, SendLog, SendStatus
 
@@ -219,3 +221,51 @@ def test_an_unreadable_secret_stops_only_that_mailbox(network, caplog):
     others = SendLog.objects.exclude(sender=victim).filter(scheduled_at__lte=NOON)
     assert set(others.values_list("status", flat=True)) == {SendStatus.SENT}
     assert stats.outcomes["sent"] == others.count() == len(server.received)
+
+
+# What one batch costs, whatever its size: the slots with their senders, the originals
+# of its replies, the recipients' addresses, started_at, then the record step (a
+# savepoint, the slots, their statuses, the mailboxes' days and failures, the counters).
+BATCH_STATEMENTS = 13
+
+
+def statements_of_a_batch(size: int) -> int:
+    """Half replies, half new sends, all due at NOON and claimed: the statements
+    send_batch runs for them."""
+    originals = SendLog.objects.filter(status=SendStatus.SENT, replies__isnull=True).order_by("id")[
+        : size // 2
+    ]
+    replies = SendLog.objects.bulk_create(
+        SendLog(
+            sender_id=o.recipient_id,
+            day=NOON.date(),
+            slot_no=1000 + o.id,
+            recipient_id=o.sender_id,
+            in_reply_to_id=o.id,
+            thread_id=o.message_id,
+            scheduled_at=NOON,
+            timestamp=NOON,
+        )
+        for o in originals
+    )
+    fresh = SendLog.objects.filter(status=SendStatus.PLANNED, scheduled_at__lte=NOON)
+    ids = [r.id for r in replies] + list(
+        fresh.order_by("id").values_list("id", flat=True)[: size - len(replies)]
+    )
+    SendLog.objects.filter(id__in=ids).update(
+        status=SendStatus.SENDING, worker="test-worker", claimed_at=NOON, attempts=1
+    )
+    stats = CycleStats()
+    network = load_network(NOON)
+    with CaptureQueriesContext(connection) as statements:
+        engine_for(NOON).send_batch(ids, network, stats)
+    assert stats.outcomes["sent"] == len(ids) == size
+    return len(statements.captured_queries)
+
+
+def test_a_batch_costs_the_same_statements_whatever_its_size(network):
+    """send_batch is the hot path (thousands of slots a second): its statements do not
+    grow with the batch, for new sends and replies alike."""
+    plan_cycle(DAY_START, floor=30, margin=dt.timedelta(minutes=15))
+    engine_for(NOON - dt.timedelta(hours=6)).run_cycle(plan=False)
+    assert statements_of_a_batch(4) == statements_of_a_batch(40) == BATCH_STATEMENTS

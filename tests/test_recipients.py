@@ -1,9 +1,15 @@
-"""Pairing senders with recipients from the network (pure, in memory)."""
+"""Pairing senders with recipients from the network (pure, in memory), and the
+network as read from the database."""
 
+import datetime as dt
 import logging
 import random
 from collections import Counter
 
+import pytest
+
+from warmup.engine import content
+from warmup.engine.cycle import load_network
 from warmup.engine.recipients import Network, Peer, pair_recipients
 
 PROVIDERS = ["gmail", "outlook", "yahoo"]
@@ -63,3 +69,14 @@ def test_too_small_a_network_says_so(caplog):
     assert paired[0] is not None and paired[0].domain == "d1.test"
     assert paired[1:] == [None, None]
     assert "network too small to pair 2 of 3 sends" in caplog.text
+
+
+@pytest.mark.django_db
+def test_a_domain_is_one_domain_whatever_its_case(make_mailbox):
+    """The network, the senders and the Message-IDs read a domain one way, lowercased:
+    a sender is never paired with a mailbox of its own domain spelled in capitals."""
+    now = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
+    make_mailbox(email="Ann@Alpha.TEST", window_start_hour=0, window_end_hour=24)
+    make_mailbox(email="bob@alpha.test", window_start_hour=0, window_end_hour=24)
+    assert {peer.domain for peer in load_network(now).peers} == {"alpha.test"}
+    assert content.Party("Ann@Alpha.TEST").domain == "alpha.test"

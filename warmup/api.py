@@ -8,6 +8,8 @@ user sees only their own mailboxes; staff see every owner's with the
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from django.db.models import F, IntegerField, QuerySet
@@ -30,6 +32,7 @@ from warmup.engine.planner import on_local_today
 from warmup.models import DailyStat
 from warmup_project.api import (
     Pagination,
+    RoundedFloat,
     bad_request,
     paginated,
     whole_number,
@@ -58,18 +61,45 @@ def _choice(request: Request, name: str, choices: tuple[str, ...], default: str)
 # --- response shapes (the OpenAPI schema, and the output passes through them) ----------
 
 
-class QuotaOut(serializers.Serializer):
-    mailbox_id = serializers.IntegerField()
-    email = serializers.EmailField()
-    date = serializers.DateField()
-    quota = serializers.IntegerField()
-    sent = serializers.IntegerField()
+@dataclass(frozen=True)
+class Today:
+    """A mailbox's DailyStat of its local today (its mailbox selected), judged at `now`."""
+
+    stat: DailyStat
+    now: dt.datetime
+
+    @property
+    def remaining(self) -> int:
+        return max(self.stat.quota - self.stat.sent, 0)
+
+    @cached_property
+    def window(self) -> pacing.Window:
+        box = self.stat.mailbox
+        return pacing.sending_window(
+            self.stat.date, box.timezone, box.window_start_hour, box.window_end_hour
+        )
+
+    @property
+    def pace(self) -> str:
+        return pacing.pace(self.now, self.window, self.stat.quota, self.stat.sent)
+
+    @property
+    def expected_by_now(self) -> int:
+        return pacing.expected_by(self.now, self.window, self.stat.quota)
+
+
+class QuotaOut(serializers.Serializer):  # a Today
+    mailbox_id = serializers.IntegerField(source="stat.mailbox_id")
+    email = serializers.EmailField(source="stat.mailbox.email")
+    date = serializers.DateField(source="stat.date")
+    quota = serializers.IntegerField(source="stat.quota")
+    sent = serializers.IntegerField(source="stat.sent")
     remaining = serializers.IntegerField()
-    failed = serializers.IntegerField()
+    failed = serializers.IntegerField(source="stat.failed")
     pace = serializers.ChoiceField(choices=("met", "ahead", "on_pace", "behind"))
     expected_by_now = serializers.IntegerField()
-    quota_met = serializers.BooleanField()
-    streak = serializers.IntegerField()
+    quota_met = serializers.BooleanField(source="stat.quota_met")
+    streak = serializers.IntegerField(source="stat.streak")
 
 
 class DayOut(serializers.Serializer):
@@ -92,24 +122,51 @@ class DaysField(serializers.Field):
         return [{**day, "date": day["date"].isoformat()} for day in value]
 
 
-class HistoryOut(serializers.Serializer):
+@dataclass(frozen=True)
+class Performance:
+    """One mailbox, its Today (None before its day is planned), and its DailyStats of
+    the last HISTORY_DAYS local days (plain values)."""
+
+    box: Mailbox
+    today: Today | None
+    days: list[dict[str, Any]]
+
+    @property
+    def sent(self) -> int:
+        return sum(d["sent"] for d in self.days)
+
+    @property
+    def failed(self) -> int:
+        return sum(d["failed"] for d in self.days)
+
+    @property
+    def failure_rate(self) -> float:
+        tried = self.sent + self.failed
+        return self.failed / tried if tried else 0.0
+
+    @property
+    def days_at_quota(self) -> int:
+        return sum(d["quota_met"] for d in self.days)
+
+
+class HistoryOut(serializers.Serializer):  # the last 30 days of a Performance
     sent = serializers.IntegerField()
     failed = serializers.IntegerField()
-    failure_rate = serializers.FloatField()
+    failure_rate = RoundedFloat(4)
     days_at_quota = serializers.IntegerField()
     days = DaysField()
 
 
-class PerformanceOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    email = serializers.EmailField()
-    status = serializers.CharField()
-    status_reason = serializers.CharField(allow_blank=True)
-    warmup_enabled = serializers.BooleanField()
-    last_error = serializers.CharField(allow_blank=True)
-    last_error_at = serializers.DateTimeField(allow_null=True)
+class PerformanceOut(serializers.Serializer):  # a Performance
+    id = serializers.IntegerField(source="box.id")
+    email = serializers.EmailField(source="box.email")
+    status = serializers.CharField(source="box.status")
+    status_reason = serializers.CharField(source="box.status_reason", allow_blank=True)
+    warmup_enabled = serializers.BooleanField(source="box.warmup_enabled")
+    last_error = serializers.CharField(source="box.last_error", allow_blank=True)
+    last_error_at = serializers.DateTimeField(source="box.last_error_at", allow_null=True)
     today = QuotaOut(allow_null=True)
-    last_30_days = HistoryOut()
+    last_30_days = HistoryOut(source="*")
 
 
 # --- quota -------------------------------------------------------------------------------
@@ -137,26 +194,6 @@ def todays_stats(request: Request, now: dt.datetime) -> QuerySet[DailyStat]:
         .filter(on_local_today(now, timezones))
         .annotate(remaining=Greatest(F("quota") - F("sent"), 0, output_field=IntegerField()))
     )
-
-
-def quota_row(stat: DailyStat, now: dt.datetime) -> dict[str, Any]:
-    box = stat.mailbox
-    window = pacing.sending_window(
-        stat.date, box.timezone, box.window_start_hour, box.window_end_hour
-    )
-    return {
-        "mailbox_id": box.id,
-        "email": box.email,
-        "date": stat.date,
-        "quota": stat.quota,
-        "sent": stat.sent,
-        "remaining": max(stat.quota - stat.sent, 0),
-        "failed": stat.failed,
-        "pace": pacing.pace(now, window, stat.quota, stat.sent),
-        "expected_by_now": pacing.expected_by(now, window, stat.quota),
-        "quota_met": stat.quota_met,
-        "streak": stat.streak,
-    }
 
 
 class QuotaView(APIView):
@@ -193,7 +230,7 @@ class QuotaView(APIView):
         )
         rows = DailyStat.objects.select_related("mailbox").in_bulk(ids)
         return paginator.get_paginated_response(
-            QuotaOut([quota_row(rows[i], now) for i in ids], many=True).data
+            QuotaOut([Today(rows[i], now) for i in ids], many=True).data
         )
 
 
@@ -217,29 +254,19 @@ def histories(boxes: list[Mailbox], now: dt.datetime) -> dict[int, list[dict[str
 
 
 def performance(
-    box: Mailbox, now: dt.datetime, today: DailyStat | None, history: list[dict[str, Any]]
-) -> dict[str, Any]:
+    box: Mailbox,
+    now: dt.datetime,
+    today: dict[int, DailyStat],
+    history: dict[int, list[dict[str, Any]]],
+) -> Performance:
+    """The box's Performance, its days cut to its own last HISTORY_DAYS local dates."""
     first = pacing.local_date(now, box.timezone) - dt.timedelta(days=HISTORY_DAYS - 1)
-    days = [d for d in history if d["date"] >= first]
-    sent = sum(d["sent"] for d in days)
-    failed = sum(d["failed"] for d in days)
-    return {
-        "id": box.id,
-        "email": box.email,
-        "status": box.status,
-        "status_reason": box.status_reason,
-        "warmup_enabled": box.warmup_enabled,
-        "last_error": box.last_error,
-        "last_error_at": box.last_error_at,
-        "today": quota_row(today, now) if today else None,
-        "last_30_days": {
-            "sent": sent,
-            "failed": failed,
-            "failure_rate": round(failed / (sent + failed), 4) if sent + failed else 0.0,
-            "days_at_quota": sum(d["quota_met"] for d in days),
-            "days": days,
-        },
-    }
+    stat = today.get(box.id)
+    return Performance(
+        box,
+        Today(stat, now) if stat else None,
+        [d for d in history[box.id] if d["date"] >= first],
+    )
 
 
 class MailboxPerformanceView(APIView):
@@ -280,7 +307,7 @@ class MailboxPerformanceView(APIView):
         }
         history = histories(page, now)
         rows = PerformanceOut(
-            [performance(box, now, today.get(box.id), history[box.id]) for box in page], many=True
+            [performance(box, now, today, history) for box in page], many=True
         ).data
         if raw is not None:
             return Response(rows[0])

@@ -21,6 +21,21 @@ class SendStatus(models.TextChoices):
 CLAIMABLE_STATUSES = (SendStatus.PLANNED, SendStatus.DEFERRED)
 
 
+def not_negative(table: str, *fields: str) -> list[models.CheckConstraint]:
+    """`<table>_<field>_gte_0` of each counter field."""
+    return [
+        models.CheckConstraint(condition=Q(**{f"{field}__gte": 0}), name=f"{table}_{field}_gte_0")
+        for field in fields
+    ]
+
+
+def valid_send_status(table: str) -> models.CheckConstraint:
+    """`<table>_status_valid`: its status column holds one of SendStatus."""
+    return models.CheckConstraint(
+        condition=Q(status__in=SendStatus.values), name=f"{table}_status_valid"
+    )
+
+
 class Placement(models.TextChoices):
     NOT_SEEN = "", "not seen yet"
     INBOX = "inbox"
@@ -87,11 +102,8 @@ class SendLog(models.Model):
             models.UniqueConstraint(
                 fields=["sender", "day", "slot_no"], name="logs_sender_day_slot_uniq"
             ),
-            models.CheckConstraint(
-                condition=Q(status__in=SendStatus.values), name="logs_status_valid"
-            ),
-            models.CheckConstraint(condition=Q(slot_no__gte=0), name="logs_slot_no_gte_0"),
-            models.CheckConstraint(condition=Q(attempts__gte=0), name="logs_attempts_gte_0"),
+            valid_send_status("logs"),
+            *not_negative("logs", "slot_no", "attempts"),
             models.CheckConstraint(
                 condition=Q(placement__in=Placement.values), name="logs_placement_valid"
             ),
@@ -151,12 +163,7 @@ class DailyStat(models.Model):
             models.UniqueConstraint(
                 fields=["mailbox", "date"], name="idx_warmup_logs_mailbox_date"
             ),
-            *(
-                models.CheckConstraint(
-                    condition=Q(**{f"{name}__gte": 0}), name=f"warmup_logs_{name}_gte_0"
-                )
-                for name in DAILY_COUNTERS
-            ),
+            *not_negative("warmup_logs", *DAILY_COUNTERS),
         ]
 
     def __str__(self) -> str:
@@ -229,10 +236,8 @@ class SendTotal(models.Model):
     class Meta:
         db_table = "send_totals"
         constraints = [
-            models.CheckConstraint(condition=Q(total__gte=0), name="send_totals_total_gte_0"),
-            models.CheckConstraint(
-                condition=Q(status__in=SendStatus.values), name="send_totals_status_valid"
-            ),
+            *not_negative("send_totals", "total"),
+            valid_send_status("send_totals"),
         ]
 
     def __str__(self) -> str:
@@ -250,10 +255,8 @@ class SendCount(models.Model):
         db_table = "send_counts"
         constraints = [
             models.UniqueConstraint(fields=["minute", "status"], name="send_counts_minute_status"),
-            models.CheckConstraint(condition=Q(count__gte=0), name="send_counts_count_gte_0"),
-            models.CheckConstraint(
-                condition=Q(status__in=SendStatus.values), name="send_counts_status_valid"
-            ),
+            *not_negative("send_counts", "count"),
+            valid_send_status("send_counts"),
         ]
 
     def __str__(self) -> str:
@@ -276,7 +279,7 @@ class RateWindow(models.Model):
             models.UniqueConstraint(
                 fields=["key", "window_start"], name="rate_windows_key_start_uniq"
             ),
-            models.CheckConstraint(condition=Q(used__gte=0), name="rate_windows_used_gte_0"),
+            *not_negative("rate_windows", "used"),
         ]
 
     def __str__(self) -> str:

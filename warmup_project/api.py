@@ -144,3 +144,16 @@ def client_address(request: Any) -> str | None:
         return str(ipaddress.ip_address(ident))
     except ValueError:
         return None
+
+
+class RoundedFloat(serializers.FloatField):
+    """A float given to `digits` decimals: rates and averages, without the noise of
+    binary fractions (0.1667, not 0.16666666666666666)."""
+
+    def __init__(self, digits: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.digits = digits
+
+    # djangorestframework-stubs give FloatField.to_representation a str; DRF's gives a float.
+    def to_representation(self, value: Any) -> float:  # type: ignore[override]
+        return round(float(value), self.digits)

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from email.header import Header
 from email.utils import format_datetime, formataddr, make_msgid
 
+from accounts.models import email_domain
+
 TOKEN_HEADER = "X-Warmup-Token"
 TOKEN_PREFIX = "wu"
 
@@ -183,7 +185,7 @@ class Party:
 
     @property
     def domain(self) -> str:
-        return self.email.rsplit("@", 1)[-1]
+        return email_domain(self.email)
 
     @property
     def first_name(self) -> str:

@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from django.db import DatabaseError, transaction
 from django.db.models import F, IntegerField, OuterRef, Subquery, Value
@@ -85,7 +85,7 @@ def load_network(now: dt.datetime) -> Network:
         [
             Peer(
                 id=i,
-                domain=email.rsplit("@", 1)[-1],
+                domain=email_domain(email),
                 provider=provider,
                 owner_id=owner,
                 receive_cap=cap,
@@ -150,6 +150,58 @@ class _Original:
     thread_id: str
 
 
+class ClaimedSlot(NamedTuple):
+    """A claimed slot as a batch reads it, with its sender."""
+
+    id: int
+    day: dt.date
+    slot_no: int
+    in_reply_to_id: int | None  # a reply to this send; None for a new message
+    sender: _Sender
+
+
+_SLOT_FIELDS = ("id", "day", "slot_no", "in_reply_to_id")
+
+
+def read_claimed(ids: list[int]) -> list[ClaimedSlot]:
+    """The claimed slots with their senders (one query), by sender and slot number, so a
+    sender's messages go out in order over its one connection."""
+    rows = (
+        SendLog.objects.filter(id__in=ids)
+        .order_by("sender_id", "slot_no")
+        .values_list(*_SLOT_FIELDS, *(f"sender__{f}" for f in _SENDER_FIELDS))
+    )
+    n = len(_SLOT_FIELDS)
+    senders: dict[int, _Sender] = {}
+    slots = []
+    for row in rows:
+        sender = senders.get(row[n])  # one per mailbox, shared by its slots
+        if sender is None:
+            sender = senders[row[n]] = _Sender(*row[n:])
+        slots.append(ClaimedSlot._make((*row[:n], sender)))
+    return slots
+
+
+class _Outgoing(NamedTuple):
+    """What recording needs of a composed slot besides the transport's result (Sent)."""
+
+    sender_id: int
+    recipient_id: int
+    message_id: str
+    thread_id: str
+
+
+@dataclass
+class _Composed:
+    """A batch after composing: one group of envelopes per sender (its SMTP account with
+    them), what recording needs of each, and what cannot go out."""
+
+    groups: dict[int, Group] = field(default_factory=dict)  # by sender
+    outgoing: dict[int, _Outgoing] = field(default_factory=dict)  # by slot
+    unpaired: list[int] = field(default_factory=list)  # slots no recipient fits
+    broken: dict[int, str] = field(default_factory=dict)  # sender → why it stops
+
+
 class Engine:
     def __init__(
         self,
@@ -180,11 +232,7 @@ class Engine:
         # Results sent but not recorded because the database failed: recorded first
         # thing next cycle, so nothing sent is forgotten.
         self.unrecorded: list[Sent] = []
-        self.limits = Limits(
-            per_minute=config.global_minute_limit,
-            per_hour=config.global_hourly_limit,
-            per_user_hour=config.user_hourly_limit,
-        )
+        self.limits = Limits.from_config(config)
 
     def run_cycle(self, *, plan: bool = True, time_box_s: float | None = None) -> CycleStats:
         """Plan (when asked: every cron interval), then dispatch what is due.
@@ -274,76 +322,98 @@ class Engine:
         self.network = load_network(now)
 
     def send_batch(self, ids: list[int], network: Network, stats: CycleStats) -> None:
+        """Pick a recipient for each claimed slot, compose its message, send them, record
+        the results. A fixed number of statements whatever the batch's size."""
         now = self.clock()
-        rows = list(
-            SendLog.objects.filter(id__in=ids)
-            .order_by("sender_id", "slot_no")
-            .values_list(
-                "id", "day", "slot_no", "in_reply_to_id", *(f"sender__{f}" for f in _SENDER_FIELDS)
-            )
-        )
-        replies = self._replies([row[3] for row in rows if row[3]])
-        slots = [(row[0], row[1], row[2], *row[4:]) for row in rows]
-        senders = {row[3]: _Sender(*row[3:]) for row in slots}
-        # Replies go back to the original's sender; every other slot is paired.
-        fresh = [row for row in rows if not row[3]]
-        paired = iter(pair_recipients([senders[row[4]].peer for row in fresh], network, self.rng))
-        recipients: list[int | None] = [
-            replies[row[3]].recipient_id if row[3] else getattr(next(paired), "id", None)
-            for row in rows
+        slots = read_claimed(ids)
+        originals = self._replies([s.in_reply_to_id for s in slots if s.in_reply_to_id])
+        recipients = self._pick(slots, originals, network)
+        batch = self._compose_batch(slots, recipients, originals, now)
+        self._release(batch.unpaired, now, now + UNPAIRED_RETRY, "no recipient in the network fits")
+        stats.unpaired += len(batch.unpaired)
+        self._stop_broken(batch.broken, [(s.id, s.sender.id) for s in slots], now)
+        self._send(batch, now, stats)
+
+    def _pick(
+        self, slots: list[ClaimedSlot], originals: dict[int, _Original], network: Network
+    ) -> list[int | None]:
+        """Each slot's recipient: a reply goes back to its original's sender, every other
+        slot is paired from the network (None when nobody there fits)."""
+        fresh = [s.sender.peer for s in slots if not s.in_reply_to_id]
+        paired = iter(pair_recipients(fresh, network, self.rng))
+        return [
+            originals[s.in_reply_to_id].recipient_id
+            if s.in_reply_to_id
+            else getattr(next(paired), "id", None)
+            for s in slots
         ]
+
+    def _compose_batch(
+        self,
+        slots: list[ClaimedSlot],
+        recipients: list[int | None],
+        originals: dict[int, _Original],
+        now: dt.datetime,
+    ) -> _Composed:
+        """The message of each paired slot, in its sender's group. A sender whose secret
+        cannot be read or whose message cannot be composed is broken: none of its slots
+        go out."""
         emails = dict(
             Mailbox.objects.filter(id__in={r for r in recipients if r}).values_list("id", "email")
         )
-        groups: dict[int, tuple[SmtpAccount, list[Envelope]]] = {}
-        meta: dict[int, tuple[int, int, str, str]] = {}  # slot → sender, recipient, ids
-        unpaired: list[int] = []
-        broken: dict[int, str] = {}
-        for (slot_id, day, slot_no, sender_id, *_), recipient, row in zip(
-            slots, recipients, rows, strict=True
-        ):
-            sender = senders[sender_id]
+        batch = _Composed()
+        accounts: dict[int, SmtpAccount] = {}
+        envelopes: dict[int, list[Envelope]] = {}
+        for slot, recipient in zip(slots, recipients, strict=True):
+            sender = slot.sender
             if recipient is None:
-                unpaired.append(slot_id)
+                batch.unpaired.append(slot.id)
                 continue
-            if sender_id in broken:
+            if sender.id in batch.broken:
                 continue
             try:
-                if sender_id not in groups:
-                    groups[sender_id] = (sender.account(), [])
-                message, thread = self._compose(
-                    slot_id, day, slot_no, sender, emails[recipient], replies.get(row[3]), now
-                )
+                if sender.id not in accounts:
+                    accounts[sender.id] = sender.account()
+                    envelopes[sender.id] = []
+                original = originals.get(slot.in_reply_to_id) if slot.in_reply_to_id else None
+                message, thread = self._compose(slot, emails[recipient], original, now)
             except crypto.SecretError as exc:
-                broken[sender_id] = str(exc)
+                batch.broken[sender.id] = str(exc)
                 continue
             except Exception as exc:
                 # One mailbox's data must not cost the batch: it stops with the reason.
-                log.exception("mailbox %s: composing slot %s failed", sender_id, slot_id)
-                broken[sender_id] = f"composing a message failed: {type(exc).__name__}"
+                log.exception("mailbox %s: composing slot %s failed", sender.id, slot.id)
+                batch.broken[sender.id] = f"composing a message failed: {type(exc).__name__}"
                 continue
-            groups[sender_id][1].append(
-                Envelope(slot_id, sender.email, emails[recipient], message.data)
+            envelopes[sender.id].append(
+                Envelope(slot.id, sender.email, emails[recipient], message.data)
             )
-            meta[slot_id] = (sender_id, recipient, message.message_id, thread)
-        self._release(unpaired, now, now + UNPAIRED_RETRY, "no recipient in the network fits")
-        stats.unpaired += len(unpaired)
+            batch.outgoing[slot.id] = _Outgoing(sender.id, recipient, message.message_id, thread)
         # A sender that broke on a later slot may have earlier ones composed: none go out.
-        groups = {k: v for k, v in groups.items() if k not in broken}
-        meta = {k: v for k, v in meta.items() if v[0] not in broken}
-        self._stop_broken(broken, [(row[0], row[3]) for row in slots], now)
+        batch.groups = {
+            sender_id: Group(account, envelopes[sender_id])
+            for sender_id, account in accounts.items()
+            if sender_id not in batch.broken
+        }
+        batch.outgoing = {
+            slot_id: out
+            for slot_id, out in batch.outgoing.items()
+            if out.sender_id not in batch.broken
+        }
+        return batch
+
+    def _send(self, batch: _Composed, now: dt.datetime, stats: CycleStats) -> None:
+        """Send the groups and record what happened to each slot."""
         # From here a slot may reach a server: if this worker dies now, the reaper must
         # not plan it again.
-        SendLog.objects.filter(id__in=list(meta)).update(started_at=now)
-        results = self.run_async(
-            self.transport.send_batch([Group(account, envs) for account, envs in groups.values()])
-        )
+        SendLog.objects.filter(id__in=list(batch.outgoing)).update(started_at=now)
+        results = self.run_async(self.transport.send_batch(list(batch.groups.values())))
         # Cut by the batch's deadline before their turn: nobody's fault, due again now.
         waiting = [r for r in results if r.outcome is Outcome.NOT_ATTEMPTED]
         self._release([r.slot_id for r in waiting], now, now, waiting[0].text if waiting else "")
         stats.not_attempted += len(waiting)
         finished = [
-            Sent(result, *meta[result.slot_id])
+            Sent(result, *batch.outgoing[result.slot_id])
             for result in results
             if result.outcome is not Outcome.NOT_ATTEMPTED
         ]
@@ -357,17 +427,11 @@ class Engine:
             raise
 
     def _compose(
-        self,
-        slot_id: int,
-        day: dt.date,
-        slot_no: int,
-        sender: _Sender,
-        recipient_email: str,
-        original: _Original | None,
-        now: dt.datetime,
+        self, slot: ClaimedSlot, recipient_email: str, original: _Original | None, now: dt.datetime
     ) -> tuple[content.Composed, str]:
         """The message of one slot and its thread id: a reply to `original`, or new."""
-        token = content.make_token(slot_id, self.token_secret)
+        sender = slot.sender
+        token = content.make_token(slot.id, self.token_secret)
         if original is not None:
             message = content.compose_reply(
                 original_subject=original.subject,
@@ -380,7 +444,7 @@ class Engine:
                 rng=self.rng,
             )
             return message, original.thread_id
-        subject, topic = content.subject_for(sender.id, day, slot_no)
+        subject, topic = content.subject_for(sender.id, slot.day, slot.slot_no)
         message = content.compose(
             sender=content.Party(sender.email, sender.display_name),
             recipient=content.Party(recipient_email),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from warmup import sql
 from warmup.models import RateWindow
+from warmup_project.config import WarmupConfig
 
 GLOBAL_MINUTE = "global:minute"
 GLOBAL_HOUR = "global:hour"
@@ -28,6 +29,15 @@ class Limits:
     per_minute: int
     per_hour: int
     per_user_hour: int
+
+    @classmethod
+    def from_config(cls, config: WarmupConfig) -> Limits:
+        """WARMUP_GLOBAL_MINUTE_LIMIT, WARMUP_GLOBAL_HOURLY_LIMIT, WARMUP_USER_HOURLY_LIMIT."""
+        return cls(
+            per_minute=config.global_minute_limit,
+            per_hour=config.global_hourly_limit,
+            per_user_hour=config.user_hourly_limit,
+        )
 
 
 def window_starts(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:

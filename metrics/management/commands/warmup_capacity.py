@@ -16,7 +16,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import Mailbox
 from metrics.capacity import assess
-from metrics.reading import limits_of, todays_demands
+from metrics.reading import todays_demands
+from warmup.engine.limits import Limits
 from warmup_project.db import db_now
 
 SHORT_EXIT = 3
@@ -32,7 +33,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        limits = limits_of(settings.WARMUP)
+        limits = Limits.from_config(settings.WARMUP)
         for option, field in (
             ("hourly", "per_hour"),
             ("minute", "per_minute"),

@@ -8,27 +8,26 @@ WARMUP_CRON_INTERVAL_MINUTES, WARMUP_IMAP_CONCURRENCY sessions at once.
     manage.py engage --mailbox 42 # that mailbox now, whatever its schedule
 
 Several of these (and django-q2's "warmup: engage" task) may run at once: each claims
-the mailboxes it engages."""
+the mailboxes it engages. The first SIGTERM (or Ctrl-C) lets the pass in flight finish,
+then the command exits 0; a second one exits at once (warmup_project.loop)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import signal
-import threading
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError
 
 from accounts.models import Mailbox
 from warmup.engine.engage import engage_pass
 from warmup_project.db import db_now
+from warmup_project.loop import StopSignals, run_until_stopped
 
 log = logging.getLogger("warmup.engage")
 IDLE_S = 10  # between two passes that found nothing due
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class Command(BaseCommand):
@@ -54,42 +53,30 @@ class Command(BaseCommand):
             )
             self._report(stats)
             return
-        stop = threading.Event()
-        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
-        try:
-            self._loop(stop, every, once=options["once"])
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        self.every, self.once = every, options["once"]
+        with StopSignals(log, "the pass in flight") as stop:
+            run_until_stopped(self.handle_one_pass, stop, once=self.once)
 
-    def _loop(self, stop: threading.Event, every: dt.timedelta, *, once: bool) -> None:
-        """Passes until stopped (SIGTERM or Ctrl-C end it after the pass in flight)."""
+    def handle_one_pass(self) -> float:
+        """One pass over the mailboxes due; the seconds to wait before the next (none
+        when this one found work)."""
         config = settings.WARMUP
-        passes = 0
-        while not stop.is_set():
-            if passes:
-                close_old_connections()  # between passes: a restarted database is reconnected
-            passes += 1
-            try:
-                stats = engage_pass(
-                    db_now(),
-                    settings.SECRET_KEY,
-                    concurrency=config.imap_concurrency,
-                    every=every,
-                    allow_private=config.allow_private_hosts,
-                )
-            except DatabaseError as exc:
-                if once:
-                    raise CommandError(f"engagement pass failed: {exc}") from None
-                log.error("engagement pass failed: %s", exc)
-                stop.wait(IDLE_S)
-                continue
-            if stats.mailboxes or once:
-                self._report(stats)
-            if once:
-                return
-            if not stats.mailboxes:
-                stop.wait(IDLE_S)
+        try:
+            stats = engage_pass(
+                db_now(),
+                settings.SECRET_KEY,
+                concurrency=config.imap_concurrency,
+                every=self.every,
+                allow_private=config.allow_private_hosts,
+            )
+        except DatabaseError as exc:
+            if self.once:
+                raise CommandError(f"engagement pass failed: {exc}") from None
+            log.error("engagement pass failed: %s", exc)
+            return IDLE_S
+        if stats.mailboxes or self.once:
+            self._report(stats)
+        return 0 if stats.mailboxes else IDLE_S
 
     def _report(self, stats: Any) -> None:
         self.stdout.write(f"engaged {stats.line()}")

@@ -8,22 +8,19 @@ nothing due. Each worker heartbeats; any worker's reaper releases a dead one's s
 `manage.py engine stop|start|trigger` reaches every worker within one loop.
 
 First SIGTERM (or Ctrl-C): the batch in flight is finished and recorded, then the
-process exits 0. A second one exits at once."""
+process exits 0. A second one exits at once (warmup_project.loop)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import signal
 import threading
 import time
-from types import FrameType
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, connection
 
 from accounts.transport.sink import SinkServer
 from warmup.engine import workers
@@ -31,6 +28,7 @@ from warmup.engine.claim import Shard
 from warmup.engine.cycle import Engine
 from warmup.engine.production import smtp_engine
 from warmup.models import EngineState
+from warmup_project.loop import StopSignals, run_until_stopped
 
 log = logging.getLogger("warmup.engine")
 
@@ -124,41 +122,31 @@ class Command(BaseCommand):
                 "WARMUP_DISTRIBUTED_MODE=false and a worker count of 1)"
             )
         self.engine = smtp_engine(shard=shard)
-        self.signals = 0
-        signal.signal(signal.SIGTERM, self.on_signal)
-        signal.signal(signal.SIGINT, self.on_signal)
-
-        server = None
-        if sink:
-            host, port = parse_address(sink)
-            server = SinkServer(host, port, keep_messages=False, any_login=True).start()
-            self.stdout.write(f"SMTP sink listening on {host}:{port} (accepts all mail)")
-        self.stdout.write(
-            f"worker {self.engine.worker} (shard {shard.id} of {shard.count}): "
-            f"a cycle every {interval:g}s ({'once' if once else 'until SIGTERM'})"
-        )
-        try:
-            self.engine.heartbeat()  # registers: the thread below only heartbeats
-        except DatabaseError as exc:
-            raise CommandError(f"database unavailable: {str(exc).strip()}") from None
-        beat = HeartbeatThread(self.engine, config.heartbeat_timeout_s / 4)
-        beat.start()
-        try:
-            last_plan = -float("inf")
-            while not self.engine.stopping:
-                plan = time.monotonic() - last_plan >= interval or self.triggered()
-                if self.run_one_cycle(plan=plan) and plan:
-                    last_plan = time.monotonic()
-                if server is not None and plan:
-                    log.info("sink: %d messages accepted so far", server.accepted)
-                if once:
-                    break
-                self.pause(min(DISPATCH_EVERY_S, interval))
-        finally:
-            beat.stop()
-            self.unregister()
-            if server is not None:
-                server.stop()
+        self.interval = interval
+        self.last_plan = -float("inf")
+        self.server: SinkServer | None = None
+        with StopSignals(log, "the batch in flight", on_stop=self.stop_engine) as stop:
+            if sink:
+                host, port = parse_address(sink)
+                self.server = SinkServer(host, port, keep_messages=False, any_login=True).start()
+                self.stdout.write(f"SMTP sink listening on {host}:{port} (accepts all mail)")
+            self.stdout.write(
+                f"worker {self.engine.worker} (shard {shard.id} of {shard.count}): "
+                f"a cycle every {interval:g}s ({'once' if once else 'until SIGTERM'})"
+            )
+            try:
+                self.engine.heartbeat()  # registers: the thread below only heartbeats
+            except DatabaseError as exc:
+                raise CommandError(f"database unavailable: {str(exc).strip()}") from None
+            beat = HeartbeatThread(self.engine, config.heartbeat_timeout_s / 4)
+            beat.start()
+            try:
+                run_until_stopped(self.handle_one_cycle, stop, once=once)
+            finally:
+                beat.stop()
+                self.unregister()
+                if self.server is not None:
+                    self.server.stop()
         self.stdout.write(f"worker {self.engine.worker} stopped")
 
     def triggered(self) -> bool:
@@ -180,40 +168,33 @@ class Command(BaseCommand):
         except DatabaseError as exc:
             log.warning("could not unregister (the reaper will): %s", exc)
 
-    def run_one_cycle(self, *, plan: bool) -> bool:
-        """One cycle; an error is logged and waited out, never fatal."""
-        close_old_connections()
+    def handle_one_cycle(self) -> float:
+        """One cycle, planning when the interval has passed or a trigger asks; the
+        seconds to wait before the next. An error is logged and waited out, never fatal."""
+        plan = time.monotonic() - self.last_plan >= self.interval or self.triggered()
         try:
             stats = self.engine.run_cycle(plan=plan)
         except DatabaseError as exc:
             pause = self.error_pause()
             log.error("database error, retrying in %ds: %s", pause, str(exc).strip())
             connection.close()
-            self.pause(pause)
-            return False
+            return pause
         except Exception:
             pause = self.error_pause()
             log.exception("cycle failed, retrying in %ds", pause)
-            self.pause(pause)
-            return False
+            return pause
         self.errors = 0
         if plan or stats.claimed:
             log.info(stats.line())
-        return True
+        if plan:
+            self.last_plan = time.monotonic()
+            if self.server is not None:
+                log.info("sink: %d messages accepted so far", self.server.accepted)
+        return min(DISPATCH_EVERY_S, self.interval)
 
     def error_pause(self) -> int:
         self.errors = getattr(self, "errors", 0) + 1
         return min(ERROR_PAUSE_MAX_S, 2 ** (self.errors - 1))
 
-    def pause(self, seconds: float) -> None:
-        """Sleep in short steps so a SIGTERM is noticed at once."""
-        deadline = time.monotonic() + seconds
-        while not self.engine.stopping and time.monotonic() < deadline:
-            time.sleep(min(0.2, max(deadline - time.monotonic(), 0)))
-
-    def on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self.signals += 1
-        if self.signals > 1:
-            os._exit(128 + signum)
-        log.info("signal %d: finishing the batch in flight, then exiting", signum)
-        self.engine.stopping = True
+    def stop_engine(self) -> None:
+        self.engine.stopping = True  # checked between batches: the one in flight finishes

@@ -138,10 +138,9 @@ class Command(BaseCommand):
                     kill_every=kill_every,
                     progress=progress,
                 )
-                limits = Limits(
-                    config.global_minute_limit, config.global_hourly_limit, config.user_hourly_limit
+                result = simulate.report(
+                    run=run, day=options["day"], limits=Limits.from_config(config), users=users
                 )
-                result = simulate.report(run=run, day=options["day"], limits=limits, users=users)
         except OperationalError as exc:
             if interrupted:
                 raise CommandError("interrupted; the throwaway database was removed") from None
