@@ -27,6 +27,7 @@ from accounts.models import (
     ENDPOINT_FIELDS,
     ENGAGEMENT_FIELDS,
     Actor,
+    AuditEvent,
     Mailbox,
     OwnerPlan,
     validate_one_line,
@@ -342,6 +343,21 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
     def resume(self, request: HttpRequest, queryset: QuerySet[Mailbox]) -> None:
         # Also from zero failures in a row, and lifts an engagement pause (Mailbox.resume).
         self._set_status(request, queryset, mailbox_status.ACTIVE, "resumed")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "actor_name",
+        "action",
+        "target_type",
+        "target_id",
+        "remote_addr",
+    )
+    list_filter = ("action", "target_type", "created_at")
+    raw_id_fields = ("actor",)
+    search_fields = ("actor_name", "=target_id")
 
 
 @admin.register(OwnerPlan)

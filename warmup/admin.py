@@ -18,7 +18,6 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from accounts.models import AuditEvent
 from warmup.models import (
     DAILY_COUNTERS,
     DailyStat,
@@ -88,21 +87,6 @@ class DailyStatAdmin(ReadOnlyAdmin):
     raw_id_fields = ("mailbox",)
     search_fields = ("=mailbox__email",)
     paginator = CappedCountPaginator
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = (
-        "created_at",
-        "actor_name",
-        "action",
-        "target_type",
-        "target_id",
-        "remote_addr",
-    )
-    list_filter = ("action", "target_type", "created_at")
-    raw_id_fields = ("actor",)
-    search_fields = ("actor_name", "=target_id")
 
 
 @admin.register(EngineState)
