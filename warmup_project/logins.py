@@ -62,14 +62,13 @@ class LoginThrottle(SimpleRateThrottle):
         # DRF reads the client's recent attempts and writes them back with one more. Two
         # processes answering the same client at once would both read 19 and both let a
         # guess through; a lock on the client's key, held until this transaction commits,
-        # makes them take turns. (SQLite: `make run` is one web process.)
+        # makes them take turns.
         with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-                        [THROTTLE_LOCK_SPACE, self.get_cache_key(request, view)],
-                    )
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                    [THROTTLE_LOCK_SPACE, self.get_cache_key(request, view)],
+                )
             return super().allow_request(request, view)
 
 

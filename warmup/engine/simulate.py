@@ -154,9 +154,8 @@ def housekeeping() -> None:
     """What autovacuum does over a real hour, done at each simulated hour: a simulated
     day passes in minutes, far too fast for autovacuum, and without fresh statistics
     and with the claim index full of dead entries PostgreSQL plans the claim badly."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE logs, warmup_logs, rate_windows, mailboxes")
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE logs, warmup_logs, rate_windows, mailboxes")
 
 
 @dataclass

@@ -2,11 +2,10 @@
 a minute, and per-row Python (Django's bulk_update builds a CASE WHEN per field per row;
 model instances cost microseconds each) was most of its time.
 
-Rows reach SQL through `rows_cte`, a `WITH v(…) AS (…)` over plain tuples. On PostgreSQL
-each column travels as one array parameter and is unnested, so the statement's text is
-the same whatever the number of rows (psycopg parses it once) and the values are adapted
-in psycopg's C code. Elsewhere (SQLite, 3.33+ for UPDATE … FROM) it is a VALUES list
-with the values adapted by Django, sent in chunks under SQLite's parameter limit.
+Rows reach SQL through `rows_cte`, a `WITH v(…) AS (…)` over plain tuples: each column
+travels as one array parameter and is unnested, so the statement's text is the same
+whatever the number of rows (psycopg parses it once) and the values are adapted in
+psycopg's C code.
 """
 
 from __future__ import annotations
@@ -19,8 +18,6 @@ from django.db import connection
 
 from warmup.models import CLAIMABLE_STATUSES, SendLog, SendStatus
 
-# Rows per statement where values are parameters of their own (not PostgreSQL).
-CHUNK = 500
 # Column types a row source knows: the PostgreSQL array type of each.
 TYPES = {
     "bigint": "bigint[]",
@@ -38,30 +35,14 @@ Column = tuple[str, str]  # (name, one of TYPES)
 def rows_cte(
     columns: Sequence[Column], rows: Sequence[Sequence[Any]]
 ) -> Iterator[tuple[str, list]]:
-    """(`WITH v(…) AS (…)`, params) for `rows`: one pair on PostgreSQL, one per chunk
-    elsewhere. Names and types come from the caller's code, never from input."""
+    """(`WITH v(…) AS (…)`, params) for `rows`: one pair, whatever their number. Names
+    and types come from the caller's code, never from input."""
     names = ", ".join(name for name, _ in columns)
-    if connection.vendor == "postgresql":
-        arrays = ", ".join(f"%s::{TYPES[kind]}" for _, kind in columns)
-        yield (
-            f"WITH v({names}) AS (SELECT * FROM unnest({arrays}))",  # noqa: S608
-            [list(values) for values in zip(*rows, strict=True)] or [[] for _ in columns],
-        )
-        return
-    adapt = {
-        "date": connection.ops.adapt_datefield_value,
-        "timestamptz": connection.ops.adapt_datetimefield_value,
-    }
-    adapters = [adapt.get(kind) for _, kind in columns]
-    row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    for start in range(0, len(rows), CHUNK):
-        chunk = rows[start : start + CHUNK]
-        params = [
-            a(value) if a and value is not None else value
-            for row in chunk
-            for a, value in zip(adapters, row, strict=True)
-        ]
-        yield f"WITH v({names}) AS (VALUES {', '.join([row_sql] * len(chunk))})", params
+    arrays = ", ".join(f"%s::{TYPES[kind]}" for _, kind in columns)
+    yield (
+        f"WITH v({names}) AS (SELECT * FROM unnest({arrays}))",  # noqa: S608
+        [list(values) for values in zip(*rows, strict=True)] or [[] for _ in columns],
+    )
 
 
 def update_rows(
@@ -114,21 +95,11 @@ SlotRow = tuple[int, dt.date, int, dt.datetime]
 def insert_slots(rows: Sequence[SlotRow], now: dt.datetime) -> None:
     """Insert planned slots, skipping any that exist (UNIQUE(sender, day, slot_no)).
 
-    The day's plan is millions of rows at 100,000 mailboxes. On PostgreSQL they go
-    through COPY (psycopg's C path) into a temporary table and from there into `logs` with
-    ON CONFLICT DO NOTHING: building and quoting an INSERT of that size in Python costs
-    more than the database's work. Elsewhere (SQLite) bulk_create does the same."""
+    The day's plan is millions of rows at 100,000 mailboxes. They go through COPY
+    (psycopg's C path) into a temporary table and from there into `logs` with ON CONFLICT
+    DO NOTHING: building and quoting an INSERT of that size in Python costs more than the
+    database's work."""
     if not rows:
-        return
-    if connection.vendor != "postgresql":
-        SendLog.objects.bulk_create(
-            [
-                SendLog(sender_id=s, day=d, slot_no=n, scheduled_at=at, timestamp=now)
-                for s, d, n, at in rows
-            ],
-            batch_size=2000,
-            ignore_conflicts=True,
-        )
         return
     with connection.cursor() as cursor:
         cursor.execute(

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Greatest
-from django.utils import timezone
 
 from warmup.engine.counters import count_attempts
 from warmup.engine.record import add_to_days
@@ -41,8 +40,6 @@ def worker_name(prefix: str = "") -> str:
 
 def db_now() -> dt.datetime:
     """The database's clock: workers on machines with skewed clocks agree on it."""
-    if connection.vendor != "postgresql":
-        return timezone.now()
     with connection.cursor() as cursor:
         cursor.execute("SELECT now()")
         return cursor.fetchone()[0]
@@ -88,11 +85,10 @@ def reap(now: dt.datetime, timeout: dt.timedelta) -> Reaped:
     nothing when another worker's reaper holds the lock."""
     cutoff = now - timeout
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [REAPER_LOCK])
-                if not cursor.fetchone()[0]:
-                    return Reaped()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [REAPER_LOCK])
+            if not cursor.fetchone()[0]:
+                return Reaped()
         dead = list(Worker.objects.filter(heartbeat_at__lt=cutoff).values_list("name", flat=True))
         alive = Worker.objects.filter(heartbeat_at__gte=cutoff).values("name")
         # Slots of dead workers, and of workers no longer registered at all (reaped

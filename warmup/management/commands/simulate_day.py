@@ -1,9 +1,9 @@
 """Replay a whole day of the real engine on a simulated clock and report whether every
 mailbox reached its quota without passing a cap or a rate limit.
 
-It never writes to the configured database: on PostgreSQL it works in a throwaway
-schema, on SQLite in a throwaway file, both removed at the end, unless --database names
-a database to use instead (its mailbox table must be empty)."""
+It never writes to the configured database: it works in a throwaway schema, removed at
+the end, unless --database names a database to use instead (its mailbox table must be
+empty)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ import json
 import os
 import random
 import signal
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import environ
@@ -197,7 +195,7 @@ class throwaway_database:
             connections["default"] = backend.DatabaseWrapper(settings_dict, "default")
             self.cleanup = lambda: connections["default"].close()
             self.say("simulating in the database given by --database")
-        elif conn.vendor == "postgresql":
+        else:
             schema = f"warmup_sim_{os.getpid()}"
             with conn.cursor() as cursor:
                 cursor.execute(f'CREATE SCHEMA "{schema}"')
@@ -214,18 +212,6 @@ class throwaway_database:
 
             self.cleanup = drop
             self.say(f"simulating in the throwaway schema {schema}")
-        else:
-            folder = tempfile.mkdtemp(prefix="warmup-sim-")
-            conn.settings_dict["NAME"] = str(Path(folder) / "sim.sqlite3")
-
-            def remove() -> None:
-                conn.close()
-                for file in Path(folder).iterdir():
-                    file.unlink()
-                Path(folder).rmdir()
-
-            self.cleanup = remove
-            self.say(f"simulating in a throwaway SQLite file in {folder}")
         call_command("migrate", verbosity=0, interactive=False)
 
     def __exit__(self, *exc: object) -> None:
