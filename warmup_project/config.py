@@ -41,7 +41,8 @@ E_STAGGER_ORDER = "warmup.E003"
 E_WORKER_ID = "warmup.E004"
 E_NO_SECRET_KEYS = "warmup.E005"
 E_BAD_SECRET_KEY = "warmup.E006"
-# warmup.E007 (distributed mode on SQLite) is retired: PostgreSQL is the only database.
+# warmup.E007 is retired: it refused distributed mode on a database that cannot be shared,
+# and PostgreSQL is now the only one.
 E_SECRET_KEY = "warmup.E008"
 E_DATABASE_URL = "warmup.E009"
 E_NOT_A_BOOLEAN = "warmup.E010"
