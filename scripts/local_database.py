@@ -81,7 +81,7 @@ def embedded_server(data: Path | None) -> Iterator[str]:
                 admin.execute("SELECT pg_reload_conf()")
             version = admin.execute("SHOW server_version").fetchone()[0]
         url = embedded_database_url(server.get_postmaster_info().socket_dir)
-        kept = "a temporary folder, removed after" if scratch else "kept between runs"
+        kept = "a temporary folder, removed after" if scratch else "kept"
         say(
             f"database: embedded PostgreSQL {version} in {data} ({kept}; "
             f"ready in {time.monotonic() - started:.1f} s): {described(url)}"
