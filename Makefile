@@ -13,15 +13,16 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
+# The scripts run on the virtualenv's Python: it has the embedded PostgreSQL's wheel.
 run: $(STAMP)
-	./scripts/run-demo
+	$(BIN)/python scripts/run-demo
 
 test: $(STAMP)
-	./scripts/test $(ARGS)
+	$(BIN)/python scripts/test $(ARGS)
 
 # Every shell example of README.md, run as written against a fresh `make run`.
 check-readme: $(STAMP)
-	./scripts/check-readme
+	$(BIN)/python scripts/check-readme
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

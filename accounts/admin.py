@@ -273,7 +273,7 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
 
     def _lock_changing(self, changing: QuerySet[Mailbox]) -> list[Mailbox]:
         # Locked in id order, so two actions (or an action and the engine) never wait on
-        # each other in a cycle. No-op on SQLite, which serialises writers anyway.
+        # each other in a cycle.
         return list(changing.select_for_update().order_by("pk").only("pk", "email"))
 
     def _log_changes(self, request: HttpRequest, boxes: list[Mailbox], message: str) -> None:

@@ -52,7 +52,7 @@ OPTIONAL_COLUMNS = ("warmup_enabled", "daily_max", "timezone")
 PASSWORD_COLUMNS = ("smtp_password", "imap_password")
 
 BATCH_SIZE = 1000
-# Addresses per lookup query: below SQLite's default limit of 999 parameters.
+# Addresses per lookup query: a bounded IN list.
 READ_CHUNK = 900
 # Large files report progress every this many rows; small ones stay quiet.
 PROGRESS_EVERY = 5000

@@ -8,8 +8,7 @@ It writes to the database: point DATABASE_URL at a scratch database, e.g.
         .venv/bin/python benchmarks/import_mailboxes.py [--rows 10000]
 
 It runs migrate, creates the user "bench-import-owner" with a plan allowing 20,000
-mailboxes, and deletes that user and its mailboxes at the end. PostgreSQL only, unless
---allow-sqlite (SQLite figures say little about production).
+mailboxes, and deletes that user and its mailboxes at the end.
 """
 
 from __future__ import annotations
@@ -36,11 +35,10 @@ BENCH_USERNAME = "bench-import-owner"
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000)
-    parser.add_argument("--allow-sqlite", action="store_true")
     return parser.parse_args()
 
 
-def check_database(allow_sqlite: bool) -> None:
+def check_database() -> None:
     url = os.environ.get("DATABASE_URL", "")
     if not url:
         sys.exit(
@@ -48,8 +46,6 @@ def check_database(allow_sqlite: bool) -> None:
             "to, e.g. `createdb warmup_bench` and "
             "DATABASE_URL=postgres://postgres@127.0.0.1:5432/warmup_bench"
         )
-    if not url.startswith(("postgres://", "postgresql://")) and not allow_sqlite:
-        sys.exit("DATABASE_URL is not PostgreSQL; pass --allow-sqlite to run anyway.")
 
 
 def write_csv(path: Path, rows: int) -> None:
@@ -84,7 +80,7 @@ def write_csv(path: Path, rows: int) -> None:
 
 def main() -> None:
     args = parse_args()
-    check_database(args.allow_sqlite)
+    check_database()
 
     import django
 
@@ -103,7 +99,7 @@ def main() -> None:
     owner = user_model.objects.create(username=BENCH_USERNAME)
     OwnerPlan.objects.create(owner=owner, max_mailboxes=20_000, max_daily_quota=100)
 
-    print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
+    print(f"database: PostgreSQL {connection.settings_dict['NAME']}")
     try:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "mailboxes.csv"

@@ -11,33 +11,11 @@ from django.db import connection
 from accounts.models import Mailbox
 
 _counter = itertools.count(1)
-_skipped_for_sqlite: list[str] = []
-
-
-def on_postgres() -> bool:
-    return connection.vendor == "postgresql"
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"database: {connection.vendor} ({connection.settings_dict['NAME']})"
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if on_postgres():
-        return
-    skip = pytest.mark.skip(reason="needs PostgreSQL; this run is on SQLite")
-    for item in items:
-        if "postgres" in item.keywords:
-            item.add_marker(skip)
-            _skipped_for_sqlite.append(item.nodeid)
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _skipped_for_sqlite:
-        terminalreporter.write_line(
-            f"running on SQLite: {len(_skipped_for_sqlite)} PostgreSQL-only tests skipped "
-            "(set DATABASE_URL or put initdb/pg_ctl on PATH to run them)"
-        )
+    db = connection.settings_dict
+    return f"database: PostgreSQL {db['NAME']} on {db['HOST'] or 'localhost'}"
 
 
 @pytest.fixture(autouse=True)

@@ -249,7 +249,6 @@ def test_a_process_runs_two_tests_at_once_and_refuses_a_third_at_once(
     assert busy.startswith("busy") and float(busy.split()[-1].rstrip("s")) < 0.5, outcomes
 
 
-@pytest.mark.postgres
 def test_eight_tests_at_a_silent_server_leave_gunicorn_answering(
     transactional_db: Any, make_mailbox: Any
 ) -> None:

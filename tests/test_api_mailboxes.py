@@ -252,7 +252,6 @@ def test_an_update_that_keeps_the_servers_needs_no_password() -> None:
     assert (box.display_name, box.smtp_password) == ("Alice", "s3cret-smtp")
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("plan_row", [True, False], ids=["plan", "no-plan-row-yet"])
 def test_parallel_creates_cannot_pass_the_plan_limit(plan_row: bool) -> None:

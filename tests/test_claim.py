@@ -76,7 +76,6 @@ def test_budgets_hold_back_what_they_do_not_allow(db, make_mailbox, django_user_
     assert RateWindow.objects.get(key="global:hour").used == 10
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_claimers_never_share_a_slot_nor_pass_the_limit(make_mailbox, django_user_model):
     owners = [django_user_model.objects.create_user(f"o{i}") for i in range(4)]

@@ -90,7 +90,7 @@ def test_production_needs_secret_key_and_encryption_keys():
     problems = problems_of(DEBUG="false")
     assert problems[config.E_SECRET_KEY].variable == "SECRET_KEY"
     assert problems[config.E_NO_SECRET_KEYS].variable == "WARMUP_SECRET_KEYS"
-    assert problems_of(DEBUG="false", SECRET_KEY="x" * 50, WARMUP_SECRET_KEYS=GOOD_KEY) == {}
+    assert problems_of(DEBUG="false", **PRODUCTION) == {}
 
 
 def test_bad_encryption_key_is_named_but_not_echoed():
@@ -113,9 +113,7 @@ def test_debug_is_off_unless_switched_on_and_then_no_development_key_is_used():
     assert config.load({}).secret_key != loaded.secret_key
     assert loaded.allowed_hosts == ()
     # Naming the development key is no way round it.
-    named = problems_of(
-        DEBUG="false", SECRET_KEY=config.DEV_SECRET_KEY, WARMUP_SECRET_KEYS=GOOD_KEY
-    )
+    named = problems_of(DEBUG="false", **{**PRODUCTION, "SECRET_KEY": config.DEV_SECRET_KEY})
     assert list(named) == [config.E_SECRET_KEY]
 
 
@@ -126,19 +124,63 @@ def test_debug_derives_a_development_key_and_warns():
     assert [p.id for p in loaded.problems] == [config.W_DEV_SECRET_KEYS]
 
 
-def test_distributed_mode_refuses_sqlite():
-    problem = problems_of(WARMUP_DISTRIBUTED_MODE="true", DATABASE_URL="sqlite:////tmp/x.db")
-    assert problem[config.E_DISTRIBUTED_SQLITE].variable == "WARMUP_DISTRIBUTED_MODE"
-    assert (
-        problems_of(WARMUP_DISTRIBUTED_MODE="true", DATABASE_URL="postgres://u@localhost/warmup")
-        == {}
-    )
+@pytest.mark.parametrize("url", ["mysql://u@h/db", "oracle://u@h/db", "not a url"])
+def test_postgresql_is_the_only_database(url):
+    problem = problems_of(DATABASE_URL=url)[config.E_DATABASE_URL]
+    assert problem.variable == "DATABASE_URL"
+    assert "PostgreSQL is the only database" in problem.message
+    assert problems_of(WARMUP_DISTRIBUTED_MODE="true", DATABASE_URL="postgres://u@h/w") == {}
 
 
-def test_unsupported_database_url():
-    assert problems_of(DATABASE_URL="mysql://u@h/db")[config.E_DATABASE_URL].variable == (
-        "DATABASE_URL"
+def test_database_url_is_required_with_debug_off_and_means_make_runs_server_with_it_on():
+    production = config.load({"SECRET_KEY": "x" * 50, "WARMUP_SECRET_KEYS": GOOD_KEY})
+    assert [(p.id, p.variable) for p in production.problems] == [
+        (config.E_DATABASE_URL, "DATABASE_URL")
+    ]
+    development = config.load({"DEBUG": "true"}).database
+    assert (development["HOST"], development["NAME"]) == (str(config.EMBEDDED_DATA), "warmup")
+
+
+def test_a_unix_socket_folder_is_the_host():
+    url = config.embedded_database_url(Path("/srv/warmup data/pg"))
+    database = config.load({"DEBUG": "true", "DATABASE_URL": url}).database
+    assert (database["HOST"], database["PORT"], database["NAME"]) == (
+        "/srv/warmup data/pg",
+        "",
+        "warmup",
     )
+    assert database["OPTIONS"] == {"application_name": "warmup"}
+
+
+PRODUCTION = {
+    "SECRET_KEY": "x" * 50,
+    "WARMUP_SECRET_KEYS": GOOD_KEY,
+    "DATABASE_URL": "postgres://u@h/w",
+}
+
+
+def test_https_settings_are_read_with_debug_off():
+    assert (config.load(PRODUCTION).ssl_redirect, config.load(PRODUCTION).hsts_seconds) == (
+        True,
+        31_536_000,
+    )
+    plain = config.load({**PRODUCTION, "SECURE_SSL_REDIRECT": "false", "SECURE_HSTS_SECONDS": "9"})
+    assert (plain.ssl_redirect, plain.hsts_seconds, plain.problems) == (False, 0, ())
+    origins = config.load({**PRODUCTION, "CSRF_TRUSTED_ORIGINS": " https://a.example, ,https://b"})
+    assert origins.csrf_trusted_origins == ("https://a.example", "https://b")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem_id"),
+    [
+        ("SECURE_HSTS_SECONDS", "abc", config.E_NOT_A_NUMBER),
+        ("SECURE_HSTS_SECONDS", "-1", config.E_OUT_OF_RANGE),
+        ("SECURE_SSL_REDIRECT", "perhaps", config.E_NOT_A_BOOLEAN),
+    ],
+)
+def test_bad_https_settings_are_configuration_errors(name, value, problem_id):
+    problems = {p.id: p for p in config.load({**PRODUCTION, name: value}).problems}
+    assert list(problems) == [problem_id] and problems[problem_id].variable == name
 
 
 def test_secrets_stay_out_of_repr():
@@ -204,6 +246,13 @@ def test_wsgi_refuses_to_start_with_a_bad_value():
     )
     assert result.returncode != 0
     assert "warmup.E003" in result.stderr
+
+
+def test_a_bad_https_setting_stops_manage_py_with_a_system_check_error():
+    result = run_manage("check", **{**PRODUCTION, "SECURE_HSTS_SECONDS": "abc"})
+    assert result.returncode != 0
+    assert "warmup.E001" in result.stderr and "SECURE_HSTS_SECONDS: 'abc'" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_an_unset_debug_refuses_to_start_without_real_keys():

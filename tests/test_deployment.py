@@ -404,7 +404,6 @@ def assert_the_api_answers(port: int, username: str, password: str) -> None:
     assert status == 200 and json.loads(body)["count"] == 1, body
 
 
-@pytest.mark.postgres
 def test_gunicorn_serves_the_app_with_production_settings(
     production_server: dict[str, Any], make_mailbox: Any
 ) -> None:
@@ -494,7 +493,6 @@ http {{
     return path
 
 
-@pytest.mark.postgres
 @pytest.mark.skipif(not shutil.which("nginx"), reason="needs nginx (.ci/run installs it)")
 def test_nginx_in_front_serves_static_files_and_keeps_metrics_private(
     production_server: dict[str, Any], make_mailbox: Any, tmp_path: Path

@@ -28,7 +28,7 @@ from warmup.engine.content import TOKEN_HEADER
 from warmup.engine.planner import plan_cycle
 from warmup.models import DailyStat, SendLog, SendStatus, Worker
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 MAILBOXES = 30
 QUOTA = 6

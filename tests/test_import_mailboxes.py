@@ -570,8 +570,7 @@ def test_progress_is_reported_for_large_files_only(db: Any, owner: Any, tmp_path
 
 
 def _batches(rows: int, fields: list[Any]) -> int:
-    # As Django splits them: our BATCH_SIZE, capped by the backend (SQLite's 999
-    # parameters per statement make its batches much smaller).
+    # As Django splits them: our BATCH_SIZE, capped by the backend's parameter limit.
     size = min(BATCH_SIZE, max(connection.ops.bulk_batch_size(fields, [None] * rows), 1))
     return math.ceil(rows / size)
 

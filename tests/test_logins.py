@@ -138,7 +138,6 @@ def token_login(port: int, username: str, password: str) -> int:
     )[0]
 
 
-@pytest.mark.postgres
 def test_the_count_is_shared_by_every_process(transactional_db: Any, make_mailbox: Any) -> None:
     """Two gunicorn servers (production settings) on one database: 10 guesses at one's
     API, 10 at the other's admin, and the 21st is refused by both."""
@@ -174,7 +173,6 @@ def in_threads(count: int, work: Callable[[int], Any]) -> list[Any]:
     return results
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_attempts_at_the_same_moment_get_no_more_than_the_budget() -> None:
     """Eight clients of one address guessing at once (eight connections, as eight gunicorn
@@ -222,7 +220,6 @@ def test_a_refresh_token_works_once() -> None:
     assert refresh(renewed["refresh"]).status_code == 401
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_one_refresh_token_used_twice_at_the_same_moment_works_once() -> None:
     user("alice")
@@ -316,21 +313,20 @@ def test_the_database_keeps_no_refresh_token_only_its_digest() -> None:
 # --- the cache's table ---------------------------------------------------------------------
 
 
-@pytest.mark.postgres
 def test_migrate_alone_makes_the_cache_table() -> None:
     """On a new database, as a deployment runs it: `manage.py migrate` and nothing else."""
     import psycopg
 
-    db = connection.settings_dict
-    server = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-    name = f"{db['NAME']}_fresh_migrate"
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+    from tests.test_run_warmup import database_url
+
+    name = f"{connection.settings_dict['NAME']}_fresh_migrate"
+    with psycopg.connect(database_url("postgres"), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.execute(f'CREATE DATABASE "{name}"')
         try:
             env = {
                 **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
-                "DATABASE_URL": f"{server}/{name}",
+                "DATABASE_URL": database_url(name),
                 "DEBUG": "true",
             }
             done = subprocess.run(
@@ -342,7 +338,7 @@ def test_migrate_alone_makes_the_cache_table() -> None:
                 timeout=300,
             )
             assert done.returncode == 0, done.stderr
-            with psycopg.connect(f"{server}/{name}") as fresh:
+            with psycopg.connect(database_url(name)) as fresh:
                 found = fresh.execute("SELECT to_regclass('cache') IS NOT NULL").fetchone()
             assert found == (True,)
         finally:

@@ -45,25 +45,19 @@ def legacy_rows(db, make_mailbox) -> Iterator[dict[str, int]]:
     validates every row, which proves the normalised table satisfies it."""
     ids = {}
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE mailboxes DROP CONSTRAINT mailboxes_status_valid")
-        else:
-            cursor.execute("PRAGMA ignore_check_constraints = ON")
+        cursor.execute("ALTER TABLE mailboxes DROP CONSTRAINT mailboxes_status_valid")
         for raw in LEGACY:
             box = make_mailbox()
             cursor.execute("UPDATE mailboxes SET status = %s WHERE id = %s", [raw, box.pk])
             ids[raw] = box.pk
     yield ids
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Deferred foreign-key checks of this test's inserts would block ALTER TABLE.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute(
-                "ALTER TABLE mailboxes ADD CONSTRAINT mailboxes_status_valid CHECK "
-                "(status IN ('active', 'paused', 'error', 'disabled'))"
-            )
-        else:
-            cursor.execute("PRAGMA ignore_check_constraints = OFF")
+        # Deferred foreign-key checks of this test's inserts would block ALTER TABLE.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(
+            "ALTER TABLE mailboxes ADD CONSTRAINT mailboxes_status_valid CHECK "
+            "(status IN ('active', 'paused', 'error', 'disabled'))"
+        )
 
 
 def test_command_before_and_after(legacy_rows, capsys):

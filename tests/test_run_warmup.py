@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -19,9 +20,13 @@ from warmup.models import SendLog, SendStatus, Worker
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def database_url() -> str:
+def database_url(name: str | None = None) -> str:
+    """The test database (or `name` on its server) for the processes a test starts."""
     s = connection.settings_dict
-    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    name = name or s["NAME"]
+    if s["HOST"].startswith("/"):  # a Unix socket's folder: the embedded server's
+        return f"postgres://{s['USER']}@/{name}?host={quote(s['HOST'], safe='/')}"
+    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{name}"
 
 
 def start_worker(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
@@ -45,7 +50,6 @@ def start_worker(*args: str, env: dict[str, str] | None = None) -> subprocess.Po
     )
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_sigterm_finishes_and_records_the_batch_in_flight(make_mailbox):
     with SinkServer(any_login=True, data_delay_s=0.3) as server:

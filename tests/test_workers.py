@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection, connections
+from django.db import connections
 
 from accounts.models import AuditEvent
 from warmup.engine import control, workers
@@ -106,7 +106,6 @@ def test_a_reaped_worker_registers_again_on_its_next_heartbeat() -> None:
     assert (w.name, w.shard, w.shard_count, w.heartbeat_at) == ("w", 2, 3, NOW)
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_one_reaper_at_a_time(make_mailbox: Any) -> None:
     box = make_mailbox()
@@ -198,14 +197,6 @@ def test_a_stopped_engine_claims_nothing_and_control_is_audited(make_mailbox: An
     assert events == [("engine.stop", "tester"), ("engine.trigger", "tester")]
     with pytest.raises(ValueError, match="unknown action"):
         control.apply("explode", NOW)
-
-
-@pytest.mark.django_db
-def test_several_workers_on_sqlite_stop_with_a_clear_error() -> None:
-    if connection.vendor == "postgresql":
-        pytest.skip("the refusal is SQLite's")
-    with pytest.raises(CommandError, match="several workers need PostgreSQL"):
-        call_command("run_warmup", "--once", "--worker-id", "1", "--worker-count", "3")
 
 
 @pytest.mark.django_db

@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import secrets
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import environ
 from cryptography.fernet import Fernet
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# `make run`'s embedded PostgreSQL keeps its data (and its socket) here between runs; with
+# DEBUG on and no DATABASE_URL, this is the database.
+EMBEDDED_DATA = BASE_DIR / "var" / "pg"
 
 # Used only when DEBUG is on and SECRET_KEY is unset; refused otherwise (warmup.E008).
 # DEBUG is off unless switched on: the test settings and `make run` switch it on.
@@ -35,7 +41,8 @@ E_STAGGER_ORDER = "warmup.E003"
 E_WORKER_ID = "warmup.E004"
 E_NO_SECRET_KEYS = "warmup.E005"
 E_BAD_SECRET_KEY = "warmup.E006"
-E_DISTRIBUTED_SQLITE = "warmup.E007"
+# warmup.E007 is retired: it refused distributed mode on a database that cannot be shared,
+# and PostgreSQL is now the only one.
 E_SECRET_KEY = "warmup.E008"
 E_DATABASE_URL = "warmup.E009"
 E_NOT_A_BOOLEAN = "warmup.E010"
@@ -148,6 +155,16 @@ NUM_PROXIES = IntVar(
     "Reverse proxies in front that append to X-Forwarded-For (1 behind docker/nginx.conf).",
 )
 
+# HTTPS settings, read with DEBUG off only (DEBUG serves plain HTTP on localhost).
+SECURE_SSL_REDIRECT = BoolVar(
+    "SECURE_SSL_REDIRECT",
+    True,
+    "Redirect plain HTTP to HTTPS, with Secure cookies and HSTS; false serves plain HTTP.",
+)
+SECURE_HSTS_SECONDS = IntVar(
+    "SECURE_HSTS_SECONDS", 31_536_000, 0, 100_000_000, "HSTS max-age (s) when redirecting."
+)
+
 BOOL_VARS: tuple[BoolVar, ...] = (
     BoolVar(
         "WARMUP_ENABLE_DETAILED_METRICS",
@@ -158,7 +175,7 @@ BOOL_VARS: tuple[BoolVar, ...] = (
     BoolVar(
         "WARMUP_DISTRIBUTED_MODE",
         False,
-        "Several workers share the database (needs PostgreSQL).",
+        "Several workers share the database.",
     ),
     BoolVar(
         "WARMUP_ALLOW_PRIVATE_HOSTS",
@@ -210,6 +227,10 @@ class Config:
     # Reverse proxies in front of the app that append to X-Forwarded-For (nginx: 1). The
     # client's address is taken that many entries from the end; 0 ignores the header.
     num_proxies: int = 0
+    # With DEBUG off: plain HTTP redirected to HTTPS (then Secure cookies and HSTS).
+    ssl_redirect: bool = True
+    hsts_seconds: int = 31_536_000
+    csrf_trusted_origins: tuple[str, ...] = ()
 
 
 def _attr(var_name: str) -> str:
@@ -272,35 +293,45 @@ def _read_secret_keys(
     return keys, False
 
 
-def _read_database(env: Mapping[str, str], problems: list[ConfigProblem]) -> dict[str, Any]:
-    default_url = f"sqlite:///{BASE_DIR / 'var' / 'warmup.sqlite3'}"
-    url = env.get("DATABASE_URL", "").strip() or default_url
+def embedded_database_url(socket_folder: Path) -> str:
+    """The URL of the `warmup` database on an embedded server listening in `socket_folder`
+    (a Unix socket only: no port to collide with, nothing on the network)."""
+    return f"postgres://postgres@/warmup?host={quote(str(socket_folder), safe='/')}"
+
+
+def _read_database(
+    env: Mapping[str, str], debug: bool, problems: list[ConfigProblem]
+) -> dict[str, Any]:
+    url = env.get("DATABASE_URL", "").strip()
+    if not url and debug:
+        # `make run`'s server, so that `manage.py` in a second terminal finds it.
+        url = embedded_database_url(EMBEDDED_DATA)
     try:
-        database = environ.Env.db_url_config(url)
+        with warnings.catch_warnings():  # an unknown scheme: the problem below says it
+            warnings.simplefilter("ignore")
+            database = environ.Env.db_url_config(url) if url else {}
     except Exception:  # django-environ raises several types for a malformed URL.
         database = {}
-    engine = database.get("ENGINE", "")
-    if engine not in ("django.db.backends.sqlite3", "django.db.backends.postgresql"):
-        scheme = url.split(":", 1)[0]
+    if database.get("ENGINE") != "django.db.backends.postgresql":
         problems.append(
             ConfigProblem(
                 E_DATABASE_URL,
                 "DATABASE_URL",
-                f"scheme {scheme!r} is not supported: use postgres://USER:PASSWORD@HOST:PORT/NAME "
-                "or sqlite:///PATH.",
+                (f"scheme {url.split(':', 1)[0]!r} is not supported" if url else "not set")
+                + ": PostgreSQL is the only database, postgres://USER:PASSWORD@HOST:PORT/NAME "
+                "(or postgres://USER@/NAME?host=/SOCKET/FOLDER).",
             )
         )
-        database = environ.Env.db_url_config(default_url)
-    if database["ENGINE"] == "django.db.backends.postgresql":
-        database.setdefault("OPTIONS", {})
-        database["OPTIONS"].setdefault("application_name", "warmup")
-        database["CONN_MAX_AGE"] = 60
-        database["CONN_HEALTH_CHECKS"] = True
-    else:
-        database.setdefault("OPTIONS", {})
-        # Several threads of one process (the engine and the web app under `make run`)
-        # share the file: wait for the lock instead of failing at once.
-        database["OPTIONS"].setdefault("timeout", 20)
+        # A placeholder to build the settings with: the check above stops start-up.
+        database = environ.Env.db_url_config("postgres://localhost/warmup")
+    options = database.setdefault("OPTIONS", {})
+    # A Unix socket's folder given as ?host=/path (the embedded server's URL) goes where
+    # Django, libpq and the tests' own URLs look for it.
+    if not database.get("HOST") and str(options.get("host", "")).startswith("/"):
+        database["HOST"] = options.pop("host")
+    options.setdefault("application_name", "warmup")
+    database["CONN_MAX_AGE"] = 60
+    database["CONN_HEALTH_CHECKS"] = True
     return database
 
 
@@ -323,6 +354,24 @@ def _read_int(env: Mapping[str, str], var: IntVar, problems: list[ConfigProblem]
         )
         return var.default
     return number
+
+
+def _read_bool(env: Mapping[str, str], var: BoolVar, problems: list[ConfigProblem]) -> bool:
+    raw = env.get(var.name)
+    if raw is None:
+        return var.default
+    parsed = parse_bool(raw)
+    if parsed is None:
+        problems.append(ConfigProblem(E_NOT_A_BOOLEAN, var.name, f"{raw!r} is not true/false."))
+        return var.default
+    return parsed
+
+
+def from_environment() -> Config:
+    """The configuration of this process: the environment, where a `.env` file beside
+    manage.py fills the variables it lacks."""
+    environ.Env.read_env(BASE_DIR / ".env")
+    return load(os.environ)
 
 
 def load(env: Mapping[str, str]) -> Config:
@@ -358,13 +407,7 @@ def load(env: Mapping[str, str]) -> Config:
     )
 
     values: dict[str, Any] = {_attr(var.name): _read_int(env, var, problems) for var in INT_VARS}
-    for var in BOOL_VARS:
-        raw = env.get(var.name)
-        parsed = var.default if raw is None else parse_bool(raw)
-        if parsed is None:
-            problems.append(ConfigProblem(E_NOT_A_BOOLEAN, var.name, f"{raw!r} is not true/false."))
-            parsed = var.default
-        values[_attr(var.name)] = parsed
+    values.update({_attr(var.name): _read_bool(env, var, problems) for var in BOOL_VARS})
 
     if values["stagger_min_ms"] > values["stagger_max_ms"]:
         problems.append(
@@ -385,16 +428,7 @@ def load(env: Mapping[str, str]) -> Config:
             )
         )
 
-    database = _read_database(env, problems)
-    if values["distributed_mode"] and database["ENGINE"] == "django.db.backends.sqlite3":
-        problems.append(
-            ConfigProblem(
-                E_DISTRIBUTED_SQLITE,
-                "WARMUP_DISTRIBUTED_MODE",
-                "needs PostgreSQL: several workers cannot share a SQLite file. "
-                "Set DATABASE_URL=postgres://…",
-            )
-        )
+    database = _read_database(env, debug, problems)
 
     secret_keys, dev_keys = _read_secret_keys(env, debug, secret_key, problems)
     metrics_token = env.get("WARMUP_METRICS_TOKEN", "").strip()
@@ -409,8 +443,18 @@ def load(env: Mapping[str, str]) -> Config:
         )
         metrics_token = ""
 
+    # Only what DEBUG off uses is read (and so can be refused).
+    ssl_redirect = not debug and _read_bool(env, SECURE_SSL_REDIRECT, problems)
+    hsts_seconds = _read_int(env, SECURE_HSTS_SECONDS, problems) if ssl_redirect else 0
+    csrf_trusted_origins = tuple(
+        o.strip() for o in env.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+    )
+
     return Config(
         num_proxies=_read_int(env, NUM_PROXIES, problems),
+        ssl_redirect=ssl_redirect,
+        hsts_seconds=hsts_seconds,
+        csrf_trusted_origins=csrf_trusted_origins,
         debug=debug,
         secret_key=secret_key,
         allowed_hosts=allowed_hosts,

@@ -2,25 +2,18 @@
 manage.py) through `warmup_project.config`, read once and validated there."""
 
 import datetime as dt
-import os
-
-import environ
 
 from warmup_project import config as warmup_config
 
 BASE_DIR = warmup_config.BASE_DIR
 
-# A .env file beside manage.py, if present, fills variables the environment lacks.
-environ.Env.read_env(BASE_DIR / ".env")
-CONFIG = warmup_config.load(os.environ)
+CONFIG = warmup_config.from_environment()
 WARMUP = CONFIG.warmup
 
 DEBUG = CONFIG.debug
 SECRET_KEY = CONFIG.secret_key
 ALLOWED_HOSTS = list(CONFIG.allowed_hosts)
 DATABASES = {"default": CONFIG.database}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    os.makedirs(os.path.dirname(DATABASES["default"]["NAME"]) or ".", exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
@@ -93,21 +86,15 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if not DEBUG:
     # SECURE_SSL_REDIRECT=false serves plain HTTP (a trial on a private network): then no
     # redirect, no HSTS, and cookies without the Secure flag, or no login would work.
-    SECURE_SSL_REDIRECT = (
-        warmup_config.parse_bool(os.environ.get("SECURE_SSL_REDIRECT", "true")) is not False
-    )
+    SECURE_SSL_REDIRECT = CONFIG.ssl_redirect
     # Answered over plain HTTP inside the deployment's network: the container's health
     # check and Prometheus's scrapes (docker/compose.yaml); nginx keeps /metrics private.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$", r"^api/warmup/metrics$"]
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT
-    SECURE_HSTS_SECONDS = (
-        int(os.environ.get("SECURE_HSTS_SECONDS", "31536000")) if SECURE_SSL_REDIRECT else 0
-    )
+    SECURE_HSTS_SECONDS = CONFIG.hsts_seconds
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    CSRF_TRUSTED_ORIGINS = [
-        o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
-    ]
+    CSRF_TRUSTED_ORIGINS = list(CONFIG.csrf_trusted_origins)
 
 # One cache all processes share, in the database (its table comes with `migrate`,
 # warmup_project/migrations): the login throttle counts a client's attempts there, so every
@@ -151,8 +138,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
-        # aiosmtpd (the demo's sink) logs every SMTP line at INFO.
-        "mail.log": {"level": "WARNING"},
+        # aiosmtpd (the demo's sink) logs every SMTP line at INFO, and at WARNING that it
+        # takes AUTH without TLS (on loopback, on purpose) at every session.
+        "mail.log": {"level": "ERROR"},
     },
 }
 

@@ -3,8 +3,7 @@
 Due slots are taken oldest `scheduled_at` first (the slot furthest behind its time is
 the mailbox furthest behind its pace), locked with FOR UPDATE SKIP LOCKED so concurrent
 claimers never wait for or take each other's rows, filtered through the rate budgets,
-and marked `sending` with the worker's name. On SQLite (one process) the lock clause is
-dropped by Django and the single writer makes it safe all the same.
+and marked `sending` with the worker's name.
 
 With several workers each has a shard (`sender_id % count == id - 1`) it takes first,
 which keeps a mailbox's sends on one worker and its SMTP connections reused. The shard is

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import F, Q
 
 from accounts import crypto
@@ -321,12 +321,10 @@ def engage_pass(
     time_box_s: float = MAILBOX_TIME_BOX_S,
 ) -> PassStats:
     """Engage the mailboxes that are due (or one, by id, whatever its schedule), at most
-    `concurrency` IMAP sessions at once (one on SQLite); then refresh the senders'
+    `concurrency` IMAP sessions at once; then refresh the senders'
     deliverability. `allow_private`: WARMUP_ALLOW_PRIVATE_HOSTS; `time_box_s`: each
     mailbox's whole session."""
     started = time.monotonic()
-    if connection.vendor == "sqlite":
-        concurrency = 1  # one writer at a time there: sessions would queue on its lock
     ids = [mailbox_id] if mailbox_id is not None else claim_for_engagement(now, every, limit)
     stats = PassStats(mailboxes=len(ids))
     if concurrency <= 1 or len(ids) <= 1:

@@ -74,7 +74,7 @@ def on_local_today(
 
 def local_date_expression(dates: dict[str, dt.date], field: str = "timezone") -> Case:
     """SQL for "the mailbox's local date": one WHEN per time zone in use (a few hundred
-    at most), so the database needs no time zone support of its own (SQLite)."""
+    at most), so the query needs none of the database's time zone tables."""
     return Case(
         *(When(**{field: tz}, then=Value(day)) for tz, day in dates.items()),
         output_field=DateField(),

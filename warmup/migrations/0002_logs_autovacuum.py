@@ -1,4 +1,4 @@
-"""Vacuum the send log often on PostgreSQL.
+"""Vacuum the send log often.
 
 Every claim moves a row out of the partial claim index (status planned → sending), so
 the index fills with dead entries the claim query must step over. PostgreSQL's default
@@ -14,17 +14,7 @@ TUNE = (
 RESET = "ALTER TABLE logs RESET (autovacuum_vacuum_scale_factor, autovacuum_analyze_scale_factor)"
 
 
-def tune(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(TUNE)
-
-
-def reset(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(RESET)
-
-
 class Migration(migrations.Migration):
     dependencies = [("warmup", "0001_initial")]
 
-    operations = [migrations.RunPython(tune, reset)]
+    operations = [migrations.RunSQL(TUNE, RESET)]

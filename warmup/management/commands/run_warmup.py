@@ -115,12 +115,6 @@ class Command(BaseCommand):
             raise CommandError(
                 f"--worker-id must be between 1 and --worker-count ({shard.count}), not {shard.id}"
             )
-        if (config.distributed_mode or shard.count > 1) and connection.vendor != "postgresql":
-            raise CommandError(
-                "several workers need PostgreSQL: they cannot share a SQLite database "
-                "(set DATABASE_URL to a PostgreSQL database, or run one worker with "
-                "WARMUP_DISTRIBUTED_MODE=false and a worker count of 1)"
-            )
         self.engine = smtp_engine(shard=shard)
         self.interval = interval
         self.last_plan = -float("inf")
