@@ -545,3 +545,32 @@ def test_nginx_in_front_serves_static_files_and_keeps_metrics_private(
     finally:
         process.send_signal(signal.SIGQUIT)
         process.communicate(timeout=30)
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-2", "2.5"])
+def test_gunicorn_refuses_a_bad_process_count_with_one_line(value: str) -> None:
+    # gunicorn loads its settings module before Django: a bad count must name the
+    # variable, not end in a ValueError traceback.
+    env = {**os.environ, "GUNICORN_WORKERS": value}
+    done = subprocess.run(
+        [sys.executable, "-c", "import warmup_project.gunicorn"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode != 0
+    assert f"GUNICORN_WORKERS={value!r}: must be a whole number of 1 or more." in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_gunicorn_takes_its_process_counts_from_the_environment() -> None:
+    env = {**os.environ, "GUNICORN_WORKERS": "3", "GUNICORN_THREADS": "5"}
+    done = subprocess.run(
+        [sys.executable, "-c", "import warmup_project.gunicorn as g; print(g.workers, g.threads)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.stdout.split() == ["3", "5"], done.stderr

@@ -8,9 +8,21 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+
+
+def _count(name: str, default: int) -> int:
+    """A positive whole number from the environment, or a one-line error that names it."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise SystemExit(f"{name}={raw!r}: must be a whole number of 1 or more.")
+    return int(raw)
+
+
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+workers = _count("GUNICORN_WORKERS", 2)
+threads = _count("GUNICORN_THREADS", 4)
 # A scrape with detailed metrics at 100,000 mailboxes takes about half a second; nothing
 # else comes near this.
 timeout = 60
