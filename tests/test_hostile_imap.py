@@ -149,3 +149,26 @@ def test_an_engagement_pass_engages_every_good_mailbox_among_hostile_servers() -
     assert results[poison.id].paused and "not a host name" in poison.engagement_paused_reason
     # Eleven sessions, four at a time, none past its 3 s box: three rounds at most.
     assert took < 3 * 3 + 3, took
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_one_mailbox_alone_has_the_same_time_box(concurrency: int) -> None:
+    """A pass of one mailbox (or concurrency 1) runs in this thread: the time box holds
+    there as in the pool, so a trickling server cannot keep `engage` waiting."""
+    owner = get_user_model().objects.create_user("o")
+    with HostileServer("slow", protocol="imap", delay_s=0.3) as server:
+        box = loopback_mailbox(owner, "slow@slow.test", imap_port=server.port)
+        started = time.monotonic()
+        stats = engage_pass(
+            NOW,
+            settings.SECRET_KEY,
+            concurrency=concurrency,
+            every=dt.timedelta(minutes=15),
+            mailbox_id=box.id,
+            allow_private=True,
+            time_box_s=2,
+        )
+        took = time.monotonic() - started
+    assert "timed out" in stats.results[0].error
+    assert took < 4, took

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 
-
 def _count(name: str, default: int) -> int:
     """A positive whole number from the environment, or a one-line error that names it."""
     raw = os.environ.get(name, "").strip()

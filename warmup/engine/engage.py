@@ -328,7 +328,10 @@ def engage_pass(
     ids = [mailbox_id] if mailbox_id is not None else claim_for_engagement(now, every, limit)
     stats = PassStats(mailboxes=len(ids))
     if concurrency <= 1 or len(ids) <= 1:
-        stats.results = [engage_mailbox(i, now, secret, allow_private=allow_private) for i in ids]
+        stats.results = [
+            engage_mailbox(i, now, secret, allow_private=allow_private, time_box_s=time_box_s)
+            for i in ids
+        ]
     else:
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="engage") as pool:
             stats.results = list(
