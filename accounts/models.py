@@ -34,15 +34,17 @@ ENGAGEMENT_FIELDS = (
 # The mailbox's state: changed only by the methods of Mailbox and MailboxQuerySet (pause,
 # resume, set_status, count_failure, stop_with_error, pause_engagement), never by a form
 # or a serializer saving the whole row (see Mailbox.save_settings).
-STATE_FIELDS = (
+# Of those, what sending changes: the status and the circuit breaker's count (the engine's
+# recording writes these of a whole batch in one statement).
+SENDING_STATE_FIELDS = (
     "status",
     "status_reason",
     "status_changed_at",
     "consecutive_failures",
     "last_error",
     "last_error_at",
-    *ENGAGEMENT_FIELDS,
 )
+STATE_FIELDS = (*SENDING_STATE_FIELDS, *ENGAGEMENT_FIELDS)
 
 # Hard failures in a row (5xx, unexpected errors) after which the engine puts a mailbox in
 # `error` instead of hammering its server: the circuit breaker.

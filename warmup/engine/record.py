@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import F
 
 from accounts import status as mailbox_status
-from accounts.models import Mailbox
+from accounts.models import SENDING_STATE_FIELDS, Mailbox
 from accounts.sql import timezones_in_use
 from accounts.transport.smtp import Outcome, Result
 from warmup import sql
@@ -229,15 +229,7 @@ def _update_mailboxes(now: dt.datetime, events: dict[int, list[Result]], rng: ra
     return stopped
 
 
-_MAILBOX_STATE = (
-    "id",
-    "status",
-    "status_reason",
-    "status_changed_at",
-    "consecutive_failures",
-    "last_error",
-    "last_error_at",
-)
+_MAILBOX_STATE = ("id", *SENDING_STATE_FIELDS)
 
 
 def expire_stale_slots(now: dt.datetime) -> int:
