@@ -1,4 +1,4 @@
-# The two commands of the README, plus lint (ruff, mypy). Each creates .venv on first use.
+# The two commands of the README, plus lint (ruff, import-linter, mypy). Each creates .venv on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

@@ -76,6 +76,9 @@ UPDATE_FIELDS = (
     "imap_security",
     "imap_username",
     "imap_secret",
+    # A new IMAP password lifts an engagement pause, as in the API and the admin
+    # (Mailbox.imap_password's setter clears it); otherwise written back as read.
+    "engagement_paused_reason",
     "warmup_enabled",
     "daily_max",
     "timezone",

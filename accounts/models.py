@@ -502,7 +502,10 @@ class Mailbox(models.Model):
     # its two names, pause and resume: one transaction with an AuditEvent per changed
     # mailbox. The engine's are count_failure (in memory: recording writes a whole batch
     # in one statement), MailboxQuerySet.count_success and stop_with_error; engagement's
-    # is pause_engagement. Nothing else writes STATE_FIELDS.
+    # is pause_engagement (and a new IMAP password lifts it). Nothing else writes the
+    # status, the failure count or the engagement pause; engagement's readings
+    # (engaged_at, the 7-day rates, the score) are written by warmup.engine.engage and
+    # deliverability, which change no state.
 
     def pause(self, reason: str, by: Actor, now: datetime) -> bool:
         return self.set_status(mailbox_status.PAUSED, reason, by, now)
@@ -525,7 +528,7 @@ class Mailbox(models.Model):
         self, error: str, now: datetime, *, hard: bool, stop: tuple[str, str] | None = None
     ) -> None:
         """A send that failed, in memory: the engine writes a batch of these in one
-        statement (STATE_FIELDS) inside its recording transaction, with the rows locked.
+        statement (SENDING_STATE_FIELDS) inside its recording transaction, with the rows locked.
 
         It counts toward the circuit breaker; `stop` (status, reason) is the server's
         verdict that sending must stop now (a refused login, a quota reply, a refused

@@ -28,6 +28,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
+import environ
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,10 +101,21 @@ def embedded_server(data: Path | None) -> Iterator[str]:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
+def dotenv_value(path: Path, name: str) -> str:
+    """`name` as a `.env` file sets it (django-environ's reading, as manage.py's), or ""."""
+    values: dict[str, str] = {}
+    reader = type("DotEnv", (environ.Env,), {"ENVIRON": values})
+    if path.is_file():
+        reader.read_env(path)
+    return values.get(name, "").strip()
+
+
 @contextlib.contextmanager
-def database(data: Path | None) -> Iterator[str]:
-    """DATABASE_URL when it is set, else `embedded_server(data)`."""
-    url = os.environ.get("DATABASE_URL", "").strip()
+def database(data: Path | None, dotenv: Path = ROOT / ".env") -> Iterator[str]:
+    """DATABASE_URL when it is set, in the environment or in `.env` (read as manage.py
+    reads it, so a second terminal's manage.py finds the same database), else
+    `embedded_server(data)`."""
+    url = os.environ.get("DATABASE_URL", "").strip() or dotenv_value(dotenv, "DATABASE_URL")
     if url:
         say(f"database: DATABASE_URL ({described(url)})")
         yield url

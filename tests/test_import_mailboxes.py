@@ -594,3 +594,40 @@ def test_query_count_does_not_grow_with_rows(db: Any, owner: Any, tmp_path: Path
     update_10, update_200 = queries("a", 10), queries("b", 200)
     assert update_200 - update_10 <= _batches(200, update_fields) - _batches(10, update_fields)
     assert Mailbox.objects.filter(owner=owner).count() == 210
+
+
+def test_a_new_imap_password_lifts_the_engagement_pause_a_blank_one_keeps_it(
+    db: Any, owner: Any, make_mailbox: Any, tmp_path: Path
+) -> None:
+    # The servers and logins the rows name, so a blank password may keep the stored one.
+    same = {"smtp_host": "smtp.mail.test", "imap_host": "imap.mail.test"}
+    given = make_mailbox(email="ann@example.test", smtp_username="ann", imap_username="ann", **same)
+    kept = make_mailbox(email="bob@example.test", smtp_username="bob", imap_username="bob", **same)
+    for box in (given, kept):
+        box.pause_engagement("IMAP login refused: bad password")
+    path = write_csv(
+        tmp_path,
+        [
+            row(
+                "ann@example.test",
+                smtp_username="ann",
+                imap_username="ann",
+                smtp_password="",
+                imap_password="new",
+            ),
+            row(
+                "bob@example.test",
+                smtp_username="bob",
+                imap_username="bob",
+                smtp_password="",
+                imap_password="",
+            ),
+        ],
+    )
+    result = run(path, owner)
+
+    assert result.error is None, result.everything
+    given.refresh_from_db()
+    kept.refresh_from_db()
+    assert given.engagement_paused_reason == ""
+    assert kept.engagement_paused_reason == "IMAP login refused: bad password"

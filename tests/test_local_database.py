@@ -54,3 +54,16 @@ def test_database_url_when_set_wins(
         assert url == os.environ["DATABASE_URL"]
     printed = capsys.readouterr().out
     assert "db.example.com:5432/warmup" in printed and "pa55word" not in printed
+
+
+def test_database_url_of_the_dot_env_file_is_used_as_manage_py_uses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("DEBUG=true\nDATABASE_URL=postgres://warmup:s3cret@db.example.com/demo\n")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    with local_database.database(None, dotenv=dotenv) as url:
+        assert url == "postgres://warmup:s3cret@db.example.com/demo"
+    assert "DATABASE_URL" not in os.environ  # read, not exported
+    printed = capsys.readouterr().out
+    assert "db.example.com" in printed and "s3cret" not in printed
