@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import unicodedata
 import zoneinfo
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Q
 
 from accounts import crypto
@@ -235,10 +236,19 @@ class MailboxQuerySet(models.QuerySet["Mailbox"]):
     def resume(self, by: Actor, now: datetime) -> list[Mailbox]:
         return self.set_status(mailbox_status.ACTIVE, "", by, now)
 
-    def count_success(self) -> int:
-        """Accepted sends and nothing else: the failures in a row end, in one statement
-        for the whole batch (Mailbox.count_success for a mailbox judged one by one)."""
-        return self.filter(consecutive_failures__gt=0).update(consecutive_failures=0)
+    def count_success(self, clean: Sequence[int], *, judged_next: Sequence[int] = ()) -> int:
+        """Mailboxes of `clean` had accepted sends and nothing else: their failures in a
+        row end, in one statement for the whole batch (Mailbox.count_success for one
+        judged one by one). The same statement locks the `judged_next` mailboxes, all in
+        id order, as set_status locks a person's selection: recording and a bulk pause
+        or resume never hold one row each and wait for the other's."""
+        from accounts import sql  # it reads this module's models
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql.COUNT_SUCCESS_LOCKING, {"clean": list(clean), "troubled": list(judged_next)}
+            )
+            return cursor.rowcount
 
     def stop_with_error(self, reason: str, now: datetime) -> int:
         """The engine stops these mailboxes: they cannot send (an unreadable secret, a

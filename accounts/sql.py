@@ -26,6 +26,26 @@ TIMEZONES_IN_USE = (
 )
 
 
+_ID = column_named(Mailbox, "id")
+_FAILURES = column_named(Mailbox, "consecutive_failures")
+
+# Recording's lock on the mailboxes of a batch whose state may change, taken in id order
+# in one statement (as MailboxQuerySet.set_status takes a person's), so the two never
+# hold one row each and wait for the other's: the mailboxes judged next (`troubled`)
+# and those of `clean` with failures in a row, whose count then goes back to 0.
+COUNT_SUCCESS_LOCKING = (
+    sql.SQL(
+        "WITH locked AS MATERIALIZED (SELECT {id} FROM {t} "
+        "WHERE {id} = ANY(%(clean)s) AND {failures} > 0 OR {id} = ANY(%(troubled)s) "
+        "ORDER BY {id} FOR UPDATE) "
+        "UPDATE {t} SET {failures} = 0 FROM locked "
+        "WHERE {t}.{id} = locked.{id} AND {t}.{id} = ANY(%(clean)s) AND {t}.{failures} > 0"
+    )
+    .format(t=sql.Identifier(Mailbox._meta.db_table), id=_ID, failures=_FAILURES)
+    .as_string()
+)
+
+
 def timezones_in_use() -> list[str]:
     """Every time zone some mailbox is in, in a few index probes (one per zone) instead
     of DISTINCT over the whole table: a superset of the zones of any subset of mailboxes,

@@ -8,10 +8,13 @@ PostgreSQL; the doors are the real API (JWT) and the real admin (Django's test c
 from __future__ import annotations
 
 import random
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection, transaction
 from django.test import Client
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
@@ -161,3 +164,56 @@ def test_a_new_imap_password_through_the_api_lifts_the_engagement_pause(
 
     box.refresh_from_db()
     assert (box.engagement_paused_reason, box.imap_password) == ("", "a-new-one")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recording_locks_a_batchs_mailboxes_in_id_order_as_a_person_does(
+    make_mailbox: Any,
+) -> None:
+    """A person's bulk change locks mailboxes in id order. Recording must too, over the
+    whole batch: if it held a later mailbox (one whose sends went through after failures)
+    while it waited for an earlier one (a failure to judge), a person's change holding
+    the earlier and reaching for the later would deadlock with it."""
+    recipient = make_mailbox()
+    earlier, later = make_mailbox(), make_mailbox()  # ids in this order
+    Mailbox.objects.filter(id=later.id).update(consecutive_failures=3)
+    sends = [
+        outcome(claimed(later, 1)[0], recipient, Outcome.SENT, 250, "250 ok"),
+        outcome(claimed(earlier, 1)[0], recipient, Outcome.FAILED, 550, "550 5.1.1 no"),
+    ]
+    errors: list[BaseException] = []
+
+    def record() -> None:
+        try:
+            record_results(NOW, sends, random.Random(1))
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    recording = threading.Thread(target=record)
+    with transaction.atomic():  # a person's change, holding the earlier mailbox
+        Mailbox.objects.select_for_update().get(id=earlier.id)
+        recording.start()
+        deadline = time.monotonic() + 10
+        while not _waiting_on_a_lock() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _waiting_on_a_lock(), "recording never reached the held mailbox"
+        # The person's change goes on to the later mailbox: free, because recording
+        # takes the batch's mailboxes in id order and waits at the earlier one.
+        Mailbox.objects.select_for_update(nowait=True).get(id=later.id)
+    recording.join(10)
+    assert not recording.is_alive() and not errors, errors
+    assert Mailbox.objects.get(id=later.id).consecutive_failures == 0
+    assert Mailbox.objects.get(id=earlier.id).consecutive_failures == 1
+
+
+def _waiting_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        # Inside a transaction the statistics views keep their first snapshot: clear it.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database()"
+        )
+        return cursor.fetchone()[0] > 0

@@ -181,7 +181,8 @@ def _update_mailboxes(now: dt.datetime, events: dict[int, list[Result]], rng: ra
     it stopped.
 
     Most mailboxes of a batch only sent: their failure count goes back to 0 in one
-    statement. The few with a failure are loaded, locked and judged one by one."""
+    statement, which also locks the few with a failure (all in id order); those are then
+    loaded and judged one by one."""
     troubled = {
         mailbox_id
         for mailbox_id, results in events.items()
@@ -193,7 +194,7 @@ def _update_mailboxes(now: dt.datetime, events: dict[int, list[Result]], rng: ra
         if mailbox_id not in troubled and any(r.outcome is Outcome.SENT for r in results)
     ]
     if clean:
-        Mailbox.objects.filter(id__in=clean).count_success()
+        Mailbox.objects.count_success(clean, judged_next=sorted(troubled))
     if not troubled:
         return 0
     boxes = (
