@@ -255,9 +255,11 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
         now = timezone.now()
         reason = f"set to {obj.status} by {request.user.get_username()} in admin"
         if not change:
-            if "status" in form.changed_data:  # created in another status than active
-                obj.status_reason, obj.status_changed_at = reason, now
+            # Born active; created in another status is a person's change of it, audited.
+            status, obj.status = obj.status, mailbox_status.ACTIVE
             super().save_model(request, obj, form, change)
+            if status != mailbox_status.ACTIVE:
+                obj.set_status(status, reason, Actor(request.user, "admin"), now)
             return
         # The settings, then the status through the model's method: resuming resets the
         # failure count, and the change is audited like the API's and the actions'.

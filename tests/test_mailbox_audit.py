@@ -196,3 +196,21 @@ def waiting_for_a_lock(within_s: float) -> bool:
                 return True
         time.sleep(0.05)
     return False
+
+
+def test_a_mailbox_created_paused_in_the_admin_is_audited(admin_client: Client, owner: Any) -> None:
+    from tests.test_admin import mailbox_form
+
+    response = admin_client.post(
+        mailbox_url("add"),
+        mailbox_form(
+            owner, status=mailbox_status.PAUSED, smtp_password="s-pw", imap_password="i-pw"
+        ),
+    )
+
+    assert response.status_code == 302
+    box = Mailbox.objects.get(email="new.box@example.test")
+    assert box.status == mailbox_status.PAUSED
+    assert box.status_reason == "set to paused by admin in admin"
+    (event,) = AuditEvent.objects.filter(target_id=str(box.pk))
+    assert event.detail["status"] == [mailbox_status.ACTIVE, mailbox_status.PAUSED]
