@@ -8,7 +8,7 @@ from django.db import connection
 from psycopg import sql
 
 from accounts.models import Mailbox
-from warmup_project.sql import column_named
+from warmup_project.sql import column
 
 # Every distinct time zone, by a loose index scan: one probe of the timezone index per
 # zone (the next zone after the last one found) instead of DISTINCT over the table.
@@ -20,14 +20,14 @@ TIMEZONES_IN_USE = (
     )
     .format(
         t=sql.Identifier(Mailbox._meta.db_table),
-        tz=column_named(Mailbox, "timezone"),
+        tz=column(Mailbox, "timezone").ident,
     )
     .as_string()
 )
 
 
-_ID = column_named(Mailbox, "id")
-_FAILURES = column_named(Mailbox, "consecutive_failures")
+_ID = column(Mailbox, "id").ident
+_FAILURES = column(Mailbox, "consecutive_failures").ident
 
 # Recording's lock on the mailboxes of a batch whose state may change, taken in id order
 # in one statement (as MailboxQuerySet.set_status takes a person's), so the two never

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any
 
 from django.db import connection, models
 from psycopg import sql
@@ -30,29 +30,7 @@ from warmup.models import (
     SendLog,
     SendTotal,
 )
-from warmup_project.sql import column_of
-
-
-class Column(NamedTuple):
-    """A column of rows passed in: its name in `v` and its PostgreSQL type."""
-
-    name: str
-    type: str
-
-
-def column(model: type[models.Model], name: str) -> Column:
-    """The model field's column, typed as the table has it (a varchar's length left out:
-    a value too long fails on assignment, as it would in an INSERT)."""
-    field = model._meta.get_field(name)
-    assert isinstance(field, models.Field), name  # a concrete field, not a reverse relation
-    kind = field.db_type(connection)
-    assert kind, name
-    assert field.column, name
-    return Column(field.column, kind.split("(")[0])
-
-
-def columns(model: type[models.Model], *names: str) -> tuple[Column, ...]:
-    return tuple(column(model, name) for name in names)
+from warmup_project.sql import Column, column, columns
 
 
 def _text(statement: sql.Composable) -> str:
@@ -64,7 +42,7 @@ def _table(model: type[models.Model]) -> sql.Identifier:
 
 
 def _names(cols: Sequence[Column]) -> sql.Composed:
-    return sql.SQL(", ").join(sql.Identifier(c.name) for c in cols)
+    return sql.SQL(", ").join(c.ident for c in cols)
 
 
 def _rows_cte(cols: Sequence[Column]) -> sql.Composed:
@@ -167,7 +145,7 @@ INSERT_PLANNED_SLOTS = _text(
     ).format(
         t=_table(SendLog),
         planned=_names(_PLANNED),
-        others=sql.SQL(", ").join(column_of(f) for f in _NEW_SLOT_FIELDS),
+        others=sql.SQL(", ").join(column(SendLog, f.name).ident for f in _NEW_SLOT_FIELDS),
         values=sql.SQL(", ").join(sql.Placeholder() for _ in _NEW_SLOT_FIELDS),
         src=PLANNED_SLOTS,
     )
@@ -204,7 +182,9 @@ def _new_day_defaults(given: Sequence[str]) -> tuple[sql.Composed, list[Any]]:
         for f in DailyStat._meta.concrete_fields
         if not f.primary_key and f.column not in {"mailbox_id", "date", *given}
     ]
-    return sql.SQL(", ").join(column_of(f) for f in fields), [f.get_default() for f in fields]
+    return sql.SQL(", ").join(column(DailyStat, f.name).ident for f in fields), [
+        f.get_default() for f in fields
+    ]
 
 
 # What recording adds to a day, in the order of the rows record_results builds.

@@ -1,22 +1,38 @@
 """The hand-written SQL of warmup_project, by name (each app keeps its own in
 `<app>/sql.py`): parameters are always bound, never formatted into the text."""
 
-from django.db import models
+from typing import NamedTuple
+
+from django.db import connection, models
 from psycopg import sql
 
 
-def column_of(field: models.Field) -> sql.Identifier:
-    """A concrete field's column, quoted: the apps' statements take their names from
-    the models, never from text written out by hand."""
-    assert field.column, field.name  # every concrete field has one
-    return sql.Identifier(field.column)
+class Column(NamedTuple):
+    """A column by its name and its PostgreSQL type (the type of an array of rows passed
+    in as one parameter, unnested)."""
+
+    name: str
+    type: str
+
+    @property
+    def ident(self) -> sql.Identifier:
+        """The name, quoted for a statement."""
+        return sql.Identifier(self.name)
 
 
-def column_named(model: type[models.Model], name: str) -> sql.Identifier:
-    """The column of the model's field `name`, quoted."""
+def column(model: type[models.Model], name: str) -> Column:
+    """The column of the model's field `name`, typed as the table has it (a varchar's
+    length left out: a value too long fails on assignment, as it would in an INSERT). The
+    apps' statements take their names from here, never from text written out by hand."""
     field = model._meta.get_field(name)
     assert isinstance(field, models.Field), name  # a concrete field, not a reverse relation
-    return column_of(field)
+    kind = field.db_type(connection)
+    assert kind and field.column, name
+    return Column(field.column, kind.split("(")[0])
+
+
+def columns(model: type[models.Model], *names: str) -> tuple[Column, ...]:
+    return tuple(column(model, name) for name in names)
 
 
 # The database's clock (warmup_project.db.db_now).
