@@ -208,6 +208,9 @@ class ProcessMetricsView(MetricsView):
         return ExportToDjangoView(request._request)
 
 
+# --- control -----------------------------------------------------------------------------
+
+
 # A WorkerState of the reading:
 class WorkerOut(serializers.Serializer):
     name = serializers.CharField(source="worker.name")
@@ -247,9 +250,6 @@ class ControlOut(serializers.Serializer):
     now = serializers.DateTimeField()
     workers = WorkerOut(source="reading.workers", many=True)
     health = HealthOut(source="reading.health")
-
-
-# --- control -----------------------------------------------------------------------------
 
 
 class ControlAction(serializers.Serializer):
