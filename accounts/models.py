@@ -15,8 +15,7 @@ from django.db.models import Q
 
 from accounts import crypto
 from accounts import status as mailbox_status
-from accounts.transport.imap import ImapAccount
-from accounts.transport.smtp import SmtpAccount
+from accounts.transport.account import Account
 from warmup_project.hosts import host_problem
 
 # A mailbox's sending days (window_weekdays): bit 0 = Monday … bit 6 = Sunday.
@@ -458,8 +457,8 @@ class Mailbox(models.Model):
 
     # The transports' view of the mailbox: where and as whom it logs in. Each decrypts
     # its password, so it raises crypto.SecretError when that cannot be done.
-    def smtp_account(self) -> SmtpAccount:
-        return SmtpAccount(
+    def smtp_account(self) -> Account:
+        return Account(
             self.smtp_host,
             self.smtp_port,
             self.smtp_security,
@@ -467,8 +466,8 @@ class Mailbox(models.Model):
             self.smtp_password,
         )
 
-    def imap_account(self) -> ImapAccount:
-        return ImapAccount(
+    def imap_account(self) -> Account:
+        return Account(
             self.imap_host,
             self.imap_port,
             self.imap_security,

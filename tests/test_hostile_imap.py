@@ -15,7 +15,8 @@ from django.contrib.auth import get_user_model
 
 from accounts.models import Mailbox
 from accounts.transport import imap
-from accounts.transport.imap import ImapAccount, ImapError, ImapHostRefused, ImapSession
+from accounts.transport.account import Account
+from accounts.transport.imap import ImapError, ImapHostRefused, ImapSession
 from tests import dovecot
 from tests.hostile import HostileServer, hostile_mailboxes, hostile_set, loopback_mailbox
 from tests.warmup_mail import sent_message
@@ -31,7 +32,7 @@ needs_dovecot = pytest.mark.skipif(
 
 def session(port: int, host: str = "127.0.0.1", **kwargs: Any) -> ImapSession:
     options = {"timeout": 2.0, "allow_private": True, **kwargs}
-    return ImapSession(ImapAccount(host, port, "none", "user", "password"), **options)
+    return ImapSession(Account(host, port, "none", "user", "password"), **options)
 
 
 def test_a_trickling_server_cannot_stretch_a_session_past_its_deadline() -> None:
@@ -61,7 +62,7 @@ def test_a_flood_costs_a_bounded_number_of_bytes(mode: str) -> None:
 def test_what_is_not_imap_is_named_never_quoted(mode: str) -> None:
     with HostileServer(mode, protocol="imap") as server:
         check = imap.check_login(
-            ImapAccount("127.0.0.1", server.port, "none", "u", "p"),
+            Account("127.0.0.1", server.port, "none", "u", "p"),
             timeout=1.5,
             allow_private=True,
         )
@@ -75,9 +76,7 @@ def test_private_targets_are_refused_before_connecting(host: str) -> None:
     with HostileServer("banner", protocol="imap") as server:
         with pytest.raises(ImapHostRefused, match="loopback"):
             session(server.port, host=host, allow_private=False)
-        check = imap.check_login(
-            ImapAccount(host, server.port, "none", "u", "p"), allow_private=False
-        )
+        check = imap.check_login(Account(host, server.port, "none", "u", "p"), allow_private=False)
     assert check.refused and not check.ok
     assert server.connections == 0
 

@@ -17,16 +17,9 @@ from django.contrib.auth import get_user_model
 
 from accounts import status as mailbox_status
 from accounts.models import Mailbox
+from accounts.transport.account import Account
 from accounts.transport.sink import SinkServer
-from accounts.transport.smtp import (
-    Envelope,
-    Group,
-    Outcome,
-    Result,
-    SmtpAccount,
-    SmtpTransport,
-    check_login,
-)
+from accounts.transport.smtp import Envelope, Group, Outcome, Result, SmtpTransport, check_login
 from tests.hostile import HostileServer, hostile_mailboxes, hostile_set, loopback_mailbox
 from warmup.engine.cycle import Engine
 from warmup.engine.planner import plan_cycle
@@ -52,7 +45,7 @@ def transport(deadline_s: float | None, **overrides: Any) -> SmtpTransport:
 
 
 def group(port: int, first_slot: int, count: int = 2, host: str = "127.0.0.1") -> Group:
-    account = SmtpAccount(host, port, "none", "", "")
+    account = Account(host, port, "none", "", "")
     return Group(
         account,
         [Envelope(first_slot + n, "a@a.test", "b@b.test", MESSAGE) for n in range(count)],
@@ -203,7 +196,7 @@ def test_private_targets_are_refused_before_connecting(host: str) -> None:
         results = asyncio.run(
             transport(5, allow_private=False).send_batch([group(server.port, 1, host=host)])
         )
-        check = asyncio.run(check_login(SmtpAccount(host, server.port, "none", "", "")))
+        check = asyncio.run(check_login(Account(host, server.port, "none", "", "")))
     assert [r.outcome for r in results] == [Outcome.HOST_REFUSED] * 2
     assert "loopback" in results[0].text
     assert check.refused and not check.ok and "loopback" in check.reply
@@ -215,12 +208,12 @@ def test_a_login_check_has_one_deadline_and_quotes_only_smtp() -> None:
         started = time.monotonic()
         checked = asyncio.run(
             check_login(
-                SmtpAccount("127.0.0.1", slow.port, "none", "u", "p"), timeout=2, allow_private=True
+                Account("127.0.0.1", slow.port, "none", "u", "p"), timeout=2, allow_private=True
             )
         )
         took = time.monotonic() - started
         other = asyncio.run(
-            check_login(SmtpAccount("127.0.0.1", banner.port, "none", "", ""), allow_private=True)
+            check_login(Account("127.0.0.1", banner.port, "none", "", ""), allow_private=True)
         )
     assert took < 3 and not checked.ok and checked.reply == "timed out", (took, checked)
     assert not other.ok and "NATS" not in other.reply and "INFO" not in other.reply

@@ -10,8 +10,7 @@ from django.core.exceptions import ValidationError
 
 from accounts import crypto
 from accounts.models import Mailbox
-from accounts.transport.imap import ImapAccount
-from accounts.transport.smtp import SmtpAccount
+from accounts.transport.account import Account
 
 BAD_HOSTS = [
     "a..b",
@@ -82,8 +81,8 @@ def test_the_transports_accounts_come_from_the_mailbox(db: Any, make_mailbox: An
         imap_password="i-secret",
     )
     box = Mailbox.objects.get(pk=box.pk)
-    assert box.smtp_account() == SmtpAccount("smtp.one.test", 2525, "none", "s-user", "s-secret")
-    assert box.imap_account() == ImapAccount("imap.one.test", 143, "starttls", "i-user", "i-secret")
+    assert box.smtp_account() == Account("smtp.one.test", 2525, "none", "s-user", "s-secret")
+    assert box.imap_account() == Account("imap.one.test", 143, "starttls", "i-user", "i-secret")
     assert "secret" not in repr(box.smtp_account()) + repr(box.imap_account())
     Mailbox.objects.filter(pk=box.pk).update(imap_secret="not a Fernet token")
     with pytest.raises(crypto.SecretError):

@@ -13,15 +13,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from accounts.transport.account import Account
 from accounts.transport.sink import SinkServer
-from accounts.transport.smtp import (
-    Envelope,
-    Group,
-    Outcome,
-    SmtpAccount,
-    SmtpTransport,
-    classify_reply,
-)
+from accounts.transport.smtp import Envelope, Group, Outcome, SmtpTransport, classify_reply
 
 MESSAGE = b"From: a@a.test\r\nTo: b@b.test\r\nSubject: hi\r\n\r\nhello\r\n"
 
@@ -62,7 +56,7 @@ def certificate(tmp_path_factory):
     return server, client
 
 
-def send(account: SmtpAccount, tls_context=None, count: int = 2):
+def send(account: Account, tls_context=None, count: int = 2):
     transport = SmtpTransport(
         allow_private=True,  # the servers are on loopback
         max_concurrent=2,
@@ -80,7 +74,7 @@ def send(account: SmtpAccount, tls_context=None, count: int = 2):
 def test_tls_modes_send_and_log_in(certificate, implicit):
     server_tls, client_tls = certificate
     with SinkServer(users={"u@a.test": "pw-tls"}, tls=server_tls, implicit_tls=implicit) as server:
-        account = SmtpAccount(
+        account = Account(
             "127.0.0.1", server.port, "ssl" if implicit else "starttls", "u@a.test", "pw-tls"
         )
         results = send(account, client_tls)
@@ -93,14 +87,14 @@ def test_an_untrusted_certificate_is_not_sent_to(certificate):
     with SinkServer(
         users={"u@a.test": "pw-secret-77"}, tls=server_tls, implicit_tls=True
     ) as server:
-        results = send(SmtpAccount("127.0.0.1", server.port, "ssl", "u@a.test", "pw-secret-77"))
+        results = send(Account("127.0.0.1", server.port, "ssl", "u@a.test", "pw-secret-77"))
     assert {r.outcome for r in results} == {Outcome.DEFERRED}
     assert all("connection failed" in r.text and "pw-secret-77" not in r.text for r in results)
     assert server.received == []
 
 
 def test_nobody_listening_is_deferred():
-    results = send(SmtpAccount("127.0.0.1", 1, "none", "", ""))
+    results = send(Account("127.0.0.1", 1, "none", "", ""))
     assert [r.outcome for r in results] == [Outcome.DEFERRED, Outcome.DEFERRED]
 
 
@@ -112,7 +106,7 @@ def test_a_refused_recipient_does_not_stop_the_group():
         return "550 5.1.1 no such user" if refuse_first["n"] == 1 else None
 
     with SinkServer(rcpt_behaviour=rcpt) as server:
-        results = send(SmtpAccount("127.0.0.1", server.port, "none", "", ""), count=3)
+        results = send(Account("127.0.0.1", server.port, "none", "", ""), count=3)
     assert [r.outcome for r in results] == [Outcome.FAILED, Outcome.SENT, Outcome.SENT]
     assert results[0].code == 550
     assert len(server.received) == 2

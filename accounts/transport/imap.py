@@ -14,7 +14,7 @@ import imaplib
 import socket
 import ssl
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ import imapclient
 import imapclient.exceptions
 from imapclient.exceptions import IMAPClientError
 
+from accounts.transport.account import Account
 from accounts.transport.replies import LoginCheck, network_failure, printable_line
 from warmup_project import hosts
 
@@ -204,17 +205,8 @@ def _failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {reply_line(exc)}"
 
 
-@dataclass(frozen=True)
-class ImapAccount:
-    host: str
-    port: int
-    security: str  # ssl | starttls | none
-    username: str
-    password: str = field(repr=False)
-
-
 def check_login(
-    account: ImapAccount,
+    account: Account,
     *,
     timeout: float = 10,
     tls_context: ssl.SSLContext | None = None,
@@ -316,7 +308,7 @@ class ImapSession:
 
     def __init__(
         self,
-        account: ImapAccount,
+        account: Account,
         *,
         timeout: float = 45,
         tls_context: ssl.SSLContext | None = None,

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import aiosmtplib
 from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 
+from accounts.transport.account import Account
 from accounts.transport.replies import LoginCheck, network_failure, printable_line
 from warmup_project import hosts
 
@@ -54,15 +55,6 @@ class Outcome(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class SmtpAccount:
-    host: str
-    port: int
-    security: str  # ssl | starttls | none
-    username: str
-    password: str = field(repr=False)
-
-
-@dataclass(frozen=True)
 class Envelope:
     slot_id: int
     mail_from: str
@@ -72,7 +64,7 @@ class Envelope:
 
 @dataclass(frozen=True)
 class Group:
-    account: SmtpAccount
+    account: Account
     envelopes: Sequence[Envelope]
 
 
@@ -148,7 +140,7 @@ async def _open_socket(targets: list[hosts.Target], timeout: float) -> socket.so
 
 
 async def _connect(
-    account: SmtpAccount,
+    account: Account,
     *,
     connect_timeout: float,
     command_timeout: float,
@@ -452,7 +444,7 @@ def _refused_connection(envelope: Envelope, exc: BaseException) -> Result:
 
 
 async def check_login(
-    account: SmtpAccount,
+    account: Account,
     *,
     timeout: float = 10,
     tls_context: ssl.SSLContext | None = None,

@@ -20,7 +20,8 @@ from django.db.models.functions import Coalesce
 from accounts import crypto
 from accounts.models import Mailbox, email_domain
 from accounts.sql import timezones_in_use
-from accounts.transport.smtp import Envelope, Group, Outcome, Result, SmtpAccount
+from accounts.transport.account import Account
+from accounts.transport.smtp import Envelope, Group, Outcome, Result
 from warmup.engine import content, workers
 from warmup.engine.claim import Shard, claim_slots
 from warmup.engine.limits import Limits
@@ -137,7 +138,7 @@ class _Sender:
             receive_cap=self.daily_max,
         )
 
-    def account(self) -> SmtpAccount:
+    def account(self) -> Account:
         """Raises crypto.SecretError when the password cannot be decrypted."""
         return Mailbox(**{name: getattr(self, name) for name in _SENDER_FIELDS}).smtp_account()
 
@@ -362,7 +363,7 @@ class Engine:
             Mailbox.objects.filter(id__in={r for r in recipients if r}).values_list("id", "email")
         )
         batch = _Composed()
-        accounts: dict[int, SmtpAccount] = {}
+        accounts: dict[int, Account] = {}
         envelopes: dict[int, list[Envelope]] = {}
         for slot, recipient in zip(slots, recipients, strict=True):
             sender = slot.sender
