@@ -320,3 +320,9 @@ def test_metrics_token_is_optional_but_long_when_set():
     loaded = config.load({"WARMUP_METRICS_TOKEN": good})
     assert loaded.warmup.metrics_token == good
     assert good not in repr(loaded)
+
+
+def test_a_bad_hsts_value_is_refused_with_debug_on_too() -> None:
+    # Not used with DEBUG on, but a typo shows in development before it reaches production.
+    problem = problems_of(SECURE_HSTS_SECONDS="abc")[config.E_NOT_A_NUMBER]
+    assert problem.variable == "SECURE_HSTS_SECONDS"

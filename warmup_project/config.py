@@ -443,9 +443,12 @@ def load(env: Mapping[str, str]) -> Config:
         )
         metrics_token = ""
 
-    # Only what DEBUG off uses is read (and so can be refused).
-    ssl_redirect = not debug and _read_bool(env, SECURE_SSL_REDIRECT, problems)
-    hsts_seconds = _read_int(env, SECURE_HSTS_SECONDS, problems) if ssl_redirect else 0
+    # Read (and so refused when bad) whatever DEBUG says, so a typo shows before
+    # production; used only with DEBUG off and the redirect on.
+    redirect = _read_bool(env, SECURE_SSL_REDIRECT, problems)
+    hsts = _read_int(env, SECURE_HSTS_SECONDS, problems)
+    ssl_redirect = not debug and redirect
+    hsts_seconds = hsts if ssl_redirect else 0
     csrf_trusted_origins = tuple(
         o.strip() for o in env.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
     )
