@@ -15,7 +15,14 @@ from cryptography.x509.oid import NameOID
 
 from accounts.transport.account import Account
 from accounts.transport.sink import SinkServer
-from accounts.transport.smtp import Envelope, Group, Outcome, SmtpTransport, classify_reply
+from accounts.transport.smtp import (
+    Envelope,
+    Group,
+    Outcome,
+    SmtpTransport,
+    check_login,
+    classify_reply,
+)
 
 MESSAGE = b"From: a@a.test\r\nTo: b@b.test\r\nSubject: hi\r\n\r\nhello\r\n"
 
@@ -127,3 +134,55 @@ def test_a_refused_recipient_does_not_stop_the_group():
 )
 def test_classify_reply(code, text, outcome):
     assert classify_reply(code, text) is outcome
+
+
+# --- OAuth 2.0 bearer tokens (XOAUTH2, OAUTHBEARER) -----------------------------------
+
+TOKENS = {"ann@a.test": "ya29.good-token-of-ann"}
+
+
+def token_check(login: str, token: str) -> bool:
+    return TOKENS.get(login) == token
+
+
+def token_account(port: int, token: str) -> Account:
+    # No password: a token account never sends one (a sink that saw it would refuse).
+    return Account("127.0.0.1", port, "none", "ann@a.test", "", access_token=token)
+
+
+@pytest.mark.parametrize("mechanisms", [("XOAUTH2",), ("OAUTHBEARER",)])
+def test_a_token_account_sends_by_the_bearer_mechanism_the_server_offers(mechanisms):
+    with SinkServer(check_token=token_check, token_mechanisms=mechanisms) as server:
+        results = send(token_account(server.port, TOKENS["ann@a.test"]))
+        check = asyncio.run(
+            check_login(token_account(server.port, TOKENS["ann@a.test"]), allow_private=True)
+        )
+    assert [r.outcome for r in results] == [Outcome.SENT, Outcome.SENT], results
+    assert [m.login for m in server.received] == ["ann@a.test", "ann@a.test"]
+    assert check.ok and check.reply.startswith("235"), check
+
+
+@pytest.mark.parametrize("mechanisms", [("XOAUTH2",), ("OAUTHBEARER",)])
+def test_a_refused_token_is_a_refused_login_and_never_quoted(mechanisms, caplog):
+    stale = "ya29.revoked-token-XYZ"
+    with SinkServer(check_token=token_check, token_mechanisms=mechanisms) as server:
+        results = send(token_account(server.port, stale), count=1)
+        check = asyncio.run(check_login(token_account(server.port, stale), allow_private=True))
+    assert [r.outcome for r in results] == [Outcome.AUTH_FAILED], results
+    assert results[0].code == 535
+    assert not check.ok and check.reply.startswith("535"), check
+    assert not server.received
+    said = " ".join([r.text for r in results] + [check.reply, caplog.text, repr(results)])
+    assert stale not in said and "revoked-token" not in said
+
+
+def test_a_password_server_without_bearer_mechanisms_refuses_a_token_account():
+    with SinkServer(users={"ann@a.test": "pw"}) as server:
+        results = send(token_account(server.port, TOKENS["ann@a.test"]), count=1)
+    assert [r.outcome for r in results] != [Outcome.SENT]
+    assert not server.received
+
+
+def test_a_token_account_shows_no_token_in_its_repr():
+    account = token_account(25, "ya29.secret-token")
+    assert "secret-token" not in repr(account) and account.uses_token

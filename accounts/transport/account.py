@@ -1,5 +1,9 @@
 """Where and as whom a mailbox logs in: the one thing the SMTP and IMAP transports are
-given of it (Mailbox.smtp_account() and imap_account() build it, its password decrypted)."""
+given of it (Mailbox.smtp_account() and imap_account() build it, its secret decrypted).
+
+With a password it logs in as it always has; with an OAuth 2.0 access token (Google
+Workspace, Microsoft 365), by SASL XOAUTH2 — or OAUTHBEARER (RFC 7628) where a server
+offers only that — and never with the password."""
 
 from __future__ import annotations
 
@@ -13,3 +17,8 @@ class Account:
     security: str  # ssl | starttls | none
     username: str
     password: str = field(repr=False)  # never in a repr, a log line or a traceback
+    access_token: str = field(default="", repr=False)  # an OAuth 2.0 bearer token
+
+    @property
+    def uses_token(self) -> bool:
+        return bool(self.access_token)

@@ -205,6 +205,17 @@ def _failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {reply_line(exc)}"
 
 
+def _login(client: _Client, account: Account) -> Any:
+    """Log in as the account does: LOGIN with its password, or AUTHENTICATE with its
+    access token — XOAUTH2, or OAUTHBEARER (RFC 7628) where the server offers only
+    that. Raises imapclient's LoginError when refused (the token is in no message)."""
+    if not account.uses_token:
+        return client.login(account.username, account.password)
+    if client.has_capability("AUTH=OAUTHBEARER") and not client.has_capability("AUTH=XOAUTH2"):
+        return client.oauthbearer_login(account.username, account.access_token)
+    return client.oauth2_login(account.username, account.access_token)
+
+
 def check_login(
     account: Account,
     *,
@@ -225,7 +236,7 @@ def check_login(
             reply_cap=CHECK_REPLY_CAP,
             allow_private=allow_private,
         )
-        return LoginCheck(True, reply_line(client.login(account.username, account.password)))
+        return LoginCheck(True, reply_line(_login(client, account)))
     except hosts.HostRefused as exc:
         return LoginCheck(False, f"IMAP {exc}", refused=True)
     except (IMAPClientError, OSError) as exc:
@@ -330,7 +341,7 @@ class ImapSession:
         except (OSError, IMAPClientError) as exc:
             raise ImapError(_failure(exc)) from None
         try:
-            self.client.login(account.username, account.password)
+            _login(self.client, account)
         except imapclient.exceptions.LoginError as exc:
             self.close()
             raise ImapAuthError(f"IMAP login refused: {reply_line(exc)}") from None

@@ -1,20 +1,25 @@
 """A local SMTP server (aiosmtpd) that accepts and keeps mail: the demo's and the
-benchmarks' destination, and the tests' real server. Optionally requires AUTH."""
+benchmarks' destination, and the tests' real server. Optionally requires AUTH: by
+password (PLAIN, LOGIN) and, given a token check, by OAuth 2.0 bearer token (XOAUTH2 and
+OAUTHBEARER, as Gmail and Exchange Online offer them)."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import json
 import ssl
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import Message
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword
 
 # AUTH without TLS is this sink's purpose (loopback, made-up logins): aiosmtpd would say so
 # at every session of `make run`.
@@ -51,6 +56,12 @@ class _Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:
+        return await _bearer_login(server, self.sink, args)
+
+    async def auth_OAUTHBEARER(self, server: Any, args: list[str]) -> AuthResult:
+        return await _bearer_login(server, self.sink, args)
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         reply = self.sink.data_behaviour(envelope.mail_from, _login(session))
         if self.sink.data_delay_s:
@@ -71,6 +82,37 @@ class _Handler:
                     )
                 )
         return "250 2.0.0 OK: queued"
+
+
+# Asks whether a bearer token is good for a login: (login, token) → accepted.
+TokenCheck = Callable[[str, str], bool]
+TOKEN_MECHANISMS = ("XOAUTH2", "OAUTHBEARER")
+
+
+async def _bearer_login(server: Any, sink: SinkServer, args: list[str]) -> AuthResult:
+    """XOAUTH2 and OAUTHBEARER alike: an initial response of \\x01-separated fields with
+    `auth=Bearer TOKEN` and the login (XOAUTH2's `user=`, OAUTHBEARER's GS2 `a=`). A refusal
+    is a 334 JSON challenge, answered by the client, then 535 (RFC 7628)."""
+    if len(args) < 2:
+        return AuthResult(success=False, handled=False)
+    try:
+        fields = base64.b64decode(args[1], validate=True).decode().split("\x01")
+    except (binascii.Error, UnicodeDecodeError):
+        return AuthResult(success=False, handled=False)
+    login = token = ""
+    for item in fields:
+        if item.startswith("user="):
+            login = item[5:]
+        elif item.startswith("n,a="):
+            login = item[4:].split(",", 1)[0].replace("=2C", ",").replace("=3D", "=")
+        elif item.startswith("auth=Bearer "):
+            token = item[12:]
+    if login and token and sink.check_token is not None and sink.check_token(login, token):
+        return AuthResult(success=True, auth_data=login)
+    answer = await server.challenge_auth(json.dumps({"status": "invalid_token"}))
+    if answer is MISSING:
+        return AuthResult(success=False, handled=True)
+    return AuthResult(success=False, handled=False)
 
 
 def _login(session: Any) -> str | None:
@@ -97,9 +139,12 @@ class SinkServer:
         data_delay_s: float = 0,
         tls: ssl.SSLContext | None = None,
         implicit_tls: bool = False,
+        check_token: TokenCheck | None = None,
+        token_mechanisms: Sequence[str] = TOKEN_MECHANISMS,
     ) -> None:
         """users: the logins it accepts (AUTH then required); any_login: AUTH offered and
-        every login accepted (the demo's mailboxes have made-up passwords)."""
+        every login accepted (the demo's mailboxes have made-up passwords); check_token:
+        bearer tokens accepted too, by `token_mechanisms` (AUTH then required)."""
         self.users = users
         self.keep_messages = keep_messages
         self.data_delay_s = data_delay_s  # a slow server: each DATA answered this late
@@ -110,9 +155,15 @@ class SinkServer:
         self.lock = threading.Lock()
         kwargs: dict[str, Any] = {}
         self.any_login = any_login
-        if users is not None or any_login:
+        self.check_token = check_token
+        if users is not None or any_login or check_token is not None:
             kwargs.update(
-                authenticator=self._authenticate, auth_required=True, auth_require_tls=False
+                authenticator=self._authenticate,
+                auth_required=True,
+                auth_require_tls=False,
+                auth_exclude_mechanism=[
+                    m for m in TOKEN_MECHANISMS if check_token is None or m not in token_mechanisms
+                ],
             )
         if tls is not None and implicit_tls:
             kwargs["ssl_context"] = tls  # TLS from the first byte (port 465 style)

@@ -21,6 +21,7 @@ and groups that never got a lane are `not_attempted` (nobody's fault: planned ag
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import enum
 import logging
@@ -361,7 +362,7 @@ class SmtpTransport:
             state.check()
             if account.username:
                 try:
-                    await client.login(account.username, account.password)
+                    await _login(client, account)
                 except _NETWORK as exc:
                     state.check()
                     state.results = [_refused_connection(e, exc) for e in group.envelopes]
@@ -443,6 +444,31 @@ def _refused_connection(envelope: Envelope, exc: BaseException) -> Result:
     return _network_failure(envelope.slot_id, Outcome.DEFERRED, exc)
 
 
+async def _login(client: aiosmtplib.SMTP, account: Account) -> aiosmtplib.SMTPResponse:
+    """Log in as the account does: with its password (the mechanism aiosmtplib picks
+    among those offered), or with its access token by XOAUTH2, or OAUTHBEARER (RFC 7628)
+    where the server offers only that. Raises SMTPAuthenticationError when refused; the
+    token is in no message (a server's refusal is a JSON challenge, answered empty)."""
+    if not account.uses_token:
+        return await client.login(account.username, account.password)
+    if client.is_ehlo_or_helo_needed:
+        await client.ehlo()
+    offered = client.server_auth_methods
+    if "xoauth2" in offered or "oauthbearer" not in offered:
+        # A server offering neither refuses XOAUTH2 itself: its reply says what it wants.
+        return await client.auth_xoauth2(account.username, account.access_token)
+    identity = account.username.replace("=", "=3D").replace(",", "=2C")
+    initial = f"n,a={identity},\x01auth=Bearer {account.access_token}\x01\x01"
+    response = await client.execute_command(
+        b"AUTH", b"OAUTHBEARER", base64.b64encode(initial.encode())
+    )
+    if response.code == 334:  # the error challenge: RFC 7628 answers it with ^A
+        response = await client.execute_command(base64.b64encode(b"\x01"))
+    if response.code != 235:
+        raise aiosmtplib.SMTPAuthenticationError(response.code, response.message)
+    return response
+
+
 async def check_login(
     account: Account,
     *,
@@ -463,7 +489,7 @@ async def check_login(
                 allow_private=allow_private,
             )
             if account.username:
-                response = await client.login(account.username, account.password)
+                response = await _login(client, account)
             with contextlib.suppress(*_NETWORK):
                 await client.quit()
             return LoginCheck(True, reply_line(response.code, response.message))
