@@ -137,13 +137,16 @@ def _free_port() -> int:
 
 
 def _database_url(database: dict[str, Any], name: str) -> str:
-    """A django-environ URL for `name` on the server of a Django DATABASES entry (the host
-    may be a socket folder: quoted, as django-environ reads it)."""
+    """A django-environ URL for `name` on the server of a Django DATABASES entry; a host that
+    is a socket folder (the embedded PostgreSQL's) goes in the query, as warmup's own URL
+    has it (warmup_project.config)."""
     user = quote(database.get("USER") or "", safe="")
     password = quote(database.get("PASSWORD") or "", safe="")
     credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    host = quote(database.get("HOST") or "", safe="")
+    host = database.get("HOST") or ""
     port = f":{database['PORT']}" if database.get("PORT") else ""
+    if host.startswith("/"):
+        return f"postgres://{credentials}{port}/{name}?host={quote(host, safe='/')}"
     return f"postgres://{credentials}{host}{port}/{name}"
 
 
