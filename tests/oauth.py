@@ -342,6 +342,13 @@ class AuthorizationServer:
             made["client_id"], made["secret"], redirect_uris[0] if redirect_uris else None
         )
 
+    def token_counts(self, username: str) -> dict[str, int]:
+        """What the server issued to a user, counted in its database: `refresh_tokens` (one
+        per code exchanged plus one per refresh: how a test sees that N workers refreshed
+        once), `revoked_refresh_tokens`, `access_tokens` (still stored)."""
+        counts: dict[str, int] = json.loads(self.manage("token_counts", username))
+        return counts
+
     def discovery(self) -> dict[str, Any]:
         return self._document(self.discovery_url)
 

@@ -182,6 +182,7 @@ def test_a_code_needs_its_verifier(server: AuthorizationServer, client: Client) 
 def test_tokens_carry_the_user_and_refresh_rotates(
     server: AuthorizationServer, client: Client
 ) -> None:
+    before = server.token_counts(ALICE)
     tokens = server.authorization_code_flow(client, ALICE, ALICE_PASSWORD)
     assert tokens.id_token and tokens.refresh_token
     seen = server.introspection.check(tokens.access_token)
@@ -192,6 +193,9 @@ def test_tokens_carry_the_user_and_refresh_rotates(
     assert server.introspection.check(renewed.access_token)["active"] is True
     with pytest.raises(OAuthError, match="invalid_grant"):
         server.refresh(client, tokens.refresh_token)  # spent by the rotation
+    after = server.token_counts(ALICE)
+    assert after["refresh_tokens"] - before["refresh_tokens"] == 2  # the code's, the refresh's
+    assert after["revoked_refresh_tokens"] - before["revoked_refresh_tokens"] == 1
 
 
 def test_a_wrong_password_gets_no_session(server: AuthorizationServer) -> None:
