@@ -208,7 +208,11 @@ class AuthorizationServer:
         )
 
     def __enter__(self) -> AuthorizationServer:
-        self._create_database()
+        try:
+            self._create_database()
+        except BaseException:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
         try:
             self.manage("migrate", "--no-input", "-v", "0")
             self._start()
