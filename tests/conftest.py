@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from accounts.models import Mailbox
+from tests.oauth import AuthorizationServer
 
 _counter = itertools.count(1)
 
@@ -32,6 +33,18 @@ def empty_cache_after_committed_tests(
     ):
         with django_db_blocker.unblock():
             cache.clear()
+
+
+@pytest.fixture(scope="session")
+def authorization_server(django_db_setup: Any) -> Iterator[AuthorizationServer]:
+    """The OAuth 2.0 / OpenID Connect authorization server (tests/oauth.py), started once for
+    the session in its own process, with its own database `<test database>_oauth` on the
+    tests' PostgreSQL (dropped after). Tokens of applications registered without their own
+    lifetime live an hour."""
+    with AuthorizationServer(
+        connection.settings_dict, f"{connection.settings_dict['NAME']}_oauth"
+    ) as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)

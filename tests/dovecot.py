@@ -1,7 +1,13 @@
 """A real Dovecot IMAP server on loopback for the tests (Debian's dovecot-imapd and
 dovecot-lmtpd; `.ci/run` installs them): a passwd-file of users with plain passwords, a
 static userdb, maildirs in a temporary folder, IMAP and LMTP on free TCP ports.
-`dovecot -c FILE` runs it without systemd; `doveadm -c FILE stop` stops it."""
+`dovecot -c FILE` runs it without systemd; `doveadm -c FILE stop` stops it.
+
+With `introspection` (tests/oauth.py) it also takes OAuth 2.0 bearer tokens, AUTHENTICATE
+XOAUTH2 and OAUTHBEARER, through a second passdb (`driver = oauth2`) that asks the
+authorization server's introspection endpoint about every token: live (`active`) and issued
+to the user who logs in (`username`), or refused. Passwords stay for PLAIN and LOGIN; any
+user the server knows gets a mailbox (the static userdb takes all)."""
 
 from __future__ import annotations
 
@@ -15,8 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import imapclient
+
+if TYPE_CHECKING:
+    from tests.oauth import Introspection
 
 CONFIG = """\
 base_dir = {root}/run
@@ -26,8 +36,8 @@ protocols = imap lmtp
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
-first_valid_uid = 1
+auth_mechanisms = plain login{oauth_mechanisms}
+{oauth_settings}first_valid_uid = 1
 mail_location = maildir:{root}/mail/%u
 namespace inbox {{
   inbox = yes
@@ -37,11 +47,11 @@ namespace inbox {{
 {capability}
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {root}/passwd
+  args = scheme=PLAIN username_format=%u {root}/passwd{password_mechanisms}
 }}
-userdb {{
+{oauth_passdb}userdb {{
   driver = static
-  args = uid={uid} gid={gid} home={root}/home/%u
+  args = uid={uid} gid={gid} home={root}/home/%u{all_users}
 }}
 service imap-login {{
   inet_listener imap {{
@@ -58,6 +68,38 @@ service lmtp {{
     port = {lmtp_port}
   }}
 }}
+"""
+
+# A refused token is answered at once: not after Dovecot's 2 s, nor after the penalty it
+# adds per failing IP (up to 15 s: every test client is 127.0.0.1). The OAuth tests refuse
+# dozens of tokens, and a client must not count on the delay either way.
+OAUTH_SETTINGS = """\
+auth_failure_delay = 0
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
+"""
+
+# Each passdb answers for its own mechanisms: a password never reaches the introspection
+# endpoint, a token never the passwd-file.
+OAUTH_PASSDB = """\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {root}/dovecot-oauth2.conf.ext
+}}
+"""
+
+# Introspection on every login (no token cache), so a token revoked or expired a moment ago
+# is refused at once.
+OAUTH_ARGS = """\
+introspection_mode = post
+introspection_url = {url}
+username_attribute = username
+active_attribute = active
+active_value = true
 """
 
 
@@ -83,16 +125,19 @@ class Dovecot:
         spam: str | None = "Junk",
         spam_special_use: bool = True,
         move: bool = True,
+        introspection: Introspection | None = None,
     ) -> None:
         """`spam`: a folder created for every user, flagged \\Junk when
         `spam_special_use`; `prefix`: the personal namespace's (e.g. "INBOX.");
-        `move=False`: the server does not offer MOVE."""
+        `move=False`: the server does not offer MOVE; `introspection`: also take bearer
+        tokens (XOAUTH2, OAUTHBEARER), checked there."""
         self.users = users
         self.separator = separator
         self.prefix = prefix
         self.spam = spam
         self.spam_special_use = spam_special_use
         self.move = move
+        self.introspection = introspection
         self.root = Path(tempfile.mkdtemp(prefix="warmup-dovecot-"))
         self.imap_port = _free_port()
         self.lmtp_port = _free_port()
@@ -105,6 +150,11 @@ class Dovecot:
             (self.root / sub).mkdir()
         for sub in ("mail", "home"):
             os.chown(self.root / sub, account.pw_uid, account.pw_gid)
+        oauth = self.introspection is not None
+        if self.introspection is not None:
+            (self.root / "dovecot-oauth2.conf.ext").write_text(
+                OAUTH_ARGS.format(url=self.introspection.url_with_credentials())
+            )
         (self.root / "passwd").write_text(
             "".join(f"{user}:{{PLAIN}}{password}::::::\n" for user, password in self.users.items())
         )
@@ -118,6 +168,11 @@ class Dovecot:
                 separator=self.separator,
                 prefix=self.prefix,
                 spam=self._spam_block(),
+                oauth_mechanisms=" xoauth2 oauthbearer" if oauth else "",
+                oauth_settings=OAUTH_SETTINGS if oauth else "",
+                password_mechanisms="\n  mechanisms = plain login" if oauth else "",
+                oauth_passdb=OAUTH_PASSDB.format(root=self.root) if oauth else "",
+                all_users=" allow_all_users=yes" if oauth else "",
                 capability=(
                     ""
                     if self.move
