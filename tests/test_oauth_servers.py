@@ -281,11 +281,11 @@ def test_passwords_still_log_in_beside_tokens(imap: dovecot.Dovecot, smtp: OAuth
 def test_every_token_login_is_asked_of_the_server(
     server: AuthorizationServer, client: Client, smtp: OAuthSMTPServer
 ) -> None:
-    before = len(smtp.logins)
+    before = len(smtp.token_logins)
     tokens = server.authorization_code_flow(client, BOB, BOB_PASSWORD)
     assert smtp_login(smtp, "XOAUTH2", BOB, tokens.access_token)
     assert not smtp_login(smtp, "OAUTHBEARER", BOB, "forged")
-    assert [(x.mechanism, x.user, x.accepted) for x in smtp.logins[before:]] == [
+    assert [(x.mechanism, x.user, x.accepted) for x in smtp.token_logins[before:]] == [
         ("XOAUTH2", BOB, True),
         ("OAUTHBEARER", BOB, False),
     ]

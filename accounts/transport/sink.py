@@ -57,10 +57,10 @@ class _Handler:
         return "250 OK"
 
     async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:
-        return await _bearer_login(server, self.sink, args)
+        return await _bearer_login(server, self.sink, args, "XOAUTH2")
 
     async def auth_OAUTHBEARER(self, server: Any, args: list[str]) -> AuthResult:
-        return await _bearer_login(server, self.sink, args)
+        return await _bearer_login(server, self.sink, args, "OAUTHBEARER")
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         reply = self.sink.data_behaviour(envelope.mail_from, _login(session))
@@ -84,35 +84,87 @@ class _Handler:
         return "250 2.0.0 OK: queued"
 
 
-# Asks whether a bearer token is good for a login: (login, token) → accepted.
+# Asks whether a bearer token is good for a login: (login, token) → accepted. It raises
+# TokenCheckUnavailable when it cannot tell (its authorization server is down).
 TokenCheck = Callable[[str, str], bool]
 TOKEN_MECHANISMS = ("XOAUTH2", "OAUTHBEARER")
+REFUSED = "535 5.7.8 Username and Password not accepted"
+UNAVAILABLE = "454 4.7.0 Temporary authentication failure"
 
 
-async def _bearer_login(server: Any, sink: SinkServer, args: list[str]) -> AuthResult:
-    """XOAUTH2 and OAUTHBEARER alike: an initial response of \\x01-separated fields with
-    `auth=Bearer TOKEN` and the login (XOAUTH2's `user=`, OAUTHBEARER's GS2 `a=`). A refusal
-    is a 334 JSON challenge, answered by the client, then 535 (RFC 7628)."""
-    if len(args) < 2:
-        return AuthResult(success=False, handled=False)
+class TokenCheckUnavailable(Exception):
+    """The token check could not be made: a temporary failure, not a wrong token."""
+
+
+@dataclass(frozen=True)
+class TokenLogin:
+    mechanism: str
+    user: str
+    accepted: bool
+
+
+def parse_xoauth2(blob: bytes) -> tuple[str, str] | None:
+    """(user, token) of `user=U^Aauth=Bearer T^A^A`, or None."""
+    fields = dict(
+        part.split("=", 1) for part in blob.decode(errors="replace").split("\x01") if "=" in part
+    )
+    user, auth = fields.get("user"), fields.get("auth", "")
+    if not user or not auth.startswith("Bearer "):
+        return None
+    return user, auth.removeprefix("Bearer ")
+
+
+def parse_oauthbearer(blob: bytes) -> tuple[str, str] | None:
+    """(user, token) of RFC 7628's `n,a=U,^Ahost=H^Aport=P^Aauth=Bearer T^A^A`, or None."""
+    header, _, rest = blob.decode(errors="replace").partition("\x01")
+    user = next((f[2:] for f in header.split(",") if f.startswith("a=")), "")
+    fields = dict(part.split("=", 1) for part in rest.split("\x01") if "=" in part)
+    auth = fields.get("auth", "")
+    if not user or not auth.startswith("Bearer "):
+        return None
+    user = user.replace("=2C", ",").replace("=3D", "=")
+    return user, auth.removeprefix("Bearer ")
+
+
+_PARSERS = {"XOAUTH2": parse_xoauth2, "OAUTHBEARER": parse_oauthbearer}
+
+
+async def _bearer_login(
+    server: Any, sink: SinkServer, args: list[str], mechanism: str
+) -> AuthResult:
+    """XOAUTH2 and OAUTHBEARER as Gmail answers them: a refused token gets a 334
+    challenge carrying a base64 JSON error, then, after the client's empty line
+    (XOAUTH2) or ^A (OAUTHBEARER), 535. The token is never logged."""
+    if len(args) > 1:  # the initial response, on the AUTH line
+        try:
+            blob = b"" if args[1] == "=" else base64.b64decode(args[1], validate=True)
+        except binascii.Error:
+            return AuthResult(success=False, handled=False, message="501 5.5.2 Can't decode base64")
+    else:
+        answer = await server.challenge_auth("")
+        if answer is MISSING:
+            return AuthResult(success=False, handled=True)
+        blob = answer
+    credentials = _PARSERS[mechanism](blob)
+    check = sink.check_token
     try:
-        fields = base64.b64decode(args[1], validate=True).decode().split("\x01")
-    except (binascii.Error, UnicodeDecodeError):
-        return AuthResult(success=False, handled=False)
-    login = token = ""
-    for item in fields:
-        if item.startswith("user="):
-            login = item[5:]
-        elif item.startswith("n,a="):
-            login = item[4:].split(",", 1)[0].replace("=2C", ",").replace("=3D", "=")
-        elif item.startswith("auth=Bearer "):
-            token = item[12:]
-    if login and token and sink.check_token is not None and sink.check_token(login, token):
-        return AuthResult(success=True, auth_data=login)
-    answer = await server.challenge_auth(json.dumps({"status": "invalid_token"}))
-    if answer is MISSING:
-        return AuthResult(success=False, handled=True)
-    return AuthResult(success=False, handled=False)
+        accepted = (
+            credentials is not None
+            and check is not None
+            and await asyncio.to_thread(check, *credentials)
+        )
+    except TokenCheckUnavailable:
+        return AuthResult(success=False, handled=False, message=UNAVAILABLE)
+    with sink.lock:
+        sink.token_logins.append(
+            TokenLogin(mechanism, credentials[0] if credentials else "", accepted)
+        )
+    if accepted and credentials is not None:
+        return AuthResult(success=True, auth_data=credentials[0])
+    error = {"status": "invalid_token" if mechanism == "OAUTHBEARER" else "401"}
+    if await server.challenge_auth(json.dumps({**error, "schemes": "Bearer"})) is MISSING:
+        return AuthResult(success=False, handled=True)  # the client aborted with "*"
+    return AuthResult(success=False, handled=False, message=REFUSED)
 
 
 def _login(session: Any) -> str | None:
@@ -156,13 +208,20 @@ class SinkServer:
         kwargs: dict[str, Any] = {}
         self.any_login = any_login
         self.check_token = check_token
+        self.token_logins: list[TokenLogin] = []  # every AUTH by token, in order
         if users is not None or any_login or check_token is not None:
             kwargs.update(
                 authenticator=self._authenticate,
                 auth_required=True,
                 auth_require_tls=False,
                 auth_exclude_mechanism=[
-                    m for m in TOKEN_MECHANISMS if check_token is None or m not in token_mechanisms
+                    *(
+                        m
+                        for m in TOKEN_MECHANISMS
+                        if check_token is None or m not in token_mechanisms
+                    ),
+                    # Tokens only: no password mechanism to offer.
+                    *(("PLAIN", "LOGIN") if users is None and not any_login else ()),
                 ],
             )
         if tls is not None and implicit_tls:
