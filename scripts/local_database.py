@@ -30,6 +30,7 @@ from types import FrameType
 
 import environ
 import psycopg
+from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -75,10 +76,14 @@ def embedded_server(data: Path | None) -> Iterator[str]:
             if not admin.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]
             ).fetchone():
-                admin.execute(f'CREATE DATABASE "{DATABASE}"')
+                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
             if scratch is not None:
                 for name, value in THROWAWAY_SETTINGS.items():
-                    admin.execute(f"ALTER SYSTEM SET {name} = {value}")
+                    admin.execute(
+                        sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                            sql.Identifier(name), sql.Literal(value)
+                        )
+                    )
                 admin.execute("SELECT pg_reload_conf()")
             version = admin.execute("SHOW server_version").fetchone()[0]
         url = embedded_database_url(server.get_postmaster_info().socket_dir)
