@@ -13,6 +13,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
@@ -22,14 +23,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
+from accounts import connect
 from accounts.connection import ConnectionTestsBusy, HostsRefused, try_logins
 from accounts.models import (
     ALL_WEEKDAYS,
+    AUTH_GOOGLE_DELEGATED,
+    AUTH_OAUTH2,
+    AUTH_PASSWORD,
+    CREDENTIAL_METHODS,
     ENDPOINT_FIELDS,
     ENGAGEMENT_FIELDS,
     Actor,
     Mailbox,
+    OAuthCredential,
     OwnerPlan,
+    email_domain,
     guess_provider,
     validate_one_line,
     validate_timezone,
@@ -73,6 +81,7 @@ class MailboxSerializer(serializers.ModelSerializer):
             "email",
             "display_name",
             "provider",
+            "auth_method",
             *ENDPOINT_FIELDS["smtp"],
             "smtp_password",
             *ENDPOINT_FIELDS["imap"],
@@ -106,7 +115,12 @@ class MailboxSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-        extra_kwargs = {"provider": {"required": False}}
+        # The servers and logins: required for a password mailbox (validate), a token
+        # mailbox's are its provider's.
+        extra_kwargs = {
+            "provider": {"required": False},
+            **{name: {"required": False} for names in ENDPOINT_FIELDS.values() for name in names},
+        }
 
     def validate_email(self, value: str) -> str:
         value = value.strip().lower()
@@ -118,8 +132,9 @@ class MailboxSerializer(serializers.ModelSerializer):
         return value
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        data = self._logins(data)
         # The model's own rules (window order, the WARMUP_MIN_DAILY_QUOTA floor, a moved
-        # server's password) on the mailbox as it would be saved.
+        # server's password, a token mailbox's servers) on the mailbox as it would be saved.
         candidate = self._candidate(data)
         try:
             candidate.clean()
@@ -131,10 +146,48 @@ class MailboxSerializer(serializers.ModelSerializer):
             raise bad_request(
                 f"above your plan's cap of {plan.max_daily_quota} sends a day.", "daily_max"
             )
-        if self.instance is None:
+        if self.instance is None and not candidate.uses_token:
             for name in ("smtp_password", "imap_password"):
                 if not data.get(name):
                     raise bad_request("this field is required.", name)
+        return data
+
+    def _logins(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The login method's rules: a password mailbox names its servers; a token
+        mailbox's are its provider's (filled in when not given, refused when others), it
+        takes no password, and `oauth2` comes only from the owner's consent."""
+        current = self.instance
+        method = data.get("auth_method", current.auth_method if current else AUTH_PASSWORD)
+        if method == AUTH_PASSWORD:
+            for name in ("smtp_host", "smtp_username", "imap_host", "imap_username"):
+                if current is None and not data.get(name):
+                    raise bad_request("this field is required.", name)
+            return data
+        for name in ("smtp_password", "imap_password"):
+            if data.get(name):
+                raise bad_request(f"a mailbox that logs in by {method} takes no password.", name)
+        if method == AUTH_OAUTH2 and (current is None or current.auth_method != AUTH_OAUTH2):
+            raise bad_request(
+                "an oauth2 mailbox is connected by its owner's consent: "
+                "POST /api/mailboxes/connect/{google|microsoft}/.",
+                "auth_method",
+            )
+        email = data.get("email", current.email if current else "")
+        if method in CREDENTIAL_METHODS:
+            data["provider"] = "gmail" if method == AUTH_GOOGLE_DELEGATED else "outlook"
+            if OAuthCredential.serving(method, email_domain(email)) is None:
+                raise bad_request(
+                    f"no enabled {method} credentials serve {email_domain(email)}: "
+                    "staff add them in the admin (OAuth credentials).",
+                    "auth_method",
+                )
+        preset = copy.copy(current) if current is not None else Mailbox()
+        preset.email, preset.auth_method = email, method
+        preset.provider = data.get("provider", preset.provider)
+        preset.apply_preset()
+        for names in ENDPOINT_FIELDS.values():
+            for name in names:
+                data.setdefault(name, getattr(preset, name))
         return data
 
     def _candidate(self, data: dict[str, Any]) -> Mailbox:
@@ -217,7 +270,7 @@ class MailboxViewSet(viewsets.ModelViewSet):
         429 while this process runs two tests already."""
         box = self.get_object()
         try:
-            results = try_logins(box)
+            results = try_logins(box, timezone.now())
         except ConnectionTestsBusy:
             raise Throttled(
                 wait=5, detail="connection tests are busy; try again in a few seconds."
@@ -245,6 +298,26 @@ class MailboxViewSet(viewsets.ModelViewSet):
         box = self.get_object()
         box.resume(_actor(request), timezone.now())
         return Response(self.get_serializer(box).data)
+
+
+class ConnectOut(serializers.Serializer):
+    authorize_url = serializers.URLField()
+
+
+class ConnectViewSet(viewsets.ViewSet):
+    """POST /api/mailboxes/connect/{google|microsoft}/: start connecting a mailbox by its
+    owner's consent. The answer's `authorize_url` is where the user's browser goes; the
+    provider sends it back to /oauth/{provider}/callback, which creates or updates the
+    mailbox and redirects to WARMUP_OAUTH_RETURN_URL with `?mailbox=ID` or `?error=CODE`."""
+
+    @extend_schema(request=None, responses={201: ConnectOut})
+    def create(self, request: Request, provider: str) -> Response:
+        redirect_uri = request.build_absolute_uri(reverse("oauth-callback", args=[provider]))
+        try:
+            url = connect.start(signed_in(request.user), provider, redirect_uri, timezone.now())
+        except connect.ConnectRefused as exc:
+            raise bad_request(exc.message) from None
+        return Response({"authorize_url": url}, status=201)
 
 
 def _actor(request: Request) -> Actor:

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 
-from accounts import crypto
+from accounts import crypto, tokens
 from accounts.models import Mailbox
 from accounts.transport import imap, smtp
+from accounts.transport.account import Account
 from accounts.transport.replies import LoginCheck
 
 TIMEOUT_S = 10
@@ -41,12 +43,14 @@ class HostsRefused(Exception):
         self.fields = fields
 
 
-def try_logins(box: Mailbox) -> dict[str, dict[str, Any]]:
-    """{"smtp": {"ok", "reply"}, "imap": {…}}; raises ConnectionTestsBusy or HostsRefused."""
+def try_logins(box: Mailbox, now: datetime) -> dict[str, dict[str, Any]]:
+    """{"smtp": {"ok", "reply"}, "imap": {…}}; raises ConnectionTestsBusy or HostsRefused.
+    A mailbox that logs in with a token gets it first (refreshed if it must be)."""
     if not _running.acquire(blocking=False):
         raise ConnectionTestsBusy
     try:
-        smtp_check, imap_check = asyncio.run(_both(box, TIMEOUT_S))
+        logins = {side: _account(box, side, now) for side in ("smtp", "imap")}
+        smtp_check, imap_check = asyncio.run(_both(logins, TIMEOUT_S))
     finally:
         _running.release()
     refused = {
@@ -62,21 +66,27 @@ def try_logins(box: Mailbox) -> dict[str, dict[str, Any]]:
     }
 
 
-async def _both(box: Mailbox, timeout: float) -> tuple[LoginCheck, LoginCheck]:
+def _account(box: Mailbox, side: str, now: datetime) -> Account | LoginCheck:
+    """The login of `side`, or why there is none (an unreadable secret, no token)."""
+    try:
+        return tokens.login_account(box, side, now)
+    except (crypto.SecretError, tokens.TokenError) as exc:
+        return LoginCheck(False, str(exc))
+
+
+async def _both(
+    logins: dict[str, Account | LoginCheck], timeout: float
+) -> tuple[LoginCheck, LoginCheck]:
     allow_private = settings.WARMUP.allow_private_hosts
 
-    async def smtp_login() -> LoginCheck:
-        try:
-            account = box.smtp_account()
-        except crypto.SecretError as exc:
-            return LoginCheck(False, str(exc))
+    async def smtp_login(account: Account | LoginCheck) -> LoginCheck:
+        if isinstance(account, LoginCheck):
+            return account
         return await smtp.check_login(account, timeout=timeout, allow_private=allow_private)
 
-    async def imap_login() -> LoginCheck:
-        try:
-            account = box.imap_account()
-        except crypto.SecretError as exc:
-            return LoginCheck(False, str(exc))
+    async def imap_login(account: Account | LoginCheck) -> LoginCheck:
+        if isinstance(account, LoginCheck):
+            return account
         return await asyncio.to_thread(
             imap.check_login,
             account,
@@ -84,5 +94,7 @@ async def _both(box: Mailbox, timeout: float) -> tuple[LoginCheck, LoginCheck]:
             allow_private=allow_private,
         )
 
-    smtp_check, imap_check = await asyncio.gather(smtp_login(), imap_login())
+    smtp_check, imap_check = await asyncio.gather(
+        smtp_login(logins["smtp"]), imap_login(logins["imap"])
+    )
     return smtp_check, imap_check

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import unicodedata
 import zoneinfo
 from collections.abc import Sequence
@@ -53,6 +54,28 @@ FAILURES_BEFORE_ERROR = 10
 # Rows per UPDATE / audit INSERT of a bulk change: "select all" over 100,000 mailboxes in
 # the admin stays under PostgreSQL's parameter limit while a page is one statement.
 BULK_BATCH_SIZE = 1000
+
+# How a mailbox logs in (DESIGN "Logins"). Every method but `password` logs in with a
+# bearer token (SASL XOAUTH2/OAUTHBEARER) that accounts.tokens gets and refreshes.
+AUTH_PASSWORD = "password"
+AUTH_OAUTH2 = "oauth2"  # the owner's consent: authorization code + PKCE, refresh token kept
+AUTH_GOOGLE_DELEGATED = "google_delegated"  # an operator's service account (JWT bearer)
+AUTH_MICROSOFT_APP = "microsoft_app"  # an operator tenant's app-only client credentials
+AUTH_METHOD_CHOICES = [
+    (AUTH_PASSWORD, "Password (app passwords included)"),
+    (AUTH_OAUTH2, "OAuth 2.0 consent (Google, Microsoft)"),
+    (AUTH_GOOGLE_DELEGATED, "Google domain-wide delegation"),
+    (AUTH_MICROSOFT_APP, "Microsoft 365 app-only"),
+]
+AUTH_METHODS = tuple(value for value, _ in AUTH_METHOD_CHOICES)
+TOKEN_METHODS = (AUTH_OAUTH2, AUTH_GOOGLE_DELEGATED, AUTH_MICROSOFT_APP)
+# Operator credentials serve these methods (OAuthCredential.kind), by the mailbox's domain.
+CREDENTIAL_METHODS = (AUTH_GOOGLE_DELEGATED, AUTH_MICROSOFT_APP)
+# The OAuth provider of each token method; `oauth2` takes it from the mailbox's provider.
+TOKEN_PROVIDERS = {"gmail": "google", "outlook": "microsoft"}
+_METHOD_PROVIDERS = {AUTH_GOOGLE_DELEGATED: "google", AUTH_MICROSOFT_APP: "microsoft"}
+# The status reason that says the owner must connect the mailbox again (a refused refresh).
+RECONNECT_NEEDED = "reconnect needed"
 
 SECURITY_CHOICES = [("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("none", "None")]
 SECURITY_MODES = tuple(value for value, _ in SECURITY_CHOICES)
@@ -257,6 +280,16 @@ class MailboxQuerySet(models.QuerySet["Mailbox"]):
             status=mailbox_status.ERROR, status_reason=reason, status_changed_at=now
         )
 
+    def require_reconnect(self, reason: str, now: datetime) -> int:
+        """The provider refused these mailboxes' tokens for good (revoked, expired, the
+        password changed): they pause until the owner connects them again, which resumes
+        them (accounts.oauth.connect). Only active ones, as stop_with_error."""
+        return self.filter(status=mailbox_status.ACTIVE).update(
+            status=mailbox_status.PAUSED,
+            status_reason=f"{RECONNECT_NEEDED}: {reason}"[:1000],
+            status_changed_at=now,
+        )
+
 
 def _audit_entry(box: Mailbox, update: dict[str, Any], by: Actor, now: datetime) -> AuditEvent:
     """What changed, as [before, after] per field (the timestamps aside)."""
@@ -294,6 +327,9 @@ class Mailbox(models.Model):
     email = models.EmailField(unique=True)
     display_name = models.CharField(max_length=100, blank=True, validators=[validate_one_line])
     provider = models.CharField(max_length=20, choices=PROVIDER_CHOICES, default="other")
+    auth_method = models.CharField(
+        max_length=20, choices=AUTH_METHOD_CHOICES, default=AUTH_PASSWORD
+    )
 
     smtp_host = models.CharField(max_length=255, validators=[validate_host])
     smtp_port = models.IntegerField(default=587, validators=PORT_VALIDATORS)
@@ -375,6 +411,9 @@ class Mailbox(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(status__in=mailbox_status.STATUSES), name="mailboxes_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(auth_method__in=AUTH_METHODS), name="mailboxes_auth_method_valid"
             ),
             models.CheckConstraint(
                 condition=Q(reply_rate__gte=0, reply_rate__lte=1), name="mailboxes_reply_rate_range"
@@ -494,6 +533,46 @@ class Mailbox(models.Model):
     def domain(self) -> str:
         return email_domain(self.email)
 
+    @property
+    def uses_token(self) -> bool:
+        return self.auth_method in TOKEN_METHODS
+
+    @property
+    def oauth_provider(self) -> str | None:
+        """ "google" or "microsoft" for a mailbox that logs in with a token, else None."""
+        if self.auth_method == AUTH_OAUTH2:
+            return TOKEN_PROVIDERS.get(self.provider)
+        return _METHOD_PROVIDERS.get(self.auth_method)
+
+    def apply_preset(self) -> None:
+        """The provider's servers and the address as the login, for a token mailbox."""
+        provider = self.oauth_provider
+        if provider is None:
+            return
+        preset = settings.WARMUP.oauth.presets[provider]
+        self.smtp_host, self.smtp_port, self.smtp_security = preset.smtp
+        self.imap_host, self.imap_port, self.imap_security = preset.imap
+        self.smtp_username = self.imap_username = self.email
+
+    def token_problems(self) -> dict[str, str]:
+        """{field: message} for a token mailbox that would log in elsewhere than its
+        provider's servers, or as another user: a bearer token sent to another host is a
+        stolen token, so its hosts are the preset's and nothing else."""
+        if not self.uses_token:
+            return {}
+        provider = self.oauth_provider
+        if provider is None:
+            return {"provider": "OAuth 2.0 logins are for Google (gmail) and Microsoft (outlook)."}
+        expected = copy.copy(self)
+        expected.apply_preset()
+        return {
+            name: f"a mailbox that logs in with a token keeps its provider's servers "
+            f"({getattr(expected, name)}): a token sent to another host is a stolen token."
+            for names in ENDPOINT_FIELDS.values()
+            for name in names
+            if getattr(self, name) != getattr(expected, name)
+        }
+
     def clean(self) -> None:
         super().clean()
         self.email = self.email.strip().lower()
@@ -503,7 +582,10 @@ class Mailbox(models.Model):
             errors["daily_max"] = f"must be at least WARMUP_MIN_DAILY_QUOTA ({floor})."
         if self.window_start_hour >= self.window_end_hour:
             errors["window_end_hour"] = "the sending window must end after it starts."
-        errors.update(self.moved_without_password())
+        if self.uses_token:
+            errors.update(self.token_problems())
+        else:
+            errors.update(self.moved_without_password())
         if errors:
             raise ValidationError(errors)
 
@@ -581,6 +663,140 @@ class Mailbox(models.Model):
             fields.append("engagement_paused_reason")
         self.save(update_fields=fields)
         self._remember_endpoints()
+
+
+class TokenCache(models.Model):
+    """An access token kept between logins, encrypted, with its expiry; `generation`
+    counts the grants saved, so a save that lost a race changes nothing (accounts.tokens
+    compares and saves)."""
+
+    access_secret = models.TextField(blank=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    generation = models.IntegerField(default=0, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+class MailboxToken(TokenCache):
+    """The tokens of a mailbox that logs in with one (TOKEN_METHODS): for `oauth2` the
+    refresh token of the owner's consent, for every method its last access token. Kept
+    apart from the mailbox row, which the engine locks and rewrites on every send: a
+    refresh never waits for, nor holds up, the sending bookkeeping."""
+
+    mailbox = models.OneToOneField(
+        Mailbox, on_delete=models.CASCADE, primary_key=True, related_name="token"
+    )
+    refresh_secret = models.TextField(blank=True, editable=False)
+    scope = models.TextField(blank=True)
+    subject = models.CharField(
+        max_length=255, blank=True, help_text="The provider's id of the user who consented."
+    )
+    connected_at = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    refreshes = models.BigIntegerField(default=0)
+    refresh_failures = models.BigIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "mailbox_tokens"
+
+    def __str__(self) -> str:
+        return f"tokens of mailbox {self.mailbox_id}"
+
+
+CREDENTIAL_KIND_CHOICES = [
+    (AUTH_GOOGLE_DELEGATED, "Google service account (domain-wide delegation)"),
+    (AUTH_MICROSOFT_APP, "Microsoft 365 application (app-only)"),
+]
+
+
+def validate_domains(value: str) -> None:
+    for domain in value.split():
+        problem = host_problem(domain)
+        if problem is not None or "." not in domain:
+            raise ValidationError(f"{domain[:60]!r} is not a domain name.")
+
+
+class OAuthCredential(TokenCache):
+    """An operator's credentials for the mailboxes of its own domains, with no click per
+    mailbox: a Google service account allowed domain-wide delegation (its JSON key), or
+    a Microsoft 365 tenant's application with app-only access (its id and a client
+    secret). `domains` says which mailboxes each serves. The secret is write-only and
+    encrypted; a Microsoft app's access token serves all its mailboxes, so it is kept
+    here (TokenCache), not per mailbox."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=CREDENTIAL_KIND_CHOICES)
+    client_id = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Microsoft: the application (client) id. Google: read from the JSON key.",
+    )
+    tenant = models.CharField(
+        max_length=255, blank=True, help_text="Microsoft: the tenant id or its domain."
+    )
+    secret = models.TextField(blank=True, editable=False)  # Fernet token
+    domains = models.TextField(
+        validators=[validate_domains],
+        help_text="The mailbox domains these credentials serve, one per line.",
+    )
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "oauth_credentials"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=CREDENTIAL_METHODS), name="oauth_credentials_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def secret_value(self) -> str:
+        return crypto.decrypt(self.secret, what=f"secret of OAuth credentials {self.name!r}")
+
+    @secret_value.setter
+    def secret_value(self, value: str) -> None:
+        self.secret = crypto.encrypt(value)
+
+    @property
+    def domain_list(self) -> list[str]:
+        return [d.lower() for d in self.domains.split()]
+
+    @classmethod
+    def serving(cls, kind: str, domain: str) -> OAuthCredential | None:
+        """The enabled credentials of `kind` that serve `domain` (the first by id)."""
+        for credential in cls.objects.filter(enabled=True, kind=kind).order_by("id"):
+            if domain.lower() in credential.domain_list:
+                return credential
+        return None
+
+
+class ConnectState(models.Model):
+    """One started connection (POST /api/mailboxes/connect/{provider}/): who asked, the
+    PKCE verifier (encrypted) and the ID token's nonce, kept server-side. Used once: the
+    callback takes it by setting `used_at`."""
+
+    key = models.CharField(max_length=64, primary_key=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    provider = models.CharField(max_length=20)
+    redirect_uri = models.URLField(max_length=500)
+    verifier_secret = models.TextField(editable=False)
+    nonce = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "oauth_connect_states"
+
+    def __str__(self) -> str:
+        return f"connection {self.key[:8]}… by {self.owner_id}"
 
 
 class AuditEvent(models.Model):

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 
 from accounts import connection
 from accounts.models import Mailbox
@@ -229,7 +230,7 @@ def test_a_process_runs_two_tests_at_once_and_refuses_a_third_at_once(
     def run() -> None:
         started = time.monotonic()
         try:
-            connection.try_logins(box)
+            connection.try_logins(box, timezone.now())
             outcomes.append("ran")
         except connection.ConnectionTestsBusy:
             outcomes.append(f"busy after {time.monotonic() - started:.2f}s")

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import environ
 from cryptography.fernet import Fernet
@@ -47,6 +47,8 @@ E_SECRET_KEY = "warmup.E008"
 E_DATABASE_URL = "warmup.E009"
 E_NOT_A_BOOLEAN = "warmup.E010"
 E_METRICS_TOKEN = "warmup.E012"
+E_OAUTH_URL = "warmup.E013"
+E_OAUTH_CLIENT = "warmup.E014"
 W_DEV_SECRET_KEYS = "warmup.W001"
 METRICS_TOKEN_MIN = 24
 
@@ -186,6 +188,59 @@ BOOL_VARS: tuple[BoolVar, ...] = (
 )
 
 
+GOOGLE_DISCOVERY_URL = "https://accounts.google.com/.well-known/openid-configuration"
+# {tenant} is WARMUP_MICROSOFT_TENANT: `common` (any organisation, the consent flow),
+# `organizations`, or one tenant's id or domain.
+MICROSOFT_DISCOVERY_URL = (
+    "https://login.microsoftonline.com/{tenant}/v2.0/.well-known/openid-configuration"
+)
+
+
+@dataclass(frozen=True)
+class MailPreset:
+    """A provider's servers, as (host, port, security) for SMTP and IMAP."""
+
+    smtp: tuple[str, int, str]
+    imap: tuple[str, int, str]
+
+
+MAIL_PRESETS = {
+    "google": MailPreset(("smtp.gmail.com", 465, "ssl"), ("imap.gmail.com", 993, "ssl")),
+    "microsoft": MailPreset(
+        ("smtp.office365.com", 587, "starttls"), ("outlook.office365.com", 993, "ssl")
+    ),
+}
+
+
+@dataclass(frozen=True)
+class OAuthConfig:
+    """The OAuth 2.0 applications mailboxes connect through (issue "OAuth 2.0"): the
+    consent flow's client of each provider, where each provider's OpenID Connect
+    discovery document is read, and where a finished connection sends the browser.
+    Operator credentials for delegation and app-only logins are rows (OAuthCredential),
+    not settings. The secrets are never logged."""
+
+    google_client_id: str = ""
+    google_client_secret: str = field(default="", repr=False)
+    microsoft_client_id: str = ""
+    microsoft_client_secret: str = field(default="", repr=False)
+    microsoft_tenant: str = "common"
+    return_url: str = ""
+    google_discovery_url: str = GOOGLE_DISCOVERY_URL
+    microsoft_discovery_url: str = MICROSOFT_DISCOVERY_URL.format(tenant="common")
+    # Where token mailboxes log in: the providers' servers (a test points them at its own).
+    presets: Mapping[str, MailPreset] = field(default_factory=lambda: dict(MAIL_PRESETS))
+
+    def client(self, provider: str) -> tuple[str, str]:
+        """(client id, secret) of the consent flow's application at `provider`."""
+        if provider == "google":
+            return self.google_client_id, self.google_client_secret
+        return self.microsoft_client_id, self.microsoft_client_secret
+
+    def discovery_url(self, provider: str) -> str:
+        return self.google_discovery_url if provider == "google" else self.microsoft_discovery_url
+
+
 @dataclass(frozen=True)
 class WarmupConfig:
     """The engine's settings; `settings.WARMUP` holds the one instance."""
@@ -214,6 +269,7 @@ class WarmupConfig:
     secret_keys_are_dev: bool = False
     # A static bearer token for Prometheus to scrape /api/warmup/metrics. Never logged.
     metrics_token: str = field(default="", repr=False)
+    oauth: OAuthConfig = field(default_factory=OAuthConfig)
 
 
 @dataclass(frozen=True)
@@ -333,6 +389,63 @@ def _read_database(
     database["CONN_MAX_AGE"] = 60
     database["CONN_HEALTH_CHECKS"] = True
     return database
+
+
+def _is_web_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and url.isascii()
+
+
+def _read_oauth(env: Mapping[str, str], problems: list[ConfigProblem]) -> OAuthConfig:
+    def get(name: str) -> str:
+        return env.get(name, "").strip()
+
+    tenant = get("WARMUP_MICROSOFT_TENANT") or "common"
+    if not tenant.replace("-", "").replace(".", "").isalnum():
+        problems.append(
+            ConfigProblem(
+                E_OAUTH_URL,
+                "WARMUP_MICROSOFT_TENANT",
+                f"{tenant!r} is not a tenant: `common`, `organizations`, a tenant id or domain.",
+            )
+        )
+        tenant = "common"
+    oauth = OAuthConfig(
+        google_client_id=get("WARMUP_GOOGLE_CLIENT_ID"),
+        google_client_secret=get("WARMUP_GOOGLE_CLIENT_SECRET"),
+        microsoft_client_id=get("WARMUP_MICROSOFT_CLIENT_ID"),
+        microsoft_client_secret=get("WARMUP_MICROSOFT_CLIENT_SECRET"),
+        microsoft_tenant=tenant,
+        return_url=get("WARMUP_OAUTH_RETURN_URL"),
+        google_discovery_url=get("WARMUP_GOOGLE_DISCOVERY_URL") or GOOGLE_DISCOVERY_URL,
+        microsoft_discovery_url=get("WARMUP_MICROSOFT_DISCOVERY_URL")
+        or MICROSOFT_DISCOVERY_URL.format(tenant=tenant),
+    )
+    for name, url in (
+        ("WARMUP_OAUTH_RETURN_URL", oauth.return_url),
+        ("WARMUP_GOOGLE_DISCOVERY_URL", oauth.google_discovery_url),
+        ("WARMUP_MICROSOFT_DISCOVERY_URL", oauth.microsoft_discovery_url),
+    ):
+        if url and not _is_web_url(url):
+            problems.append(
+                ConfigProblem(E_OAUTH_URL, name, f"{url[:80]!r} is not an http(s) URL.")
+            )
+    for provider in ("GOOGLE", "MICROSOFT"):
+        client_id, secret = (
+            get(f"WARMUP_{provider}_CLIENT_ID"),
+            get(f"WARMUP_{provider}_CLIENT_SECRET"),
+        )
+        if bool(client_id) != bool(secret):
+            missing = "SECRET" if client_id else "ID"
+            problems.append(
+                ConfigProblem(
+                    E_OAUTH_CLIENT,
+                    f"WARMUP_{provider}_CLIENT_{missing}",
+                    f"must be set with WARMUP_{provider}_CLIENT_"
+                    f"{'ID' if missing == 'SECRET' else 'SECRET'}: the consent flow needs both.",
+                )
+            )
+    return oauth
 
 
 def _read_int(env: Mapping[str, str], var: IntVar, problems: list[ConfigProblem]) -> int:
@@ -467,6 +580,7 @@ def load(env: Mapping[str, str]) -> Config:
             secret_keys=secret_keys,
             secret_keys_are_dev=dev_keys,
             metrics_token=metrics_token,
+            oauth=_read_oauth(env, problems),
         ),
         problems=tuple(problems),
     )

@@ -42,3 +42,7 @@ PING = "SELECT 1"
 # One login throttle at a time per client key, until the transaction ends
 # (warmup_project.logins.LoginThrottle): (lock space, the throttle's cache key).
 LOCK_THROTTLE_KEY = "SELECT pg_advisory_xact_lock(%s, hashtext(%s))"
+# One holder at a time of a (lock space, id), for the session, outside any transaction
+# (accounts.tokens: one token refresh per mailbox across all processes).
+ADVISORY_LOCK = "SELECT pg_advisory_lock(%s, %s)"
+ADVISORY_UNLOCK = "SELECT pg_advisory_unlock(%s, %s)"

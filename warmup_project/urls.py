@@ -4,7 +4,8 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from accounts.api import MailboxViewSet
+from accounts.api import ConnectViewSet, MailboxViewSet
+from accounts.views import callback as oauth_callback
 from metrics.api import ControlView, MetricsView, ProcessMetricsView
 from metrics.views import dashboard
 from warmup.api import MailboxPerformanceView, QuotaView
@@ -33,6 +34,12 @@ urlpatterns = [
     path("api/warmup/metrics", MetricsView.as_view(), name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path(
+        "api/mailboxes/connect/<str:provider>/",
+        ConnectViewSet.as_view({"post": "create"}),
+        name="mailbox-connect",
+    ),
+    path("oauth/<str:provider>/callback", oauth_callback, name="oauth-callback"),
     path("api/", include(router.urls)),
     path("metrics", ProcessMetricsView.as_view(), name="process-metrics"),
 ]

@@ -7,7 +7,7 @@ offers only that — and never with the password."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -22,3 +22,7 @@ class Account:
     @property
     def uses_token(self) -> bool:
         return bool(self.access_token)
+
+    def with_token(self, access_token: str) -> Account:
+        """This account logging in with `access_token` instead of a password."""
+        return replace(self, password="", access_token=access_token)

@@ -17,7 +17,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from accounts import crypto
+from accounts import crypto, tokens
 from accounts.models import Mailbox, email_domain
 from accounts.sql import timezones_in_use
 from accounts.transport.account import Account
@@ -34,6 +34,8 @@ from warmup_project.config import WarmupConfig
 log = logging.getLogger("warmup.engine")
 
 UNPAIRED_RETRY = dt.timedelta(minutes=10)
+# A sender without a token now (its provider is down) tries again this much later.
+TOKEN_RETRY = dt.timedelta(minutes=5)
 
 
 class Transport(Protocol):
@@ -109,6 +111,7 @@ _SENDER_FIELDS = (
     "smtp_security",
     "smtp_username",
     "smtp_secret",
+    "auth_method",
 )
 
 
@@ -127,6 +130,7 @@ class _Sender:
     smtp_security: str
     smtp_username: str
     smtp_secret: str
+    auth_method: str
 
     @property
     def peer(self) -> Peer:
@@ -138,9 +142,13 @@ class _Sender:
             receive_cap=self.daily_max,
         )
 
-    def account(self) -> Account:
-        """Raises crypto.SecretError when the password cannot be decrypted."""
-        return Mailbox(**{name: getattr(self, name) for name in _SENDER_FIELDS}).smtp_account()
+    def account(self, now: dt.datetime, *, rejected: str = "") -> Account:
+        """Its SMTP login: the password, or an access token (got again if expiring, or
+        if the server just refused `rejected`). Raises crypto.SecretError when the
+        password cannot be decrypted, tokens.TokenRefused (the mailbox is paused: its
+        owner must connect it again) or tokens.TokenUnavailable (try later)."""
+        box = Mailbox(**{name: getattr(self, name) for name in _SENDER_FIELDS})
+        return tokens.login_account(box, "smtp", now, rejected=rejected)
 
 
 @dataclass(frozen=True)
@@ -201,6 +209,10 @@ class _Composed:
     outgoing: dict[int, _Outgoing] = field(default_factory=dict)  # by slot
     unpaired: list[int] = field(default_factory=list)  # slots no recipient fits
     broken: dict[int, str] = field(default_factory=dict)  # sender → why it stops
+    # Senders with no token now (the provider is down, or refused and the mailbox is
+    # paused): their slots wait.
+    waiting: dict[int, str] = field(default_factory=dict)
+    senders: dict[int, _Sender] = field(default_factory=dict)
 
 
 class Engine:
@@ -333,6 +345,10 @@ class Engine:
         self._release(batch.unpaired, now, now + UNPAIRED_RETRY, "no recipient in the network fits")
         stats.unpaired += len(batch.unpaired)
         self._stop_broken(batch.broken, [(s.id, s.sender.id) for s in slots], now)
+        for sender_id, why in batch.waiting.items():
+            self._release(
+                [s.id for s in slots if s.sender.id == sender_id], now, now + TOKEN_RETRY, why
+            )
         self._send(batch, now, stats)
 
     def _pick(
@@ -370,16 +386,20 @@ class Engine:
             if recipient is None:
                 batch.unpaired.append(slot.id)
                 continue
-            if sender.id in batch.broken:
+            if sender.id in batch.broken or sender.id in batch.waiting:
                 continue
             try:
                 if sender.id not in accounts:
-                    accounts[sender.id] = sender.account()
+                    accounts[sender.id] = sender.account(now)
                     envelopes[sender.id] = []
+                    batch.senders[sender.id] = sender
                 original = originals.get(slot.in_reply_to_id) if slot.in_reply_to_id else None
                 message, thread = self._compose(slot, emails[recipient], original, now)
             except crypto.SecretError as exc:
                 batch.broken[sender.id] = str(exc)
+                continue
+            except tokens.TokenError as exc:
+                batch.waiting[sender.id] = f"no access token: {exc}"[:500]
                 continue
             except Exception as exc:
                 # One mailbox's data must not cost the batch: it stops with the reason.
@@ -409,6 +429,7 @@ class Engine:
         # not plan it again.
         SendLog.objects.filter(id__in=list(batch.outgoing)).update(started_at=now)
         results = self.run_async(self.transport.send_batch(list(batch.groups.values())))
+        results = self._retry_rejected_tokens(batch, results, now)
         # Cut by the batch's deadline before their turn: nobody's fault, due again now.
         waiting = [r for r in results if r.outcome is Outcome.NOT_ATTEMPTED]
         self._release([r.slot_id for r in waiting], now, now, waiting[0].text if waiting else "")
@@ -426,6 +447,30 @@ class Engine:
         except DatabaseError:
             self.unrecorded.extend(finished)
             raise
+
+    def _retry_rejected_tokens(
+        self, batch: _Composed, results: list[Result], now: dt.datetime
+    ) -> list[Result]:
+        """A token the server refused (535, or the 334 JSON challenge) may have been
+        revoked or expired early: each such sender gets one fresh token and its group one
+        more try. Still refused, the result stands and recording pauses the mailbox."""
+        refused = {r.slot_id for r in results if r.outcome is Outcome.AUTH_FAILED}
+        retry: list[Group] = []
+        for sender_id, group in batch.groups.items():
+            if not group.account.uses_token or not any(
+                e.slot_id in refused for e in group.envelopes
+            ):
+                continue
+            try:
+                account = batch.senders[sender_id].account(now, rejected=group.account.access_token)
+            except (tokens.TokenError, crypto.SecretError) as exc:
+                log.warning("mailbox %s: no fresh token after a refusal: %s", sender_id, exc)
+                continue
+            retry.append(Group(account, group.envelopes))
+        if not retry:
+            return results
+        again = {r.slot_id: r for r in self.run_async(self.transport.send_batch(retry))}
+        return [again.get(r.slot_id, r) for r in results]
 
     def _compose(
         self, slot: ClaimedSlot, recipient_email: str, original: _Original | None, now: dt.datetime

@@ -27,8 +27,9 @@ from typing import Any
 from django.db import IntegrityError, connections, transaction
 from django.db.models import F, Q
 
-from accounts import crypto
+from accounts import crypto, tokens
 from accounts.models import Mailbox
+from accounts.transport.account import Account
 from accounts.transport.imap import (
     Found,
     ImapAuthError,
@@ -230,18 +231,23 @@ def _engage_mailbox(
         return done
     deadline = time.monotonic() + time_box_s
     try:
-        account = box.imap_account()
+        account = tokens.login_account(box, "imap", now)
     except crypto.SecretError as exc:
         box.pause_engagement(f"IMAP password unreadable: {exc}")
         done.error, done.paused = str(exc), True
         return done
+    except tokens.TokenRefused as exc:  # the mailbox is paused: reconnect needed
+        done.error, done.paused = str(exc), True
+        return done
+    except tokens.TokenUnavailable as exc:
+        done.error = str(exc)
+        return done
     try:
         # One deadline for the whole session: every read waits only for what is left.
-        session = ImapSession(
-            account,
-            timeout=time_box_s,
-            allow_private=allow_private,
-        )
+        session = _log_in(box, account, now, time_box_s, allow_private)
+    except tokens.TokenError as exc:
+        done.error, done.paused = str(exc), isinstance(exc, tokens.TokenRefused)
+        return done
     except (ImapHostRefused, ImapAuthError) as exc:
         # Its settings or password must change: retrying cannot help until they do.
         box.pause_engagement(str(exc))
@@ -260,6 +266,20 @@ def _engage_mailbox(
         done.fallback_moves = session.fallback_moves
         session.close()
     return done
+
+
+def _log_in(
+    box: Mailbox, account: Account, now: dt.datetime, time_box_s: float, allow_private: bool
+) -> ImapSession:
+    """An IMAP session as `account`. A refused token may have been revoked or expired
+    early: one fresh token and one more try (then ImapAuthError pauses engagement)."""
+    try:
+        return ImapSession(account, timeout=time_box_s, allow_private=allow_private)
+    except ImapAuthError:
+        if not account.uses_token:
+            raise
+    fresh = tokens.login_account(box, "imap", now, rejected=account.access_token)
+    return ImapSession(fresh, timeout=time_box_s, allow_private=allow_private)
 
 
 def _check(deadline: float) -> None:

@@ -1,0 +1,165 @@
+"""Connecting a mailbox by its owner's consent (`oauth2`): the authorization-code flow with
+PKCE at Google or Microsoft, for the platforms that embed us through the API and for
+staff in the admin.
+
+`start` keeps the PKCE verifier and the ID token's nonce server-side (ConnectState, the
+verifier encrypted) and gives the provider a `state` that is signed, bound to the owner
+and the provider, expires after CONNECT_TTL and is taken once. `finish` (the callback)
+checks all of that, trades the code for tokens, takes the address from the verified ID
+token, and creates or updates that owner's mailbox with its provider's servers and the
+tokens, encrypted. Anything wrong raises ConnectRefused with a code for the return URL
+and a message, and creates nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.core import signing
+from django.db import transaction
+
+from accounts import crypto, oauth, tokens
+from accounts import status as mailbox_status
+from accounts.models import (
+    AUTH_OAUTH2,
+    RECONNECT_NEEDED,
+    Actor,
+    ConnectState,
+    Mailbox,
+    OwnerPlan,
+)
+
+PROVIDERS = ("google", "microsoft")
+# The mailbox's `provider` (pairing across providers) for each OAuth provider.
+MAILBOX_PROVIDER = {"google": "gmail", "microsoft": "outlook"}
+CONNECT_TTL = dt.timedelta(minutes=10)
+_SALT = "warmup.oauth.connect"
+
+
+@dataclass
+class ConnectRefused(Exception):
+    """`code` goes to the return URL (`?error=CODE`); `message` says what was wrong."""
+
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+def start(owner: Any, provider: str, redirect_uri: str, now: dt.datetime) -> str:
+    """The provider's authorization URL for `owner` to connect a mailbox."""
+    if provider not in PROVIDERS:
+        raise ConnectRefused("unknown_provider", f"{provider!r} is not google or microsoft.")
+    verifier = secrets.token_urlsafe(64)
+    state = ConnectState.objects.create(
+        key=secrets.token_urlsafe(32),
+        owner=owner,
+        provider=provider,
+        redirect_uri=redirect_uri,
+        verifier_secret=crypto.encrypt(verifier),
+        nonce=secrets.token_urlsafe(24),
+        created_at=now,
+    )
+    signed = signing.dumps({"k": state.key, "o": owner.pk, "p": provider}, salt=_SALT)
+    try:
+        return oauth.authorization_url(
+            provider,
+            redirect_uri=redirect_uri,
+            state=signed,
+            nonce=state.nonce,
+            code_verifier=verifier,
+        )
+    except oauth.ProviderError as exc:
+        state.delete()
+        raise ConnectRefused("provider_unavailable", str(exc)) from None
+
+
+def finish(provider: str, query: dict[str, str], now: dt.datetime) -> Mailbox:
+    """The callback: the provider's answer in `query` (code and state, or error)."""
+    if query.get("error"):
+        raise ConnectRefused(
+            "access_denied" if query["error"] == "access_denied" else "provider_error",
+            f"{provider} answered {query['error'][:100]}",
+        )
+    if not query.get("code") or not query.get("state"):
+        raise ConnectRefused("invalid_request", "the callback lacks code or state.")
+    state = _take_state(provider, query["state"], now)
+    verifier = crypto.decrypt(state.verifier_secret, what="PKCE verifier of a connection")
+    try:
+        grant = oauth.exchange_code(
+            provider,
+            code=query["code"],
+            redirect_uri=state.redirect_uri,
+            code_verifier=verifier,
+            now=now,
+        )
+    except oauth.ProviderError as exc:
+        raise ConnectRefused("token_exchange_failed", str(exc)) from None
+    if not grant.id_token:
+        raise ConnectRefused("invalid_id_token", f"{provider} gave no ID token (scope openid).")
+    if not grant.refresh_token:
+        raise ConnectRefused(
+            "no_refresh_token", f"{provider} gave no refresh token (offline access refused)."
+        )
+    try:
+        identity = oauth.verify_id_token(provider, grant.id_token, nonce=state.nonce, now=now)
+    except oauth.ProviderError as exc:
+        raise ConnectRefused("invalid_id_token", str(exc)) from None
+    return _connect(state.owner, provider, identity, grant, now)
+
+
+def _take_state(provider: str, signed: str, now: dt.datetime) -> ConnectState:
+    """The connection `signed` names, taken for good: a second use is refused."""
+    try:
+        payload = signing.loads(signed, salt=_SALT, max_age=CONNECT_TTL)
+    except signing.SignatureExpired:
+        raise ConnectRefused("expired_state", "the connection was started too long ago.") from None
+    except signing.BadSignature:
+        raise ConnectRefused("bad_state", "the state is not one we issued.") from None
+    if not isinstance(payload, dict) or payload.get("p") != provider:
+        raise ConnectRefused("bad_state", "the state belongs to another provider.")
+    taken = ConnectState.objects.filter(
+        key=payload.get("k"),
+        owner_id=payload.get("o"),
+        provider=provider,
+        used_at__isnull=True,
+        created_at__gt=now - CONNECT_TTL,
+    ).update(used_at=now)
+    if not taken:
+        raise ConnectRefused(
+            "used_state", "this connection was already finished, has expired, or is another's."
+        )
+    return ConnectState.objects.select_related("owner").get(key=payload["k"])
+
+
+def _connect(
+    owner: Any, provider: str, identity: oauth.Identity, grant: oauth.Grant, now: dt.datetime
+) -> Mailbox:
+    with transaction.atomic():
+        plan = OwnerPlan.lock_for(owner)
+        box = Mailbox.objects.select_for_update().filter(email=identity.email).first()
+        if box is not None and box.owner_id != owner.pk:
+            raise ConnectRefused(
+                "address_taken", f"{identity.email} is connected by another owner."
+            )
+        if box is None:
+            if Mailbox.objects.filter(owner=owner).count() >= plan.max_mailboxes:
+                raise ConnectRefused(
+                    "plan_limit", f"your plan allows {plan.max_mailboxes} mailboxes."
+                )
+            box = Mailbox(owner=owner, email=identity.email)
+        box.provider = MAILBOX_PROVIDER[provider]
+        box.auth_method = AUTH_OAUTH2
+        box.smtp_secret = box.imap_secret = ""  # a token mailbox keeps no password
+        box.apply_preset()
+        if box._state.adding:
+            box.save()
+        else:
+            box.save_settings()
+        tokens.save_consent(box, grant, identity.subject, now)
+    if box.status == mailbox_status.PAUSED and box.status_reason.startswith(RECONNECT_NEEDED):
+        box.resume(Actor(owner, "oauth"), now)  # connected again: it sends again
+    return box
