@@ -672,6 +672,8 @@ class TokenCache(models.Model):
 
     access_secret = models.TextField(blank=True, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # When the next login gets a new token instead (accounts.tokens.refresh_after).
+    refresh_after = models.DateTimeField(null=True, blank=True)
     generation = models.IntegerField(default=0, editable=False)
 
     class Meta:

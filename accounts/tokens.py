@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -41,8 +42,11 @@ from warmup_project.sql import ADVISORY_LOCK, ADVISORY_UNLOCK
 log = logging.getLogger("warmup.tokens")
 
 # A token is got again this long before it expires, so a login never carries one that
-# dies on the way (a session may last minutes).
+# dies on the way (a session may last minutes); plus up to SPREAD of its lifetime, drawn
+# per token, so tokens issued together (an import, a bulk connection) are not all
+# refreshed in the same minute.
 REFRESH_AHEAD = dt.timedelta(minutes=5)
+SPREAD = 0.1
 # Longest a process waits for another's refresh of the same token.
 LOCK_WAIT_S = 30
 # Advisory lock namespaces (pg_advisory_lock(namespace, id)).
@@ -147,7 +151,7 @@ class _Cache:
             return got.access_token
 
     def _usable(self, row: TokenCache, now: dt.datetime, rejected: str) -> str:
-        if not row.access_secret or row.expires_at is None or row.expires_at - REFRESH_AHEAD <= now:
+        if not row.access_secret or row.refresh_after is None or row.refresh_after <= now:
             return ""
         token = crypto.decrypt(row.access_secret, what=self.what)
         return "" if rejected and token == rejected else token
@@ -177,6 +181,7 @@ class _Cache:
         update: dict[str, Any] = {
             "access_secret": crypto.encrypt(got.access_token),
             "expires_at": got.expires_at,
+            "refresh_after": refresh_after(got, now),
             "generation": F("generation") + 1,
         }
         if isinstance(row, MailboxToken):
@@ -195,6 +200,14 @@ class _Cache:
                 last_error=reason[:1000],
                 last_error_at=now,
             )
+
+
+def refresh_after(grant: oauth.Grant, now: dt.datetime) -> dt.datetime:
+    """When a token got at `now` is got again: REFRESH_AHEAD before it expires (at most
+    half its life, for short-lived ones), less a random part of SPREAD of its life."""
+    life = grant.expires_at - now
+    ahead = min(REFRESH_AHEAD, life / 2) + life * random.uniform(0, SPREAD)
+    return grant.expires_at - ahead
 
 
 def _refresh(box: Mailbox, now: dt.datetime) -> oauth.Grant:
@@ -225,6 +238,7 @@ def save_consent(box: Mailbox, grant: oauth.Grant, subject: str, now: dt.datetim
         "refresh_secret": crypto.encrypt(grant.refresh_token),
         "access_secret": crypto.encrypt(grant.access_token),
         "expires_at": grant.expires_at,
+        "refresh_after": refresh_after(grant, now),
         "scope": grant.scope,
         "subject": subject,
         "connected_at": now,
