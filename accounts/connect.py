@@ -112,27 +112,26 @@ def finish(provider: str, query: dict[str, str], now: dt.datetime) -> Mailbox:
 
 
 def _take_state(provider: str, signed: str, now: dt.datetime) -> ConnectState:
-    """The connection `signed` names, taken for good: a second use is refused."""
+    """The connection `signed` names, taken for good: a second use is refused. Its age is
+    judged by `now` against when it was started (CONNECT_TTL)."""
     try:
-        payload = signing.loads(signed, salt=_SALT, max_age=CONNECT_TTL)
-    except signing.SignatureExpired:
-        raise ConnectRefused("expired_state", "the connection was started too long ago.") from None
+        payload = signing.loads(signed, salt=_SALT)
     except signing.BadSignature:
         raise ConnectRefused("bad_state", "the state is not one we issued.") from None
-    if not isinstance(payload, dict) or payload.get("p") != provider:
-        raise ConnectRefused("bad_state", "the state belongs to another provider.")
-    taken = ConnectState.objects.filter(
-        key=payload.get("k"),
-        owner_id=payload.get("o"),
-        provider=provider,
-        used_at__isnull=True,
-        created_at__gt=now - CONNECT_TTL,
-    ).update(used_at=now)
-    if not taken:
+    state = (
+        ConnectState.objects.select_related("owner").filter(key=payload.get("k")).first()
+        if isinstance(payload, dict)
+        else None
+    )
+    if state is None or state.owner_id != payload.get("o") or state.provider != provider:
         raise ConnectRefused(
-            "used_state", "this connection was already finished, has expired, or is another's."
+            "bad_state", "the state names no connection started by that owner here."
         )
-    return ConnectState.objects.select_related("owner").get(key=payload["k"])
+    if state.created_at <= now - CONNECT_TTL:
+        raise ConnectRefused("expired_state", "the connection was started too long ago.")
+    if not ConnectState.objects.filter(key=state.key, used_at__isnull=True).update(used_at=now):
+        raise ConnectRefused("used_state", "this connection was already finished.")
+    return state
 
 
 def _connect(

@@ -295,6 +295,7 @@ def test_the_snapshot_task_takes_one_and_deletes_those_past_retention(settings: 
 
 @pytest.mark.django_db
 def test_maintenance_deletes_only_what_is_past_retention(make_mailbox: Any) -> None:
+    from accounts.models import ConnectState
     from metrics.models import MetricSnapshot
     from metrics.snapshot import prune_snapshots
     from warmup.engine.maintenance import run_maintenance
@@ -315,11 +316,22 @@ def test_maintenance_deletes_only_what_is_past_retention(make_mailbox: Any) -> N
         MetricSnapshot.objects.create(taken_at=NOW - dt.timedelta(days=days))
     for days in (91, 89):
         SendCount.objects.create(minute=NOW - dt.timedelta(days=days), status="sent", count=1)
+    for n, hours in enumerate((25, 23)):
+        ConnectState.objects.create(
+            key=f"k{n}",
+            owner=box.owner,
+            provider="google",
+            redirect_uri="http://x.test/cb",
+            verifier_secret="",
+            nonce="n",
+            created_at=NOW - dt.timedelta(hours=hours),
+        )
 
     done = run_maintenance(NOW, WarmupConfig())
 
     assert (done.logs_deleted, done.stats_deleted, done.windows_deleted) == (1, 1, 1)
-    assert done.counts_deleted == 1
+    assert done.counts_deleted == done.connections_deleted == 1
+    assert ConnectState.objects.get().key == "k1"
     assert SendCount.objects.get().minute == NOW - dt.timedelta(days=89)
     assert set(SendLog.objects.values_list("day", flat=True)) == {recent_day}
     reply.refresh_from_db()

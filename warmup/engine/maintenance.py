@@ -2,7 +2,7 @@
 holds locks for long.
 
 Send logs, day counters and per-minute send counts are kept LOG_RETENTION_DAYS (90),
-rate windows two days (metric snapshots are the metrics app's:
+rate windows two days, started OAuth connections a day (metric snapshots are the metrics app's:
 metrics.tasks.snapshot prunes them). Streaks need no rollup: they are carried as sends are
 recorded (a day that ends below quota keeps streak 0)."""
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from accounts.models import ConnectState
 from warmup.engine import workers
 from warmup.engine.deliverability import update_deliverability
 from warmup.engine.record import expire_stale_slots
@@ -30,6 +31,7 @@ class Maintenance:
     counts_deleted: int
     deliverability_updated: int
     windows_deleted: int
+    connections_deleted: int
 
 
 def run_maintenance(now: dt.datetime, config: WarmupConfig) -> Maintenance:
@@ -45,5 +47,10 @@ def run_maintenance(now: dt.datetime, config: WarmupConfig) -> Maintenance:
         deliverability_updated=update_deliverability(now),
         windows_deleted=delete_in_batches(
             RateWindow.objects.filter(window_start__lt=now - dt.timedelta(days=2))
+        ),
+        # Started connections (OAuth consent) are good for minutes; a day keeps the
+        # recent ones for a look in the database.
+        connections_deleted=delete_in_batches(
+            ConnectState.objects.filter(created_at__lt=now - dt.timedelta(days=1))
         ),
     )
