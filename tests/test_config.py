@@ -304,6 +304,14 @@ def test_env_example_documents_every_variable():
             "SECURE_SSL_REDIRECT",
             "SECURE_HSTS_SECONDS",
             "CSRF_TRUSTED_ORIGINS",
+            "WARMUP_GOOGLE_CLIENT_ID",
+            "WARMUP_GOOGLE_CLIENT_SECRET",
+            "WARMUP_MICROSOFT_CLIENT_ID",
+            "WARMUP_MICROSOFT_CLIENT_SECRET",
+            "WARMUP_MICROSOFT_TENANT",
+            "WARMUP_OAUTH_RETURN_URL",
+            "WARMUP_GOOGLE_DISCOVERY_URL",
+            "WARMUP_MICROSOFT_DISCOVERY_URL",
         ]
     ):
         assert f"{name}=" in documented, f"{name} missing from .env.example"
@@ -326,3 +334,28 @@ def test_a_bad_hsts_value_is_refused_with_debug_on_too() -> None:
     # Not used with DEBUG on, but a typo shows in development before it reaches production.
     problem = problems_of(SECURE_HSTS_SECONDS="abc")[config.E_NOT_A_NUMBER]
     assert problem.variable == "SECURE_HSTS_SECONDS"
+
+
+def test_oauth_settings_are_read_and_checked():
+    loaded = config.load(
+        {
+            "DEBUG": "true",
+            "WARMUP_GOOGLE_CLIENT_ID": "g-id",
+            "WARMUP_GOOGLE_CLIENT_SECRET": "g-secret-value",
+            "WARMUP_MICROSOFT_TENANT": "contoso.onmicrosoft.com",
+            "WARMUP_OAUTH_RETURN_URL": "https://platform.example.com/connected",
+        }
+    )
+    oauth = loaded.warmup.oauth
+    assert oauth.client("google") == ("g-id", "g-secret-value")
+    assert oauth.discovery_url("microsoft") == config.MICROSOFT_DISCOVERY_URL
+    assert "g-secret-value" not in repr(loaded)
+    assert not [p for p in loaded.problems if p.is_error]
+
+    problems = problems_of(WARMUP_MICROSOFT_CLIENT_ID="m-id", WARMUP_OAUTH_RETURN_URL="ftp://x")
+    assert problems[config.E_OAUTH_CLIENT].variable == "WARMUP_MICROSOFT_CLIENT_SECRET"
+    assert problems[config.E_OAUTH_URL].variable == "WARMUP_OAUTH_RETURN_URL"
+    tenant = problems_of(WARMUP_MICROSOFT_TENANT="a tenant/../x")[config.E_OAUTH_URL]
+    assert tenant.variable == "WARMUP_MICROSOFT_TENANT"
+    secret_only = problems_of(WARMUP_GOOGLE_CLIENT_SECRET="s3cret-value")[config.E_OAUTH_CLIENT]
+    assert "s3cret-value" not in secret_only.message

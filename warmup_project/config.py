@@ -227,7 +227,7 @@ class OAuthConfig:
     microsoft_tenant: str = "common"
     return_url: str = ""
     google_discovery_url: str = GOOGLE_DISCOVERY_URL
-    microsoft_discovery_url: str = MICROSOFT_DISCOVERY_URL.format(tenant="common")
+    microsoft_discovery_url: str = MICROSOFT_DISCOVERY_URL
     # Where token mailboxes log in: the providers' servers (a test points them at its own).
     presets: Mapping[str, MailPreset] = field(default_factory=lambda: dict(MAIL_PRESETS))
 
@@ -418,8 +418,7 @@ def _read_oauth(env: Mapping[str, str], problems: list[ConfigProblem]) -> OAuthC
         microsoft_tenant=tenant,
         return_url=get("WARMUP_OAUTH_RETURN_URL"),
         google_discovery_url=get("WARMUP_GOOGLE_DISCOVERY_URL") or GOOGLE_DISCOVERY_URL,
-        microsoft_discovery_url=get("WARMUP_MICROSOFT_DISCOVERY_URL")
-        or MICROSOFT_DISCOVERY_URL.format(tenant=tenant),
+        microsoft_discovery_url=get("WARMUP_MICROSOFT_DISCOVERY_URL") or MICROSOFT_DISCOVERY_URL,
     )
     for name, url in (
         ("WARMUP_OAUTH_RETURN_URL", oauth.return_url),
