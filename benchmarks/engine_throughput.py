@@ -36,16 +36,19 @@ import aiosmtplib  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from accounts.models import Mailbox  # noqa: E402
+from accounts import crypto  # noqa: E402
+from accounts.models import Mailbox, MailboxToken  # noqa: E402
 from benchmarks.scratch import empty_scratch_database, open_scratch_database  # noqa: E402
 from warmup.engine import content  # noqa: E402
 from warmup.engine.planner import plan_cycle  # noqa: E402
 from warmup.models import SendLog, SendStatus  # noqa: E402
 
 CONCURRENCY = 20
+# Any password login, and any bearer token (XOAUTH2), is taken: the client's cost alone.
 SINK = (
     "import sys, time; from accounts.transport.sink import SinkServer; "
-    "SinkServer('127.0.0.1', int(sys.argv[1]), keep_messages=False, any_login=True).start(); "
+    "SinkServer('127.0.0.1', int(sys.argv[1]), keep_messages=False, any_login=True, "
+    "check_token=lambda user, token: True).start(); "
     "print('ready', flush=True); time.sleep(10**6)"
 )
 
@@ -90,12 +93,20 @@ async def bare_loop(port: int, groups: list[int]) -> float:
     return sum(groups) / (time.perf_counter() - started)
 
 
-def engine_run(port: int, sends: int, mailboxes: int) -> tuple[float, int, str]:
+def engine_run(
+    port: int, sends: int, mailboxes: int, auth_method: str = "password"
+) -> tuple[float, int, str]:
+    """Sends per second of `run_warmup --once` over `sends` due slots of `mailboxes`
+    mailboxes logging in by `auth_method`: "password" (the sink takes any), or "oauth2"
+    (XOAUTH2 with a stored access token, valid an hour: the engine reads and decrypts it
+    as in production; no refresh falls in the run)."""
     users = get_user_model()
     owners = [users.objects.create(username=f"bench-owner-{n}") for n in range(4)]
     boxes = Mailbox.objects.bulk_create(
         Mailbox(
             owner=owners[n % 4],
+            auth_method=auth_method,
+            provider="gmail" if auth_method != "password" else "other",
             email=f"bench{n}@bench{n % 50}.test",
             smtp_host="127.0.0.1",
             smtp_port=port,
@@ -111,6 +122,17 @@ def engine_run(port: int, sends: int, mailboxes: int) -> tuple[float, int, str]:
         for n in range(mailboxes)
     )
     now = timezone.now()
+    if auth_method != "password":
+        MailboxToken.objects.bulk_create(
+            MailboxToken(
+                mailbox=box,
+                access_secret=crypto.encrypt(f"bench-access-token-{box.pk}"),
+                refresh_secret=crypto.encrypt(f"bench-refresh-token-{box.pk}"),
+                expires_at=now + dt.timedelta(hours=1),
+                refresh_after=now + dt.timedelta(minutes=50),
+            )
+            for box in boxes
+        )
     per_box = sends // mailboxes
     SendLog.objects.bulk_create(
         SendLog(
@@ -155,7 +177,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sends", type=int, default=4000)
     parser.add_argument("--mailboxes", type=int, default=200)
+    parser.add_argument(
+        "--compare-auth",
+        action="store_true",
+        help="instead: the engine with passwords, then with XOAUTH2 tokens, and the ratio",
+    )
     args = parser.parse_args()
+    if args.compare_auth:
+        compare_auth(args.sends, args.mailboxes)
+        return
     open_scratch_database()
     port = free_port()
     sink = subprocess.Popen(
@@ -185,6 +215,34 @@ def main() -> None:
     finally:
         sink.terminate()
         empty_scratch_database("bench-owner-")
+
+
+def compare_auth(sends: int, mailboxes: int, rounds: int = 3) -> None:
+    """The engine's sends/s logging in with passwords, then with XOAUTH2, alternating
+    `rounds` times against the same sink (the best of each: the machine's noise aside)."""
+    open_scratch_database()
+    port = free_port()
+    sink = subprocess.Popen(
+        [sys.executable, "-c", SINK, str(port)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    rates: dict[str, list[float]] = {"password": [], "oauth2": []}
+    try:
+        assert sink.stdout and sink.stdout.readline().strip() == "ready"
+        for n in range(rounds):
+            for method in rates:
+                rate, sent, _ = engine_run(port, sends, mailboxes, method)
+                rates[method].append(rate)
+                print(f"round {n + 1}, {method:8}: {rate:8.1f} sends/s ({sent} sent)", flush=True)
+                empty_scratch_database("bench-owner-")
+    finally:
+        sink.terminate()
+        empty_scratch_database("bench-owner-")
+    best = {method: max(values) for method, values in rates.items()}
+    print(
+        f"best of {rounds}: password {best['password']:.1f} sends/s, "
+        f"XOAUTH2 {best['oauth2']:.1f} sends/s; XOAUTH2 / password = "
+        f"{best['oauth2'] / best['password']:.2f}"
+    )
 
 
 if __name__ == "__main__":

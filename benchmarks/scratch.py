@@ -25,5 +25,8 @@ def empty_scratch_database(owner_prefix: str) -> None:
     # Emptied wholesale: a cascading ORM delete of millions of slots would take longer
     # than the benchmark.
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE logs, warmup_logs, rate_windows, owner_plans, mailboxes CASCADE")
+        cursor.execute(
+            "TRUNCATE logs, warmup_logs, rate_windows, owner_plans, mailbox_tokens, mailboxes "
+            "CASCADE"
+        )
     get_user_model().objects.filter(username__startswith=owner_prefix).delete()
