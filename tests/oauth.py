@@ -96,6 +96,15 @@ class Introspection:
         return body
 
 
+class ServiceAccountKey(dict[str, Any]):
+    """A Google service account's JSON key: a dict whose repr (in a failing test's report,
+    a log) leaves the private key out."""
+
+    def __repr__(self) -> str:
+        shown = {k: ("<private key>" if k == "private_key" else v) for k, v in self.items()}
+        return f"ServiceAccountKey({shown!r})"
+
+
 class OAuthError(Exception):
     """The authorization server refused a step; the message is its answer."""
 
@@ -345,6 +354,18 @@ class AuthorizationServer:
         return Client(
             made["client_id"], made["secret"], redirect_uris[0] if redirect_uris else None
         )
+
+    def add_service_account(
+        self, name: str, domains: tuple[str, ...] | list[str]
+    ) -> dict[str, Any]:
+        """A Google service account with domain-wide delegation to `domains`
+        (tests/oauth_server/grants.py): its JSON key as Google gives it (private_key in PEM,
+        private_key_id, client_email, client_id, token_uri = this server's token endpoint).
+        It trades an RS256 assertion for a token of any user of those domains (RFC 7523)."""
+        args = ["add_service_account", name, "--token-uri", self.token_url]
+        for domain in domains:
+            args += ["--domain", domain]
+        return ServiceAccountKey(json.loads(self.manage(*args)))
 
     def token_counts(self, username: str) -> dict[str, int]:
         """What the server issued to a user, counted in its database: `refresh_tokens` (one
