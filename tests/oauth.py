@@ -367,6 +367,17 @@ class AuthorizationServer:
             args += ["--domain", domain]
         return ServiceAccountKey(json.loads(self.manage(*args)))
 
+    def grant_mailbox(self, client: Client, address: str) -> None:
+        """Exchange Online's Add-MailboxPermission: `client`'s app-only tokens (client
+        credentials, scope https://outlook.office365.com/.default) may log in to `address`.
+        Introspection lists the granted `mailboxes` of such a token; tests/oauth_smtp.py
+        holds the login to them, Dovecot cannot (tests/dovecot.py)."""
+        self.manage("grant_mailbox", client.client_id, address)
+
+    def revoke_mailbox(self, client: Client, address: str) -> None:
+        """Remove-MailboxPermission: undoes grant_mailbox (live tokens included)."""
+        self.manage("grant_mailbox", client.client_id, address, "--revoke")
+
     def token_counts(self, username: str) -> dict[str, int]:
         """What the server issued to a user, counted in its database: `refresh_tokens` (one
         per code exchanged plus one per refresh: how a test sees that N workers refreshed
