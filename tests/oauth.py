@@ -10,7 +10,12 @@ servers' application (`server.introspection`: what Dovecot and tests/oauth_smtp.
 (tests/conftest.py) is the one the tests use.
 
 Tokens are opaque strings the server keeps (hashed); a resource server learns whether one is
-live only by introspection, so a revoked or expired token is refused at the next login."""
+live only by introspection, so a revoked or expired token is refused at the next login.
+
+Two grants without the user's consent, as the providers have them: Google's domain-wide
+delegation (`add_service_account`: a JSON key whose signed JWT the token endpoint trades for
+a user's token, RFC 7523; tests/oauth_server/grants.py) and Microsoft 365's app-only tokens
+(`add_client(grant="client-credentials")` + `grant_mailbox`; tests/oauth_server/views.py)."""
 
 from __future__ import annotations
 
