@@ -6,7 +6,10 @@ static userdb, maildirs in a temporary folder, IMAP and LMTP on free TCP ports.
 With `introspection` (tests/oauth.py) it also takes OAuth 2.0 bearer tokens, AUTHENTICATE
 XOAUTH2 and OAUTHBEARER, through a second passdb (`driver = oauth2`) that asks the
 authorization server's introspection endpoint about every token: live (`active`) and issued
-to the user who logs in (`username`), or refused. Passwords stay for PLAIN and LOGIN; any
+to the user who logs in (`username`), or refused. A Microsoft 365 app-only token (client
+credentials, no user) is taken by a passdb of its own for any mailbox: Dovecot cannot hold
+it to the mailboxes its application was granted (see OAUTH_APP_ARGS; tests/oauth_smtp.py
+does). Passwords stay for PLAIN and LOGIN; any
 user the server knows gets a mailbox (the static userdb takes all)."""
 
 from __future__ import annotations
@@ -83,8 +86,14 @@ service anvil {
 """
 
 # Each passdb answers for its own mechanisms: a password never reaches the introspection
-# endpoint, a token never the passwd-file.
+# endpoint, a token never the passwd-file. App-only tokens first (OAUTH_APP_ARGS): a user's
+# token fails there without a temporary failure, and the user passdb's answer is the last.
 OAUTH_PASSDB = """\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {root}/dovecot-oauth2-app.conf.ext
+}}
 passdb {{
   driver = oauth2
   mechanisms = xoauth2 oauthbearer
@@ -100,6 +109,29 @@ introspection_url = {url}
 username_attribute = username
 active_attribute = active
 active_value = true
+"""
+
+# Microsoft 365 app-only tokens (client credentials): no user, so no `username`; the
+# authorization server's introspection gives live tokens Entra ID's `idtyp` ("app" for
+# these, "user" for a user's) and lists an app-only token's granted `mailboxes`
+# (tests/oauth_server/views.py). Dovecot 2.3.19's oauth2 passdb compares the login with ONE
+# attribute, for equality (`username_format` expanded on both sides), and expands no
+# variable in introspection_url: it cannot hold the login to one of the granted mailboxes.
+# So this passdb takes any live app-only token with the app-only scope for ANY mailbox; the
+# per-mailbox grant is enforced by tests/oauth_smtp.py alone.
+# How, in 2.3.19: the active check refuses only a PRESENT attribute of another value (a
+# user's token: idtyp "user"), so liveness is the username check's: `active` is in every
+# answer, `%{if}` maps it to "live" or "dead" and the login (never "false") to "live". A
+# missing username attribute would be an internal failure (a temporary one for the
+# client), a failed scope check a final refusal: neither may befall a user's token here.
+OAUTH_APP_ARGS = """\
+introspection_mode = post
+introspection_url = {url}
+active_attribute = idtyp
+active_value = app
+username_attribute = active
+username_format = %{{if;%u;eq;false;dead;live}}
+scope = https://outlook.office365.com/.default
 """
 
 
@@ -152,9 +184,9 @@ class Dovecot:
             os.chown(self.root / sub, account.pw_uid, account.pw_gid)
         oauth = self.introspection is not None
         if self.introspection is not None:
-            (self.root / "dovecot-oauth2.conf.ext").write_text(
-                OAUTH_ARGS.format(url=self.introspection.url_with_credentials())
-            )
+            url = self.introspection.url_with_credentials()
+            (self.root / "dovecot-oauth2.conf.ext").write_text(OAUTH_ARGS.format(url=url))
+            (self.root / "dovecot-oauth2-app.conf.ext").write_text(OAUTH_APP_ARGS.format(url=url))
         (self.root / "passwd").write_text(
             "".join(f"{user}:{{PLAIN}}{password}::::::\n" for user, password in self.users.items())
         )

@@ -10,7 +10,12 @@ servers' application (`server.introspection`: what Dovecot and tests/oauth_smtp.
 (tests/conftest.py) is the one the tests use.
 
 Tokens are opaque strings the server keeps (hashed); a resource server learns whether one is
-live only by introspection, so a revoked or expired token is refused at the next login."""
+live only by introspection, so a revoked or expired token is refused at the next login.
+
+Two grants without the user's consent, as the providers have them: Google's domain-wide
+delegation (`add_service_account`: a JSON key whose signed JWT the token endpoint trades for
+a user's token, RFC 7523; tests/oauth_server/grants.py) and Microsoft 365's app-only tokens
+(`add_client(grant="client-credentials")` + `grant_mailbox`; tests/oauth_server/views.py)."""
 
 from __future__ import annotations
 
@@ -94,6 +99,15 @@ class Introspection:
         reply.raise_for_status()
         body: dict[str, Any] = reply.json()
         return body
+
+
+class ServiceAccountKey(dict[str, Any]):
+    """A Google service account's JSON key: a dict whose repr (in a failing test's report,
+    a log) leaves the private key out."""
+
+    def __repr__(self) -> str:
+        shown = {k: ("<private key>" if k == "private_key" else v) for k, v in self.items()}
+        return f"ServiceAccountKey({shown!r})"
 
 
 class OAuthError(Exception):
@@ -345,6 +359,29 @@ class AuthorizationServer:
         return Client(
             made["client_id"], made["secret"], redirect_uris[0] if redirect_uris else None
         )
+
+    def add_service_account(
+        self, name: str, domains: tuple[str, ...] | list[str]
+    ) -> dict[str, Any]:
+        """A Google service account with domain-wide delegation to `domains`
+        (tests/oauth_server/grants.py): its JSON key as Google gives it (private_key in PEM,
+        private_key_id, client_email, client_id, token_uri = this server's token endpoint).
+        It trades an RS256 assertion for a token of any user of those domains (RFC 7523)."""
+        args = ["add_service_account", name, "--token-uri", self.token_url]
+        for domain in domains:
+            args += ["--domain", domain]
+        return ServiceAccountKey(json.loads(self.manage(*args)))
+
+    def grant_mailbox(self, client: Client, address: str) -> None:
+        """Exchange Online's Add-MailboxPermission: `client`'s app-only tokens (client
+        credentials, scope https://outlook.office365.com/.default) may log in to `address`.
+        Introspection lists the granted `mailboxes` of such a token; tests/oauth_smtp.py
+        holds the login to them, Dovecot cannot (tests/dovecot.py)."""
+        self.manage("grant_mailbox", client.client_id, address)
+
+    def revoke_mailbox(self, client: Client, address: str) -> None:
+        """Remove-MailboxPermission: undoes grant_mailbox (live tokens included)."""
+        self.manage("grant_mailbox", client.client_id, address, "--revoke")
 
     def token_counts(self, username: str) -> dict[str, int]:
         """What the server issued to a user, counted in its database: `refresh_tokens` (one

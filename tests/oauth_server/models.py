@@ -10,3 +10,36 @@ class AccessTokenLifetime(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application_id}: {self.seconds}s"
+
+
+class ServiceAccount(models.Model):
+    """Google's service account with domain-wide delegation: an application (its client_id
+    is the account's "Client ID", as in Google's admin console) holding the PUBLIC half of
+    an RSA key, named `key_id` (the JSON key's private_key_id, the JWT header's kid), and the
+    domains a Workspace admin delegated to it: it may act as any user of those domains."""
+
+    application = models.OneToOneField("oauth2_provider.Application", on_delete=models.CASCADE)
+    client_email = models.CharField(max_length=254, unique=True)
+    key_id = models.CharField(max_length=64)
+    public_key = models.TextField()  # PEM, SubjectPublicKeyInfo
+    domains = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return self.client_email
+
+
+class MailboxPermission(models.Model):
+    """Exchange Online's Add-MailboxPermission for an application's service principal: the
+    application may log in to `address` (IMAP/SMTP XOAUTH2 `user=`) with an app-only token
+    (client credentials), which names no user of its own."""
+
+    application = models.ForeignKey("oauth2_provider.Application", on_delete=models.CASCADE)
+    address = models.CharField(max_length=254)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["application", "address"], name="one_grant_per_mailbox")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application_id} → {self.address}"

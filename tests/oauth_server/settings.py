@@ -70,6 +70,8 @@ OAUTH2_PROVIDER = {
     # default below (a short one is how the tests see tokens expire).
     "ACCESS_TOKEN_EXPIRE_SECONDS": access_token_lifetime,
     "OAUTH2_VALIDATOR_CLASS": "tests.oauth_server.validator.MailValidator",
+    # oauthlib's OIDC server plus Google's JWT bearer grant (grants.py).
+    "OAUTH2_SERVER_CLASS": "tests.oauth_server.grants.MailServer",
     "SCOPES": SCOPES,
     "DEFAULT_SCOPES": ["openid"],
 }
