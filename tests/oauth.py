@@ -383,11 +383,17 @@ class AuthorizationServer:
         """Remove-MailboxPermission: undoes grant_mailbox (live tokens included)."""
         self.manage("grant_mailbox", client.client_id, address, "--revoke")
 
-    def token_counts(self, username: str) -> dict[str, int]:
+    def token_counts(self, username: str, client: Client | None = None) -> dict[str, int]:
         """What the server issued to a user, counted in its database: `refresh_tokens` (one
-        per code exchanged plus one per refresh: how a test sees that N workers refreshed
-        once), `revoked_refresh_tokens`, `access_tokens` (still stored)."""
-        counts: dict[str, int] = json.loads(self.manage("token_counts", username))
+        per code exchanged plus one per refresh), `revoked_refresh_tokens`, `access_tokens`
+        (still stored); with `client`, `refresh_requests`: the refresh grants that client
+        asked for, each request counted as it arrived (how a test sees that N workers
+        refreshed once: django-oauth-toolkit answers concurrent refreshes of one refresh
+        token with one new token, so the tokens issued alone do not tell)."""
+        args = ["token_counts", username]
+        if client is not None:
+            args += ["--client", client.client_id]
+        counts: dict[str, int] = json.loads(self.manage(*args))
         return counts
 
     def discovery(self) -> dict[str, Any]:

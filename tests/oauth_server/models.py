@@ -43,3 +43,16 @@ class MailboxPermission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application_id} → {self.address}"
+
+
+class TokenRequest(models.Model):
+    """A request to the token endpoint, as it arrived: how a test counts the refreshes a
+    client asked for (the server may answer concurrent refreshes of one refresh token
+    with one new token, so the tokens issued do not tell)."""
+
+    client_id = models.CharField(max_length=100, db_index=True)
+    grant_type = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.client_id}: {self.grant_type}"

@@ -10,15 +10,17 @@ space separated (possibly none), for the resource server to hold the login to.""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from typing import Any
+from urllib.parse import unquote_plus
 
 from django.http import JsonResponse
 from oauth2_provider.models import get_access_token_model
-from oauth2_provider.views import IntrospectTokenView
+from oauth2_provider.views import IntrospectTokenView, TokenView
 
-from tests.oauth_server.models import MailboxPermission
+from tests.oauth_server.models import MailboxPermission, TokenRequest
 
 
 class MailboxIntrospectTokenView(IntrospectTokenView):
@@ -37,3 +39,17 @@ class MailboxIntrospectTokenView(IntrospectTokenView):
         answer["idtyp"] = "app"
         answer["mailboxes"] = " ".join(sorted(granted.values_list("address", flat=True)))
         return JsonResponse(answer)
+
+
+class CountingTokenView(TokenView):
+    """DOT's token endpoint, each request noted first (models.TokenRequest)."""
+
+    def post(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        client_id = request.POST.get("client_id", "")
+        auth = request.META.get("HTTP_AUTHORIZATION", "")
+        if not client_id and auth.startswith("Basic "):
+            client_id = base64.b64decode(auth[6:]).decode(errors="replace").split(":", 1)[0]
+        TokenRequest.objects.create(
+            client_id=unquote_plus(client_id), grant_type=request.POST.get("grant_type", "")
+        )
+        return super().post(request, *args, **kwargs)

@@ -4,6 +4,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
+from tests.oauth_server.models import TokenRequest
+
 
 class Command(BaseCommand):
     help = (
@@ -14,8 +16,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
+        parser.add_argument("--client", help="also count this client's refresh requests")
 
-    def handle(self, *args: Any, username: str, **options: Any) -> None:
+    def handle(self, *args: Any, username: str, client: str | None, **options: Any) -> None:
         refresh = get_refresh_token_model().objects.filter(user__username=username)
         counts = {
             "refresh_tokens": refresh.count(),
@@ -24,4 +27,8 @@ class Command(BaseCommand):
             .objects.filter(user__username=username)
             .count(),
         }
+        if client:
+            counts["refresh_requests"] = TokenRequest.objects.filter(
+                client_id=client, grant_type="refresh_token"
+            ).count()
         self.stdout.write(json.dumps(counts))
