@@ -185,9 +185,11 @@ class MailboxSerializer(serializers.ModelSerializer):
         preset.email, preset.auth_method = email, method
         preset.provider = data.get("provider", preset.provider)
         preset.apply_preset()
+        given = self.initial_data if isinstance(self.initial_data, dict) else {}
         for names in ENDPOINT_FIELDS.values():
             for name in names:
-                data.setdefault(name, getattr(preset, name))
+                if name not in given:  # the serializer's defaults (port 587…) are not given
+                    data[name] = getattr(preset, name)
         return data
 
     def _candidate(self, data: dict[str, Any]) -> Mailbox:

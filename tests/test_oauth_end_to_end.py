@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -116,6 +117,7 @@ def stored_tokens(box: Mailbox) -> tuple[str, str]:
 
 
 def test_connect_send_engage_expire_revoke_reconnect(
+    caplog: pytest.LogCaptureFixture,
     transactional_db: Any,
     django_user_model: Any,
     authorization_server: AuthorizationServer,
@@ -127,6 +129,7 @@ def test_connect_send_engage_expire_revoke_reconnect(
         stack["smtp"],
         stack["imap"],
     )
+    caplog.set_level(logging.DEBUG)
     owner = django_user_model.objects.create_user("owner", password="owner-pw-1")
 
     # Connect.
@@ -255,5 +258,11 @@ def test_connect_send_engage_expire_revoke_reconnect(
     ann.refresh_from_db()
     assert (ann.status, ann.status_reason) == (mailbox_status.ACTIVE, "")
     assert Mailbox.objects.filter(email=ANN).count() == 1
-    fresh, _ = stored_tokens(ann)
+    fresh, fresh_refresh = stored_tokens(ann)
     assert server.introspection.check(fresh)["active"] is True
+
+    # Not one token or secret in any log line of the whole story (the engine's, the
+    # callback's, engagement's, the token refreshes' and Django's own).
+    secrets = [access, refresh, new_access, new_refresh, fresh, fresh_refresh, client.secret]
+    assert "reconnect needed" in caplog.text or "invalid_grant" in caplog.text
+    assert not [s for s in secrets if s in caplog.text]
