@@ -41,12 +41,13 @@ from warmup_project.sql import ADVISORY_LOCK, ADVISORY_UNLOCK
 
 log = logging.getLogger("warmup.tokens")
 
-# A token is got again this long before it expires, so a login never carries one that
-# dies on the way (a session may last minutes); plus up to SPREAD of its lifetime, drawn
-# per token, so tokens issued together (an import, a bulk connection) are not all
-# refreshed in the same minute.
+# A token is got again at least this long before it expires, so a login never carries
+# one that dies on the way (a session may last minutes) ...
 REFRESH_AHEAD = dt.timedelta(minutes=5)
-SPREAD = 0.1
+# ... at a moment drawn per token in the last SPREAD of its life before that: tokens
+# issued together (a bulk connection, an import, a restart after an outage) would
+# otherwise be refreshed together, hour after hour (benchmarks/token_refreshes.py).
+SPREAD = 0.5
 # Longest a process waits for another's refresh of the same token.
 LOCK_WAIT_S = 30
 # Advisory lock namespaces (pg_advisory_lock(namespace, id)).
@@ -203,11 +204,13 @@ class _Cache:
 
 
 def refresh_after(grant: oauth.Grant, now: dt.datetime) -> dt.datetime:
-    """When a token got at `now` is got again: REFRESH_AHEAD before it expires (at most
-    half its life, for short-lived ones), less a random part of SPREAD of its life."""
+    """When a token got at `now` is got again: at a random moment of the last SPREAD of
+    its life, and at the latest REFRESH_AHEAD before it expires (half its life, for
+    short-lived ones). A 1-hour token: between 30 and 55 minutes after it was got."""
     life = grant.expires_at - now
-    ahead = min(REFRESH_AHEAD, life / 2) + life * random.uniform(0, SPREAD)
-    return grant.expires_at - ahead
+    latest = grant.expires_at - min(REFRESH_AHEAD, life / 2)
+    earliest = min(latest, grant.expires_at - life * SPREAD)
+    return earliest + (latest - earliest) * random.random()
 
 
 def _refresh(box: Mailbox, now: dt.datetime) -> oauth.Grant:

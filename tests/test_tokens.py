@@ -13,6 +13,7 @@ import json
 import random
 import socket
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -195,7 +196,11 @@ def test_tokens_issued_together_are_refreshed_spread_out() -> None:
     random.seed(5)
     times = sorted(tokens.refresh_after(grant, now) for _ in range(1000))
     assert times[-1] <= grant.expires_at - tokens.REFRESH_AHEAD
-    assert times[-1] - times[0] >= dt.timedelta(minutes=5)  # 10% of an hour, nearly all
+    assert times[0] >= now + dt.timedelta(minutes=30)  # the last half of its life
+    assert times[-1] - times[0] >= dt.timedelta(minutes=24)  # 30 to 55 minutes, nearly all
+    # Evenly: each fifth of the range holds about a fifth of them.
+    fifths = Counter(int((t - times[0]) / (times[-1] - times[0]) * 5 - 1e-9) for t in times)
+    assert all(150 <= n <= 250 for n in fifths.values())
     # A short-lived token is kept half its life at most, not refreshed at once.
     short = oauth.Grant("t", now + dt.timedelta(seconds=4))
     assert now < tokens.refresh_after(short, now) <= now + dt.timedelta(seconds=2)
