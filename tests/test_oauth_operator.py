@@ -124,6 +124,14 @@ def test_delegated_and_app_only_mailboxes_send_and_are_engaged_with_no_password(
         made[address] = Mailbox.objects.get(pk=answer.json()["id"])
         assert (made[address].smtp_secret, made[address].smtp_host) == ("", "127.0.0.1")
 
+    # The connection test logs in with each mailbox's token, SMTP and IMAP.
+    for address in (CEO, SHARED):
+        tried = api.post(f"/api/mailboxes/{made[address].pk}/test/").json()
+        assert tried["smtp"]["ok"] and tried["imap"]["ok"], (address, tried)
+    tried = api.post(f"/api/mailboxes/{made[PRIVATE].pk}/test/").json()
+    assert not tried["smtp"]["ok"] and tried["smtp"]["reply"].startswith("535")
+    stack["smtp"].token_logins.clear()
+
     now = timezone.now()
     plan_cycle(now, floor=4, margin=dt.timedelta(minutes=15))
     SendLog.objects.update(scheduled_at=now - dt.timedelta(minutes=1))
