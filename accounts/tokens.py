@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -50,6 +51,10 @@ REFRESH_AHEAD = dt.timedelta(minutes=5)
 SPREAD = 0.5
 # Longest a process waits for another's refresh of the same token.
 LOCK_WAIT_S = 30
+# After a provider failed to answer (down, 5xx, our application refused), this process
+# asks it nothing for this long: a batch of a hundred mailboxes whose tokens expire during
+# an outage costs one timeout, not a hundred.
+OUTAGE_PAUSE = dt.timedelta(seconds=60)
 # Advisory lock namespaces (pg_advisory_lock(namespace, id)).
 LOCK_MAILBOX_TOKEN = 0x70CE
 LOCK_CREDENTIAL_TOKEN = 0x70CF
@@ -57,6 +62,32 @@ LOCK_CREDENTIAL_TOKEN = 0x70CF
 
 class TokenError(Exception):
     pass
+
+
+class _Outages:
+    """The token endpoints this process found failing, and until when it leaves them be;
+    shared by its threads (engagement runs sessions in parallel)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._until: dict[str, tuple[dt.datetime, str]] = {}
+
+    def check(self, key: str, now: dt.datetime) -> None:
+        with self._lock:
+            until, reason = self._until.get(key, (now, ""))
+        if now < until:
+            raise TokenUnavailable(f"{reason} (not asked again until {until:%H:%M:%S} UTC)")
+
+    def note(self, key: str, now: dt.datetime, reason: str) -> None:
+        with self._lock:
+            self._until[key] = (now + OUTAGE_PAUSE, reason)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._until.clear()
+
+
+outages = _Outages()
 
 
 class TokenRefused(TokenError):
@@ -82,22 +113,25 @@ def login_account(box: Mailbox, side: str, now: dt.datetime, *, rejected: str = 
 def access_token(box: Mailbox, now: dt.datetime, *, rejected: str = "") -> str:
     if box.auth_method == AUTH_MICROSOFT_APP:
         credential = _credential(box)
-        return _Cache(credential, LOCK_CREDENTIAL_TOKEN, credential.pk).token(
+        endpoint = f"credential {credential.pk}"
+        return _Cache(credential, LOCK_CREDENTIAL_TOKEN, credential.pk, endpoint).token(
             now, rejected, lambda: _app_grant(credential, now), on_refused=None
         )
     found = MailboxToken.objects.filter(pk=box.pk).first()
     if box.auth_method == AUTH_GOOGLE_DELEGATED:
         credential = _credential(box)
         row = found or MailboxToken.objects.get_or_create(mailbox_id=box.pk)[0]
+        endpoint = f"credential {credential.pk}"
         grant = lambda: _delegated_grant(credential, box.email, now)  # noqa: E731
     elif box.auth_method == AUTH_OAUTH2:
         if found is None or not found.refresh_secret:
             _refused(box, "no refresh token is stored: connect the mailbox", now)
         row = found
+        endpoint = str(box.oauth_provider)  # the consent application of that provider
         grant = lambda: _refresh(box, now)  # noqa: E731
     else:
         raise ValueError(f"mailbox {box.pk} logs in with a password, not a token")
-    return _Cache(row, LOCK_MAILBOX_TOKEN, box.pk).token(
+    return _Cache(row, LOCK_MAILBOX_TOKEN, box.pk, endpoint).token(
         now, rejected, grant, on_refused=lambda reason: _refused(box, reason, now)
     )
 
@@ -120,16 +154,18 @@ def _refused(box: Mailbox, reason: str, now: dt.datetime) -> NoReturn:
 class _Cache:
     """One token cache row (a mailbox's, or a credential's) and its advisory lock."""
 
-    def __init__(self, row: TokenCache, namespace: int, key: int) -> None:
+    def __init__(self, row: TokenCache, namespace: int, key: int, endpoint: str) -> None:
         self.row = row
         self.model: Any = type(row)  # MailboxToken or OAuthCredential
         self.namespace, self.key = namespace, key
+        self.endpoint = endpoint  # whose outage stops this refresh (_Outages)
         self.what = f"access token of {row}"
 
     def token(self, now: dt.datetime, rejected: str, grant: Any, on_refused: Any) -> str:
         cached = self._usable(self.row, now, rejected)
         if cached:
             return cached
+        outages.check(self.endpoint, now)
         with self._locked():
             row = self.model.objects.get(pk=self.row.pk)  # as the last holder left it
             cached = self._usable(row, now, rejected)
@@ -147,6 +183,7 @@ class _Cache:
                 raise  # on_refused raises; this is for the type checker
             except oauth.ProviderError as exc:
                 self._count_failure(now, str(exc))
+                outages.note(self.endpoint, now, str(exc))
                 raise TokenUnavailable(str(exc)) from None
             self._save(row, got, now)
             return got.access_token

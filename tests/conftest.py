@@ -48,6 +48,17 @@ def authorization_server(django_db_setup: Any) -> Iterator[AuthorizationServer]:
 
 
 @pytest.fixture(autouse=True)
+def no_remembered_providers() -> Iterator[None]:
+    """What a process remembers of the OAuth providers (discovery documents and key sets,
+    outages) is forgotten between tests."""
+    from accounts import oauth, tokens
+
+    yield
+    oauth.documents.clear()
+    tokens.outages.clear()
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings: Any) -> None:
     # PBKDF2's deliberate slowness costs ~0.5 s per user created; tests need none of it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -8,7 +8,7 @@ from django.apps import apps
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from accounts.models import Mailbox, OwnerPlan
+from accounts.models import Mailbox, OAuthCredential, OwnerPlan
 from metrics.models import MetricSnapshot
 from warmup.models import (
     DAILY_COUNTERS,
@@ -37,6 +37,8 @@ BAD_VALUES: dict[str, dict[str, Any]] = {
     "mailboxes_window_hours_valid": {"window_start_hour": 18, "window_end_hour": 8},
     "mailboxes_window_weekdays_valid": {"window_weekdays": 0},
     "mailboxes_consecutive_failures_gte_0": {"consecutive_failures": -3},
+    "mailboxes_auth_method_valid": {"auth_method": "oauth"},
+    "oauth_credentials_kind_valid": {"kind": "oauth2"},
     "owner_plans_max_mailboxes_gte_0": {"max_mailboxes": -1},
     "owner_plans_max_daily_quota_gte_0": {"max_daily_quota": -1},
     "logs_status_valid": {"status": "SENT"},
@@ -101,6 +103,8 @@ def good_row(name: str, mailbox: Mailbox) -> models.Model:
         return SendCount(minute=NOW, status="sent")
     if name.startswith("metric_snapshots_"):
         return MetricSnapshot(taken_at=timezone.now())
+    if name.startswith("oauth_credentials_"):
+        return OAuthCredential(name="c", kind="google_delegated", domains="example.test")
     raise AssertionError(f"no good row for {name}")
 
 

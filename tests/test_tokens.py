@@ -167,6 +167,24 @@ def test_no_token_now_defers_the_sends_and_pauses_nothing(
     assert "a-refresh-token" not in row.last_error + waiting[0].smtp_error
 
 
+def test_an_outage_costs_one_call_then_the_provider_is_left_alone_a_minute(
+    transactional_db: Any, owner: Any, google: SinkServer, authorization_server: AuthorizationServer
+) -> None:
+    now = timezone.now()
+    first = token_mailbox(owner, "ann@outage.test", now)
+    second = token_mailbox(owner, "cat@outage-too.test", now)
+    with_token_endpoint(authorization_server, closed_port_url())
+    with pytest.raises(tokens.TokenUnavailable, match="ConnectionError"):
+        tokens.access_token(first, now)
+    with pytest.raises(tokens.TokenUnavailable, match="not asked again until"):
+        tokens.access_token(second, now + dt.timedelta(seconds=59))
+    assert MailboxToken.objects.get(pk=second.pk).refresh_failures == 0  # not asked
+    # A minute on, the provider is asked again (and still down).
+    with pytest.raises(tokens.TokenUnavailable, match="ConnectionError"):
+        tokens.access_token(second, now + tokens.OUTAGE_PAUSE)
+    assert MailboxToken.objects.get(pk=second.pk).refresh_failures == 1
+
+
 def test_an_unknown_refresh_token_pauses_only_that_mailbox(
     transactional_db: Any, owner: Any, google: SinkServer
 ) -> None:
