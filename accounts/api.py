@@ -35,6 +35,7 @@ from accounts.models import (
     ENGAGEMENT_FIELDS,
     Actor,
     Mailbox,
+    MailboxToken,
     OAuthCredential,
     OwnerPlan,
     email_domain,
@@ -56,6 +57,27 @@ def _password_field() -> serializers.CharField:
     )
 
 
+class MailboxTokenOut(serializers.ModelSerializer):
+    # What the API shows of a token mailbox's login: when and how often its token was
+    # got, and the last failure. Never a token: those columns are not listed here.
+    class Meta:
+        model = MailboxToken
+        fields = [
+            "connected_at",
+            "refreshed_at",
+            "expires_at",
+            "refreshes",
+            "refresh_failures",
+            "last_error",
+        ]
+        read_only_fields = fields
+
+    def get_attribute(self, box: Mailbox) -> MailboxToken | None:
+        # None for a password mailbox (even one left with a row from an earlier method)
+        # and for a token mailbox not connected yet (DRF reads a missing row as None).
+        return super().get_attribute(box) if box.uses_token else None
+
+
 class MailboxSerializer(serializers.ModelSerializer):
     smtp_password = _password_field()
     imap_password = _password_field()
@@ -72,6 +94,7 @@ class MailboxSerializer(serializers.ModelSerializer):
     )
     timezone = serializers.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     owner = serializers.CharField(source="owner.get_username", read_only=True)
+    token = MailboxTokenOut(read_only=True, allow_null=True)
 
     class Meta:
         model = Mailbox
@@ -82,6 +105,7 @@ class MailboxSerializer(serializers.ModelSerializer):
             "display_name",
             "provider",
             "auth_method",
+            "token",
             *ENDPOINT_FIELDS["smtp"],
             "smtp_password",
             *ENDPOINT_FIELDS["imap"],
@@ -249,7 +273,8 @@ class MailboxViewSet(viewsets.ModelViewSet):
     serializer_class = MailboxSerializer
 
     def get_queryset(self) -> QuerySet[Mailbox]:
-        boxes = Mailbox.objects.select_related("owner").order_by("id")
+        # The token row joined: the serializer's `token` reads it for every mailbox.
+        boxes = Mailbox.objects.select_related("owner", "token").order_by("id")
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the types
             return boxes.none()
         # Every owner's mailboxes only for staff holding the permission for this action

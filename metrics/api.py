@@ -139,6 +139,13 @@ class DeliverabilityOut(serializers.Serializer):
     engagement_paused = serializers.IntegerField()
 
 
+class LoginsOut(serializers.Serializer):
+    by_auth_method = serializers.DictField(child=serializers.IntegerField())
+    token_refreshes = serializers.IntegerField()
+    token_refresh_failures = serializers.IntegerField()
+    reconnect_needed = serializers.IntegerField()
+
+
 class MetricsOut(serializers.Serializer):
     at = serializers.DateTimeField()
     total_mailboxes = serializers.IntegerField()
@@ -162,6 +169,7 @@ class MetricsOut(serializers.Serializer):
     capacity = CapacityOut(source="*")
     placements_today = PlacementsOut(source="*")
     deliverability = DeliverabilityOut(source="*")
+    logins = LoginsOut(source="*")
     health = HealthOut()
 
 

@@ -116,6 +116,27 @@ GAUGES: tuple[tuple[str, str, str | Callable[[Reading], float]], ...] = (
         "Mailboxes whose engagement is paused (IMAP login refused).",
         "engagement_paused",
     ),
+    (
+        "warmup_mailboxes_reconnect_needed",
+        "Mailboxes paused until their owner connects them again (token refresh refused).",
+        "reconnect_needed",
+    ),
+)
+
+# The one-sample counters: name (without _total), help, and the reading's attribute.
+# Sums over the token rows of the mailboxes that exist: deleting a mailbox lowers them,
+# which Prometheus reads as a reset (docker/alerts.yml compares with `offset` instead).
+COUNTERS: tuple[tuple[str, str, str], ...] = (
+    (
+        "warmup_token_refreshes",
+        "Access tokens got for the mailboxes that log in with one (deleting a mailbox lowers it).",
+        "token_refreshes",
+    ),
+    (
+        "warmup_token_refresh_failures",
+        "Token refreshes that failed, refused or not (deleting a mailbox lowers it).",
+        "token_refresh_failures",
+    ),
 )
 
 
@@ -141,6 +162,12 @@ LABELLED_GAUGES: tuple[
         lambda r: [("inbox", r.inbox_today), ("spam", r.spam_today)],
     ),
     ("warmup_health_rule", "Each health rule's verdict: 2, 1 or 0.", "rule", _health_rules),
+    (
+        "warmup_mailboxes_by_auth_method",
+        "Mailboxes by how they log in (password, oauth2, google_delegated, microsoft_app).",
+        "auth_method",
+        lambda r: list(r.by_auth_method.items()),
+    ),
 )
 
 
@@ -156,6 +183,8 @@ def families(r: Reading) -> Iterator[Metric]:
         for label_value, sample in samples(r):
             family.add_metric([label_value], sample)
         yield family
+    for name, doc, attribute in COUNTERS:
+        yield CounterMetricFamily(name, doc, value=attrgetter(attribute)(r))
     sends = CounterMetricFamily(
         "warmup_sends", "Send attempts recorded since the install, by outcome.", labels=["status"]
     )

@@ -17,7 +17,7 @@ from django.db.models import Case, Count, F, FloatField, IntegerField, Q, Sum, V
 from django.db.models.functions import Floor
 
 from accounts import status as mailbox_status
-from accounts.models import Mailbox
+from accounts.models import AUTH_METHODS, RECONNECT_NEEDED, Mailbox, MailboxToken
 from accounts.sql import timezones_in_use
 from metrics.capacity import Capacity, Demand, assess
 from metrics.health import Facts, Verdict, evaluate
@@ -83,6 +83,13 @@ class Reading:
     inbox_today: int
     spam_today: int
     engagement_paused: int  # mailboxes whose IMAP login was refused
+    # Logins: mailboxes by auth method (every method, 0 included), the refreshes and
+    # refused refreshes counted on the token rows of the mailboxes that exist now, and the
+    # mailboxes paused until their owner connects them again.
+    by_auth_method: dict[str, int]
+    token_refreshes: int
+    token_refresh_failures: int
+    reconnect_needed: int
     spam_flagged: int
     scored: int  # mailboxes with a deliverability score
     score_sum: int
@@ -232,12 +239,20 @@ def read(
         active=Count("id", filter=Q(warmup_enabled=True, status=mailbox_status.ACTIVE)),
         engagement_paused=Count("id", filter=~Q(engagement_paused_reason="")),
         spam_flagged=Count("id", filter=Q(spam_flagged=True)),
+        reconnect_needed=Count(
+            "id",
+            filter=Q(status=mailbox_status.PAUSED, status_reason__startswith=RECONNECT_NEEDED),
+        ),
+        **{f"auth_{method}": Count("id", filter=Q(auth_method=method)) for method in AUTH_METHODS},
         scored=Count("deliverability_score"),
         score_sum=Sum("deliverability_score"),
         **{
             f"score_le_{le}": Count("id", filter=Q(deliverability_score__lte=le))
             for le in SCORE_BUCKETS
         },
+    )
+    tokens = MailboxToken.objects.aggregate(
+        refreshes=Sum("refreshes"), failures=Sum("refresh_failures")
     )
     today, windows = _today(now)
     last_hour = dict(
@@ -314,6 +329,10 @@ def read(
         spam_today=today["spam"],
         engagement_paused=boxes["engagement_paused"],
         spam_flagged=boxes["spam_flagged"],
+        by_auth_method={method: boxes[f"auth_{method}"] for method in AUTH_METHODS},
+        token_refreshes=tokens["refreshes"] or 0,
+        token_refresh_failures=tokens["failures"] or 0,
+        reconnect_needed=boxes["reconnect_needed"],
         scored=boxes["scored"],
         score_sum=boxes["score_sum"] or 0,
         score_buckets={le: boxes[f"score_le_{le}"] for le in SCORE_BUCKETS},

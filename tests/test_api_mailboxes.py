@@ -15,11 +15,21 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
+from accounts import crypto
 from accounts import status as mailbox_status
-from accounts.models import Mailbox, OwnerPlan
+from accounts.models import (
+    AUTH_GOOGLE_DELEGATED,
+    AUTH_MICROSOFT_APP,
+    AUTH_OAUTH2,
+    AUTH_PASSWORD,
+    Mailbox,
+    MailboxToken,
+    OwnerPlan,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -105,6 +115,75 @@ def test_create_read_update_delete_with_write_only_passwords() -> None:
     assert listed["count"] == 1 and listed["results"][0]["id"] == box.id
     assert alice.delete(f"/api/mailboxes/{box.id}/").status_code == 204
     assert not Mailbox.objects.exists()
+
+
+def token_mailbox(owner: Any, n: int, method: str = AUTH_OAUTH2) -> Mailbox:
+    box = mailbox_of(owner, n)
+    Mailbox.objects.filter(id=box.id).update(auth_method=method, provider="gmail")
+    MailboxToken.objects.create(
+        mailbox=box,
+        refresh_secret=crypto.encrypt("secret-token-value"),
+        access_secret=crypto.encrypt("secret-access-value"),
+        expires_at=dt.datetime(2026, 6, 1, 13, tzinfo=dt.UTC),
+        connected_at=dt.datetime(2026, 5, 1, tzinfo=dt.UTC),
+        refreshed_at=dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC),
+        refreshes=7,
+        refresh_failures=2,
+        last_error="invalid_grant: Token has been expired or revoked.",
+    )
+    box.refresh_from_db()
+    return box
+
+
+def test_a_token_mailbox_shows_how_its_token_fares_never_the_token() -> None:
+    alice = user("alice")
+    box = token_mailbox(alice, 1)
+    password_box = mailbox_of(alice, 2)
+    unconnected = mailbox_of(alice, 3)
+    Mailbox.objects.filter(id=unconnected.id).update(auth_method=AUTH_GOOGLE_DELEGATED)
+    client = client_for(alice)
+    answer = client.get(f"/api/mailboxes/{box.id}/")
+    assert answer.status_code == 200
+    assert answer.json()["token"] == {
+        "connected_at": "2026-05-01T00:00:00Z",
+        "refreshed_at": "2026-06-01T12:00:00Z",
+        "expires_at": "2026-06-01T13:00:00Z",
+        "refreshes": 7,
+        "refresh_failures": 2,
+        "last_error": "invalid_grant: Token has been expired or revoked.",
+    }
+    stored = MailboxToken.objects.get(mailbox=box)
+    listed = client.get("/api/mailboxes/")
+    for text in (answer.content.decode(), listed.content.decode()):
+        for secret in ("secret-token-value", "secret-access-value"):
+            assert secret not in text
+        assert stored.refresh_secret not in text and stored.access_secret not in text
+        assert "_secret" not in text
+    assert client.get(f"/api/mailboxes/{password_box.id}/").json()["token"] is None
+    assert client.get(f"/api/mailboxes/{unconnected.id}/").json()["token"] is None
+    # A password mailbox left with a token row (it logged in by oauth2 once) shows none.
+    Mailbox.objects.filter(id=box.id).update(auth_method=AUTH_PASSWORD)
+    assert client.get(f"/api/mailboxes/{box.id}/").json()["token"] is None
+
+
+def test_listing_token_mailboxes_costs_no_query_per_mailbox() -> None:
+    alice = user("alice")
+    client = client_for(alice)
+    token_mailbox(alice, 1)
+    mailbox_of(alice, 2)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/api/mailboxes/").status_code == 200
+        return len(captured)
+
+    few = queries()
+    for n in range(3, 8):
+        token_mailbox(alice, n, AUTH_MICROSOFT_APP)
+    mailbox_of(alice, 9)
+    listed = client.get("/api/mailboxes/").json()["results"]
+    assert [box["token"] is not None for box in listed] == [True, False, *[True] * 5, False]
+    assert queries() == few
 
 
 def test_pause_and_resume() -> None:

@@ -15,7 +15,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts.models import Mailbox
+from accounts import crypto
+from accounts import status as mailbox_status
+from accounts.models import (
+    AUTH_GOOGLE_DELEGATED,
+    AUTH_MICROSOFT_APP,
+    AUTH_OAUTH2,
+    RECONNECT_NEEDED,
+    Mailbox,
+    MailboxToken,
+)
 from metrics.exposition import exposition
 from metrics.health import DEGRADED
 from metrics.models import MetricSnapshot
@@ -131,6 +140,47 @@ def test_reading_of_a_known_system(system: dict[str, Any]) -> None:
     assert {c.rule: c.level for c in r.health.checks}["pace"] == DEGRADED
 
 
+def test_logins_by_method_token_refreshes_and_reconnects(system: dict[str, Any]) -> None:
+    a, b, c, d, e = system["boxes"]
+    for box, method, refreshes, failures in (
+        (c, AUTH_OAUTH2, 40, 3),
+        (d, AUTH_GOOGLE_DELEGATED, 2, 0),
+        (e, AUTH_MICROSOFT_APP, 5, 1),
+    ):
+        Mailbox.objects.filter(id=box.id).update(auth_method=method)
+        MailboxToken.objects.create(
+            mailbox=box,
+            refresh_secret=crypto.encrypt("secret-token-value"),
+            refreshes=refreshes,
+            refresh_failures=failures,
+        )
+    # Needing reconnect: paused with the reason accounts.tokens gives. Not a pause of
+    # another reason, nor an active mailbox whose old reason was left.
+    Mailbox.objects.filter(id=e.id).update(
+        status=mailbox_status.PAUSED, status_reason=f"{RECONNECT_NEEDED}: invalid_grant"
+    )
+    Mailbox.objects.filter(id=a.id).update(
+        status=mailbox_status.PAUSED, status_reason="paused by alice"
+    )
+    Mailbox.objects.filter(id=b.id).update(status_reason=f"{RECONNECT_NEEDED}: old")
+    r = read(NOW, WarmupConfig())
+    assert r.by_auth_method == {
+        "password": 2,
+        "oauth2": 1,
+        "google_delegated": 1,
+        "microsoft_app": 1,
+    }
+    assert (r.token_refreshes, r.token_refresh_failures, r.reconnect_needed) == (47, 4, 1)
+    found = families(exposition(lambda: NOW, WarmupConfig()).decode())
+    assert value(found, "warmup_mailboxes_by_auth_method", auth_method="oauth2") == 1
+    assert value(found, "warmup_token_refreshes") == 47
+    assert value(found, "warmup_token_refresh_failures") == 4
+    assert value(found, "warmup_mailboxes_reconnect_needed") == 1
+    # Deleting a mailbox takes its token row, and its counts, with it (as the HELP says).
+    c.delete()
+    assert read(NOW, WarmupConfig()).token_refreshes == 7
+
+
 def test_detailed_metrics_add_one_fill_per_mailbox_with_a_quota(system: dict[str, Any]) -> None:
     a, b, c, d, _ = system["boxes"]
     assert quota_fill(NOW) == [(a.id, 1.0), (b.id, 0.1667), (c.id, 0.4), (d.id, 0.0)]
@@ -234,8 +284,16 @@ def test_exposition_values_and_no_per_mailbox_labels(system: dict[str, Any]) -> 
         score["warmup_deliverability_score_count"],
         score["warmup_deliverability_score_sum"],
     ) == (2, 130)
+    # Every auth method has its sample, at 0 too; no token rows, no refreshes.
+    assert {
+        s.labels["auth_method"]: s.value for s in found["warmup_mailboxes_by_auth_method"].samples
+    } == {"password": 5, "oauth2": 0, "google_delegated": 0, "microsoft_app": 0}
+    assert found["warmup_token_refreshes"].type == "counter"
+    assert value(found, "warmup_token_refreshes") == 0
+    assert value(found, "warmup_token_refresh_failures") == 0
+    assert value(found, "warmup_mailboxes_reconnect_needed") == 0
     labels = {k for f in found.values() for s in f.samples for k in s.labels}
-    assert labels == {"status", "rule", "shard", "placement", "le"}
+    assert labels == {"status", "rule", "shard", "placement", "le", "auth_method"}
     assert "warmup_mailbox_quota_fill" not in found
     detailed = families(
         exposition(lambda: NOW, WarmupConfig(enable_detailed_metrics=True)).decode()
@@ -293,6 +351,12 @@ def test_metrics_json_and_prometheus_for_staff(system: dict[str, Any]) -> None:
     assert body["health"]["rule"] in ("workers", "cycle", "pace")  # the clock is real here
     assert body["health"]["checks"][0]["rule"] == "engine"
     assert "quota_fill" not in body  # per-mailbox series are Prometheus-only
+    assert body["logins"] == {
+        "by_auth_method": {"password": 5, "oauth2": 0, "google_delegated": 0, "microsoft_app": 0},
+        "token_refreshes": 0,
+        "token_refresh_failures": 0,
+        "reconnect_needed": 0,
+    }
     text = client.get("/api/warmup/metrics?format=prometheus")
     assert text.status_code == 200
     assert text["Content-Type"].startswith("text/plain")

@@ -38,7 +38,8 @@ def promtool(*args: str, cwd: Path = DOCKER) -> str:
 
 def dashboard_exprs() -> list[str]:
     board = json.loads((DOCKER / "grafana" / "warmup-dashboard.json").read_text())
-    return [t["expr"] for panel in board["panels"] for t in panel["targets"]]
+    # A row panel has no targets.
+    return [t["expr"] for panel in board["panels"] for t in panel.get("targets", [])]
 
 
 def alert_exprs() -> list[str]:
@@ -56,6 +57,16 @@ def test_every_metric_named_is_exported() -> None:
     used = {name for expr in dashboard_exprs() + alert_exprs() for name in METRIC.findall(expr)}
     assert used - names == set()
     assert {"warmup_system_health", "warmup_sends_total", "warmup_mailbox_quota_fill"} <= used
+    logins = {
+        "warmup_mailboxes_by_auth_method",
+        "warmup_token_refreshes_total",
+        "warmup_token_refresh_failures_total",
+        "warmup_mailboxes_reconnect_needed",
+    }
+    assert logins <= {name for expr in dashboard_exprs() for name in METRIC.findall(expr)}
+    assert {"warmup_mailboxes_reconnect_needed", "warmup_token_refresh_failures_total"} <= {
+        name for expr in alert_exprs() for name in METRIC.findall(expr)
+    }
 
 
 def test_the_dashboard_has_the_panels_operators_need() -> None:
@@ -64,12 +75,14 @@ def test_the_dashboard_has_the_panels_operators_need() -> None:
     for wanted in ("system health", "send rate per hour", "quota completion", "top mailboxes"):
         assert wanted in titles
     assert "failure rate" in titles and "worker distribution" in titles
+    for wanted in ("by auth method", "token refreshes", "reconnect"):
+        assert wanted in titles
     assert len({p["id"] for p in board["panels"]}) == len(board["panels"])
 
 
 @needs_promtool
 def test_alert_rules_are_valid_and_behave() -> None:
-    assert "SUCCESS: 3 rules found" in promtool("check", "rules", "alerts.yml")
+    assert "SUCCESS: 5 rules found" in promtool("check", "rules", "alerts.yml")
     promtool("test", "rules", "alerts.test.yml")
 
 
@@ -161,6 +174,8 @@ def test_a_real_prometheus_scrapes_the_app_with_our_config(
             "WarmupSystemUnhealthy",
             "WarmupMailboxesBehindPace",
             "WarmupHighFailureRate",
+            "WarmupMailboxesNeedReconnect",
+            "WarmupTokenRefreshFailures",
         }
     finally:
         server.terminate()
