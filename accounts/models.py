@@ -708,6 +708,35 @@ class MailboxToken(TokenCache):
         return f"tokens of mailbox {self.mailbox_id}"
 
 
+class TokenTotal(models.Model):
+    """Tokens got (`refreshes`) and grants that failed (`failures`) since the install: the
+    source of the warmup_token_*_total counters, which must never go down (the token rows
+    go with their mailboxes). accounts.tokens adds to it as it saves or fails."""
+
+    NAMES = ("refreshes", "failures")
+    name = models.CharField(max_length=20, primary_key=True)
+    total = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "token_totals"
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gte=0), name="token_totals_total_gte_0"),
+            models.CheckConstraint(
+                condition=Q(name__in=("refreshes", "failures")), name="token_totals_name_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.total}"
+
+    @classmethod
+    def add(cls, name: str) -> None:
+        from accounts import sql  # it reads this module's models
+
+        with connection.cursor() as cursor:
+            cursor.execute(sql.ADD_TOKEN_TOTAL, [name])
+
+
 CREDENTIAL_KIND_CHOICES = [
     (AUTH_GOOGLE_DELEGATED, "Google service account (domain-wide delegation)"),
     (AUTH_MICROSOFT_APP, "Microsoft 365 application (app-only)"),

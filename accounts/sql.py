@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.db import connection
 from psycopg import sql
 
-from accounts.models import Mailbox
+from accounts.models import Mailbox, TokenTotal
 from warmup_project.sql import column
 
 # Every distinct time zone, by a loose index scan: one probe of the timezone index per
@@ -53,3 +53,18 @@ def timezones_in_use() -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute(TIMEZONES_IN_USE)
         return [tz for (tz,) in cursor.fetchall()]
+
+
+# One more token got or failed (TokenTotal.add): the row made at its first use.
+ADD_TOKEN_TOTAL = (
+    sql.SQL(
+        "INSERT INTO {t} ({name}, {total}) VALUES (%s, 1) "
+        "ON CONFLICT ({name}) DO UPDATE SET {total} = {t}.{total} + 1"
+    )
+    .format(
+        t=sql.Identifier(TokenTotal._meta.db_table),
+        name=column(TokenTotal, "name").ident,
+        total=column(TokenTotal, "total").ident,
+    )
+    .as_string()
+)

@@ -36,6 +36,7 @@ from accounts.models import (
     MailboxToken,
     OAuthCredential,
     TokenCache,
+    TokenTotal,
 )
 from accounts.transport.account import Account
 from warmup_project.sql import ADVISORY_LOCK, ADVISORY_UNLOCK
@@ -227,11 +228,13 @@ class _Cache:
             if got.refresh_token:  # rotated (Microsoft: every time): the old one is spent
                 update["refresh_secret"] = crypto.encrypt(got.refresh_token)
         saved = self.model.objects.filter(pk=row.pk, generation=row.generation).update(**update)
+        TokenTotal.add("refreshes")
         if not saved:
             log.info("%s: newer tokens were saved meanwhile; this grant is not kept", self.what)
 
     def _count_failure(self, now: dt.datetime, reason: str) -> None:
         log.warning("%s: %s", self.what, reason)
+        TokenTotal.add("failures")
         if self.model is MailboxToken:
             MailboxToken.objects.filter(pk=self.row.pk).update(
                 refresh_failures=F("refresh_failures") + 1,

@@ -124,17 +124,17 @@ GAUGES: tuple[tuple[str, str, str | Callable[[Reading], float]], ...] = (
 )
 
 # The one-sample counters: name (without _total), help, and the reading's attribute.
-# Sums over the token rows of the mailboxes that exist: deleting a mailbox lowers them,
-# which Prometheus reads as a reset (docker/alerts.yml compares with `offset` instead).
+# Totals since the install (accounts.TokenTotal): they never go down.
 COUNTERS: tuple[tuple[str, str, str], ...] = (
     (
         "warmup_token_refreshes",
-        "Access tokens got for the mailboxes that log in with one (deleting a mailbox lowers it).",
+        "Access tokens got for the mailboxes that log in with one (refreshes, delegations, "
+        "app-only tokens).",
         "token_refreshes",
     ),
     (
         "warmup_token_refresh_failures",
-        "Token refreshes that failed, refused or not (deleting a mailbox lowers it).",
+        "Token grants that failed: refused, or the provider unreachable.",
         "token_refresh_failures",
     ),
 )

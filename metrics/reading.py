@@ -17,7 +17,7 @@ from django.db.models import Case, Count, F, FloatField, IntegerField, Q, Sum, V
 from django.db.models.functions import Floor
 
 from accounts import status as mailbox_status
-from accounts.models import AUTH_METHODS, RECONNECT_NEEDED, Mailbox, MailboxToken
+from accounts.models import AUTH_METHODS, RECONNECT_NEEDED, Mailbox, TokenTotal
 from accounts.sql import timezones_in_use
 from metrics.capacity import Capacity, Demand, assess
 from metrics.health import Facts, Verdict, evaluate
@@ -83,9 +83,9 @@ class Reading:
     inbox_today: int
     spam_today: int
     engagement_paused: int  # mailboxes whose IMAP login was refused
-    # Logins: mailboxes by auth method (every method, 0 included), the refreshes and
-    # refused refreshes counted on the token rows of the mailboxes that exist now, and the
-    # mailboxes paused until their owner connects them again.
+    # Logins: mailboxes by auth method (every method, 0 included), the tokens got and
+    # the grants that failed since the install (TokenTotal), and the mailboxes paused
+    # until their owner connects them again.
     by_auth_method: dict[str, int]
     token_refreshes: int
     token_refresh_failures: int
@@ -251,9 +251,7 @@ def read(
             for le in SCORE_BUCKETS
         },
     )
-    tokens = MailboxToken.objects.aggregate(
-        refreshes=Sum("refreshes"), failures=Sum("refresh_failures")
-    )
+    tokens = dict(TokenTotal.objects.values_list("name", "total"))
     today, windows = _today(now)
     last_hour = dict(
         SendCount.objects.filter(minute__gt=now - dt.timedelta(hours=1), minute__lte=now)
@@ -330,8 +328,8 @@ def read(
         engagement_paused=boxes["engagement_paused"],
         spam_flagged=boxes["spam_flagged"],
         by_auth_method={method: boxes[f"auth_{method}"] for method in AUTH_METHODS},
-        token_refreshes=tokens["refreshes"] or 0,
-        token_refresh_failures=tokens["failures"] or 0,
+        token_refreshes=tokens.get("refreshes", 0),
+        token_refresh_failures=tokens.get("failures", 0),
         reconnect_needed=boxes["reconnect_needed"],
         scored=boxes["scored"],
         score_sum=boxes["score_sum"] or 0,

@@ -8,7 +8,7 @@ from django.apps import apps
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from accounts.models import Mailbox, OAuthCredential, OwnerPlan
+from accounts.models import Mailbox, OAuthCredential, OwnerPlan, TokenTotal
 from metrics.models import MetricSnapshot
 from warmup.models import (
     DAILY_COUNTERS,
@@ -39,6 +39,8 @@ BAD_VALUES: dict[str, dict[str, Any]] = {
     "mailboxes_consecutive_failures_gte_0": {"consecutive_failures": -3},
     "mailboxes_auth_method_valid": {"auth_method": "oauth"},
     "oauth_credentials_kind_valid": {"kind": "oauth2"},
+    "token_totals_total_gte_0": {"total": -1},
+    "token_totals_name_valid": {"name": "refreshed"},
     "owner_plans_max_mailboxes_gte_0": {"max_mailboxes": -1},
     "owner_plans_max_daily_quota_gte_0": {"max_daily_quota": -1},
     "logs_status_valid": {"status": "SENT"},
@@ -103,6 +105,8 @@ def good_row(name: str, mailbox: Mailbox) -> models.Model:
         return SendCount(minute=NOW, status="sent")
     if name.startswith("metric_snapshots_"):
         return MetricSnapshot(taken_at=timezone.now())
+    if name.startswith("token_totals_"):
+        return TokenTotal(name="refreshes")
     if name.startswith("oauth_credentials_"):
         return OAuthCredential(name="c", kind="google_delegated", domains="example.test")
     raise AssertionError(f"no good row for {name}")

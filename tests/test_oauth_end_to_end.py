@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from accounts import crypto, oauth, tokens
 from accounts import status as mailbox_status
-from accounts.models import AUTH_OAUTH2, Mailbox, MailboxToken
+from accounts.models import AUTH_OAUTH2, Mailbox, MailboxToken, TokenTotal
 from tests import dovecot
 from tests.oauth import AuthorizationServer
 from tests.oauth_smtp import OAuthSMTPServer
@@ -106,6 +106,10 @@ def connect(server: AuthorizationServer, live: str, username: str, password: str
     landed = browser.get(to_callback, allow_redirects=False, timeout=30)
     assert landed.status_code == 302, landed.text
     return landed.headers["Location"]
+
+
+def refreshes_counted() -> int:
+    return dict(TokenTotal.objects.values_list("name", "total")).get("refreshes", 0)
 
 
 def stored_tokens(box: Mailbox) -> tuple[str, str]:
@@ -207,6 +211,7 @@ def test_connect_send_engage_expire_revoke_reconnect(
 
     # The access token expires; three workers need one at the same moment.
     before = server.token_counts(ANN, client)
+    refreshes_before = refreshes_counted()
     expired_at = MailboxToken.objects.get(pk=ann.pk).expires_at
     time.sleep(max(0.0, (expired_at - timezone.now()).total_seconds()) + 0.5)
     got: list[str] = []
@@ -232,6 +237,7 @@ def test_connect_send_engage_expire_revoke_reconnect(
     after = server.token_counts(ANN, client)
     assert after["refresh_requests"] == before["refresh_requests"] + 1  # one refresh asked
     assert after["refresh_tokens"] == before["refresh_tokens"] + 1
+    assert refreshes_counted() == refreshes_before + 1  # warmup_token_refreshes_total
     assert server.introspection.check(got[0])["active"] is True
     new_access, new_refresh = stored_tokens(ann)
     assert (new_access, new_refresh != refresh) == (got[0], True)  # rotated, saved

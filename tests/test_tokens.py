@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts import crypto, oauth, tokens
 from accounts import status as mailbox_status
-from accounts.models import Mailbox, MailboxToken
+from accounts.models import Mailbox, MailboxToken, TokenTotal
 from accounts.transport.sink import SinkServer
 from tests.oauth import AuthorizationServer
 from tests.test_engine_smtp import engine_for
@@ -164,6 +164,8 @@ def test_no_token_now_defers_the_sends_and_pauses_nothing(
     assert (box.status, box.status_reason) == (mailbox_status.ACTIVE, "")
     row = MailboxToken.objects.get(pk=box.pk)
     assert row.refresh_failures == 1 and row.last_error
+    assert TokenTotal.objects.get(name="failures").total == 1
+    assert not TokenTotal.objects.filter(name="refreshes").exists()
     assert "a-refresh-token" not in row.last_error + waiting[0].smtp_error
 
 
