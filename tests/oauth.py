@@ -517,3 +517,21 @@ class AuthorizationServer:
         if reply.status_code != 200:
             raise OAuthError(f"token endpoint ({reply.status_code}): {reply.text}")
         return Tokens.from_response(reply.json())
+
+
+def database_text() -> str:
+    """Every row of every table of the app's database (the test database), as JSON text:
+    what a dump would hold, for a test to search for secrets in clear."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+        )
+        tables = [name for (name,) in cursor.fetchall()]
+        texts = []
+        for table in tables:
+            query = "SELECT coalesce(string_agg(row_to_json(t)::text, E'\\n'), '') FROM {} t"
+            cursor.execute(query.format(connection.ops.quote_name(table)))
+            texts.append(cursor.fetchone()[0])
+    return "\n".join(texts)

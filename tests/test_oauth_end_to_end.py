@@ -32,7 +32,7 @@ from accounts import crypto, oauth, tokens
 from accounts import status as mailbox_status
 from accounts.models import AUTH_OAUTH2, Mailbox, MailboxToken, TokenTotal
 from tests import dovecot
-from tests.oauth import AuthorizationServer
+from tests.oauth import AuthorizationServer, database_text
 from tests.oauth_smtp import OAuthSMTPServer
 from tests.test_engine_smtp import engine_for
 from warmup.engine.engage import engage_pass
@@ -272,3 +272,5 @@ def test_connect_send_engage_expire_revoke_reconnect(
     secrets = [access, refresh, new_access, new_refresh, fresh, fresh_refresh, client.secret]
     assert "reconnect needed" in caplog.text or "invalid_grant" in caplog.text
     assert not [s for s in secrets if s in caplog.text]
+    dump = database_text()  # nor in the database, any table
+    assert not [s for s in secrets if s in dump] and ANN in dump

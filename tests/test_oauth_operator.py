@@ -20,11 +20,11 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts import oauth
+from accounts import crypto, oauth
 from accounts import status as mailbox_status
 from accounts.models import Mailbox, MailboxToken, OAuthCredential
 from tests import dovecot
-from tests.oauth import AuthorizationServer
+from tests.oauth import AuthorizationServer, database_text
 from tests.oauth_smtp import OAuthSMTPServer
 from tests.test_engine_smtp import engine_for
 from warmup.engine.engage import engage_pass
@@ -153,6 +153,17 @@ def test_delegated_and_app_only_mailboxes_send_and_are_engaged_with_no_password(
     # The delegated token is the mailbox's, the app-only one the application's.
     assert MailboxToken.objects.get(pk=made[CEO].pk).access_secret
     assert OAuthCredential.objects.get(name="tenant").access_secret
+
+    # The service account's key, the application's secret and every token got are in
+    # the database encrypted only.
+    dump = database_text()
+    secrets = [
+        stack["key"]["private_key"].split("-----")[2].strip()[:64],  # the key's body
+        stack["app"].secret,
+        crypto.decrypt(MailboxToken.objects.get(pk=made[CEO].pk).access_secret, what="t"),
+        crypto.decrypt(OAuthCredential.objects.get(name="tenant").access_secret, what="t"),
+    ]
+    assert all(secrets) and not [s for s in secrets if s in dump] and CEO in dump
 
     for got in smtp.received:
         imap.deliver(got.rcpt_tos[0], got.data)
