@@ -248,3 +248,51 @@ def test_the_callback_sends_the_browser_back_with_the_error(
     again = browser.get("/oauth/google/callback", query)
     assert again["Location"] == "https://p.test/back?x=1&error=used_state"
     assert ConnectState.objects.filter(used_at__isnull=False).count() == 1
+
+
+def test_microsofts_tenant_issuer_is_filled_from_the_tokens_tid(settings: Any) -> None:
+    """The positive side, on ID tokens signed here: a token whose `iss` is its own
+    tenant's issuer passes; one whose `iss` names another tenant than its `tid` does not.
+    (The discovery document and key set are put where accounts.oauth keeps what it read.)"""
+    key = RSAKey.generate_key(2048, parameters={"kid": "k1"})
+    discovery = "https://login.example.test/common/v2.0/.well-known/openid-configuration"
+    settings.WARMUP = dataclasses.replace(
+        settings.WARMUP,
+        oauth=OAuthConfig(
+            microsoft_client_id="app-id",
+            microsoft_client_secret="s",
+            microsoft_discovery_url=discovery,
+        ),
+    )
+    oauth.documents._kept[discovery] = (
+        float("inf"),
+        {
+            "issuer": "https://login.example.test/{tenantid}/v2.0",
+            "authorization_endpoint": "https://login.example.test/authorize",
+            "token_endpoint": "https://login.example.test/token",
+            "jwks_uri": "https://login.example.test/keys",
+        },
+    )
+    oauth.documents._kept["https://login.example.test/keys"] = (
+        float("inf"),
+        {"keys": [key.as_dict(private=False)]},
+    )
+    now = timezone.now()
+
+    def token(tid: str, issuer_tenant: str) -> str:
+        claims = {
+            "iss": f"https://login.example.test/{issuer_tenant}/v2.0",
+            "tid": tid,
+            "aud": "app-id",
+            "sub": "s-1",
+            "nonce": "n-1",
+            "exp": int(now.timestamp()) + 600,
+            "iat": int(now.timestamp()),
+            "preferred_username": "Ann@Contoso.test",
+        }
+        return jwt.encode({"alg": "RS256", "kid": "k1"}, claims, key)
+
+    identity = oauth.verify_id_token("microsoft", token("t-1", "t-1"), nonce="n-1", now=now)
+    assert identity == oauth.Identity(email="ann@contoso.test", subject="s-1")
+    with pytest.raises(oauth.IDTokenInvalid, match="iss"):
+        oauth.verify_id_token("microsoft", token("t-1", "t-2"), nonce="n-1", now=now)
