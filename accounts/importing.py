@@ -69,7 +69,10 @@ REQUIRED_COLUMNS = (
     *ENDPOINT_FIELDS["imap"],
     "imap_password",
 )
-OPTIONAL_COLUMNS = ("auth_method", "warmup_enabled", "daily_max", "timezone")
+OPTIONAL_COLUMNS = ("warmup_enabled", "daily_max", "timezone")
+# Optional too, and it changes which of the others are required (read_header, parse_row).
+# Kept apart from OPTIONAL_COLUMNS, whose order files written from it rely on (benchmarks).
+METHOD_COLUMN = "auth_method"
 PASSWORD_COLUMNS = ("smtp_password", "imap_password")
 # What an operator's credentials row needs: the preset gives the rest.
 CREDENTIAL_ROW_COLUMNS = ("email",)
@@ -235,7 +238,7 @@ def _max_length(column: str) -> int:
 def read_header(cells: list[str]) -> list[str]:
     """The column names of the header row, or ImportFileError naming every problem."""
     names = [cell.strip().lower() for cell in cells]
-    allowed = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
+    allowed = {*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, METHOD_COLUMN}
     problems = []
     unknown = [
         _show(name) if name else f"an unnamed column (column {position})"
@@ -246,7 +249,7 @@ def read_header(cells: list[str]) -> list[str]:
         problems.append(f"unknown columns: {', '.join(unknown)}")
     # With an auth_method column, each row's method says what it needs (parse_row);
     # without one, every row is a `password` row.
-    required = CREDENTIAL_ROW_COLUMNS if "auth_method" in names else REQUIRED_COLUMNS
+    required = CREDENTIAL_ROW_COLUMNS if METHOD_COLUMN in names else REQUIRED_COLUMNS
     missing = [name for name in required if name not in names]
     if missing:
         problems.append(f"missing required columns: {', '.join(missing)}")
@@ -256,7 +259,8 @@ def read_header(cells: list[str]) -> list[str]:
     if problems:
         raise ImportFileError(
             "; ".join(problems) + f". Required: {', '.join(REQUIRED_COLUMNS)}; optional: "
-            f"{', '.join(OPTIONAL_COLUMNS)}. With an auth_method column, only email is "
+            f"{', '.join((METHOD_COLUMN, *OPTIONAL_COLUMNS))}. With an auth_method column, only "
+            "email is "
             "required: google_delegated and microsoft_app rows need no server or password."
         )
     return names
@@ -382,7 +386,7 @@ def parse_row(line: int, cells: dict[str, str], limits: RowLimits) -> MailboxRow
         problems.append("email: required")
     elif not _fits("email", email, validate_email):
         problems.append(f"email: {_show(email)} is not a valid email address")
-    method = _auth_method(cells.get("auth_method"), problems)
+    method = _auth_method(cells.get(METHOD_COLUMN), problems)
     if method in CREDENTIAL_METHODS:
         return _credential_row(line, email, method, cells, limits, problems)
     if method != AUTH_PASSWORD:

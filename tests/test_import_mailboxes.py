@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts import crypto
 from accounts.importing import (
     BATCH_SIZE,
+    METHOD_COLUMN,
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
     MailboxRow,
@@ -26,7 +27,7 @@ from accounts.importing import (
 from accounts.models import Mailbox, OAuthCredential, OwnerPlan
 
 HEADER = list(REQUIRED_COLUMNS)
-FULL_HEADER = HEADER + list(OPTIONAL_COLUMNS)
+FULL_HEADER = [*HEADER, *OPTIONAL_COLUMNS, METHOD_COLUMN]
 
 
 def row(email: str, /, **overrides: str) -> dict[str, str]:
