@@ -3,9 +3,21 @@
 Two steps, so that a broken file changes nothing. `parse_csv` checks the header and every
 row without touching the database. `import_mailboxes` then decides each row against the
 database (create, update, or reject: another owner's address, missing passwords, the
-plan's mailbox limit), reading the existing mailboxes in a few chunked queries and
-writing in batches inside one transaction: the number of queries depends on the number
-of batches, never on the number of rows.
+plan's mailbox limit, no OAuth credentials for the domain), reading the existing mailboxes
+in a few chunked queries and the OAuth credentials in one, and writing in batches inside
+one transaction: the number of queries depends on the number of batches, never on the
+number of rows.
+
+How each row logs in is its `auth_method` column (optional; blank or absent means
+`password`):
+- `password`: the SMTP and IMAP columns and both passwords (required for a new mailbox).
+  A file without an `auth_method` column must have all of these columns.
+- `google_delegated`, `microsoft_app`: only `email` (and the optional columns). The servers
+  and logins are the provider's preset (Mailbox.apply_preset) and there is no password, so
+  those cells must be blank; a row is rejected unless enabled OAuth credentials of that
+  kind serve its domain (admin: OAuth credentials). A mailbox switched to one of these
+  loses its stored passwords.
+- `oauth2` is refused: a consent is given by the owner (POST /api/mailboxes/connect/…).
 
 Values go through the model's own validators (hosts, single-line usernames and passwords),
 and an update that moves a mailbox to another server or login without that side's password
@@ -31,16 +43,25 @@ from django.db.models import CharField
 from django.db.models.functions import Lower
 
 from accounts.models import (
+    AUTH_GOOGLE_DELEGATED,
+    AUTH_METHODS,
+    AUTH_MICROSOFT_APP,
+    AUTH_OAUTH2,
+    AUTH_PASSWORD,
+    CREDENTIAL_METHODS,
     ENDPOINT_FIELDS,
     SECURITY_MODES,
     Mailbox,
+    OAuthCredential,
     OwnerPlan,
+    email_domain,
     guess_provider,
     validate_host,
     validate_one_line,
     validate_timezone,
 )
 
+# The columns of a `password` row: all required in a file without an auth_method column.
 REQUIRED_COLUMNS = (
     "email",
     *ENDPOINT_FIELDS["smtp"],
@@ -49,7 +70,16 @@ REQUIRED_COLUMNS = (
     "imap_password",
 )
 OPTIONAL_COLUMNS = ("warmup_enabled", "daily_max", "timezone")
+# Optional too, and it changes which of the others are required (read_header, parse_row).
+# Kept apart from OPTIONAL_COLUMNS, whose order files written from it rely on (benchmarks).
+METHOD_COLUMN = "auth_method"
 PASSWORD_COLUMNS = ("smtp_password", "imap_password")
+# What an operator's credentials row needs: the preset gives the rest.
+CREDENTIAL_ROW_COLUMNS = ("email",)
+# The mailbox `provider` and the OAuth preset of each credential method.
+_CREDENTIAL_PROVIDERS = {AUTH_GOOGLE_DELEGATED: "gmail", AUTH_MICROSOFT_APP: "outlook"}
+_CREDENTIAL_PRESETS = {AUTH_GOOGLE_DELEGATED: "google", AUTH_MICROSOFT_APP: "microsoft"}
+_IMPORTED_METHODS = (AUTH_PASSWORD, *CREDENTIAL_METHODS)
 
 BATCH_SIZE = 1000
 # Addresses per lookup query: a bounded IN list.
@@ -66,6 +96,7 @@ _FALSE = frozenset({"false", "0", "no"})
 UPDATE_FIELDS = (
     "email",
     "provider",
+    "auth_method",
     "smtp_host",
     "smtp_port",
     "smtp_security",
@@ -114,6 +145,7 @@ class MailboxRow:
 
     line: int
     email: str
+    auth_method: str
     smtp_host: str
     smtp_port: int
     smtp_security: str
@@ -206,7 +238,7 @@ def _max_length(column: str) -> int:
 def read_header(cells: list[str]) -> list[str]:
     """The column names of the header row, or ImportFileError naming every problem."""
     names = [cell.strip().lower() for cell in cells]
-    allowed = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
+    allowed = {*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, METHOD_COLUMN}
     problems = []
     unknown = [
         _show(name) if name else f"an unnamed column (column {position})"
@@ -215,7 +247,10 @@ def read_header(cells: list[str]) -> list[str]:
     ]
     if unknown:
         problems.append(f"unknown columns: {', '.join(unknown)}")
-    missing = [name for name in REQUIRED_COLUMNS if name not in names]
+    # With an auth_method column, each row's method says what it needs (parse_row);
+    # without one, every row is a `password` row.
+    required = CREDENTIAL_ROW_COLUMNS if METHOD_COLUMN in names else REQUIRED_COLUMNS
+    missing = [name for name in required if name not in names]
     if missing:
         problems.append(f"missing required columns: {', '.join(missing)}")
     repeated = sorted({name for name in names if name and names.count(name) > 1})
@@ -223,8 +258,10 @@ def read_header(cells: list[str]) -> list[str]:
         problems.append(f"columns given more than once: {', '.join(repeated)}")
     if problems:
         raise ImportFileError(
-            "; ".join(problems)
-            + f". Required: {', '.join(REQUIRED_COLUMNS)}; optional: {', '.join(OPTIONAL_COLUMNS)}."
+            "; ".join(problems) + f". Required: {', '.join(REQUIRED_COLUMNS)}; optional: "
+            f"{', '.join((METHOD_COLUMN, *OPTIONAL_COLUMNS))}. With an auth_method column, only "
+            "email is "
+            "required: google_delegated and microsoft_app rows need no server or password."
         )
     return names
 
@@ -323,6 +360,23 @@ def _timezone(raw: str | None, problems: list[str]) -> str | None:
     return value
 
 
+def _auth_method(raw: str | None, problems: list[str]) -> str:
+    value = (raw or "").strip().lower()
+    if not value:
+        return AUTH_PASSWORD
+    if value == AUTH_OAUTH2:
+        problems.append(
+            "auth_method: oauth2 mailboxes are connected by their owner's consent, not "
+            "imported: POST /api/mailboxes/connect/google/ or /api/mailboxes/connect/microsoft/"
+        )
+    elif value not in AUTH_METHODS:
+        problems.append(
+            f"auth_method: {_show(raw.strip() if raw else '')} is not one of "
+            f"{', '.join(_IMPORTED_METHODS)}"
+        )
+    return value
+
+
 def parse_row(line: int, cells: dict[str, str], limits: RowLimits) -> MailboxRow | Rejection:
     """Check one row with everything that needs no database; every problem of the row is
     reported at once, so a user fixes a line in one go."""
@@ -332,6 +386,15 @@ def parse_row(line: int, cells: dict[str, str], limits: RowLimits) -> MailboxRow
         problems.append("email: required")
     elif not _fits("email", email, validate_email):
         problems.append(f"email: {_show(email)} is not a valid email address")
+    method = _auth_method(cells.get(METHOD_COLUMN), problems)
+    if method in CREDENTIAL_METHODS:
+        return _credential_row(line, email, method, cells, limits, problems)
+    if method != AUTH_PASSWORD:
+        return Rejection(line, "; ".join(problems))
+    absent = [column for column in REQUIRED_COLUMNS if column not in cells]
+    if absent:
+        problems.append(f"a password row needs the columns {', '.join(absent)}")
+        return Rejection(line, "; ".join(problems))
     smtp_host = _host("smtp_host", cells["smtp_host"], problems)
     smtp_port = _port("smtp_port", cells["smtp_port"], problems)
     smtp_security = _security("smtp_security", cells["smtp_security"], problems)
@@ -350,6 +413,7 @@ def parse_row(line: int, cells: dict[str, str], limits: RowLimits) -> MailboxRow
     return MailboxRow(
         line=line,
         email=email,
+        auth_method=AUTH_PASSWORD,
         smtp_host=smtp_host,
         smtp_port=smtp_port,
         smtp_security=smtp_security,
@@ -361,6 +425,58 @@ def parse_row(line: int, cells: dict[str, str], limits: RowLimits) -> MailboxRow
         imap_security=imap_security,
         imap_username=imap_username,
         imap_password=cells["imap_password"],
+        warmup_enabled=warmup_enabled,
+        daily_max=daily_max,
+        timezone=tz,
+    )
+
+
+def _credential_row(
+    line: int,
+    email: str,
+    method: str,
+    cells: dict[str, str],
+    limits: RowLimits,
+    problems: list[str],
+) -> MailboxRow | Rejection:
+    """A row of a mailbox that logs in with an operator's credentials: its servers and
+    logins are the provider's, and it keeps no password, so those cells stay blank (a
+    value there would be ignored, or worse, a password stored for nothing)."""
+    given = [
+        column
+        for column in (*ENDPOINT_FIELDS["smtp"], *ENDPOINT_FIELDS["imap"], *PASSWORD_COLUMNS)
+        if (cells.get(column) or "").strip()
+    ]
+    if given:
+        # Never the values: a password may be among them.
+        problems.append(
+            f"{', '.join(given)}: must be blank for {method} (the provider's servers are "
+            "used, with no password)"
+        )
+    warmup_enabled = _warmup_enabled(cells.get("warmup_enabled"), problems)
+    daily_max = _daily_max(cells.get("daily_max"), limits, problems)
+    tz = _timezone(cells.get("timezone"), problems)
+    if problems:
+        return Rejection(line, "; ".join(problems))
+    preset = settings.WARMUP.oauth.presets[_CREDENTIAL_PRESETS[method]]
+    (smtp_host, smtp_port, smtp_security), (imap_host, imap_port, imap_security) = (
+        preset.smtp,
+        preset.imap,
+    )
+    return MailboxRow(
+        line=line,
+        email=email,
+        auth_method=method,
+        smtp_host=smtp_host,
+        smtp_port=smtp_port,
+        smtp_security=smtp_security,
+        smtp_username=email,
+        smtp_password="",
+        imap_host=imap_host,
+        imap_port=imap_port,
+        imap_security=imap_security,
+        imap_username=email,
+        imap_password="",
         warmup_enabled=warmup_enabled,
         daily_max=daily_max,
         timezone=tz,
@@ -451,8 +567,25 @@ def _existing_by_email(emails: list[str]) -> dict[str, list[Mailbox]]:
     return found
 
 
+def _served_domains() -> dict[str, frozenset[str]]:
+    """{credential kind: the domains its enabled credentials serve}, in one query."""
+    served: dict[str, set[str]] = {kind: set() for kind in CREDENTIAL_METHODS}
+    for kind, domains in OAuthCredential.objects.filter(enabled=True).values_list(
+        "kind", "domains"
+    ):
+        served.setdefault(kind, set()).update(d.lower() for d in domains.split())
+    return {kind: frozenset(domains) for kind, domains in served.items()}
+
+
 def _apply_row(box: Mailbox, row: MailboxRow) -> None:
     box.email = row.email
+    box.auth_method = row.auth_method
+    if row.auth_method in CREDENTIAL_METHODS:
+        box.provider = _CREDENTIAL_PROVIDERS[row.auth_method]
+        box.apply_preset()
+        box.smtp_secret = box.imap_secret = ""  # a token mailbox keeps no password
+        _apply_options(box, row)
+        return
     box.provider = guess_provider(row.email, row.smtp_host)
     box.smtp_host, box.smtp_port = row.smtp_host, row.smtp_port
     box.smtp_security, box.smtp_username = row.smtp_security, row.smtp_username
@@ -463,6 +596,10 @@ def _apply_row(box: Mailbox, row: MailboxRow) -> None:
         box.smtp_password = row.smtp_password
     if row.imap_password:
         box.imap_password = row.imap_password
+    _apply_options(box, row)
+
+
+def _apply_options(box: Mailbox, row: MailboxRow) -> None:
     if row.warmup_enabled is not None:
         box.warmup_enabled = row.warmup_enabled
     if row.daily_max is not None:
@@ -485,9 +622,19 @@ def _decide(
     to_create: list[Mailbox] = []
     to_update: list[Mailbox] = []
     free_places = max(0, plan.max_mailboxes - owned)
+    served = _served_domains()
     for row in rows:
         matches = existing.get(row.email, [])
-        if len(matches) > 1:
+        domain = email_domain(row.email)
+        if row.auth_method in CREDENTIAL_METHODS and domain not in served[row.auth_method]:
+            report.rejections.append(
+                Rejection(
+                    row.line,
+                    f"auth_method: no enabled {row.auth_method} OAuth credentials serve "
+                    f"{domain} (add them in the admin: OAuth credentials)",
+                )
+            )
+        elif len(matches) > 1:
             report.rejections.append(
                 Rejection(
                     row.line,
@@ -497,15 +644,39 @@ def _decide(
             )
         elif matches and matches[0].owner_id != owner.pk:
             report.rejections.append(Rejection(row.line, "belongs to another owner"))
+        elif (
+            matches
+            and row.auth_method == AUTH_PASSWORD
+            and (
+                missing := [
+                    c
+                    for c in PASSWORD_COLUMNS
+                    if not getattr(row, c)
+                    and (
+                        matches[0].uses_token
+                        or not getattr(matches[0], c.replace("password", "secret"))
+                    )
+                ]
+            )
+        ):
+            # A mailbox that logged in with a token (or has no password stored) has none
+            # to keep.
+            report.rejections.append(
+                Rejection(row.line, f"{', '.join(missing)}: required: no password is stored")
+            )
         elif matches:
             box = matches[0]
             _apply_row(box, row)
-            if moved := box.moved_without_password():
+            # A token mailbox keeps no password, so none can go elsewhere (and its servers
+            # are the preset, as Mailbox.clean checks with token_problems).
+            if not box.uses_token and (moved := box.moved_without_password()):
                 reason = "; ".join(f"{name}: {message}" for name, message in moved.items())
                 report.rejections.append(Rejection(row.line, reason.rstrip(".")))
             else:
                 to_update.append(box)
-        elif missing := [c for c in PASSWORD_COLUMNS if not getattr(row, c)]:
+        elif row.auth_method == AUTH_PASSWORD and (
+            missing := [c for c in PASSWORD_COLUMNS if not getattr(row, c)]
+        ):
             report.rejections.append(
                 Rejection(row.line, f"{', '.join(missing)}: required when creating a mailbox")
             )

@@ -50,6 +50,7 @@ def mailbox_form(owner: Any, **overrides: Any) -> dict[str, Any]:
         "email": "new.box@example.test",
         "display_name": "",
         "provider": "other",
+        "auth_method": "password",
         "smtp_host": "smtp.example.test",
         "smtp_port": 587,
         "smtp_security": "starttls",

@@ -13,8 +13,10 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts import crypto
 from accounts.importing import (
     BATCH_SIZE,
+    METHOD_COLUMN,
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
     MailboxRow,
@@ -22,10 +24,10 @@ from accounts.importing import (
     RowLimits,
     parse_row,
 )
-from accounts.models import Mailbox, OwnerPlan
+from accounts.models import Mailbox, OAuthCredential, OwnerPlan
 
 HEADER = list(REQUIRED_COLUMNS)
-FULL_HEADER = HEADER + list(OPTIONAL_COLUMNS)
+FULL_HEADER = [*HEADER, *OPTIONAL_COLUMNS, METHOD_COLUMN]
 
 
 def row(email: str, /, **overrides: str) -> dict[str, str]:
@@ -631,3 +633,215 @@ def test_a_new_imap_password_lifts_the_engagement_pause_a_blank_one_keeps_it(
     kept.refresh_from_db()
     assert given.engagement_paused_reason == ""
     assert kept.engagement_paused_reason == "IMAP login refused: bad password"
+
+
+# --- auth_method: mailboxes that log in with an operator's credentials --------------------
+
+GOOGLE_PRESET = ("smtp.gmail.com", 465, "ssl", "imap.gmail.com", 993, "ssl")
+
+
+def endpoints(box: Mailbox) -> tuple[Any, ...]:
+    return (
+        box.smtp_host,
+        box.smtp_port,
+        box.smtp_security,
+        box.imap_host,
+        box.imap_port,
+        box.imap_security,
+    )
+
+
+@pytest.fixture
+def credentials(db: Any) -> None:
+    OAuthCredential.objects.create(
+        name="acme google",
+        kind="google_delegated",
+        domains="acme.test\nacme-sales.test",
+        secret=crypto.encrypt("service-account-json"),
+    )
+    OAuthCredential.objects.create(
+        name="contoso app",
+        kind="microsoft_app",
+        client_id="app",
+        tenant="contoso.test",
+        domains="contoso.test",
+        secret=crypto.encrypt("client-secret"),
+    )
+    OAuthCredential.objects.create(
+        name="old google", kind="google_delegated", domains="retired.test", enabled=False
+    )
+
+
+def write_text(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "mailboxes.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_credential_rows_need_only_an_email(
+    db: Any, owner: Any, credentials: None, tmp_path: Path, settings: Any
+) -> None:
+    path = write_text(
+        tmp_path,
+        "email,auth_method\nAnn@Acme.test,google_delegated\nbob@contoso.test,Microsoft_App\n",
+    )
+    result = run(path, owner)
+
+    assert result.error is None, result.everything
+    assert result.out.strip() == "2 created, 0 updated, 0 rejected (of 2 rows)"
+    ann = Mailbox.objects.get(email="ann@acme.test")
+    assert (ann.auth_method, ann.provider) == ("google_delegated", "gmail")
+    assert endpoints(ann) == GOOGLE_PRESET
+    assert (ann.smtp_username, ann.imap_username) == ("ann@acme.test", "ann@acme.test")
+    assert (ann.smtp_secret, ann.imap_secret) == ("", "")
+    assert ann.token_problems() == {}
+    bob = Mailbox.objects.get(email="bob@contoso.test")
+    assert (bob.auth_method, bob.provider) == ("microsoft_app", "outlook")
+    microsoft = settings.WARMUP.oauth.presets["microsoft"]
+    assert endpoints(bob) == (*microsoft.smtp, *microsoft.imap)
+    assert bob.token_problems() == {}
+
+
+def test_credential_rows_take_the_optional_columns(
+    db: Any, owner: Any, credentials: None, tmp_path: Path
+) -> None:
+    path = write_text(
+        tmp_path,
+        "email,auth_method,warmup_enabled,daily_max,timezone\n"
+        "ann@acme.test,google_delegated,no,60,Europe/Paris\n",
+    )
+    assert run(path, owner).error is None
+    ann = Mailbox.objects.get()
+    assert (ann.warmup_enabled, ann.daily_max, ann.timezone) == (False, 60, "Europe/Paris")
+
+
+@pytest.mark.parametrize(
+    ("cells", "reason"),
+    [
+        (
+            "cat@elsewhere.test,google_delegated",
+            "auth_method: no enabled google_delegated OAuth credentials serve elsewhere.test",
+        ),
+        (
+            "cat@retired.test,google_delegated",  # its credentials are disabled
+            "auth_method: no enabled google_delegated OAuth credentials serve retired.test",
+        ),
+        (
+            "cat@acme.test,microsoft_app",  # served, but by Google credentials
+            "auth_method: no enabled microsoft_app OAuth credentials serve acme.test",
+        ),
+        ("cat@gmail.com,oauth2", "POST /api/mailboxes/connect/google/"),
+        (
+            "cat@acme.test,kerberos",
+            "auth_method: 'kerberos' is not one of password, google_delegated, microsoft_app",
+        ),
+        (
+            "cat@acme.test,password",
+            "a password row needs the columns smtp_host, smtp_port",
+        ),
+        ("cat@acme.test,", "a password row needs the columns"),  # blank means password
+    ],
+)
+def test_bad_credential_rows_are_rejected(
+    db: Any, owner: Any, credentials: None, tmp_path: Path, cells: str, reason: str
+) -> None:
+    path = write_text(tmp_path, f"email,auth_method\n{cells}\nann@acme.test,google_delegated\n")
+    result = run(path, owner)
+
+    assert "line 2: " in result.err and reason in result.err, result.everything
+    assert result.out.strip() == "1 created, 0 updated, 1 rejected (of 2 rows)"
+    assert list(Mailbox.objects.values_list("email", flat=True)) == ["ann@acme.test"]
+
+
+def test_credential_rows_keep_servers_and_passwords_blank(
+    db: Any, owner: Any, credentials: None, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path,
+        [
+            row("ann@acme.test", auth_method="google_delegated"),  # hosts and passwords given
+            row(
+                "bob@acme.test",
+                auth_method="google_delegated",
+                **dict.fromkeys(REQUIRED_COLUMNS[1:], ""),
+            ),
+            row("carl@mail.test"),  # a password row in the same file
+        ],
+        header=FULL_HEADER,
+    )
+    result = run(path, owner)
+
+    assert "line 2: smtp_host, smtp_port, smtp_security, imap_host" in result.err
+    assert "must be blank for google_delegated" in result.err
+    assert "pw-of" not in result.everything  # the passwords are named, never quoted
+    assert result.out.strip() == "2 created, 0 updated, 1 rejected (of 3 rows)"
+    assert Mailbox.objects.get(email="bob@acme.test").auth_method == "google_delegated"
+    assert Mailbox.objects.get(email="carl@mail.test").smtp_password == "smtp-pw-of-carl@mail.test"
+
+
+def test_header_with_auth_method_still_refuses_unknown_columns(
+    db: Any, owner: Any, tmp_path: Path
+) -> None:
+    path = write_text(tmp_path, "email,auth_method,colour\nann@acme.test,google_delegated,red\n")
+    result = run(path, owner)
+    assert result.error is not None and "unknown columns: 'colour'" in result.error
+    assert not Mailbox.objects.exists()
+
+
+def test_header_with_auth_method_still_needs_email(db: Any, owner: Any, tmp_path: Path) -> None:
+    path = write_text(tmp_path, "auth_method,timezone\ngoogle_delegated,UTC\n")
+    result = run(path, owner)
+    assert result.error is not None and "missing required columns: email" in result.error
+
+
+def test_a_password_mailbox_moved_to_delegation_loses_its_passwords(
+    db: Any, owner: Any, credentials: None, make_mailbox: Any, tmp_path: Path
+) -> None:
+    box = make_mailbox(email="ann@acme.test", daily_max=45)
+    path = write_text(tmp_path, "email,auth_method\nann@acme.test,google_delegated\n")
+
+    result = run(path, owner)
+
+    assert result.out.strip() == "0 created, 1 updated, 0 rejected (of 1 rows)"
+    box.refresh_from_db()
+    assert box.auth_method == "google_delegated"
+    assert endpoints(box) == GOOGLE_PRESET
+    assert (box.smtp_secret, box.imap_secret, box.daily_max) == ("", "", 45)
+
+
+def test_a_token_mailbox_moved_to_passwords_needs_both(
+    db: Any, owner: Any, credentials: None, tmp_path: Path
+) -> None:
+    path = write_text(tmp_path, "email,auth_method\nann@acme.test,google_delegated\n")
+    assert run(path, owner).error is None
+    rows = [
+        row("ann@acme.test", smtp_password="", imap_password=""),
+        row("ann@acme.test", imap_password=""),
+    ]
+    for values in rows:
+        result = run(write_csv(tmp_path, [values]), owner)
+        assert "line 2: " in result.err and "required: no password is stored" in result.err
+        assert Mailbox.objects.get().auth_method == "google_delegated"
+
+    assert run(write_csv(tmp_path, [row("ann@acme.test")]), owner).error is None
+    box = Mailbox.objects.get()
+    assert (box.auth_method, box.smtp_host) == ("password", "smtp.mail.test")
+    assert box.imap_password == "imap-pw-of-ann@acme.test"
+
+
+def test_ten_thousand_delegated_addresses_import(
+    db: Any, owner: Any, credentials: None, tmp_path: Path
+) -> None:
+    OwnerPlan.objects.create(owner=owner, max_mailboxes=10_000)
+    lines = [f"user{i}@acme.test,google_delegated" for i in range(10_000)]
+    path = write_text(tmp_path, "email,auth_method\n" + "\n".join(lines) + "\n")
+
+    result = run(path, owner)
+
+    assert result.error is None, result.everything[-500:]
+    assert result.out.strip() == "10000 created, 0 updated, 0 rejected (of 10000 rows)"
+    boxes = Mailbox.objects.filter(owner=owner)
+    assert (
+        boxes.filter(auth_method="google_delegated", smtp_host="smtp.gmail.com").count() == 10_000
+    )
+    assert not boxes.exclude(smtp_secret="").exists()

@@ -7,9 +7,10 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 
 from accounts import crypto
-from accounts.models import Mailbox
+from accounts.models import ConnectState, Mailbox, MailboxToken, OAuthCredential
 
 OLD_KEY = Fernet.generate_key().decode()
 NEW_KEY = Fernet.generate_key().decode()
@@ -114,3 +115,107 @@ def test_secrets_stay_out_of_repr_str_and_logs(db, use_keys, make_mailbox, caplo
     box = make_mailbox(smtp_password="Leak-Me-Not-77")
     texts = [repr(box), str(box), repr(box.__dict__), caplog.text]
     assert not any("Leak-Me-Not-77" in text for text in texts)
+
+
+def make_token_rows(owner, make_mailbox, n: int) -> dict[str, object]:
+    """One mailbox with tokens, one Google credential and one connection under way, all
+    encrypted with the keys in use; returns the rows and their plaintexts."""
+    box = make_mailbox(
+        email=f"tok{n}@tokens.test", auth_method="oauth2", smtp_password="", imap_password=""
+    )
+    token = MailboxToken.objects.create(
+        mailbox=box,
+        refresh_secret=crypto.encrypt(f"Refresh-Plain-{n}"),
+        access_secret=crypto.encrypt(f"Access-Plain-{n}"),
+    )
+    credential = OAuthCredential.objects.create(
+        name=f"google {n}",
+        kind="google_delegated",
+        domains=f"tokens{n}.test",
+        secret=crypto.encrypt(f"Key-Plain-{n}"),
+        access_secret=crypto.encrypt(f"Cred-Access-Plain-{n}"),
+    )
+    state = ConnectState.objects.create(
+        key=f"state-key-{n}-" + "x" * 20,
+        owner=owner,
+        provider="google",
+        redirect_uri="https://warmup.test/oauth/google/callback",
+        verifier_secret=crypto.encrypt(f"Verifier-Plain-{n}"),
+        nonce="nonce",
+        created_at=timezone.now(),
+    )
+    return {"token": token, "credential": credential, "state": state}
+
+
+def plaintexts(rows: dict[str, object]) -> tuple[str, ...]:
+    token = MailboxToken.objects.get(pk=rows["token"].pk)
+    credential = OAuthCredential.objects.get(pk=rows["credential"].pk)
+    state = ConnectState.objects.get(pk=rows["state"].pk)
+    return (
+        crypto.decrypt(token.refresh_secret, what="t"),
+        crypto.decrypt(token.access_secret, what="t"),
+        credential.secret_value,
+        crypto.decrypt(credential.access_secret, what="t"),
+        crypto.decrypt(state.verifier_secret, what="t"),
+    )
+
+
+def test_rotation_moves_tokens_credentials_and_verifiers(db, use_keys, owner, make_mailbox, capsys):
+    use_keys(OLD_KEY)
+    made = [make_token_rows(owner, make_mailbox, n) for n in range(3)]
+    token_row = MailboxToken.objects.get(pk=made[0]["token"].pk)
+    generation = token_row.generation
+    use_keys(NEW_KEY, OLD_KEY)
+    call_command("rotate_secrets", batch_size=2)
+    out = capsys.readouterr().out
+    assert "re-encrypted 0 secrets of 3 mailboxes" in out
+    assert "re-encrypted 6 secrets of 3 mailbox tokens" in out
+    assert "re-encrypted 6 secrets of 3 OAuth credentials" in out
+    assert "re-encrypted 3 secrets of 3 connections" in out
+
+    use_keys(NEW_KEY)  # the old key can go now
+    for n, rows in enumerate(made):
+        assert plaintexts(rows) == (
+            f"Refresh-Plain-{n}",
+            f"Access-Plain-{n}",
+            f"Key-Plain-{n}",
+            f"Cred-Access-Plain-{n}",
+            f"Verifier-Plain-{n}",
+        )
+    # A refresh under way must still win its compare-and-save.
+    assert MailboxToken.objects.get(pk=token_row.pk).generation == generation
+
+
+def test_rotation_reports_undecryptable_tokens_by_id_only(
+    db, use_keys, owner, make_mailbox, capsys
+):
+    use_keys(OLD_KEY)
+    lost = make_token_rows(owner, make_mailbox, 1)
+    use_keys(NEW_KEY)
+    kept = make_token_rows(owner, make_mailbox, 2)
+    before = {
+        "token": MailboxToken.objects.get(pk=lost["token"].pk).refresh_secret,
+        "credential": OAuthCredential.objects.get(pk=lost["credential"].pk).secret,
+        "state": ConnectState.objects.get(pk=lost["state"].pk).verifier_secret,
+    }
+    with pytest.raises(CommandError) as error:
+        call_command("rotate_secrets")
+    message = str(error.value)
+    assert "1 mailbox tokens could not be decrypted" in message
+    assert "1 OAuth credentials could not be decrypted" in message
+    assert "1 connections could not be decrypted" in message
+    assert f"ids: {lost['credential'].pk}" in message
+    assert "mailboxes could not" not in message
+
+    assert MailboxToken.objects.get(pk=lost["token"].pk).refresh_secret == before["token"]
+    assert OAuthCredential.objects.get(pk=lost["credential"].pk).secret == before["credential"]
+    assert ConnectState.objects.get(pk=lost["state"].pk).verifier_secret == before["state"]
+    assert plaintexts(kept)[2] == "Key-Plain-2"
+    captured = capsys.readouterr()
+    everything = captured.out + captured.err + message
+    assert f"refresh token of mailbox {lost['token'].pk}" in captured.err
+    assert f"secret of OAuth credentials {lost['credential'].pk}" in captured.err
+    assert "state-key-1" not in everything  # the connection's key is cut short
+    assert "Plain-1" not in everything
+    for secret in before.values():
+        assert secret not in everything

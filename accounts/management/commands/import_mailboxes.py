@@ -2,11 +2,18 @@
 
 Columns: email, smtp_host, smtp_port, smtp_security, smtp_username, smtp_password,
 imap_host, imap_port, imap_security, imap_username, imap_password; optional:
-warmup_enabled, daily_max, timezone. Rows are matched by email (case-insensitive): an
-existing mailbox of the owner is updated, a new address is created. A blank username
-means the email; a blank password keeps the stored one (required for new mailboxes); a
-blank warmup_enabled means true; a blank daily_max or timezone keeps the stored value
-(new mailboxes get the defaults), and so does an optional column left out of the file.
+auth_method, warmup_enabled, daily_max, timezone. Rows are matched by email
+(case-insensitive): an existing mailbox of the owner is updated, a new address is created.
+A blank username means the email; a blank password keeps the stored one (required for new
+mailboxes); a blank warmup_enabled means true; a blank daily_max or timezone keeps the
+stored value (new mailboxes get the defaults), and so does an optional column left out of
+the file.
+
+auth_method is password (the default, blank included), google_delegated or microsoft_app.
+With an auth_method column only email is required: google_delegated and microsoft_app rows
+leave the server and password columns blank (or out of the file) and get their provider's
+servers; enabled OAuth credentials of that kind must serve the address's domain. oauth2
+mailboxes are connected by their owner's consent, not imported.
 
 Rejected rows are listed on stderr with their line number and change nothing; the other
 rows are imported. Exit status: 0 when every row was imported; 1 when any row was
