@@ -413,7 +413,12 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
                 "connect/",
                 self.admin_site.admin_view(self.connect_view),
                 name="accounts_mailbox_connect",
-            )
+            ),
+            path(
+                "connected/",
+                self.admin_site.admin_view(self.connected_view),
+                name="accounts_mailbox_connected",
+            ),
         ]
         return own + super().get_urls()  # before "<object_id>/", which would take it
 
@@ -431,6 +436,9 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
                         provider,
                         request.build_absolute_uri(callback),
                         timezone.now(),
+                        return_url=request.build_absolute_uri(
+                            reverse("admin:accounts_mailbox_connected")
+                        ),
                     )
                 except connect.ConnectRefused as exc:
                     self.message_user(request, f"Cannot connect: {exc.message}", messages.ERROR)
@@ -449,6 +457,23 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
             "media": self.media + form.media,
         }
         return TemplateResponse(request, "admin/accounts/mailbox/connect.html", context)
+
+    def connected_view(self, request: HttpRequest) -> HttpResponse:
+        """Where the callback sends the staff's browser back: the mailbox it connected,
+        or the list with what went wrong."""
+        mailbox = request.GET.get("mailbox", "")
+        if mailbox.isdigit() and self.get_queryset(request).filter(pk=int(mailbox)).exists():
+            self.message_user(request, "Connected.", messages.SUCCESS)
+            return HttpResponseRedirect(
+                reverse("admin:accounts_mailbox_change", args=[int(mailbox)])
+            )
+        error = request.GET.get("error", "")[:50] or "unknown"
+        self.message_user(
+            request,
+            f"The connection did not finish: {error} (README: Logging in with OAuth 2.0).",
+            messages.ERROR,
+        )
+        return HttpResponseRedirect(reverse("admin:accounts_mailbox_changelist"))
 
     @admin.display(description="Current SMTP password")
     def smtp_password_stored(self, obj: Mailbox) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core import signing
 from django.db import transaction
@@ -40,17 +40,27 @@ _SALT = "warmup.oauth.connect"
 
 @dataclass
 class ConnectRefused(Exception):
-    """`code` goes to the return URL (`?error=CODE`); `message` says what was wrong."""
+    """`code` goes to the return URL (`?error=CODE`); `message` says what was wrong;
+    `return_url` is the connection's own, once it is known."""
 
     code: str
     message: str
+    return_url: str = ""
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
 
 
-def start(owner: Any, provider: str, redirect_uri: str, now: dt.datetime) -> str:
-    """The provider's authorization URL for `owner` to connect a mailbox."""
+class Connected(NamedTuple):
+    mailbox: Mailbox
+    return_url: str  # the connection's own, or empty: WARMUP_OAUTH_RETURN_URL
+
+
+def start(
+    owner: Any, provider: str, redirect_uri: str, now: dt.datetime, *, return_url: str = ""
+) -> str:
+    """The provider's authorization URL for `owner` to connect a mailbox; the callback
+    will send the browser to `return_url` (default: WARMUP_OAUTH_RETURN_URL)."""
     if provider not in PROVIDERS:
         raise ConnectRefused("unknown_provider", f"{provider!r} is not google or microsoft.")
     verifier = secrets.token_urlsafe(64)
@@ -59,6 +69,7 @@ def start(owner: Any, provider: str, redirect_uri: str, now: dt.datetime) -> str
         owner=owner,
         provider=provider,
         redirect_uri=redirect_uri,
+        return_url=return_url,
         verifier_secret=crypto.encrypt(verifier),
         nonce=secrets.token_urlsafe(24),
         created_at=now,
@@ -77,16 +88,27 @@ def start(owner: Any, provider: str, redirect_uri: str, now: dt.datetime) -> str
         raise ConnectRefused("provider_unavailable", str(exc)) from None
 
 
-def finish(provider: str, query: dict[str, str], now: dt.datetime) -> Mailbox:
+def finish(provider: str, query: dict[str, str], now: dt.datetime) -> Connected:
     """The callback: the provider's answer in `query` (code and state, or error)."""
+    state = None
+    try:
+        state = _take_state(provider, query.get("state", ""), now) if query.get("state") else None
+        return Connected(_finish(provider, query, state, now), state.return_url if state else "")
+    except ConnectRefused as refused:
+        refused.return_url = state.return_url if state else refused.return_url
+        raise
+
+
+def _finish(
+    provider: str, query: dict[str, str], state: ConnectState | None, now: dt.datetime
+) -> Mailbox:
     if query.get("error"):
         raise ConnectRefused(
             "access_denied" if query["error"] == "access_denied" else "provider_error",
             f"{provider} answered {query['error'][:100]}",
         )
-    if not query.get("code") or not query.get("state"):
+    if not query.get("code") or state is None:
         raise ConnectRefused("invalid_request", "the callback lacks code or state.")
-    state = _take_state(provider, query["state"], now)
     verifier = crypto.decrypt(state.verifier_secret, what="PKCE verifier of a connection")
     try:
         grant = oauth.exchange_code(
@@ -128,9 +150,13 @@ def _take_state(provider: str, signed: str, now: dt.datetime) -> ConnectState:
             "bad_state", "the state names no connection started by that owner here."
         )
     if state.created_at <= now - CONNECT_TTL:
-        raise ConnectRefused("expired_state", "the connection was started too long ago.")
+        raise ConnectRefused(
+            "expired_state", "the connection was started too long ago.", state.return_url
+        )
     if not ConnectState.objects.filter(key=state.key, used_at__isnull=True).update(used_at=now):
-        raise ConnectRefused("used_state", "this connection was already finished.")
+        raise ConnectRefused(
+            "used_state", "this connection was already finished.", state.return_url
+        )
     return state
 
 

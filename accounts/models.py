@@ -818,6 +818,9 @@ class ConnectState(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     provider = models.CharField(max_length=20)
     redirect_uri = models.URLField(max_length=500)
+    # Where the callback sends the browser; empty: WARMUP_OAUTH_RETURN_URL (the admin's
+    # connections return to the admin).
+    return_url = models.CharField(max_length=500, blank=True)
     verifier_secret = models.TextField(editable=False)
     nonce = models.CharField(max_length=64)
     created_at = models.DateTimeField()

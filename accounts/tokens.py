@@ -120,10 +120,10 @@ def access_token(box: Mailbox, now: dt.datetime, *, rejected: str = "") -> str:
         )
     found = MailboxToken.objects.filter(pk=box.pk).first()
     if box.auth_method == AUTH_GOOGLE_DELEGATED:
-        credential = _credential(box)
         row = found or MailboxToken.objects.get_or_create(mailbox_id=box.pk)[0]
-        endpoint = f"credential {credential.pk}"
-        grant = lambda: _delegated_grant(credential, box.email, now)  # noqa: E731
+        endpoint = f"delegation of {box.domain}"
+        # The credentials are looked up only when a token must be got.
+        grant = lambda: _delegated_grant(_credential(box), box.email, now)  # noqa: E731
     elif box.auth_method == AUTH_OAUTH2:
         if found is None or not found.refresh_secret:
             _refused(box, "no refresh token is stored: connect the mailbox", now)

@@ -20,18 +20,22 @@ log = logging.getLogger("warmup.oauth")
 def callback(request: HttpRequest, provider: str) -> HttpResponse:
     query = {key: request.GET.get(key, "") for key in ("code", "state", "error")}
     try:
-        box = connect.finish(provider, query, timezone.now())
+        box, return_url = connect.finish(provider, query, timezone.now())
     except connect.ConnectRefused as exc:
         log.warning("connecting a %s mailbox refused: %s", provider, exc)
-        return _back({"error": exc.code}, {"error": exc.code, "detail": exc.message}, 400)
+        refused: dict[str, object] = {"error": exc.code, "detail": exc.message}
+        return _back(exc.return_url, {"error": exc.code}, refused, 400)
     log.info("mailbox %s (%s) connected by %s consent", box.pk, box.email, provider)
-    return _back({"mailbox": str(box.pk)}, {"mailbox": box.pk, "email": box.email}, 200)
+    done: dict[str, object] = {"mailbox": box.pk, "email": box.email}
+    return _back(return_url, {"mailbox": str(box.pk)}, done, 200)
 
 
-def _back(params: dict[str, str], body: dict[str, object], status: int) -> HttpResponse:
-    """To WARMUP_OAUTH_RETURN_URL with `params` added to its query, or, with none
-    configured, the outcome as JSON."""
-    url = settings.WARMUP.oauth.return_url
+def _back(
+    return_url: str, params: dict[str, str], body: dict[str, object], status: int
+) -> HttpResponse:
+    """To the connection's return URL, or WARMUP_OAUTH_RETURN_URL, with `params` added to
+    its query; with neither, the outcome as JSON."""
+    url = return_url or settings.WARMUP.oauth.return_url
     if not url:
         return JsonResponse(body, status=status)
     parts = urlsplit(url)

@@ -9,7 +9,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -523,3 +523,32 @@ def test_connect_needs_add_mailbox(
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
     assert not ConnectState.objects.exists()
+
+
+def test_a_connection_staff_started_comes_back_to_the_admin(
+    client: Client,
+    django_user_model: Any,
+    owner: Any,
+    consent_app: Any,
+    authorization_server: AuthorizationServer,
+) -> None:
+    address = "connected-by-staff@staff-connect.test"
+    authorization_server.add_user(address, "the-users-password-1")
+    client.force_login(staff(django_user_model, "operator2", "add_mailbox", "change_mailbox"))
+    to_provider = client.post(connect_url(), {"owner": owner.pk, "provider": "google"})
+    # The owner consents in their own browser at the provider; it lands on our callback.
+    browser = authorization_server.browser(address, "the-users-password-1")
+    callback = urlsplit(authorization_server.consent(browser, to_provider["Location"]))
+    back = client.get(callback.path, dict(parse_qsl(callback.query)))
+    assert back.status_code == 302
+    assert back["Location"].startswith(
+        "http://testserver" + reverse("admin:accounts_mailbox_connected") + "?mailbox="
+    )
+    landed = client.get(back["Location"], follow=True)
+    box = Mailbox.objects.get(email=address)
+    assert landed.redirect_chain[-1][0] == reverse("admin:accounts_mailbox_change", args=[box.pk])
+    assert "Connected." in [str(m) for m in landed.context["messages"]]
+    assert box.owner == owner and box.auth_method == "oauth2"
+    # The same answer again: refused, and the admin says why.
+    again = client.get(callback.path, dict(parse_qsl(callback.query)), follow=True)
+    assert any("used_state" in str(m) for m in again.context["messages"])

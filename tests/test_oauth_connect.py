@@ -98,7 +98,8 @@ def test_a_connection_creates_the_mailbox_and_its_replay_is_refused(
 ) -> None:
     address = new_address(provider)
     query = consent(provider, owner, address)
-    box = connect.finish("google", query, timezone.now())
+    box, return_url = connect.finish("google", query, timezone.now())
+    assert return_url == ""  # none of its own: WARMUP_OAUTH_RETURN_URL
     assert (box.owner, box.email, box.auth_method) == (owner, address, "oauth2")
     assert "already finished" in refused(query, "used_state")
 
@@ -119,7 +120,7 @@ def test_another_owners_state_and_a_forged_one_are_refused(
     with pytest.raises(connect.ConnectRefused, match="bad_state"):
         connect.finish("microsoft", query, timezone.now())
     # None of these spent the real state.
-    assert connect.finish("google", query, timezone.now()).owner == owner
+    assert connect.finish("google", query, timezone.now()).mailbox.owner == owner
 
 
 def test_an_expired_state_is_refused(
@@ -156,7 +157,7 @@ def test_an_address_another_owner_connected_is_refused(
     transactional_db: Any, provider: AuthorizationServer, owner: Any, django_user_model: Any
 ) -> None:
     address = new_address(provider)
-    first = connect.finish("google", consent(provider, owner, address), timezone.now())
+    first, _ = connect.finish("google", consent(provider, owner, address), timezone.now())
     other = django_user_model.objects.create_user("other-owner")
     assert "another owner" in refused(consent(provider, other, address), "address_taken")
     first.refresh_from_db()
