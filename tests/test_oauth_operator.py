@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
@@ -209,3 +211,39 @@ def test_a_mailbox_outside_every_credentials_domains_is_refused_by_the_api(
     )
     assert consent.status_code == 400 and "connect" in str(consent.json())
     assert Mailbox.objects.count() == 0
+
+
+def test_a_csv_of_delegated_addresses_sends_with_no_password(
+    transactional_db: Any,
+    owner: Any,
+    stack: dict[str, Any],
+    authorization_server: AuthorizationServer,
+    tmp_path: Any,
+) -> None:
+    """`email,auth_method` rows and nothing else: the mailboxes send over XOAUTH2."""
+    addresses = [f"csv{n}@delegated-e2e.test" for n in range(3)]
+    for address in addresses:
+        authorization_server.add_user(address, "the-users-own-password-1")
+    recipient = Mailbox(owner=owner, email=SHARED, auth_method="microsoft_app")
+    recipient.apply_preset()
+    recipient.save()
+    csv = tmp_path / "delegated.csv"
+    csv.write_text("email,auth_method\n" + "".join(f"{a},google_delegated\n" for a in addresses))
+    out = io.StringIO()
+    call_command("import_mailboxes", str(csv), owner=owner.get_username(), stdout=out)
+    assert Mailbox.objects.filter(auth_method="google_delegated").count() == 3, out.getvalue()
+    assert not Mailbox.objects.exclude(smtp_secret="").exists()
+    Mailbox.objects.update(window_start_hour=0, window_end_hour=24, start_volume=2)
+
+    now = timezone.now()
+    plan_cycle(now, floor=2, margin=dt.timedelta(minutes=15))
+    SendLog.objects.filter(sender__email__in=addresses).update(
+        scheduled_at=now - dt.timedelta(minutes=1)
+    )
+    SendLog.objects.filter(sender__email=SHARED).delete()
+    stats = engine_for(now).run_cycle(plan=False)
+
+    smtp = stack["smtp"]
+    assert stats.outcomes["sent"] == 6, stats.line()
+    assert sorted(m.login for m in smtp.received) == sorted(addresses * 2)
+    assert {t.mechanism for t in smtp.token_logins} == {"XOAUTH2"}
