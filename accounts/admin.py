@@ -35,7 +35,6 @@ from accounts import status as mailbox_status
 from accounts.models import (
     AUTH_GOOGLE_DELEGATED,
     AUTH_MICROSOFT_APP,
-    AUTH_OAUTH2,
     AUTH_PASSWORD,
     BULK_BATCH_SIZE,
     CREDENTIAL_METHODS,
@@ -85,8 +84,6 @@ def _password_field(label: str) -> forms.CharField:
     )
 
 
-# The mailbox `provider` (pairing across providers) of each operator-credential method.
-_CREDENTIAL_PROVIDERS = {AUTH_GOOGLE_DELEGATED: "gmail", AUTH_MICROSOFT_APP: "outlook"}
 _ENDPOINT_NAMES = (*ENDPOINT_FIELDS["smtp"], *ENDPOINT_FIELDS["imap"])
 
 
@@ -166,37 +163,24 @@ class MailboxAdminForm(forms.ModelForm):
         return cleaned
 
     def _clean_token_login(self, cleaned: dict[str, Any], method: str) -> None:
-        stored = self.instance
-        changed = stored._state.adding or method != stored.auth_method
-        if method == AUTH_OAUTH2 and changed:
-            self.add_error(
-                "auth_method",
-                "an OAuth 2.0 consent is given by the owner: use Connect Google / Connect "
-                "Microsoft on the mailbox list.",
-            )
-            return
-        if method in CREDENTIAL_METHODS:
-            cleaned["provider"] = _CREDENTIAL_PROVIDERS[method]
-            email = cleaned.get("email") or ""
-            if changed and email and "@" in email:
-                domain = email.rsplit("@", 1)[1].lower()
-                if OAuthCredential.serving(method, domain) is None:
-                    self.add_error(
-                        "auth_method",
-                        f"no enabled OAuth credentials of kind {method} serve {domain}: "
-                        "add them first (OAuth credentials).",
-                    )
+        """A token mailbox takes no password; its servers are its provider's, filled in
+        where left blank (Mailbox.clean refuses others, oauth2 set by hand, and a domain
+        no credentials serve)."""
         for name in PASSWORD_FIELDS:
             if cleaned.get(name):
                 self.add_error(name, "a mailbox that logs in with a token keeps no password.")
         preset = Mailbox(
             email=(cleaned.get("email") or "").strip().lower(),
             auth_method=method,
-            provider=cleaned.get("provider") or stored.provider,
+            provider=cleaned.get("provider") or self.instance.provider,
         )
-        if preset.oauth_provider is None:
+        if method in CREDENTIAL_METHODS:
+            preset.log_in_by_token(method)
+            cleaned["provider"] = preset.provider
+        elif preset.oauth_provider is None:
             return  # Mailbox.token_problems names the provider
-        preset.apply_preset()
+        else:
+            preset.apply_preset()
         for name in _ENDPOINT_NAMES:
             if cleaned.get(name) in (None, ""):
                 cleaned[name] = getattr(preset, name)

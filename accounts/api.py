@@ -27,8 +27,6 @@ from accounts import connect
 from accounts.connection import ConnectionTestsBusy, HostsRefused, try_logins
 from accounts.models import (
     ALL_WEEKDAYS,
-    AUTH_GOOGLE_DELEGATED,
-    AUTH_OAUTH2,
     AUTH_PASSWORD,
     CREDENTIAL_METHODS,
     ENDPOINT_FIELDS,
@@ -36,9 +34,7 @@ from accounts.models import (
     Actor,
     Mailbox,
     MailboxToken,
-    OAuthCredential,
     OwnerPlan,
-    email_domain,
     guess_provider,
     validate_one_line,
     validate_timezone,
@@ -177,9 +173,9 @@ class MailboxSerializer(serializers.ModelSerializer):
         return data
 
     def _logins(self, data: dict[str, Any]) -> dict[str, Any]:
-        """The login method's rules: a password mailbox names its servers; a token
-        mailbox's are its provider's (filled in when not given, refused when others), it
-        takes no password, and `oauth2` comes only from the owner's consent."""
+        """The login method's part: a password mailbox names its servers; a token
+        mailbox's are its provider's, filled in when not given (Mailbox.clean refuses
+        others, oauth2 set by hand, and a domain no credentials serve), with no password."""
         current = self.instance
         method = data.get("auth_method", current.auth_method if current else AUTH_PASSWORD)
         if method == AUTH_PASSWORD:
@@ -190,25 +186,15 @@ class MailboxSerializer(serializers.ModelSerializer):
         for name in ("smtp_password", "imap_password"):
             if data.get(name):
                 raise bad_request(f"a mailbox that logs in by {method} takes no password.", name)
-        if method == AUTH_OAUTH2 and (current is None or current.auth_method != AUTH_OAUTH2):
-            raise bad_request(
-                "an oauth2 mailbox is connected by its owner's consent: "
-                "POST /api/mailboxes/connect/{google|microsoft}/.",
-                "auth_method",
-            )
-        email = data.get("email", current.email if current else "")
-        if method in CREDENTIAL_METHODS:
-            data["provider"] = "gmail" if method == AUTH_GOOGLE_DELEGATED else "outlook"
-            if OAuthCredential.serving(method, email_domain(email)) is None:
-                raise bad_request(
-                    f"no enabled {method} credentials serve {email_domain(email)}: "
-                    "staff add them in the admin (OAuth credentials).",
-                    "auth_method",
-                )
         preset = copy.copy(current) if current is not None else Mailbox()
-        preset.email, preset.auth_method = email, method
+        preset.email = data.get("email", preset.email)
         preset.provider = data.get("provider", preset.provider)
-        preset.apply_preset()
+        if method in CREDENTIAL_METHODS:
+            preset.log_in_by_token(method)
+            data["provider"] = preset.provider
+        else:
+            preset.auth_method = method
+            preset.apply_preset()
         given = self.initial_data if isinstance(self.initial_data, dict) else {}
         for names in ENDPOINT_FIELDS.values():
             for name in names:

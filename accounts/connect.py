@@ -32,8 +32,6 @@ from accounts.models import (
 )
 
 PROVIDERS = ("google", "microsoft")
-# The mailbox's `provider` (pairing across providers) for each OAuth provider.
-MAILBOX_PROVIDER = {"google": "gmail", "microsoft": "outlook"}
 CONNECT_TTL = dt.timedelta(minutes=10)
 _SALT = "warmup.oauth.connect"
 
@@ -176,10 +174,7 @@ def _connect(
                     "plan_limit", f"your plan allows {plan.max_mailboxes} mailboxes."
                 )
             box = Mailbox(owner=owner, email=identity.email)
-        box.provider = MAILBOX_PROVIDER[provider]
-        box.auth_method = AUTH_OAUTH2
-        box.smtp_secret = box.imap_secret = ""  # a token mailbox keeps no password
-        box.apply_preset()
+        box.log_in_by_token(AUTH_OAUTH2, provider)
         if box._state.adding:
             box.save()
         else:

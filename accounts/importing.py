@@ -43,9 +43,7 @@ from django.db.models import CharField
 from django.db.models.functions import Lower
 
 from accounts.models import (
-    AUTH_GOOGLE_DELEGATED,
     AUTH_METHODS,
-    AUTH_MICROSOFT_APP,
     AUTH_OAUTH2,
     AUTH_PASSWORD,
     CREDENTIAL_METHODS,
@@ -76,9 +74,6 @@ METHOD_COLUMN = "auth_method"
 PASSWORD_COLUMNS = ("smtp_password", "imap_password")
 # What an operator's credentials row needs: the preset gives the rest.
 CREDENTIAL_ROW_COLUMNS = ("email",)
-# The mailbox `provider` and the OAuth preset of each credential method.
-_CREDENTIAL_PROVIDERS = {AUTH_GOOGLE_DELEGATED: "gmail", AUTH_MICROSOFT_APP: "outlook"}
-_CREDENTIAL_PRESETS = {AUTH_GOOGLE_DELEGATED: "google", AUTH_MICROSOFT_APP: "microsoft"}
 _IMPORTED_METHODS = (AUTH_PASSWORD, *CREDENTIAL_METHODS)
 
 BATCH_SIZE = 1000
@@ -458,23 +453,20 @@ def _credential_row(
     tz = _timezone(cells.get("timezone"), problems)
     if problems:
         return Rejection(line, "; ".join(problems))
-    preset = settings.WARMUP.oauth.presets[_CREDENTIAL_PRESETS[method]]
-    (smtp_host, smtp_port, smtp_security), (imap_host, imap_port, imap_security) = (
-        preset.smtp,
-        preset.imap,
-    )
+    preset = Mailbox(email=email)
+    preset.log_in_by_token(method)
     return MailboxRow(
         line=line,
         email=email,
         auth_method=method,
-        smtp_host=smtp_host,
-        smtp_port=smtp_port,
-        smtp_security=smtp_security,
+        smtp_host=preset.smtp_host,
+        smtp_port=preset.smtp_port,
+        smtp_security=preset.smtp_security,
         smtp_username=email,
         smtp_password="",
-        imap_host=imap_host,
-        imap_port=imap_port,
-        imap_security=imap_security,
+        imap_host=preset.imap_host,
+        imap_port=preset.imap_port,
+        imap_security=preset.imap_security,
         imap_username=email,
         imap_password="",
         warmup_enabled=warmup_enabled,
@@ -581,9 +573,7 @@ def _apply_row(box: Mailbox, row: MailboxRow) -> None:
     box.email = row.email
     box.auth_method = row.auth_method
     if row.auth_method in CREDENTIAL_METHODS:
-        box.provider = _CREDENTIAL_PROVIDERS[row.auth_method]
-        box.apply_preset()
-        box.smtp_secret = box.imap_secret = ""  # a token mailbox keeps no password
+        box.log_in_by_token(row.auth_method)
         _apply_options(box, row)
         return
     box.provider = guess_provider(row.email, row.smtp_host)

@@ -73,6 +73,8 @@ TOKEN_METHODS = (AUTH_OAUTH2, AUTH_GOOGLE_DELEGATED, AUTH_MICROSOFT_APP)
 CREDENTIAL_METHODS = (AUTH_GOOGLE_DELEGATED, AUTH_MICROSOFT_APP)
 # The OAuth provider of each token method; `oauth2` takes it from the mailbox's provider.
 TOKEN_PROVIDERS = {"gmail": "google", "outlook": "microsoft"}
+# ... and the mailbox's `provider` (pairing across providers) of each OAuth provider.
+MAILBOX_PROVIDERS = {oauth: mailbox for mailbox, oauth in TOKEN_PROVIDERS.items()}
 _METHOD_PROVIDERS = {AUTH_GOOGLE_DELEGATED: "google", AUTH_MICROSOFT_APP: "microsoft"}
 # The status reason that says the owner must connect the mailbox again (a refused refresh).
 RECONNECT_NEEDED = "reconnect needed"
@@ -462,9 +464,14 @@ class Mailbox(models.Model):
         box._remember_endpoints()
         return box
 
+    # How it logged in as loaded (or last saved): token_problems() refuses oauth2 set by
+    # hand. Nothing for a new mailbox.
+    _stored_auth_method: str = ""
+
     def _remember_endpoints(self) -> None:
         # Loaded fields only: reading a deferred one (.only() in the admin actions) would
         # cost a query per row.
+        self._stored_auth_method = self.__dict__.get("auth_method", "")
         self._stored_endpoints = {
             name: self.__dict__[name]
             for names in ENDPOINT_FIELDS.values()
@@ -544,6 +551,15 @@ class Mailbox(models.Model):
             return TOKEN_PROVIDERS.get(self.provider)
         return _METHOD_PROVIDERS.get(self.auth_method)
 
+    def log_in_by_token(self, method: str, oauth_provider: str | None = None) -> None:
+        """From now on this mailbox logs in by `method` (one of TOKEN_METHODS): at its
+        OAuth provider (`oauth_provider` for oauth2, "google" or "microsoft"; the
+        method's own otherwise), on that provider's servers, with no password."""
+        self.auth_method = method
+        self.provider = MAILBOX_PROVIDERS[oauth_provider or _METHOD_PROVIDERS[method]]
+        self.smtp_secret = self.imap_secret = ""
+        self.apply_preset()
+
     def apply_preset(self) -> None:
         """The provider's servers and the address as the login, for a token mailbox."""
         provider = self.oauth_provider
@@ -555,23 +571,39 @@ class Mailbox(models.Model):
         self.smtp_username = self.imap_username = self.email
 
     def token_problems(self) -> dict[str, str]:
-        """{field: message} for a token mailbox that would log in elsewhere than its
-        provider's servers, or as another user: a bearer token sent to another host is a
-        stolen token, so its hosts are the preset's and nothing else."""
+        """{field: message} for a token mailbox that cannot log in as it stands: set to
+        oauth2 by hand (a consent is the owner's: accounts.connect), set to a credential
+        method for a domain no enabled credentials serve, or another host or login than
+        its provider's (a bearer token sent to another host is a stolen token)."""
         if not self.uses_token:
             return {}
-        provider = self.oauth_provider
-        if provider is None:
+        # A method it cannot take: that alone is the answer (its servers are moot).
+        switched = self.auth_method != self._stored_auth_method
+        if self.auth_method == AUTH_OAUTH2 and switched:
+            return {
+                "auth_method": "an OAuth 2.0 mailbox is connected by its owner's consent: "
+                "POST /api/mailboxes/connect/{google|microsoft}/, or Connect Google / "
+                "Connect Microsoft in the admin."
+            }
+        if switched and OAuthCredential.serving(self.auth_method, self.domain) is None:
+            return {
+                "auth_method": f"no enabled {self.auth_method} credentials serve "
+                f"{self.domain}: staff add them in the admin (OAuth credentials)."
+            }
+        if self.oauth_provider is None:
             return {"provider": "OAuth 2.0 logins are for Google (gmail) and Microsoft (outlook)."}
+        problems: dict[str, str] = {}
         expected = copy.copy(self)
         expected.apply_preset()
-        return {
-            name: f"a mailbox that logs in with a token keeps its provider's servers "
-            f"({getattr(expected, name)}): a token sent to another host is a stolen token."
-            for names in ENDPOINT_FIELDS.values()
-            for name in names
-            if getattr(self, name) != getattr(expected, name)
-        }
+        for names in ENDPOINT_FIELDS.values():
+            for name in names:
+                if getattr(self, name) != getattr(expected, name):
+                    problems[name] = (
+                        "a mailbox that logs in with a token keeps its provider's servers "
+                        f"({getattr(expected, name)}): a token sent to another host is a "
+                        "stolen token."
+                    )
+        return problems
 
     def clean(self) -> None:
         super().clean()
