@@ -31,6 +31,7 @@ from accounts.models import (
     CREDENTIAL_METHODS,
     ENDPOINT_FIELDS,
     ENGAGEMENT_FIELDS,
+    REPUTATION_FIELDS,
     Actor,
     Mailbox,
     MailboxToken,
@@ -122,11 +123,13 @@ class MailboxSerializer(serializers.ModelSerializer):
             "last_error",
             "last_error_at",
             *ENGAGEMENT_FIELDS,
+            *REPUTATION_FIELDS,
             "created_at",
             "updated_at",
         ]
         read_only_fields = [
             *ENGAGEMENT_FIELDS,
+            *REPUTATION_FIELDS,
             "status",
             "status_reason",
             "consecutive_failures",

@@ -28,8 +28,10 @@ ENGAGEMENT_FIELDS = (
     "engaged_at",
     "inbox_rate_7d",
     "reply_rate_7d",
+    "auth_pass_rate_7d",
     "deliverability_score",
     "spam_flagged",
+    "dmarc_flagged",
 )
 
 # The mailbox's state: changed only by the methods of Mailbox and MailboxQuerySet (pause,
@@ -45,7 +47,9 @@ SENDING_STATE_FIELDS = (
     "last_error",
     "last_error_at",
 )
-STATE_FIELDS = (*SENDING_STATE_FIELDS, *ENGAGEMENT_FIELDS)
+# What the reputation checks change (warmup.reputation): the ramp held while listed.
+REPUTATION_FIELDS = ("ramp_held_since",)
+STATE_FIELDS = (*SENDING_STATE_FIELDS, *ENGAGEMENT_FIELDS, *REPUTATION_FIELDS)
 
 # Hard failures in a row (5xx, unexpected errors) after which the engine puts a mailbox in
 # `error` instead of hammering its server: the circuit breaker.
@@ -78,6 +82,9 @@ MAILBOX_PROVIDERS = {oauth: mailbox for mailbox, oauth in TOKEN_PROVIDERS.items(
 _METHOD_PROVIDERS = {AUTH_GOOGLE_DELEGATED: "google", AUTH_MICROSOFT_APP: "microsoft"}
 # The status reason that says the owner must connect the mailbox again (a refused refresh).
 RECONNECT_NEEDED = "reconnect needed"
+# The status reason of a mailbox paused because its domain's SPF, DKIM or DMARC failed
+# past the grace period (warmup.reputation); it resumes by itself when they pass again.
+DNS_BROKEN = "domain setup broken"
 
 SECURITY_CHOICES = [("ssl", "SSL/TLS"), ("starttls", "STARTTLS"), ("none", "None")]
 SECURITY_MODES = tuple(value for value, _ in SECURITY_CHOICES)
@@ -375,6 +382,14 @@ class Mailbox(models.Model):
     reply_rate_7d = models.FloatField(null=True, blank=True)
     deliverability_score = models.IntegerField(null=True, blank=True)
     spam_flagged = models.BooleanField(default=False)
+    # Receivers' own verdicts (Authentication-Results) over 7 days: the share of this
+    # mailbox's mail that passed DMARC where they judged it, and whether it fails there
+    # although its DNS may look right.
+    auth_pass_rate_7d = models.FloatField(null=True, blank=True)
+    dmarc_flagged = models.BooleanField(default=False)
+    # Reputation (warmup.reputation): its server or domain is on a blacklist, so its
+    # ramp stays at this day's volume until delisted (no daily increase).
+    ramp_held_since = models.DateField(null=True, blank=True)
 
     consecutive_failures = models.IntegerField(default=0)
     last_error = models.TextField(blank=True)

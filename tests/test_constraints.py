@@ -15,6 +15,7 @@ from warmup.models import (
     DailyStat,
     EngineState,
     RateWindow,
+    ReputationTarget,
     SendCount,
     SendLog,
     SendTotal,
@@ -40,6 +41,7 @@ BAD_VALUES: dict[str, dict[str, Any]] = {
     "mailboxes_auth_method_valid": {"auth_method": "oauth"},
     "oauth_credentials_kind_valid": {"kind": "oauth2"},
     "token_totals_total_gte_0": {"total": -1},
+    "reputation_targets_kind_valid": {"kind": "host"},
     "token_totals_name_valid": {"name": "refreshed"},
     "owner_plans_max_mailboxes_gte_0": {"max_mailboxes": -1},
     "owner_plans_max_daily_quota_gte_0": {"max_daily_quota": -1},
@@ -105,6 +107,8 @@ def good_row(name: str, mailbox: Mailbox) -> models.Model:
         return SendCount(minute=NOW, status="sent")
     if name.startswith("metric_snapshots_"):
         return MetricSnapshot(taken_at=timezone.now())
+    if name.startswith("reputation_targets_"):
+        return ReputationTarget(kind="domain", name="example.test")
     if name.startswith("token_totals_"):
         return TokenTotal(name="refreshes")
     if name.startswith("oauth_credentials_"):

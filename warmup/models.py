@@ -83,6 +83,14 @@ class SendLog(models.Model):
         max_length=5, choices=Placement.choices, default=Placement.NOT_SEEN, blank=True
     )
     placement_seen_at = models.DateTimeField(null=True, blank=True)
+    # The receiving server's own verdicts on this message (its Authentication-Results,
+    # read by engagement): pass, fail, none, softfail, … as it wrote them; empty until seen.
+    auth_spf = models.CharField(max_length=12, blank=True)
+    auth_dkim = models.CharField(max_length=12, blank=True)
+    auth_dmarc = models.CharField(max_length=12, blank=True)
+    auth_receiver = models.CharField(
+        max_length=255, blank=True, help_text="The authserv-id that gave the verdicts."
+    )
     # When the row last changed state (the seed's `timestamp`).
     timestamp = models.DateTimeField()
 
@@ -131,6 +139,8 @@ DAILY_COUNTERS = (
     "replied",
     "inbox",
     "spam",
+    "dmarc_pass",  # of this mailbox's mail seen by receivers that day, by their verdict
+    "dmarc_fail",
     "streak",
 )
 
@@ -152,6 +162,8 @@ class DailyStat(models.Model):
     replied = models.IntegerField(default=0)
     inbox = models.IntegerField(default=0)
     spam = models.IntegerField(default=0)
+    dmarc_pass = models.IntegerField(default=0)
+    dmarc_fail = models.IntegerField(default=0)
     quota_met = models.BooleanField(default=False)
     streak = models.IntegerField(default=0, help_text="Consecutive days at quota up to this one.")
 
@@ -284,3 +296,59 @@ class RateWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} @ {self.window_start:%Y-%m-%d %H:%M}: {self.used}"
+
+
+class Verdict(models.TextChoices):
+    """A check's outcome (the `check_domains --json` contract)."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    ERROR = "error"  # the check could not be made (timeout, SERVFAIL, a DNSBL refusing us)
+
+
+class ReputationTarget(models.Model):
+    """What the daily checks look at: a sending domain (MX, SPF, DKIM, DMARC, DNSBL) or an
+    SMTP server's address (PTR, DNSBL). `checks` holds the last result of each check as
+    {"mx": {"verdict": …, "detail": …, "checked_at": ISO time}, …}. The state the engine
+    acts on: since when an authentication record (SPF, DKIM, DMARC) has failed — the grace
+    period runs from there — and since when it is listed on a DNSBL."""
+
+    DOMAIN = "domain"
+    ADDRESS = "address"
+    KINDS = [(DOMAIN, "domain"), (ADDRESS, "server address")]
+
+    kind = models.CharField(max_length=10, choices=KINDS)
+    name = models.CharField(max_length=253, help_text="The domain, or the IP address.")
+    checks = models.JSONField(default=dict, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    failing_since = models.DateTimeField(
+        null=True, blank=True, help_text="SPF, DKIM or DMARC failing since (grace period)."
+    )
+    failing_reason = models.TextField(blank=True)
+    listed_since = models.DateTimeField(null=True, blank=True)
+    listed_on = models.TextField(blank=True, help_text="The blacklists that list it.")
+
+    class Meta:
+        db_table = "reputation_targets"
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "name"], name="reputation_targets_unique"),
+            models.CheckConstraint(
+                condition=Q(kind__in=("domain", "address")), name="reputation_targets_kind_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["failing_since"],
+                condition=Q(failing_since__isnull=False),
+                name="idx_reputation_failing",
+            ),
+            models.Index(
+                fields=["listed_since"],
+                condition=Q(listed_since__isnull=False),
+                name="idx_reputation_listed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"
