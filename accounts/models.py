@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import unicodedata
 import zoneinfo
 from collections.abc import Sequence
@@ -298,6 +299,46 @@ class MailboxQuerySet(models.QuerySet["Mailbox"]):
             status_reason=f"{RECONNECT_NEEDED}: {reason}"[:1000],
             status_changed_at=now,
         )
+
+    # Reputation (warmup.reputation), each one UPDATE: the engine's, not a person's.
+    def pause_for_dns(self, reason: str, now: datetime) -> int:
+        """These mailboxes' domain has failed SPF, DKIM or DMARC past the grace period:
+        they pause with the reason until it passes again (resume_after_dns). Only active
+        ones: a person's pause keeps its reason."""
+        return self.filter(status=mailbox_status.ACTIVE).update(
+            status=mailbox_status.PAUSED,
+            status_reason=f"{DNS_BROKEN}: {reason}"[:1000],
+            status_changed_at=now,
+        )
+
+    def resume_after_dns(self, now: datetime) -> int:
+        """Their domain passes again: those paused for it (and only for it) send again."""
+        return self.filter(
+            status=mailbox_status.PAUSED, status_reason__startswith=DNS_BROKEN
+        ).update(status=mailbox_status.ACTIVE, status_reason="", status_changed_at=now)
+
+    def hold_ramp(self, now: datetime) -> int:
+        """Listed on a blacklist: their ramp stays at this day's volume (the planner reads
+        ramp_held_since; the UTC date of `now`) until released."""
+        return self.filter(ramp_held_since__isnull=True).update(ramp_held_since=now.date())
+
+    def release_ramp(self, now: datetime) -> int:
+        """Delisted: the ramp goes on from where it was held, not from where it would be:
+        the start moves forward by the days held."""
+        released = list(
+            self.filter(ramp_held_since__isnull=False).only(
+                "pk", "warmup_started_on", "ramp_held_since"
+            )
+        )
+        for box in released:
+            assert box.ramp_held_since is not None
+            if box.warmup_started_on is not None:
+                box.warmup_started_on += max(now.date() - box.ramp_held_since, dt.timedelta(0))
+            box.ramp_held_since = None
+        Mailbox.objects.bulk_update(
+            released, ["warmup_started_on", "ramp_held_since"], batch_size=BULK_BATCH_SIZE
+        )
+        return len(released)
 
 
 def _audit_entry(box: Mailbox, update: dict[str, Any], by: Actor, now: datetime) -> AuditEvent:

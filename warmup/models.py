@@ -328,6 +328,9 @@ class ReputationTarget(models.Model):
     failing_reason = models.TextField(blank=True)
     listed_since = models.DateTimeField(null=True, blank=True)
     listed_on = models.TextField(blank=True, help_text="The blacklists that list it.")
+    hosts = models.JSONField(
+        default=list, blank=True, help_text="An address's: the SMTP host names that resolve to it."
+    )
 
     class Meta:
         db_table = "reputation_targets"

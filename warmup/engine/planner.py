@@ -40,6 +40,7 @@ _PLAN_FIELDS = (
     "window_end_hour",
     "window_weekdays",
     "warmup_started_on",
+    "ramp_held_since",
 )
 
 
@@ -116,13 +117,17 @@ def day_quota(box: dict[str, Any], floor: int) -> int:
     if not pacing.sends_on(day, box["window_weekdays"]):
         return 0
     started = box["warmup_started_on"] or day
+    # While its server or domain is listed (warmup.reputation) the ramp stays where it
+    # was on the day the listing was seen: no daily increase.
+    held = box.get("ramp_held_since")
+    ramp_day = min(day, held) if held else day
     return pacing.daily_quota(
         start_volume=box["start_volume"],
         daily_increase=box["daily_increase"],
         daily_max=box["daily_max"],
         plan_cap=box["plan_cap"],
         floor=floor,
-        day_number=(day - started).days,
+        day_number=(ramp_day - started).days,
     )
 
 
