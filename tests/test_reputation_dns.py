@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
+import json
 import time
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.core.management import call_command
 
 from tests.dns_server import TestDNSServer, ZoneResolver
 from warmup.reputation import checks
@@ -343,3 +346,53 @@ def test_one_targets_failure_holds_up_no_other(dns_server):
     assert verdicts(by_name["not-an-address"]) == dict.fromkeys(ADDRESS_CHECKS, "error")
     assert "Not checked: ValueError" in by_name["not-an-address"].checks["ptr"].detail
 
+
+# --- manage.py check_domains -----------------------------------------------------------
+
+
+@pytest.fixture
+def dns_settings(settings, dns_server):
+    settings.WARMUP = dataclasses.replace(
+        settings.WARMUP,
+        dns_resolvers=(("127.0.0.1", dns_server.port),),
+        dns_timeout_s=1,
+        dnsbl_address_zones=("zen.spamhaus.org",),
+        dnsbl_domain_zones=("dbl.spamhaus.org",),
+    )
+    return settings
+
+
+@pytest.mark.django_db
+def test_check_domains_json_prints_one_object_per_target(dns_settings, make_mailbox, capsys):
+    make_mailbox(email="a@good.test", smtp_host="mx.good.test", provider="other")
+    make_mailbox(email="b@good.test", smtp_host="mx.good.test", provider="other")
+    make_mailbox(email="c@dup.test", smtp_host="smtp.gmail.com", provider="gmail")
+    make_mailbox(email="d@nothing.test", warmup_enabled=False)
+    call_command("check_domains", "--json", "--no-record")
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line.get("domain") or line.get("address") for line in lines] == [
+        "dup.test",
+        "good.test",
+        "192.0.2.10",
+    ]
+    good = lines[1]
+    assert set(good) == {"domain", "checks"}
+    assert list(good["checks"]) == list(DOMAIN_CHECKS)
+    assert good["checks"]["spf"]["verdict"] == "pass"
+    assert "passes for 192.0.2.10" in good["checks"]["spf"]["detail"]
+    assert lines[2] == {
+        "address": "192.0.2.10",
+        "checks": {
+            "ptr": {"verdict": "pass", "detail": lines[2]["checks"]["ptr"]["detail"]},
+            "dnsbl": {"verdict": "pass", "detail": "Not listed on zen.spamhaus.org."},
+        },
+    }
+
+
+@pytest.mark.django_db
+def test_check_domains_one_domain_without_mailboxes(dns_settings, capsys):
+    call_command("check_domains", "--domain", "Lookups.Test", "--no-record")
+    out = capsys.readouterr()
+    assert "lookups.test" in out.out
+    assert "spf" in out.out and "fail" in out.out
+    assert "Too many DNS lookups" in out.out

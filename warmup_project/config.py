@@ -509,7 +509,8 @@ def parse_nameserver(entry: str) -> tuple[str, int] | None:
     return (address, port) if 0 < port < 65_536 else None
 
 
-def _is_zone_name(name: str) -> bool:
+def is_domain_name(name: str) -> bool:
+    """A DNS name of two labels or more (letters, digits, hyphens; underscores for zones)."""
     labels = name.split(".")
     return len(labels) >= 2 and all(
         0 < len(label) < 64
@@ -544,11 +545,11 @@ def _read_dns(env: Mapping[str, str], problems: list[ConfigProblem]) -> dict[str
         # Unset: the defaults; set to an empty value: no list asked.
         listed = items(name) if name in env else list(default)
         for zone in listed:
-            if not _is_zone_name(zone):
+            if not is_domain_name(zone):
                 problems.append(
                     ConfigProblem(E_DNSBL_ZONE, name, f"{zone[:80]!r} is not a DNS zone name.")
                 )
-        zones[_attr(name)] = tuple(z for z in listed if _is_zone_name(z))
+        zones[_attr(name)] = tuple(z for z in listed if is_domain_name(z))
     key = env.get("WARMUP_SPAMHAUS_DQS_KEY", "").strip()
     if key and not (key.isascii() and key.isalnum()):
         # The key itself is never echoed: it is a secret even when malformed.
