@@ -12,7 +12,7 @@ import time
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from tests.dns_server import TestDNSServer, ZoneResolver
 from warmup.reputation import checks
@@ -396,3 +396,19 @@ def test_check_domains_one_domain_without_mailboxes(dns_settings, capsys):
     assert "lookups.test" in out.out
     assert "spf" in out.out and "fail" in out.out
     assert "Too many DNS lookups" in out.out
+
+
+@pytest.mark.django_db
+def test_check_domains_refuses_what_is_not_a_domain(dns_settings):
+    with pytest.raises(CommandError, match="not a domain name"):
+        call_command("check_domains", "--domain", "not a domain", "--no-record")
+
+
+@pytest.mark.django_db
+def test_check_domains_table_shows_progress_on_stderr(dns_settings, make_mailbox, capsys):
+    make_mailbox(email="a@good.test", smtp_host="mx.good.test", provider="other")
+    call_command("check_domains", "--no-record")
+    out = capsys.readouterr()
+    assert out.out.splitlines()[0] == "good.test"
+    assert out.out.splitlines()[1].split()[:2] == ["mx", "pass"]
+    assert "2/2 checked" in out.err

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
-import sys
 from typing import Any
 
 from django.conf import settings
@@ -91,10 +90,9 @@ class Command(BaseCommand):
         self.done += 1
         if self.as_json:
             return
-        sys.stderr.write(f"\r{self.done}/{self.total} checked")
-        if self.done == self.total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+        done = "\n" if self.done == self.total else ""
+        self.stderr.write(f"\r{self.done}/{self.total} checked", ending=done)
+        self.stderr.flush()
 
     def _show(self, result: TargetResult) -> None:
         if self.as_json:
