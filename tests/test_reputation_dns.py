@@ -9,6 +9,7 @@ import dataclasses
 import json
 import time
 
+import dns.reversename
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -16,7 +17,13 @@ from django.core.management import CommandError, call_command
 
 from tests.dns_server import TestDNSServer, ZoneResolver
 from warmup.reputation import checks
-from warmup.reputation.checks import Blacklists, DomainInput, check_address, check_domain
+from warmup.reputation.checks import (
+    Blacklists,
+    DomainInput,
+    check_address,
+    check_domain,
+    dnsbl_name,
+)
 from warmup.reputation.resolver import ANSWER, ERROR, NODATA, NXDOMAIN, DnsResolver
 from warmup.reputation.results import ADDRESS_CHECKS, DOMAIN_CHECKS
 from warmup_project import config
@@ -33,6 +40,10 @@ def dkim_key() -> str:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return base64.b64encode(der).decode()
+
+
+def reverse(address: str) -> str:
+    return dns.reversename.from_address(address).to_text(omit_final_dot=True)
 
 
 KEY = dkim_key()
@@ -68,7 +79,7 @@ _dmarc.lookups.test.       300 IN TXT "v=DMARC1; p=quarantine"
     + "\n".join(
         f'i{n}.lookups.test. 300 IN TXT "v=spf1 ip4:198.51.100.{n} -all"' for n in range(11)
     )
-    + """
+    + f"""
 10.2.0.192.in-addr.arpa.   300 IN PTR mx.good.test.
 20.2.0.192.in-addr.arpa.   300 IN PTR liar.good.test.
 liar.good.test.            300 IN A   192.0.2.99
@@ -80,6 +91,9 @@ listed.test.dbl.spamhaus.org. 300 IN A 127.0.1.2
 10.2.0.192.abcdefghij0123456789abcdef.zen.dq.spamhaus.net. 300 IN A 127.0.0.3
 
 short.test.                1 IN TXT "v=spf1 -all"
+mx6.good.test.             300 IN AAAA 2001:db8::25
+{reverse("2001:db8::25")}. 300 IN PTR mx6.good.test.
+{dnsbl_name("2001:db8::66")}.zen.spamhaus.org. 300 IN A 127.0.0.2
 """
 )
 
@@ -286,6 +300,13 @@ def test_ptr_not_forward_confirmed_fails(resolver):
 
 def test_no_ptr_fails(resolver):
     assert address("192.0.2.30", resolver).checks["ptr"].verdict == "fail"
+
+
+def test_ipv6_address_ptr_and_dnsbl(resolver):
+    good = address("2001:db8::25", resolver)
+    assert verdicts(good) == {"ptr": "pass", "dnsbl": "pass"}
+    listed = address("2001:db8::66", resolver).checks["dnsbl"]
+    assert listed.verdict == "fail" and listed.listed_on == ("zen.spamhaus.org",)
 
 
 def test_dnsbl_lists_an_address_and_a_domain(resolver):
