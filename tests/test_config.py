@@ -312,6 +312,10 @@ def test_env_example_documents_every_variable():
             "WARMUP_OAUTH_RETURN_URL",
             "WARMUP_GOOGLE_DISCOVERY_URL",
             "WARMUP_MICROSOFT_DISCOVERY_URL",
+            "WARMUP_DNS_RESOLVERS",
+            "WARMUP_DNSBL_ADDRESS_ZONES",
+            "WARMUP_DNSBL_DOMAIN_ZONES",
+            "WARMUP_SPAMHAUS_DQS_KEY",
         ]
     ):
         assert f"{name}=" in documented, f"{name} missing from .env.example"
@@ -359,3 +363,31 @@ def test_oauth_settings_are_read_and_checked():
     assert tenant.variable == "WARMUP_MICROSOFT_TENANT"
     secret_only = problems_of(WARMUP_GOOGLE_CLIENT_SECRET="s3cret-value")[config.E_OAUTH_CLIENT]
     assert "s3cret-value" not in secret_only.message
+
+
+def test_dns_settings_of_the_reputation_checks():
+    loaded = config.load(
+        {
+            "WARMUP_DNS_RESOLVERS": "192.0.2.53, 127.0.0.1:5353, [::1]:5300",
+            "WARMUP_DNSBL_DOMAIN_ZONES": "",
+        }
+    ).warmup
+    assert loaded.dns_resolvers == (("192.0.2.53", 53), ("127.0.0.1", 5353), ("::1", 5300))
+    assert loaded.dnsbl_address_zones == config.DNSBL_ADDRESS_ZONES  # unset: the defaults
+    assert loaded.dnsbl_domain_zones == ()  # empty: none asked
+    assert (loaded.dns_timeout_s, loaded.dns_concurrency, loaded.dns_grace_hours) == (5, 50, 72)
+    assert problems_of(WARMUP_DNS_RESOLVERS="dns.google")[config.E_DNS_RESOLVERS]
+    assert problems_of(WARMUP_DNS_RESOLVERS="127.0.0.1:99999")[config.E_DNS_RESOLVERS]
+    assert problems_of(WARMUP_DNSBL_ADDRESS_ZONES="zen.spamhaus.org,not a zone")[
+        config.E_DNSBL_ZONE
+    ]
+
+
+def test_spamhaus_dqs_key_is_a_secret():
+    key = "abcdef0123456789abcdef0123"
+    loaded = config.load({"WARMUP_SPAMHAUS_DQS_KEY": key})
+    assert loaded.warmup.spamhaus_dqs_key == key
+    assert key not in repr(loaded)
+    bad = "abc$def"
+    problem = problems_of(WARMUP_SPAMHAUS_DQS_KEY=bad)[config.E_DQS_KEY]
+    assert bad not in problem.message

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import os
 import secrets
 import warnings
@@ -49,6 +50,9 @@ E_NOT_A_BOOLEAN = "warmup.E010"
 E_METRICS_TOKEN = "warmup.E012"
 E_OAUTH_URL = "warmup.E013"
 E_OAUTH_CLIENT = "warmup.E014"
+E_DNS_RESOLVERS = "warmup.E015"
+E_DNSBL_ZONE = "warmup.E016"
+E_DQS_KEY = "warmup.E017"
 W_DEV_SECRET_KEYS = "warmup.W001"
 METRICS_TOKEN_MIN = 24
 
@@ -148,6 +152,27 @@ INT_VARS: tuple[IntVar, ...] = (
         3_600,
         "Longest a batch's SMTP work may take (s); sends still open then are settled.",
     ),
+    IntVar(
+        "WARMUP_DNS_TIMEOUT_S",
+        5,
+        1,
+        60,
+        "Longest one DNS lookup of the reputation checks may take (s).",
+    ),
+    IntVar(
+        "WARMUP_DNS_CONCURRENCY",
+        50,
+        1,
+        1_000,
+        "DNS lookups the reputation checks have in flight at once.",
+    ),
+    IntVar(
+        "WARMUP_DNS_GRACE_HOURS",
+        72,
+        0,
+        8_760,
+        "Hours a domain's SPF, DKIM or DMARC may fail before its mailboxes pause.",
+    ),
 )
 NUM_PROXIES = IntVar(
     "NUM_PROXIES",
@@ -186,6 +211,12 @@ BOOL_VARS: tuple[BoolVar, ...] = (
         "(a lab, the local sink); off, such hosts are refused after resolution.",
     ),
 )
+
+
+# DNS blacklists the reputation checks ask (README: Reputation). Spamhaus's zones are asked
+# through its Data Query Service instead when WARMUP_SPAMHAUS_DQS_KEY is set.
+DNSBL_ADDRESS_ZONES = ("zen.spamhaus.org", "b.barracudacentral.org", "bl.spamcop.net")
+DNSBL_DOMAIN_ZONES = ("dbl.spamhaus.org", "multi.surbl.org")
 
 
 GOOGLE_DISCOVERY_URL = "https://accounts.google.com/.well-known/openid-configuration"
@@ -261,6 +292,15 @@ class WarmupConfig:
     heartbeat_timeout_s: int = 120
     send_deadline_s: int = 90
     imap_concurrency: int = 10
+    # The reputation checks' DNS: (address, port) of each resolver, none for the system's.
+    dns_resolvers: tuple[tuple[str, int], ...] = ()
+    dns_timeout_s: int = 5
+    dns_concurrency: int = 50
+    dns_grace_hours: int = 72
+    dnsbl_address_zones: tuple[str, ...] = DNSBL_ADDRESS_ZONES
+    dnsbl_domain_zones: tuple[str, ...] = DNSBL_DOMAIN_ZONES
+    # A Spamhaus Data Query Service key. Never logged.
+    spamhaus_dqs_key: str = field(default="", repr=False)
     enable_detailed_metrics: bool = False
     distributed_mode: bool = False
     allow_private_hosts: bool = False
@@ -447,6 +487,83 @@ def _read_oauth(env: Mapping[str, str], problems: list[ConfigProblem]) -> OAuthC
     return oauth
 
 
+def parse_nameserver(entry: str) -> tuple[str, int] | None:
+    """`IP`, `IP:PORT` or `[IPv6]:PORT` as (address, port); None when it is none of them."""
+    entry = entry.strip()
+    host, port = entry, 53
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        if rest:
+            if not rest.startswith(":") or not rest[1:].isdigit():
+                return None
+            port = int(rest[1:])
+    elif entry.count(":") == 1:
+        host, _, port_text = entry.partition(":")
+        if not port_text.isdigit():
+            return None
+        port = int(port_text)
+    try:
+        address = str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+    return (address, port) if 0 < port < 65_536 else None
+
+
+def is_domain_name(name: str) -> bool:
+    """A DNS name of two labels or more (letters, digits, hyphens; underscores for zones)."""
+    labels = name.split(".")
+    return len(labels) >= 2 and all(
+        0 < len(label) < 64
+        and label.replace("-", "").replace("_", "").isalnum()
+        and label.isascii()
+        for label in labels
+    )
+
+
+def _read_dns(env: Mapping[str, str], problems: list[ConfigProblem]) -> dict[str, Any]:
+    def items(name: str) -> list[str]:
+        return [i.strip().lower() for i in env.get(name, "").split(",") if i.strip()]
+
+    resolvers = []
+    for entry in items("WARMUP_DNS_RESOLVERS"):
+        parsed = parse_nameserver(entry)
+        if parsed is None:
+            problems.append(
+                ConfigProblem(
+                    E_DNS_RESOLVERS,
+                    "WARMUP_DNS_RESOLVERS",
+                    f"{entry[:80]!r} is not a resolver: an IP address, IP:PORT or [IPv6]:PORT.",
+                )
+            )
+        else:
+            resolvers.append(parsed)
+    zones: dict[str, tuple[str, ...]] = {}
+    for name, default in (
+        ("WARMUP_DNSBL_ADDRESS_ZONES", DNSBL_ADDRESS_ZONES),
+        ("WARMUP_DNSBL_DOMAIN_ZONES", DNSBL_DOMAIN_ZONES),
+    ):
+        # Unset: the defaults; set to an empty value: no list asked.
+        listed = items(name) if name in env else list(default)
+        for zone in listed:
+            if not is_domain_name(zone):
+                problems.append(
+                    ConfigProblem(E_DNSBL_ZONE, name, f"{zone[:80]!r} is not a DNS zone name.")
+                )
+        zones[_attr(name)] = tuple(z for z in listed if is_domain_name(z))
+    key = env.get("WARMUP_SPAMHAUS_DQS_KEY", "").strip()
+    if key and not (key.isascii() and key.isalnum()):
+        # The key itself is never echoed: it is a secret even when malformed.
+        problems.append(
+            ConfigProblem(
+                E_DQS_KEY,
+                "WARMUP_SPAMHAUS_DQS_KEY",
+                "is not a Spamhaus DQS key (letters and digits, as the Spamhaus portal shows it).",
+            )
+        )
+        key = ""
+    return {"dns_resolvers": tuple(resolvers), "spamhaus_dqs_key": key, **zones}
+
+
 def _read_int(env: Mapping[str, str], var: IntVar, problems: list[ConfigProblem]) -> int:
     raw = env.get(var.name)
     if raw is None or raw.strip() == "":
@@ -580,6 +697,7 @@ def load(env: Mapping[str, str]) -> Config:
             secret_keys_are_dev=dev_keys,
             metrics_token=metrics_token,
             oauth=_read_oauth(env, problems),
+            **_read_dns(env, problems),
         ),
         problems=tuple(problems),
     )

@@ -1,0 +1,103 @@
+"""The domain and server checks (README: Reputation) of every sending domain and every
+self-hosted SMTP server address, now: MX, SPF, DKIM, DMARC and DNS blacklists of the
+domains, PTR (forward-confirmed) and blacklists of the addresses.
+
+    manage.py check_domains                      # everything, as a table (progress on stderr)
+    manage.py check_domains --domain example.com # that domain only, mailboxes or not
+    manage.py check_domains --json               # one JSON object per line, per target
+
+`--json` prints exactly {"domain": D, "checks": {NAME: {"verdict": V, "detail": …}}} or
+{"address": IP, "checks": {…}} per line, V one of pass, warn, fail, error (a contract).
+The results are then recorded (the grace period, pauses, listings) unless --no-record.
+The exit status is 0 whenever the checks could be run, whatever their verdicts."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
+
+from warmup.reputation.checks import DomainInput, check_all
+from warmup.reputation.resolver import DnsResolver
+from warmup.reputation.results import TargetResult
+from warmup.reputation.targets import build_targets, seen_selectors, sending_mailboxes
+from warmup_project.config import is_domain_name
+from warmup_project.db import db_now
+
+
+def _recorder() -> Any:
+    """warmup.reputation.state.record(results, now), where that module exists."""
+    try:
+        state = importlib.import_module("warmup.reputation.state")
+    except ModuleNotFoundError as missing:
+        if missing.name != "warmup.reputation.state":
+            raise
+        return None
+    return getattr(state, "record", None)
+
+
+class Command(BaseCommand):
+    help = __doc__
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--domain", help="check this domain only (with or without mailboxes)")
+        parser.add_argument("--json", action="store_true", help="one JSON object per target")
+        parser.add_argument(
+            "--no-record", action="store_true", help="print the results, record nothing"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        domain = options["domain"]
+        if domain is not None:
+            domain = domain.strip().rstrip(".").lower()
+            if not is_domain_name(domain):
+                raise CommandError(f"{options['domain']!r} is not a domain name")
+        try:
+            mailboxes = sending_mailboxes(domain)
+            now = db_now()
+        except DatabaseError as error:
+            raise CommandError(f"cannot read the mailboxes: {error}") from error
+        self.as_json = options["json"]
+        results = asyncio.run(self._check(mailboxes, domain))
+        for result in results:
+            self._show(result)
+        if not options["no_record"] and (record := _recorder()) is not None:
+            record(results, now)
+
+    async def _check(
+        self, mailboxes: list[tuple[str, str]], domain: str | None
+    ) -> list[TargetResult]:
+        config = settings.WARMUP
+        resolver = DnsResolver.from_config(config)
+        try:
+            domains, addresses = await build_targets(mailboxes, resolver)
+            if domain is not None:  # that domain only: its servers' addresses serve SPF
+                given = domains.get(domain, DomainInput(selectors=tuple(seen_selectors(domain))))
+                domains, addresses = {domain: given}, []
+            self.total, self.done = len(domains) + len(addresses), 0
+            return await check_all(
+                domains, addresses, config, resolver=resolver, on_result=self._progress
+            )
+        finally:
+            resolver.close()
+
+    def _progress(self, result: TargetResult) -> None:
+        self.done += 1
+        if self.as_json:
+            return
+        done = "\n" if self.done == self.total else ""
+        self.stderr.write(f"\r{self.done}/{self.total} checked", ending=done)
+        self.stderr.flush()
+
+    def _show(self, result: TargetResult) -> None:
+        if self.as_json:
+            self.stdout.write(json.dumps(result.as_json(), ensure_ascii=False))
+            return
+        self.stdout.write(result.name)
+        for name, check in result.checks.items():
+            self.stdout.write(f"  {name:<6} {check.verdict:<6} {check.detail}")
