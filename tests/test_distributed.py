@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from accounts.models import Mailbox
 from accounts.transport.sink import SinkServer
+from tests.clock import morning_of
 from tests.test_run_warmup import ROOT, database_url, start_worker
 from warmup.engine.claim import STEAL_AFTER
 from warmup.engine.content import TOKEN_HEADER
@@ -81,7 +82,7 @@ def network(make_mailbox: Any) -> Iterator[SinkServer]:
                 daily_max=CAP,
             )
         now = timezone.now()
-        plan_cycle(now, floor=0, margin=dt.timedelta(minutes=1))
+        plan_cycle(morning_of(now), floor=0, margin=dt.timedelta(minutes=1))
         assert SendLog.objects.count() == MAILBOXES * QUOTA
         SendLog.objects.update(scheduled_at=now - dt.timedelta(seconds=30))
         yield server

@@ -32,6 +32,7 @@ from accounts import crypto, oauth, tokens
 from accounts import status as mailbox_status
 from accounts.models import AUTH_OAUTH2, Mailbox, MailboxToken, TokenTotal
 from tests import dovecot
+from tests.clock import morning_of
 from tests.oauth import AuthorizationServer, database_text
 from tests.oauth_smtp import OAuthSMTPServer
 from tests.test_engine_smtp import engine_for
@@ -185,7 +186,7 @@ def test_connect_send_engage_expire_revoke_reconnect(
     # The engine sends over XOAUTH2 (the token may expire on the way: it is refreshed).
     # Three slots each are due now, three wait for the end of the story.
     now = timezone.now()
-    plan_cycle(now, floor=6, margin=dt.timedelta(minutes=15))
+    plan_cycle(morning_of(now), floor=6, margin=dt.timedelta(minutes=15))
     SendLog.objects.filter(slot_no__lt=3).update(scheduled_at=now - dt.timedelta(minutes=1))
     SendLog.objects.filter(slot_no__gte=3).update(scheduled_at=now + dt.timedelta(hours=3))
     stats = engine_for(timezone.now()).run_cycle(plan=False)

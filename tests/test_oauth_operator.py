@@ -26,6 +26,7 @@ from accounts import crypto, oauth
 from accounts import status as mailbox_status
 from accounts.models import Mailbox, MailboxToken, OAuthCredential
 from tests import dovecot
+from tests.clock import morning_of
 from tests.oauth import AuthorizationServer, database_text
 from tests.oauth_smtp import OAuthSMTPServer
 from tests.test_engine_smtp import engine_for
@@ -135,7 +136,7 @@ def test_delegated_and_app_only_mailboxes_send_and_are_engaged_with_no_password(
     stack["smtp"].token_logins.clear()
 
     now = timezone.now()
-    plan_cycle(now, floor=4, margin=dt.timedelta(minutes=15))
+    plan_cycle(morning_of(now), floor=4, margin=dt.timedelta(minutes=15))
     SendLog.objects.update(scheduled_at=now - dt.timedelta(minutes=1))
     stats = engine_for(now).run_cycle(plan=False)
 
@@ -236,7 +237,7 @@ def test_a_csv_of_delegated_addresses_sends_with_no_password(
     Mailbox.objects.update(window_start_hour=0, window_end_hour=24, start_volume=2)
 
     now = timezone.now()
-    plan_cycle(now, floor=2, margin=dt.timedelta(minutes=15))
+    plan_cycle(morning_of(now), floor=2, margin=dt.timedelta(minutes=15))
     SendLog.objects.filter(sender__email__in=addresses).update(
         scheduled_at=now - dt.timedelta(minutes=1)
     )

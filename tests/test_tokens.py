@@ -25,6 +25,7 @@ from accounts import crypto, oauth, tokens
 from accounts import status as mailbox_status
 from accounts.models import Mailbox, MailboxToken, TokenTotal
 from accounts.transport.sink import SinkServer
+from tests.clock import morning_of
 from tests.oauth import AuthorizationServer
 from tests.test_engine_smtp import engine_for
 from warmup.engine.planner import plan_cycle
@@ -149,7 +150,7 @@ def test_no_token_now_defers_the_sends_and_pauses_nothing(
             settings.WARMUP,
             oauth=dataclasses.replace(settings.WARMUP.oauth, google_client_secret="wrong"),
         )
-    plan_cycle(now, floor=3, margin=dt.timedelta(minutes=15))
+    plan_cycle(morning_of(now), floor=3, margin=dt.timedelta(minutes=15))
     SendLog.objects.update(scheduled_at=now - dt.timedelta(minutes=1))
 
     stats = engine_for(now).run_cycle(plan=False)

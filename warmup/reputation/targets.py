@@ -52,8 +52,9 @@ async def _addresses_of(host: str, resolver: DnsResolver) -> list[str]:
 
 async def build_targets(
     mailboxes: Iterable[tuple[str, str]], resolver: DnsResolver
-) -> tuple[dict[str, DomainInput], list[str]]:
-    """The domain inputs (sorted by domain) and the server addresses (sorted) to check."""
+) -> tuple[dict[str, DomainInput], dict[str, set[str]]]:
+    """The domain inputs (sorted by domain), and the server addresses to check (sorted)
+    with the SMTP host names that resolve to each (how a listing finds its mailboxes)."""
     hosts_of: dict[str, set[str]] = defaultdict(set)
     for domain, smtp_host in mailboxes:
         hosts = hosts_of[domain]  # the domain is checked even with no self-hosted server
@@ -74,5 +75,8 @@ async def build_targets(
         )
         for domain in sorted(hosts_of)
     }
-    addresses = sorted({a for found in resolved.values() for a in found})
-    return domains, addresses
+    addresses: dict[str, set[str]] = defaultdict(set)
+    for host, found in resolved.items():
+        for address in found:
+            addresses[address].add(host)
+    return domains, {address: addresses[address] for address in sorted(addresses)}

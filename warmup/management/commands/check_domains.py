@@ -13,32 +13,17 @@ The exit status is 0 whenever the checks could be run, whatever their verdicts."
 
 from __future__ import annotations
 
-import asyncio
-import importlib
 import json
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
-from warmup.reputation.checks import DomainInput, check_all
-from warmup.reputation.resolver import DnsResolver
+from warmup.reputation import run
 from warmup.reputation.results import TargetResult
-from warmup.reputation.targets import build_targets, seen_selectors, sending_mailboxes
+from warmup.reputation.targets import sending_mailboxes
 from warmup_project.config import is_domain_name
 from warmup_project.db import db_now
-
-
-def _recorder() -> Any:
-    """warmup.reputation.state.record(results, now), where that module exists."""
-    try:
-        state = importlib.import_module("warmup.reputation.state")
-    except ModuleNotFoundError as missing:
-        if missing.name != "warmup.reputation.state":
-            raise
-        return None
-    return getattr(state, "record", None)
 
 
 class Command(BaseCommand):
@@ -58,40 +43,32 @@ class Command(BaseCommand):
             if not is_domain_name(domain):
                 raise CommandError(f"{options['domain']!r} is not a domain name")
         try:
-            mailboxes = sending_mailboxes(domain)
+            mailboxes = sending_mailboxes(domain)  # the count, for the progress line
             now = db_now()
         except DatabaseError as error:
             raise CommandError(f"cannot read the mailboxes: {error}") from error
         self.as_json = options["json"]
-        results = asyncio.run(self._check(mailboxes, domain))
+        self.done = 0
+        self.domains = len({d for d, _ in mailboxes}) if domain is None else 1
+        try:
+            results = run.check(
+                now, domain=domain, on_result=self._progress, keep=not options["no_record"]
+            )
+        except DatabaseError as error:
+            raise CommandError(f"cannot record the results: {error}") from error
+        if not self.as_json and self.done:
+            self.stderr.write("")  # the end of the progress line
         for result in results:
             self._show(result)
-        if not options["no_record"] and (record := _recorder()) is not None:
-            record(results, now)
-
-    async def _check(
-        self, mailboxes: list[tuple[str, str]], domain: str | None
-    ) -> list[TargetResult]:
-        config = settings.WARMUP
-        resolver = DnsResolver.from_config(config)
-        try:
-            domains, addresses = await build_targets(mailboxes, resolver)
-            if domain is not None:  # that domain only: its servers' addresses serve SPF
-                given = domains.get(domain, DomainInput(selectors=tuple(seen_selectors(domain))))
-                domains, addresses = {domain: given}, []
-            self.total, self.done = len(domains) + len(addresses), 0
-            return await check_all(
-                domains, addresses, config, resolver=resolver, on_result=self._progress
-            )
-        finally:
-            resolver.close()
 
     def _progress(self, result: TargetResult) -> None:
         self.done += 1
         if self.as_json:
             return
-        done = "\n" if self.done == self.total else ""
-        self.stderr.write(f"\r{self.done}/{self.total} checked", ending=done)
+        self.stderr.write(
+            f"\r{self.done} checked ({self.domains} domains, then their servers' addresses)",
+            ending="",
+        )
         self.stderr.flush()
 
     def _show(self, result: TargetResult) -> None:
