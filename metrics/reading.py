@@ -17,7 +17,7 @@ from django.db.models import Case, Count, F, FloatField, IntegerField, Q, Sum, V
 from django.db.models.functions import Floor
 
 from accounts import status as mailbox_status
-from accounts.models import AUTH_METHODS, RECONNECT_NEEDED, Mailbox, TokenTotal
+from accounts.models import AUTH_METHODS, DNS_BROKEN, RECONNECT_NEEDED, Mailbox, TokenTotal
 from accounts.sql import timezones_in_use
 from metrics.capacity import Capacity, Demand, assess
 from metrics.health import Facts, Verdict, evaluate
@@ -28,12 +28,15 @@ from warmup.models import (
     CLAIMABLE_STATUSES,
     DailyStat,
     EngineState,
+    ReputationTarget,
     SendCount,
     SendLog,
     SendStatus,
     SendTotal,
     Worker,
 )
+from warmup.models import Verdict as CheckVerdict
+from warmup.reputation.results import DOMAIN_CHECKS
 from warmup_project.config import WarmupConfig
 
 # Upper bounds of the deliverability score histogram's buckets (and +Inf).
@@ -49,6 +52,54 @@ class WorkerState:
     worker: Worker
     heartbeat_age_s: float
     alive: bool  # heard from within WARMUP_HEARTBEAT_TIMEOUT_S (the reaper's own rule)
+
+
+@dataclass(frozen=True)
+class Reputation:
+    """The checked domains and servers (warmup.reputation), and the mailboxes their
+    state holds back."""
+
+    # Domains by check and its last verdict: every check of DOMAIN_CHECKS × every verdict,
+    # 0 included (a domain not yet checked for one counts in none of its verdicts).
+    domains_by_check: dict[str, dict[str, int]]
+    domains_failing: int  # an authentication record failing (in its grace period or past)
+    listed_domains: int
+    listed_servers: int
+    mailboxes_dns_paused: int  # paused for their domain's setup (DNS_BROKEN)
+    mailboxes_ramp_held: int  # a listing holds their ramp
+    mailboxes_dmarc_flagged: int  # receivers judge their mail to fail DMARC
+
+
+def read_reputation(boxes: dict[str, Any]) -> Reputation:
+    """One aggregate over the targets (a filtered count per check and verdict: one scan
+    of some 50,000 rows); the mailbox counts come from the reading's mailbox aggregate."""
+    domain = Q(kind=ReputationTarget.DOMAIN)
+    targets = ReputationTarget.objects.aggregate(
+        failing=Count("id", filter=domain & Q(failing_since__isnull=False)),
+        listed_domains=Count("id", filter=domain & Q(listed_since__isnull=False)),
+        listed_servers=Count(
+            "id", filter=Q(kind=ReputationTarget.ADDRESS, listed_since__isnull=False)
+        ),
+        **{
+            f"{check}_{verdict}": Count(
+                "id", filter=domain & Q(**{f"checks__{check}__verdict": verdict})
+            )
+            for check in DOMAIN_CHECKS
+            for verdict in CheckVerdict.values
+        },
+    )
+    return Reputation(
+        domains_by_check={
+            check: {verdict: targets[f"{check}_{verdict}"] for verdict in CheckVerdict.values}
+            for check in DOMAIN_CHECKS
+        },
+        domains_failing=targets["failing"],
+        listed_domains=targets["listed_domains"],
+        listed_servers=targets["listed_servers"],
+        mailboxes_dns_paused=boxes["dns_paused"],
+        mailboxes_ramp_held=boxes["ramp_held"],
+        mailboxes_dmarc_flagged=boxes["dmarc_flagged"],
+    )
 
 
 @dataclass(frozen=True)
@@ -94,6 +145,7 @@ class Reading:
     scored: int  # mailboxes with a deliverability score
     score_sum: int
     score_buckets: dict[int, int]  # upper bound → mailboxes at or below it
+    reputation: Reputation
     health: Verdict
     # Today's sending windows by (timezone, start hour, end hour), for furthest_behind.
     windows: dict[Any, pacing.Window] = field(default_factory=dict, repr=False)
@@ -244,6 +296,11 @@ def read(
             filter=Q(status=mailbox_status.PAUSED, status_reason__startswith=RECONNECT_NEEDED),
         ),
         **{f"auth_{method}": Count("id", filter=Q(auth_method=method)) for method in AUTH_METHODS},
+        dns_paused=Count(
+            "id", filter=Q(status=mailbox_status.PAUSED, status_reason__startswith=DNS_BROKEN)
+        ),
+        ramp_held=Count("ramp_held_since"),
+        dmarc_flagged=Count("id", filter=Q(dmarc_flagged=True)),
         scored=Count("deliverability_score"),
         score_sum=Sum("deliverability_score"),
         **{
@@ -334,6 +391,7 @@ def read(
         scored=boxes["scored"],
         score_sum=boxes["score_sum"] or 0,
         score_buckets={le: boxes[f"score_le_{le}"] for le in SCORE_BUCKETS},
+        reputation=read_reputation(boxes),
         health=evaluate(facts),
         windows=windows,
     )
