@@ -327,13 +327,13 @@ DOMAIN_KINDS = ("all", ReputationTarget.DOMAIN, ReputationTarget.ADDRESS)
 DOMAIN_ORDERINGS = ("status", "name", "-name")
 
 
-class CheckOut(serializers.Serializer):  # one check's last result, from the checks JSON
+class TargetCheckOut(serializers.Serializer):  # one check's last result, from the checks JSON
     verdict = serializers.ChoiceField(choices=Verdict.values)
     detail = serializers.CharField(allow_blank=True)
     checked_at = serializers.DateTimeField(allow_null=True)
 
 
-@extend_schema_field(serializers.DictField(child=CheckOut()))
+@extend_schema_field(serializers.DictField(child=TargetCheckOut()))
 class ChecksField(serializers.Field):
     """A target's checks as {check: {verdict, detail, checked_at}}, in the order the
     checks of its kind are shown (warmup.reputation.results), then any other it holds."""
