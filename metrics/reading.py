@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Case, Count, F, FloatField, IntegerField, Q, Sum, Value, When
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Floor
 
 from accounts import status as mailbox_status
@@ -71,26 +72,37 @@ class Reputation:
 
 
 def read_reputation(boxes: dict[str, Any]) -> Reputation:
-    """One aggregate over the targets (a filtered count per check and verdict: one scan
-    of some 50,000 rows); the mailbox counts come from the reading's mailbox aggregate."""
+    """Two reads of the targets. The domains grouped by the verdicts of all their checks
+    at once (one pass, a few dozen groups; some 30 ms at 50,000 domains, where a filtered
+    count per check and verdict reads each row's JSON 25 times), summed per check here;
+    then the failing and listed ones, through their partial indexes. The mailbox counts
+    come from the reading's mailbox aggregate."""
+    by_check: dict[str, Counter[str]] = {check: Counter() for check in DOMAIN_CHECKS}
+    groups = (
+        ReputationTarget.objects.filter(kind=ReputationTarget.DOMAIN)
+        .annotate(
+            **{
+                f"verdict_{check}": KeyTextTransform.from_lookup(f"checks__{check}__verdict")
+                for check in DOMAIN_CHECKS
+            }
+        )
+        .values_list(*(f"verdict_{check}" for check in DOMAIN_CHECKS))
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for *verdicts, n in groups:
+        for check, verdict in zip(DOMAIN_CHECKS, verdicts, strict=True):
+            by_check[check][verdict] += n
     domain = Q(kind=ReputationTarget.DOMAIN)
-    targets = ReputationTarget.objects.aggregate(
+    listed = Q(listed_since__isnull=False)
+    targets = ReputationTarget.objects.filter(Q(failing_since__isnull=False) | listed).aggregate(
         failing=Count("id", filter=domain & Q(failing_since__isnull=False)),
-        listed_domains=Count("id", filter=domain & Q(listed_since__isnull=False)),
-        listed_servers=Count(
-            "id", filter=Q(kind=ReputationTarget.ADDRESS, listed_since__isnull=False)
-        ),
-        **{
-            f"{check}_{verdict}": Count(
-                "id", filter=domain & Q(**{f"checks__{check}__verdict": verdict})
-            )
-            for check in DOMAIN_CHECKS
-            for verdict in CheckVerdict.values
-        },
+        listed_domains=Count("id", filter=domain & listed),
+        listed_servers=Count("id", filter=Q(kind=ReputationTarget.ADDRESS) & listed),
     )
     return Reputation(
         domains_by_check={
-            check: {verdict: targets[f"{check}_{verdict}"] for verdict in CheckVerdict.values}
+            check: {verdict: by_check[check][verdict] for verdict in CheckVerdict.values}
             for check in DOMAIN_CHECKS
         },
         domains_failing=targets["failing"],

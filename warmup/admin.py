@@ -30,7 +30,6 @@ from warmup.models import (
     Worker,
 )
 from warmup.reputation import status as reputation
-from warmup.reputation.results import ADDRESS_CHECKS, DOMAIN_CHECKS
 from warmup_project.admin import ReadOnlyAdmin
 from warmup_project.permissions import signed_in
 
@@ -196,8 +195,6 @@ class ReputationStatusFilter(admin.SimpleListFilter):
         return queryset
 
 
-# Every check a target may have, in the order shown: a list column each.
-ALL_CHECKS = (*DOMAIN_CHECKS, *(c for c in ADDRESS_CHECKS if c not in DOMAIN_CHECKS))
 # Targets one "check now" may check: each takes DNS queries, while the page waits.
 MAX_CHECKS_AT_ONCE = 20
 
@@ -221,7 +218,7 @@ class ReputationTargetAdmin(ReadOnlyAdmin):
         "name",
         "kind",
         "status",
-        *(_verdict_column(check) for check in ALL_CHECKS),
+        *(_verdict_column(check) for check in reputation.CHECKS),  # a column each
         "checked_at",
         "failing_since",
         "listed_since",
