@@ -146,6 +146,18 @@ class LoginsOut(serializers.Serializer):
     reconnect_needed = serializers.IntegerField()
 
 
+class ReputationOut(serializers.Serializer):  # a reading's Reputation
+    domains_by_check = serializers.DictField(
+        child=serializers.DictField(child=serializers.IntegerField())
+    )
+    domains_failing = serializers.IntegerField()
+    listed_domains = serializers.IntegerField()
+    listed_servers = serializers.IntegerField()
+    mailboxes_dns_paused = serializers.IntegerField()
+    mailboxes_ramp_held = serializers.IntegerField()
+    mailboxes_dmarc_flagged = serializers.IntegerField()
+
+
 class MetricsOut(serializers.Serializer):
     at = serializers.DateTimeField()
     total_mailboxes = serializers.IntegerField()
@@ -170,6 +182,7 @@ class MetricsOut(serializers.Serializer):
     placements_today = PlacementsOut(source="*")
     deliverability = DeliverabilityOut(source="*")
     logins = LoginsOut(source="*")
+    reputation = ReputationOut()
     health = HealthOut()
 
 

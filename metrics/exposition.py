@@ -121,6 +121,37 @@ GAUGES: tuple[tuple[str, str, str | Callable[[Reading], float]], ...] = (
         "Mailboxes paused until their owner connects them again (token refresh refused).",
         "reconnect_needed",
     ),
+    (
+        "warmup_domains_failing",
+        "Sending domains whose SPF, DKIM or DMARC fails (in the grace period or past it).",
+        "reputation.domains_failing",
+    ),
+    (
+        "warmup_listed_domains",
+        "Sending domains on a DNS blacklist.",
+        "reputation.listed_domains",
+    ),
+    (
+        "warmup_listed_servers",
+        "SMTP server addresses on a DNS blacklist.",
+        "reputation.listed_servers",
+    ),
+    (
+        "warmup_mailboxes_dns_paused",
+        "Mailboxes paused because their domain's SPF, DKIM or DMARC failed past the grace "
+        "period (they resume when it passes).",
+        "reputation.mailboxes_dns_paused",
+    ),
+    (
+        "warmup_mailboxes_ramp_held",
+        "Mailboxes whose ramp is held at its volume while their domain or server is listed.",
+        "reputation.mailboxes_ramp_held",
+    ),
+    (
+        "warmup_mailboxes_dmarc_flagged",
+        "Mailboxes whose mail the receivers judge to fail DMARC (last 7 days).",
+        "reputation.mailboxes_dmarc_flagged",
+    ),
 )
 
 # The one-sample counters: name (without _total), help, and the reading's attribute.
@@ -185,6 +216,15 @@ def families(r: Reading) -> Iterator[Metric]:
         yield family
     for name, doc, attribute in COUNTERS:
         yield CounterMetricFamily(name, doc, value=attrgetter(attribute)(r))
+    domains = GaugeMetricFamily(
+        "warmup_domains",
+        "Sending domains by check (mx, spf, dkim, dmarc, dnsbl) and its last verdict.",
+        labels=["check", "result"],
+    )
+    for check, verdicts in r.reputation.domains_by_check.items():
+        for verdict, n in verdicts.items():
+            domains.add_metric([check, verdict], n)
+    yield domains
     sends = CounterMetricFamily(
         "warmup_sends", "Send attempts recorded since the install, by outcome.", labels=["status"]
     )

@@ -21,6 +21,7 @@ from accounts.models import (
     AUTH_GOOGLE_DELEGATED,
     AUTH_MICROSOFT_APP,
     AUTH_OAUTH2,
+    DNS_BROKEN,
     RECONNECT_NEEDED,
     Mailbox,
     MailboxToken,
@@ -36,6 +37,7 @@ from warmup.engine.limits import Limits
 from warmup.models import (
     DailyStat,
     EngineState,
+    ReputationTarget,
     SendCount,
     SendLog,
     SendStatus,
@@ -186,6 +188,68 @@ def test_logins_by_method_token_refreshes_and_reconnects(system: dict[str, Any])
     assert read(NOW, WarmupConfig()).token_refreshes == 47
 
 
+def test_reputation_domains_by_check_listings_and_held_mailboxes(system: dict[str, Any]) -> None:
+    a, b, c, d, e = system["boxes"]
+
+    def checked(**verdicts: str) -> dict[str, Any]:
+        return {
+            n: {"verdict": v, "detail": "", "checked_at": NOW.isoformat()}
+            for n, v in verdicts.items()
+        }
+
+    since = NOW - dt.timedelta(days=2)
+    ReputationTarget.objects.create(
+        kind="domain",
+        name="one.test",
+        checks=checked(mx="pass", spf="fail", dmarc="warn"),
+        failing_since=since,
+    )
+    ReputationTarget.objects.create(
+        kind="domain",
+        name="two.test",
+        checks=checked(mx="pass", spf="pass", dnsbl="fail"),
+        listed_since=since,
+    )
+    ReputationTarget.objects.create(kind="domain", name="three.test", checks=checked(mx="error"))
+    ReputationTarget.objects.create(kind="domain", name="new.test")  # not checked yet
+    # A server: neither in the domains' checks nor a listed domain.
+    ReputationTarget.objects.create(
+        kind="address",
+        name="192.0.2.1",
+        checks=checked(ptr="fail", dnsbl="fail", mx="fail"),
+        listed_since=since,
+        failing_since=since,
+    )
+    Mailbox.objects.filter(id=a.id).update(
+        status=mailbox_status.PAUSED, status_reason=f"{DNS_BROKEN}: spf fails"
+    )
+    # Paused for another reason, or active with an old DNS reason: not DNS-paused.
+    Mailbox.objects.filter(id=b.id).update(status=mailbox_status.PAUSED, status_reason="by hand")
+    Mailbox.objects.filter(id=c.id).update(status_reason=f"{DNS_BROKEN}: old")
+    Mailbox.objects.filter(id__in=(c.id, d.id)).update(ramp_held_since=TODAY)
+    Mailbox.objects.filter(id__in=(b.id, d.id, e.id)).update(dmarc_flagged=True)
+    r = read(NOW, WarmupConfig()).reputation
+    assert r.domains_by_check["mx"] == {"pass": 2, "warn": 0, "fail": 0, "error": 1}
+    assert r.domains_by_check["spf"] == {"pass": 1, "warn": 0, "fail": 1, "error": 0}
+    assert r.domains_by_check["dmarc"] == {"pass": 0, "warn": 1, "fail": 0, "error": 0}
+    assert r.domains_by_check["dnsbl"] == {"pass": 0, "warn": 0, "fail": 1, "error": 0}
+    assert sum(r.domains_by_check["dkim"].values()) == 0
+    assert (r.domains_failing, r.listed_domains, r.listed_servers) == (1, 1, 1)
+    assert (r.mailboxes_dns_paused, r.mailboxes_ramp_held, r.mailboxes_dmarc_flagged) == (1, 2, 3)
+    found = families(exposition(lambda: NOW, WarmupConfig()).decode())
+    samples = {
+        (s.labels["check"], s.labels["result"]): s.value for s in found["warmup_domains"].samples
+    }
+    assert len(samples) == 5 * 4  # every check and verdict, 0 included
+    assert samples[("spf", "fail")] == 1 and samples[("dkim", "pass")] == 0
+    assert value(found, "warmup_domains_failing") == 1
+    assert value(found, "warmup_listed_domains") == 1
+    assert value(found, "warmup_listed_servers") == 1
+    assert value(found, "warmup_mailboxes_dns_paused") == 1
+    assert value(found, "warmup_mailboxes_ramp_held") == 2
+    assert value(found, "warmup_mailboxes_dmarc_flagged") == 3
+
+
 def test_detailed_metrics_add_one_fill_per_mailbox_with_a_quota(system: dict[str, Any]) -> None:
     a, b, c, d, _ = system["boxes"]
     assert quota_fill(NOW) == [(a.id, 1.0), (b.id, 0.1667), (c.id, 0.4), (d.id, 0.0)]
@@ -298,7 +362,16 @@ def test_exposition_values_and_no_per_mailbox_labels(system: dict[str, Any]) -> 
     assert value(found, "warmup_token_refresh_failures") == 0
     assert value(found, "warmup_mailboxes_reconnect_needed") == 0
     labels = {k for f in found.values() for s in f.samples for k in s.labels}
-    assert labels == {"status", "rule", "shard", "placement", "le", "auth_method"}
+    assert labels == {
+        "status",
+        "rule",
+        "shard",
+        "placement",
+        "le",
+        "auth_method",
+        "check",
+        "result",
+    }
     assert "warmup_mailbox_quota_fill" not in found
     detailed = families(
         exposition(lambda: NOW, WarmupConfig(enable_detailed_metrics=True)).decode()
@@ -361,6 +434,21 @@ def test_metrics_json_and_prometheus_for_staff(system: dict[str, Any]) -> None:
         "token_refreshes": 0,
         "token_refresh_failures": 0,
         "reconnect_needed": 0,
+    }
+    assert body["reputation"]["domains_by_check"]["spf"] == {
+        "pass": 0,
+        "warn": 0,
+        "fail": 0,
+        "error": 0,
+    }
+    assert set(body["reputation"]) == {
+        "domains_by_check",
+        "domains_failing",
+        "listed_domains",
+        "listed_servers",
+        "mailboxes_dns_paused",
+        "mailboxes_ramp_held",
+        "mailboxes_dmarc_flagged",
     }
     text = client.get("/api/warmup/metrics?format=prometheus")
     assert text.status_code == 200

@@ -67,6 +67,22 @@ def test_every_metric_named_is_exported() -> None:
     assert {"warmup_mailboxes_reconnect_needed", "warmup_token_refresh_failures_total"} <= {
         name for expr in alert_exprs() for name in METRIC.findall(expr)
     }
+    reputation = {
+        "warmup_domains",
+        "warmup_domains_failing",
+        "warmup_listed_servers",
+        "warmup_listed_domains",
+        "warmup_mailboxes_dns_paused",
+        "warmup_mailboxes_ramp_held",
+        "warmup_mailboxes_dmarc_flagged",
+    }
+    assert reputation <= {name for expr in dashboard_exprs() for name in METRIC.findall(expr)}
+    assert {
+        "warmup_domains_failing",
+        "warmup_listed_servers",
+        "warmup_listed_domains",
+        "warmup_mailboxes_dns_paused",
+    } <= {name for expr in alert_exprs() for name in METRIC.findall(expr)}
 
 
 def test_the_dashboard_has_the_panels_operators_need() -> None:
@@ -77,12 +93,14 @@ def test_the_dashboard_has_the_panels_operators_need() -> None:
     assert "failure rate" in titles and "worker distribution" in titles
     for wanted in ("by auth method", "token refreshes", "reconnect"):
         assert wanted in titles
+    for wanted in ("reputation", "by check and verdict", "listed", "paused for dns"):
+        assert wanted in titles
     assert len({p["id"] for p in board["panels"]}) == len(board["panels"])
 
 
 @needs_promtool
 def test_alert_rules_are_valid_and_behave() -> None:
-    assert "SUCCESS: 5 rules found" in promtool("check", "rules", "alerts.yml")
+    assert "SUCCESS: 9 rules found" in promtool("check", "rules", "alerts.yml")
     promtool("test", "rules", "alerts.test.yml")
 
 
@@ -175,6 +193,10 @@ def test_a_real_prometheus_scrapes_the_app_with_our_config(
             "WarmupMailboxesBehindPace",
             "WarmupHighFailureRate",
             "WarmupMailboxesNeedReconnect",
+            "WarmupDomainAuthenticationFailing",
+            "WarmupServersListed",
+            "WarmupDomainsListed",
+            "WarmupMailboxesPausedForDNS",
             "WarmupTokenRefreshFailures",
         }
     finally:

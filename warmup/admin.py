@@ -2,30 +2,34 @@
 
 Send logs, daily stats, workers and rate windows are written by the engine only; a hand
 edit would desynchronise counters the engine trusts, so they are view-only. The one
-switch an operator may flip is EngineState.running (with a reason).
+switch an operator may flip is EngineState.running (with a reason). The reputation
+targets are the daily checks' (view-only too); an operator may have them checked now.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.models import DELETION, LogEntry
 from django.core.paginator import Paginator
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.functional import cached_property
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from warmup.models import (
     DAILY_COUNTERS,
     DailyStat,
     EngineState,
     RateWindow,
+    ReputationTarget,
     SendLog,
     Worker,
 )
+from warmup.reputation import status as reputation
 from warmup_project.admin import ReadOnlyAdmin
 from warmup_project.permissions import signed_in
 
@@ -175,3 +179,121 @@ class LogEntryAdmin(ReadOnlyAdmin):
     @admin.display(description="change")
     def change_message_text(self, entry: LogEntry) -> str:
         return entry.get_change_message()
+
+
+class ReputationStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(status, status) for status in reputation.STATUSES]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if value in reputation.STATUSES:
+            return queryset.filter(reputation.having_status(value))
+        return queryset
+
+
+# Targets one "check now" may check: each takes DNS queries, while the page waits.
+MAX_CHECKS_AT_ONCE = 20
+
+
+def _verdict_column(check: str) -> Callable[[ReputationTarget], str]:
+    @admin.display(description=check)
+    def verdict(target: ReputationTarget) -> str:
+        found = target.checks.get(check) if isinstance(target.checks, dict) else None
+        return found.get("verdict", "?") if isinstance(found, dict) else "–"
+
+    verdict.__name__ = f"check_{check}"
+    return verdict
+
+
+@admin.register(ReputationTarget)
+class ReputationTargetAdmin(ReadOnlyAdmin):
+    """The sending domains and server addresses the daily checks look at, worst first:
+    listed, failing (SPF, DKIM or DMARC, grace period running or past), warning, ok."""
+
+    list_display = (
+        "name",
+        "kind",
+        "status",
+        *(_verdict_column(check) for check in reputation.CHECKS),  # a column each
+        "checked_at",
+        "failing_since",
+        "listed_since",
+    )
+    list_filter = ("kind", ReputationStatusFilter)
+    search_fields = ("name",)
+    ordering = (reputation.rank_expression().asc(), "name")
+    fields = (
+        "name",
+        "kind",
+        "status",
+        "checks_table",
+        "checked_at",
+        "failing_since",
+        "failing_reason",
+        "listed_since",
+        "listed_on",
+    )
+    readonly_fields = ("status", "checks_table")
+    actions = ["check_now"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ReputationTarget]:
+        return super().get_queryset(request).annotate(status=reputation.status_expression())
+
+    @admin.display(description="status", ordering=reputation.rank_expression())
+    def status(self, target: ReputationTarget) -> str:
+        return getattr(target, "status", "")
+
+    @admin.display(description="checks")
+    def checks_table(self, target: ReputationTarget) -> str:
+        rows = target.checks.items() if isinstance(target.checks, dict) else []
+        if not rows:
+            return "not checked yet"
+        return format_html(
+            "<table><tr><th>check</th><th>verdict</th><th>detail</th><th>checked at</th></tr>"
+            "{}</table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        name,
+                        found.get("verdict", "?"),
+                        found.get("detail", ""),
+                        found.get("checked_at", ""),
+                    )
+                    for name, found in rows
+                    if isinstance(found, dict)
+                ),
+            ),
+        )
+
+    @admin.action(description="Check the selected targets now", permissions=["view"])
+    def check_now(self, request: HttpRequest, queryset: QuerySet[ReputationTarget]) -> None:
+        try:
+            check = reputation.on_demand_check()
+        except reputation.CheckUnavailable as exc:
+            self.message_user(
+                request,
+                f"Checks on demand are not available in this build ({exc}); the daily "
+                "checks fill these results.",
+                messages.ERROR,
+            )
+            return
+        names = list(
+            queryset.order_by("name").values_list("name", flat=True)[: MAX_CHECKS_AT_ONCE + 1]
+        )
+        if len(names) > MAX_CHECKS_AT_ONCE:
+            self.message_user(
+                request,
+                f"Select at most {MAX_CHECKS_AT_ONCE} targets to check at once; the daily "
+                "checks cover them all.",
+                messages.ERROR,
+            )
+            return
+        for name in names:
+            check(name)
+        self.message_user(request, f"Checked {len(names)}: {', '.join(names)}.", messages.SUCCESS)

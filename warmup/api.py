@@ -1,5 +1,5 @@
-"""The engine's API: today's quotas, one mailbox's performance (the engine's control,
-which shows the system's health, is metrics.api's).
+"""The engine's API: today's quotas, one mailbox's performance, the checked domains and
+server addresses (the engine's control, which shows the system's health, is metrics.api's).
 
 Views read and present; what the engine does lives in warmup.engine (pacing.pace). A
 user sees only their own mailboxes; staff see every owner's with the
@@ -12,24 +12,29 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from django.db.models import F, IntegerField, QuerySet
+from django.db.models import Count, F, IntegerField, QuerySet
 from django.db.models.functions import Greatest
+from django.http import Http404
 from drf_spectacular.utils import (
     OpenApiParameter,
     PolymorphicProxySerializer,
     extend_schema,
     extend_schema_field,
 )
-from rest_framework import serializers
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from accounts.models import Mailbox
-from accounts.sql import timezones_in_use
+from accounts.sql import EmailDomain, timezones_in_use
 from warmup.engine import pacing
 from warmup.engine.planner import on_local_today
-from warmup.models import DailyStat
+from warmup.models import DailyStat, ReputationTarget, Verdict
+from warmup.reputation import status as reputation
+from warmup.reputation.results import ADDRESS_CHECKS, DOMAIN_CHECKS
 from warmup_project.api import (
     Pagination,
     RoundedFloat,
@@ -312,3 +317,190 @@ class MailboxPerformanceView(APIView):
         if raw is not None:
             return Response(rows[0])
         return paginator.get_paginated_response(rows)
+
+
+# --- reputation: the checked domains and server addresses --------------------------------
+
+DOMAIN_STATUSES = ("all", *reputation.STATUSES)
+DOMAIN_KINDS = ("all", ReputationTarget.DOMAIN, ReputationTarget.ADDRESS)
+# `status`: worst first (listed, failing, warning, ok), then by name.
+DOMAIN_ORDERINGS = ("status", "name", "-name")
+
+
+class TargetCheckOut(serializers.Serializer):  # one check's last result, from the checks JSON
+    verdict = serializers.ChoiceField(choices=Verdict.values)
+    detail = serializers.CharField(allow_blank=True)
+    checked_at = serializers.DateTimeField(allow_null=True)
+
+
+@extend_schema_field(serializers.DictField(child=TargetCheckOut()))
+class ChecksField(serializers.Field):
+    """A target's checks as {check: {verdict, detail, checked_at}}, in the order the
+    checks of its kind are shown (warmup.reputation.results), then any other it holds."""
+
+    def to_representation(self, target: ReputationTarget) -> dict[str, dict[str, Any]]:
+        value = target.checks if isinstance(target.checks, dict) else {}
+        known = ADDRESS_CHECKS if target.kind == ReputationTarget.ADDRESS else DOMAIN_CHECKS
+        names = [c for c in known if c in value] + [c for c in value if c not in known]
+        return {
+            name: {
+                "verdict": value[name].get("verdict"),
+                "detail": value[name].get("detail", ""),
+                "checked_at": value[name].get("checked_at"),
+            }
+            for name in names
+            if isinstance(value[name], dict)
+        }
+
+
+class DomainOut(serializers.Serializer):  # a ReputationTarget with `status` and `mailboxes`
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=DOMAIN_KINDS[1:])
+    status = serializers.ChoiceField(choices=reputation.STATUSES)
+    # Of a domain: how many of the reader's mailboxes (staff: of all) send from it.
+    mailboxes = serializers.IntegerField(allow_null=True)
+    checks = ChecksField(source="*")
+    checked_at = serializers.DateTimeField(allow_null=True)
+    failing_since = serializers.DateTimeField(allow_null=True)
+    failing_reason = serializers.CharField(allow_blank=True)
+    listed_since = serializers.DateTimeField(allow_null=True)
+    listed_on = serializers.CharField(allow_blank=True)
+
+
+class ErrorOut(serializers.Serializer):  # warmup_project.api's one error shape
+    error = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class ReputationCheckThrottle(UserRateThrottle):
+    """Checks on demand per user (REST_FRAMEWORK's `reputation_check` rate): each one
+    sends DNS queries, blacklists' included, which refuse those who ask too often."""
+
+    scope = "reputation_check"
+
+
+class DomainViewSet(viewsets.GenericViewSet):
+    """The sending domains and server addresses the daily checks look at. An owner sees
+    the domains of their own mailboxes that have been checked; staff with
+    `accounts.view_mailbox` see every domain and the SMTP servers' addresses. Anything
+    else is a 404, so other owners' domains are not revealed."""
+
+    serializer_class = DomainOut
+    lookup_field = "name"
+    lookup_value_regex = "[^/]+"
+
+    def get_queryset(self) -> QuerySet[ReputationTarget]:
+        targets = ReputationTarget.objects.annotate(
+            status=reputation.status_expression(), rank=reputation.rank_expression()
+        )
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the types
+            return targets.none()
+        if _sees_every_owner(self.request):
+            return targets
+        return targets.filter(kind=ReputationTarget.DOMAIN, name__in=self._own_domains())
+
+    def _own_domains(self) -> QuerySet[Mailbox, str]:
+        return (
+            Mailbox.objects.filter(owner=signed_in(self.request.user))
+            .annotate(sending_domain=EmailDomain("email"))
+            .values_list("sending_domain", flat=True)
+        )
+
+    def _mailbox_counts(self, targets: list[ReputationTarget]) -> dict[str, int]:
+        """How many visible mailboxes send from each domain of `targets`, in one query."""
+        names = [t.name for t in targets if t.kind == ReputationTarget.DOMAIN]
+        if not names:
+            return {}
+        return dict(
+            _owned(self.request, Mailbox.objects.all())
+            .annotate(sending_domain=EmailDomain("email"))
+            .filter(sending_domain__in=names)
+            .values_list("sending_domain")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+
+    def _out(self, targets: list[ReputationTarget]) -> Any:
+        counts = self._mailbox_counts(targets)
+        for target in targets:
+            is_domain = target.kind == ReputationTarget.DOMAIN
+            target.mailboxes = counts.get(target.name, 0) if is_domain else None  # type: ignore[attr-defined]
+        return DomainOut(targets, many=True).data
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", enum=DOMAIN_STATUSES, default="all"),
+            OpenApiParameter("kind", enum=DOMAIN_KINDS, default="all"),
+            OpenApiParameter("ordering", enum=DOMAIN_ORDERINGS, default="status"),
+            OpenApiParameter("page", int),
+            OpenApiParameter("page_size", int),
+        ],
+        responses=paginated(DomainOut),
+    )
+    def list(self, request: Request) -> Response:
+        """The domains (and, for staff, server addresses), worst first: listed, failing,
+        warning, ok. `?status=` one of them; `?kind=domain|address`; paginated."""
+        status = _choice(request, "status", DOMAIN_STATUSES, "all")
+        kind = _choice(request, "kind", DOMAIN_KINDS, "all")
+        ordering = _choice(request, "ordering", DOMAIN_ORDERINGS, "status")
+        targets = self.get_queryset()
+        if status != "all":
+            targets = targets.filter(reputation.having_status(status))
+        if kind != "all":
+            targets = targets.filter(kind=kind)
+        order = ("rank", "name", "kind") if ordering == "status" else (ordering, "kind")
+        paginator = Pagination()
+        page = paginator.paginate_queryset(targets.order_by(*order), request, self)
+        return paginator.get_paginated_response(self._out(list(page)))
+
+    def _target(self, name: str) -> ReputationTarget | None:
+        # A name is a domain or an address; were it both, the domain (`kind` sorts
+        # "address" before "domain").
+        return self.get_queryset().filter(name=name.lower()).order_by("-kind").first()
+
+    @extend_schema(responses={200: DomainOut, 404: ErrorOut})
+    def retrieve(self, request: Request, name: str) -> Response:
+        """One domain or server address."""
+        target = self._target(name)
+        if target is None:
+            raise Http404("no such domain")
+        return Response(self._out([target])[0])
+
+    @extend_schema(request=None, responses={200: DomainOut, 404: ErrorOut, 501: ErrorOut})
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="check",
+        throttle_classes=[ReputationCheckThrottle],
+    )
+    def check_now(self, request: Request, name: str) -> Response:
+        """Check this domain (or, for staff, server address) now rather than at the next
+        daily run, and answer with what was found. For an owner, a domain one of their
+        mailboxes sends from (checked before or not); for staff, any target or mailbox
+        domain. 501 while this build has no checks (warmup.reputation.checks)."""
+        name = name.lower()
+        known = (
+            self._target(name) is not None
+            or _owned(request, Mailbox.objects.all())
+            .annotate(sending_domain=EmailDomain("email"))
+            .filter(sending_domain=name)
+            .exists()
+        )
+        if not known:
+            raise Http404("no such domain")
+        try:
+            check = reputation.on_demand_check()
+        except reputation.CheckUnavailable as exc:
+            return Response(
+                {
+                    "error": "not_implemented",
+                    "detail": f"checks on demand are not available in this build ({exc}); "
+                    "the daily checks fill these results.",
+                },
+                status=501,
+            )
+        check(name)
+        target = self._target(name)
+        if target is None:
+            raise Http404(f"{name} was checked, but no result was kept")
+        return Response(self._out([target])[0])

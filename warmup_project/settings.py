@@ -155,7 +155,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "warmup_project.api.Pagination",
     "EXCEPTION_HANDLER": "warmup_project.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"auth": "20/minute", "connection_test": "10/minute"},
+    "DEFAULT_THROTTLE_RATES": {
+        "auth": "20/minute",
+        "connection_test": "10/minute",
+        "reputation_check": "10/minute",
+    },
     # Who the client is, for throttles and the audit log: behind nginx, the address it
     # appends to X-Forwarded-For; with no proxy, the connection's (the header is ignored).
     "NUM_PROXIES": CONFIG.num_proxies,

@@ -8,7 +8,7 @@ from accounts.api import ConnectViewSet, MailboxViewSet
 from accounts.views import callback as oauth_callback
 from metrics.api import ControlView, MetricsView, ProcessMetricsView
 from metrics.views import dashboard
-from warmup.api import MailboxPerformanceView, QuotaView
+from warmup.api import DomainViewSet, MailboxPerformanceView, QuotaView
 from warmup_project.logins import RefreshView, TokenView, admin_login
 from warmup_project.views import healthz
 
@@ -18,6 +18,7 @@ admin.site.index_title = "Mailboxes, sends and engine"
 
 router = SimpleRouter()
 router.register("mailboxes", MailboxViewSet, basename="mailbox")
+router.register("domains", DomainViewSet, basename="domain")
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
