@@ -4,8 +4,8 @@ filters by kind and status, the checks' details on the change page, and "check n
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import importlib.util
 import re
 from typing import Any
 
@@ -15,13 +15,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from tests.dns_server import TestDNSServer, ZoneResolver
 from warmup.models import ReputationTarget
 
 pytestmark = pytest.mark.django_db
 
 SINCE = dt.datetime(2026, 11, 28, 6, 0, tzinfo=dt.UTC)
 LIST = reverse("admin:warmup_reputationtarget_changelist")
-NO_CHECKS = importlib.util.find_spec("warmup.reputation.checks") is None
 
 
 def checks(**verdicts: str) -> dict[str, Any]:
@@ -119,12 +119,36 @@ def test_the_list_costs_the_same_queries_whatever_its_length(
     assert queries() == few
 
 
-@pytest.mark.skipif(not NO_CHECKS, reason="warmup.reputation.checks exists in this build")
-def test_check_now_says_so_while_there_are_no_checks(admin_client: Any, targets: None) -> None:
-    chosen = list(ReputationTarget.objects.values_list("pk", flat=True)[:2])
-    response = admin_client.post(
-        LIST, {"action": "check_now", "_selected_action": chosen, "index": 0}
+def test_check_now_checks_the_selected_targets(
+    admin_client: Any, targets: None, settings: Any
+) -> None:
+    zone = ZoneResolver(
+        """
+a-ok.test.                300 IN MX  10 mx.a-ok.test.
+mx.a-ok.test.             300 IN A   192.0.2.40
+"""
     )
+    server = TestDNSServer(zone).start()
+    try:
+        settings.WARMUP = dataclasses.replace(
+            settings.WARMUP,
+            dns_resolvers=(("127.0.0.1", server.port),),
+            dns_timeout_s=1,
+            dnsbl_address_zones=("zen.dnsbl.test",),
+            dnsbl_domain_zones=("dbl.dnsbl.test",),
+        )
+        chosen = list(
+            ReputationTarget.objects.filter(name="a-ok.test").values_list("pk", flat=True)
+        )
+        response = admin_client.post(
+            LIST, {"action": "check_now", "_selected_action": chosen, "index": 0}
+        )
+    finally:
+        server.stop()
     assert response.status_code == 302
     shown = [str(m) for m in get_messages(response.wsgi_request)]
-    assert len(shown) == 1 and "not available in this build" in shown[0]
+    assert shown == ["Checked 1: a-ok.test."]
+    checked = ReputationTarget.objects.get(name="a-ok.test")
+    assert checked.checks["mx"]["verdict"] == "pass"
+    assert checked.checks["spf"]["verdict"] == "fail"  # no SPF record in the zone now
+    assert checked.failing_since is not None

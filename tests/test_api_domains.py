@@ -5,14 +5,16 @@ doors (its 501 while this build has no warmup.reputation.checks)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import importlib.util
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.core.cache import cache
 
 from accounts.models import Mailbox
+from tests.dns_server import TestDNSServer, ZoneResolver
 from tests.test_api_mailboxes import client_for, mailbox_of, user
 from warmup.models import ReputationTarget
 from warmup.reputation import status as reputation
@@ -21,7 +23,6 @@ pytestmark = pytest.mark.django_db
 
 AT = "2026-12-01T06:00:00+00:00"
 SINCE = dt.datetime(2026, 11, 28, 6, 0, tzinfo=dt.UTC)
-NO_CHECKS = importlib.util.find_spec("warmup.reputation.checks") is None
 
 
 @pytest.fixture(autouse=True)
@@ -255,19 +256,51 @@ def test_the_mailbox_api_shows_the_receivers_verdicts_and_the_held_ramp(
     )
 
 
-@pytest.mark.skipif(not NO_CHECKS, reason="warmup.reputation.checks exists in this build")
-def test_a_check_on_demand_is_501_while_there_are_no_checks(world: dict[str, Any]) -> None:
+@pytest.fixture
+def dns(settings: Any) -> Iterator[Any]:
+    """A real DNS server on loopback answering for d3.test (good but a DMARC without rua
+    and no DKIM key) and d1.test (no SPF), the checks pointed at it."""
+    zone = ZoneResolver(
+        """
+d3.test.                  300 IN MX  10 mx.d3.test.
+mx.d3.test.               300 IN A   192.0.2.30
+d3.test.                  300 IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
+_dmarc.d3.test.           300 IN TXT "v=DMARC1; p=reject"
+d1.test.                  300 IN MX  10 mx.d3.test.
+"""
+    )
+    server = TestDNSServer(zone).start()
+    settings.WARMUP = dataclasses.replace(
+        settings.WARMUP,
+        dns_resolvers=(("127.0.0.1", server.port),),
+        dns_timeout_s=1,
+        dnsbl_address_zones=("zen.dnsbl.test",),
+        dnsbl_domain_zones=("dbl.dnsbl.test",),
+    )
+    yield server
+    server.stop()
+
+
+def test_a_check_on_demand_checks_records_and_answers(world: dict[str, Any], dns: Any) -> None:
     alice, staff = client_for(world["alice"]), client_for(world["staff"])
-    # Her own domain, checked before or never: through the door, then 501.
-    for name in ("d1.test", "d3.test", "D2.test"):
-        response = alice.post(f"/api/domains/{name}/check/")
-        assert response.status_code == 501, name
-        assert response.json()["error"] == "not_implemented"
-        assert "warmup.reputation.checks" in response.json()["detail"]
-    assert staff.post("/api/domains/192.0.2.25/check/").status_code == 501
-    assert staff.post("/api/domains/d9.test/check/").status_code == 501
-    # Not bob's, not anyone's: 404 before anything is tried; a GET is not allowed.
+    # Her own domain, never checked before: checked against the DNS server, kept, shown.
+    response = alice.post("/api/domains/D3.test/check/")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    verdicts = {name: check["verdict"] for name, check in body["checks"].items()}
+    assert verdicts["mx"] == "pass" and verdicts["spf"] == "pass"
+    assert verdicts["dmarc"] == "warn" and "rua" in body["checks"]["dmarc"]["detail"]
+    assert verdicts["dkim"] == "fail"  # no key at the usual selectors
+    assert body["status"] == "failing" and body["failing_since"] is not None
+    assert ReputationTarget.objects.get(name="d3.test").checks["mx"]["verdict"] == "pass"
+    # d1.test passed before; now its SPF is gone: failing from now on, the grace running.
+    again = alice.post("/api/domains/d1.test/check/").json()
+    assert again["checks"]["spf"]["verdict"] == "fail" and again["status"] == "failing"
+    # Not bob's, not anyone's: 404 before anything is asked; a GET is not allowed.
     bob = client_for(world["bob"])
+    asked = dns.queries
+    assert asked > 0
     assert bob.post("/api/domains/d2.test/check/").status_code == 404
     assert staff.post("/api/domains/unknown.test/check/").status_code == 404
     assert alice.get("/api/domains/d1.test/check/").status_code == 405
+    assert dns.queries == asked

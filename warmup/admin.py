@@ -29,8 +29,10 @@ from warmup.models import (
     SendLog,
     Worker,
 )
+from warmup.reputation import run
 from warmup.reputation import status as reputation
 from warmup_project.admin import ReadOnlyAdmin
+from warmup_project.db import db_now
 from warmup_project.permissions import signed_in
 
 
@@ -273,16 +275,6 @@ class ReputationTargetAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Check the selected targets now", permissions=["view"])
     def check_now(self, request: HttpRequest, queryset: QuerySet[ReputationTarget]) -> None:
-        try:
-            check = reputation.on_demand_check()
-        except reputation.CheckUnavailable as exc:
-            self.message_user(
-                request,
-                f"Checks on demand are not available in this build ({exc}); the daily "
-                "checks fill these results.",
-                messages.ERROR,
-            )
-            return
         names = list(
             queryset.order_by("name").values_list("name", flat=True)[: MAX_CHECKS_AT_ONCE + 1]
         )
@@ -295,5 +287,5 @@ class ReputationTargetAdmin(ReadOnlyAdmin):
             )
             return
         for name in names:
-            check(name)
+            run.check_now(name, db_now())
         self.message_user(request, f"Checked {len(names)}: {', '.join(names)}.", messages.SUCCESS)

@@ -33,6 +33,7 @@ from accounts.sql import EmailDomain, timezones_in_use
 from warmup.engine import pacing
 from warmup.engine.planner import on_local_today
 from warmup.models import DailyStat, ReputationTarget, Verdict
+from warmup.reputation import run
 from warmup.reputation import status as reputation
 from warmup.reputation.results import ADDRESS_CHECKS, DOMAIN_CHECKS
 from warmup_project.api import (
@@ -466,7 +467,7 @@ class DomainViewSet(viewsets.GenericViewSet):
             raise Http404("no such domain")
         return Response(self._out([target])[0])
 
-    @extend_schema(request=None, responses={200: DomainOut, 404: ErrorOut, 501: ErrorOut})
+    @extend_schema(request=None, responses={200: DomainOut, 404: ErrorOut})
     @action(
         detail=True,
         methods=["post"],
@@ -477,7 +478,7 @@ class DomainViewSet(viewsets.GenericViewSet):
         """Check this domain (or, for staff, server address) now rather than at the next
         daily run, and answer with what was found. For an owner, a domain one of their
         mailboxes sends from (checked before or not); for staff, any target or mailbox
-        domain. 501 while this build has no checks (warmup.reputation.checks)."""
+        domain. The lookups take seconds (at most WARMUP_DNS_TIMEOUT_S each)."""
         name = name.lower()
         known = (
             self._target(name) is not None
@@ -488,18 +489,7 @@ class DomainViewSet(viewsets.GenericViewSet):
         )
         if not known:
             raise Http404("no such domain")
-        try:
-            check = reputation.on_demand_check()
-        except reputation.CheckUnavailable as exc:
-            return Response(
-                {
-                    "error": "not_implemented",
-                    "detail": f"checks on demand are not available in this build ({exc}); "
-                    "the daily checks fill these results.",
-                },
-                status=501,
-            )
-        check(name)
+        run.check_now(name, db_now())
         target = self._target(name)
         if target is None:
             raise Http404(f"{name} was checked, but no result was kept")

@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0008_oauth_logins'),
+        ("accounts", "0008_oauth_logins"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='mailbox',
-            name='auth_pass_rate_7d',
+            model_name="mailbox",
+            name="auth_pass_rate_7d",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='mailbox',
-            name='dmarc_flagged',
+            model_name="mailbox",
+            name="dmarc_flagged",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='mailbox',
-            name='ramp_held_since',
+            model_name="mailbox",
+            name="ramp_held_since",
             field=models.DateField(blank=True, null=True),
         ),
     ]

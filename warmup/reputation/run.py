@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import ipaddress
 from collections.abc import Callable
 
 from django.conf import settings
@@ -31,6 +32,27 @@ def check(
         record(results, now, hosts=hosts)
         act(now, dt.timedelta(hours=settings.WARMUP.dns_grace_hours))
     return results
+
+
+def check_now(name: str, now: dt.datetime) -> list[TargetResult]:
+    """The API's and the admin's "check now" of one target: a domain (with its
+    mailboxes' servers for SPF), or a server address alone; recorded and acted on."""
+    try:
+        address = str(ipaddress.ip_address(name))
+    except ValueError:
+        return check(now, domain=name)
+    results = asyncio.run(_check_address(address))
+    record(results, now)
+    act(now, dt.timedelta(hours=settings.WARMUP.dns_grace_hours))
+    return results
+
+
+async def _check_address(address: str) -> list[TargetResult]:
+    resolver = DnsResolver.from_config(settings.WARMUP)
+    try:
+        return await check_all({}, [address], settings.WARMUP, resolver=resolver)
+    finally:
+        resolver.close()
 
 
 async def _check(

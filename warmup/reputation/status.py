@@ -8,10 +8,6 @@ pause), else `warning` when any check's last verdict is warn or error, else `ok`
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from typing import Any
-
 from django.db.models import BooleanField, Case, Expression, Func, IntegerField, Q, Value, When
 
 from warmup.models import Verdict
@@ -75,24 +71,3 @@ def having_status(status: str) -> Q:
     for worse in earlier:
         matches &= ~_WHEN[worse]
     return matches
-
-
-class CheckUnavailable(Exception):
-    """warmup.reputation.checks.check_now is not there (not in this build)."""
-
-
-def on_demand_check() -> Callable[[str], Any]:
-    """`warmup.reputation.checks.check_now`, looked up when asked for: the checks are
-    their own module, which a build may not have yet (CheckUnavailable then). An import
-    error from inside that module is not hidden."""
-    name = "warmup.reputation.checks"
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        raise CheckUnavailable(f"{name} is not installed") from None
-    check_now = getattr(module, "check_now", None)
-    if check_now is None:
-        raise CheckUnavailable(f"{name} has no check_now")
-    return check_now
