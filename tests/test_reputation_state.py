@@ -185,3 +185,50 @@ def test_a_listed_server_address_holds_the_ramp_of_its_hosts_mailboxes(
     )
     act(START, GRACE)
     assert not Mailbox.objects.filter(ramp_held_since__isnull=False).exists()
+
+
+def test_the_scheduled_run_checks_the_domains_due_oldest_first(
+    transactional_db: Any, owner: Any, settings: Any
+) -> None:
+    """check_due: never-checked domains first, then those checked over a day ago, at most
+    `limit` a run; a domain checked within the day waits. Against a DNS server on
+    loopback (tests/dns_server.py) that knows none of them: MX fails, nothing raises."""
+    import dataclasses
+
+    from tests.dns_server import TestDNSServer, ZoneResolver
+    from warmup.reputation.run import check_due
+
+    for n in range(5):
+        Mailbox.objects.create(
+            owner=owner,
+            email=f"m{n}@due{n}.test",
+            smtp_host="smtp.gmail.com",
+            provider="gmail",
+            smtp_username="u",
+            imap_host="imap.gmail.com",
+            imap_username="u",
+        )
+    checked = {
+        "due0.test": START - dt.timedelta(hours=2),
+        "due1.test": START - dt.timedelta(days=2),
+    }
+    for name, at in checked.items():
+        ReputationTarget.objects.create(kind="domain", name=name, checked_at=at)
+    server = TestDNSServer(ZoneResolver("")).start()
+    try:
+        settings.WARMUP = dataclasses.replace(
+            settings.WARMUP,
+            dns_resolvers=(("127.0.0.1", server.port),),
+            dns_timeout_s=1,
+            dnsbl_address_zones=(),
+            dnsbl_domain_zones=(),
+        )
+        first = check_due(START, limit=3)
+        second = check_due(START, limit=3)
+        third = check_due(START, limit=3)
+    finally:
+        server.stop()
+    assert [r.name for r in first] == ["due2.test", "due3.test", "due4.test"]  # never
+    assert [r.name for r in second] == ["due1.test"]  # two days old; due0 is fresh
+    assert third == []
+    assert all(r.checks["mx"].verdict == "fail" for r in first + second)

@@ -226,7 +226,7 @@ def test_setup_schedules_is_idempotent_and_follows_the_worker_count(settings: An
 
     settings.WARMUP = WarmupConfig(worker_count=3, cron_interval_minutes=10)
     created, updated, removed = setup_schedules()
-    assert len(created) == 7 and not updated and not removed
+    assert len(created) == 8 and not updated and not removed
     assert setup_schedules() == ([], [], [])
     engage = Schedule.objects.get(name="warmup: engage")
     assert (engage.func, engage.minutes) == ("warmup.tasks.engage", 1)
@@ -237,14 +237,20 @@ def test_setup_schedules_is_idempotent_and_follows_the_worker_count(settings: An
     settings.WARMUP = WarmupConfig(worker_count=1, cron_interval_minutes=15)
     created, updated, removed = setup_schedules()
     assert created == ["warmup: dispatch shard 1 of 1"]
-    assert sorted(updated) == ["warmup: metric snapshot", "warmup: plan"]
+    assert sorted(updated) == [
+        "warmup: metric snapshot",
+        "warmup: plan",
+        "warmup: reputation checks",
+    ]
     assert len(removed) == 3
-    # run_warmup workers send (compose): qcluster keeps engagement, snapshots, maintenance.
+    # run_warmup workers send (compose): qcluster keeps engagement, snapshots, the
+    # reputation checks and maintenance.
     created, updated, removed = setup_schedules(sending=False)
     assert not created and not updated
     assert sorted(removed) == ["warmup: dispatch shard 1 of 1", "warmup: plan"]
     assert sorted(Schedule.objects.values_list("func", flat=True)) == [
         "metrics.tasks.snapshot",
+        "warmup.tasks.check_reputation",
         "warmup.tasks.engage",
         "warmup.tasks.maintenance",
     ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import Counter
 
 from django.conf import settings
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
@@ -23,6 +24,7 @@ from warmup.engine.cycle import CycleStats, Engine
 from warmup.engine.engage import engage_pass
 from warmup.engine.maintenance import run_maintenance
 from warmup.engine.production import smtp_engine
+from warmup.reputation import run as reputation_run
 from warmup_project.db import db_now
 
 log = logging.getLogger("warmup.tasks")
@@ -80,3 +82,11 @@ def engage() -> str:
         limit=config.imap_concurrency * ENGAGE_ROUNDS,
     )
     return stats.line()
+
+
+def check_reputation() -> str:
+    """The domain and server checks that are due (warmup.reputation.run.check_due): every
+    WARMUP_CRON_INTERVAL_MINUTES, each domain once a day."""
+    results = reputation_run.check_due(db_now())
+    verdicts = Counter(c.verdict for r in results for c in r.checks.values())
+    return f"reputation: {len(results)} targets checked; verdicts {dict(sorted(verdicts.items()))}"

@@ -1,7 +1,8 @@
 """Create or update the django-q2 schedules that run the engine under `qcluster`
 (idempotent: run it at every deploy): planning and metric snapshots every
 WARMUP_CRON_INTERVAL_MINUTES, one dispatch task a minute per shard (1..
-WARMUP_WORKER_COUNT), IMAP engagement every minute, maintenance daily. Schedules of
+WARMUP_WORKER_COUNT), IMAP engagement every minute, the reputation checks that are due
+every WARMUP_CRON_INTERVAL_MINUTES (each domain once a day), maintenance daily. Schedules of
 shards beyond the count go.
 
 With --senders-run-warmup the `run_warmup` workers plan and send (docker/compose.yaml):
@@ -30,6 +31,11 @@ def wanted(cron_minutes: int, shards: int, *, sending: bool = True) -> dict[str,
             **every,
         },
         f"{PREFIX}engage": {"func": "warmup.tasks.engage", "minutes": 1, **every},
+        f"{PREFIX}reputation checks": {
+            "func": "warmup.tasks.check_reputation",
+            "minutes": cron_minutes,
+            **every,
+        },
         f"{PREFIX}maintenance": {
             "func": "warmup.tasks.maintenance",
             "schedule_type": Schedule.DAILY,
