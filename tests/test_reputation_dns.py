@@ -433,3 +433,19 @@ def test_check_domains_table_shows_progress_on_stderr(dns_settings, make_mailbox
     assert out.out.splitlines()[0] == "good.test"
     assert out.out.splitlines()[1].split()[:2] == ["mx", "pass"]
     assert "\r2 checked (1 domains" in out.err and out.err.endswith("\n")
+
+
+@pytest.mark.django_db
+def test_the_selectors_engagement_saw_are_the_ones_checked(dns_settings, capsys):
+    """s2026 is no provider's usual selector: found only because the domain's target
+    says engagement saw it signing (ReputationTarget.dkim_selectors)."""
+    from warmup.models import ReputationTarget
+    from warmup.reputation.targets import seen_selectors
+
+    call_command("check_domains", "--domain", "good.test", "--json", "--no-record")
+    before = json.loads(capsys.readouterr().out.splitlines()[0])["checks"]["dkim"]["detail"]
+    ReputationTarget.objects.create(kind="domain", name="good.test", dkim_selectors=["s2026"])
+    assert seen_selectors(["good.test", "other.test"]) == {"good.test": ("s2026",)}
+    call_command("check_domains", "--domain", "good.test", "--json", "--no-record")
+    after = json.loads(capsys.readouterr().out.splitlines()[0])["checks"]["dkim"]["detail"]
+    assert "s2026" not in before and "s2026" in after

@@ -331,6 +331,11 @@ class ReputationTarget(models.Model):
     hosts = models.JSONField(
         default=list, blank=True, help_text="An address's: the SMTP host names that resolve to it."
     )
+    dkim_selectors = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="A domain's: the DKIM selectors (s=) seen signing its mail at receivers.",
+    )
 
     class Meta:
         db_table = "reputation_targets"

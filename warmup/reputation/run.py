@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from django.conf import settings
 
@@ -66,9 +66,11 @@ def _run(
     on_result: Callable[[TargetResult], None] | None,
     keep: bool,
 ) -> list[TargetResult]:
-    results, hosts = (
-        asyncio.run(_check(mailboxes, domain, on_result)) if mailboxes or domain else ([], {})
-    )
+    results: list[TargetResult] = []
+    hosts: dict[str, set[str]] = {}
+    if mailboxes or domain:
+        selectors = seen_selectors({d for d, _ in mailboxes} | ({domain} if domain else set()))
+        results, hosts = asyncio.run(_check(mailboxes, domain, selectors, on_result))
     if keep:
         record(results, now, hosts=hosts)
         act(now, dt.timedelta(hours=settings.WARMUP.dns_grace_hours))
@@ -99,14 +101,15 @@ async def _check_address(address: str) -> list[TargetResult]:
 async def _check(
     mailboxes: list[tuple[str, str]],
     domain: str | None,
+    selectors: Mapping[str, tuple[str, ...]],
     on_result: Callable[[TargetResult], None] | None,
 ) -> tuple[list[TargetResult], dict[str, set[str]]]:
     config = settings.WARMUP
     resolver = DnsResolver.from_config(config)
     try:
-        domains, addresses = await build_targets(mailboxes, resolver)
+        domains, addresses = await build_targets(mailboxes, resolver, selectors)
         if domain is not None:  # that domain only: its servers' addresses serve SPF
-            given = domains.get(domain, DomainInput(selectors=tuple(seen_selectors(domain))))
+            given = domains.get(domain, DomainInput(selectors=selectors.get(domain, ())))
             domains, addresses = {domain: given}, {}
         results = await check_all(
             domains, list(addresses), config, resolver=resolver, on_result=on_result

@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from accounts.models import TOKEN_METHODS, Mailbox, email_domain
+from warmup.models import ReputationTarget
 from warmup.reputation.checks import DomainInput
 from warmup.reputation.resolver import ANSWER, DnsResolver
 
@@ -19,11 +20,14 @@ from warmup.reputation.resolver import ANSWER, DnsResolver
 HOSTED_PROVIDERS = ("gmail", "outlook", "yahoo", "zoho", "icloud")
 
 
-def seen_selectors(domain: str) -> list[str]:
-    """The DKIM selectors (s=) seen in the DKIM-Signature of `domain`'s received warmup
-    mail. HOOK: engagement's record of them lands separately; until then, none, and the
-    DKIM check tries the providers' usual selectors only."""
-    return []
+def seen_selectors(domains: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """The DKIM selectors (s=) seen in the DKIM-Signature of each domain's received warmup
+    mail, as engagement keeps them on the domain's target (ReputationTarget.dkim_selectors),
+    in one query; the DKIM check adds the providers' usual ones."""
+    found = ReputationTarget.objects.filter(
+        kind=ReputationTarget.DOMAIN, name__in=list(domains)
+    ).values_list("name", "dkim_selectors")
+    return {name: tuple(str(s) for s in selectors or ()) for name, selectors in found}
 
 
 def sending_mailboxes(domain: str | None = None) -> list[tuple[str, str]]:
@@ -51,7 +55,9 @@ async def _addresses_of(host: str, resolver: DnsResolver) -> list[str]:
 
 
 async def build_targets(
-    mailboxes: Iterable[tuple[str, str]], resolver: DnsResolver
+    mailboxes: Iterable[tuple[str, str]],
+    resolver: DnsResolver,
+    selectors: Mapping[str, tuple[str, ...]],
 ) -> tuple[dict[str, DomainInput], dict[str, set[str]]]:
     """The domain inputs (sorted by domain), and the server addresses to check (sorted)
     with the SMTP host names that resolve to each (how a listing finds its mailboxes)."""
@@ -70,7 +76,7 @@ async def build_targets(
     )
     domains = {
         domain: DomainInput(
-            selectors=tuple(seen_selectors(domain)),
+            selectors=selectors.get(domain, ()),
             server_addresses=tuple(sorted({a for h in hosts_of[domain] for a in resolved[h]})),
         )
         for domain in sorted(hosts_of)
