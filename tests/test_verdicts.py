@@ -284,6 +284,17 @@ Authentication-Results: mail-router.example.net 1;
         ("hardfail", "", "", "mail-router.example.net"),
     ),
     (
+        "gmail, two signatures: the first fails, the second passes",
+        """
+Authentication-Results: mx.google.com;
+       dkim=fail header.i=@esp.example header.s=old header.b=Qq11;
+       dkim=pass header.i=@alpha.example header.s=s2026 header.b=Rr22;
+       spf=pass (google.com: domain of bounce@esp.example designates 203.0.113.9 as permitted sender) smtp.mailfrom=bounce@esp.example;
+       dmarc=pass (p=NONE sp=NONE dis=NONE) header.from=alpha.example
+""",
+        ("pass", "pass", "pass", "mx.google.com"),
+    ),
+    (
         "several signatures, none passing: the first written",
         """
 Authentication-Results: mx.example.net; dkim=neutral (body hash did not verify)
