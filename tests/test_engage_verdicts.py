@@ -13,9 +13,14 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import Mailbox
+from accounts.transport import imap
 from tests import dovecot
 from tests.test_engage import TODAY, imap_box, run, sent
-from warmup.engine.deliverability import DMARC_FLAG_MIN_JUDGED, DMARC_FLAG_RATE
+from warmup.engine.deliverability import (
+    DMARC_FLAG_MIN_JUDGED,
+    DMARC_FLAG_RATE,
+    assess_authentication,
+)
 from warmup.models import DailyStat, Placement, SendLog
 
 pytestmark = [
@@ -70,7 +75,10 @@ def received(data: bytes, on_top: str, sender: Mailbox) -> bytes:
     return on_top.format(d=domain).encode() + data
 
 
-def test_verdicts_counters_rates_and_flags(make_mailbox: Any, owner: Any) -> None:
+def test_verdicts_counters_rates_and_flags(
+    make_mailbox: Any, owner: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(imap, "FETCH_CHUNK", 4)  # the inbox's messages over several FETCHes
     reader_email = "reader@inbox.test"
     with dovecot.Dovecot({reader_email: "reader-pass"}) as server:
         reader = imap_box(make_mailbox, server, reader_email, reply_rate=0.0)
@@ -173,3 +181,19 @@ def test_the_api_shows_the_figures_read_only(make_mailbox: Any, owner: Any) -> N
     assert changed.status_code == 200
     box.refresh_from_db()
     assert (box.auth_pass_rate_7d, box.dmarc_flagged, box.reply_rate) == (0.25, True, 0.2)
+
+
+@pytest.mark.parametrize(
+    ("passed", "failed", "expected"),
+    [
+        (0, 0, (None, False)),
+        (3, 0, (1.0, False)),
+        (0, DMARC_FLAG_MIN_JUDGED - 1, (0.0, False)),
+        (0, DMARC_FLAG_MIN_JUDGED, (0.0, True)),
+        (4, 1, (0.8, False)),
+        (7, 3, (0.7, True)),
+        (79, 21, (0.79, True)),
+    ],
+)
+def test_assess_authentication(passed: int, failed: int, expected: tuple[Any, bool]) -> None:
+    assert assess_authentication(passed, failed) == expected
