@@ -314,6 +314,17 @@ Authentication-Results: mx.google.com; spf=pass smtp.mailfrom=alpha.example;
         ("fail", "", "fail", "mx.example.net"),
     ),
     (
+        "a forged pass bearing the receiver's own name, below its header",
+        """
+Authentication-Results: mx.google.com;
+       spf=pass (google.com: domain of box@alpha.example designates 203.0.113.5 as permitted sender) smtp.mailfrom=box@alpha.example;
+       dmarc=fail (p=REJECT sp=REJECT dis=QUARANTINE) header.from=alpha.example
+Authentication-Results: mx.google.com; dkim=pass header.d=alpha.example;
+       dmarc=pass header.from=alpha.example
+""",
+        ("pass", "pass", "fail", "mx.google.com"),
+    ),
+    (
         "policy result, upper case written",
         """
 Authentication-Results: MX.Example.NET; SPF=Policy smtp.mailfrom=alpha.example;

@@ -15,8 +15,10 @@ the latest hop that sealed the chain) stands in. Microsoft 365 writes no authser
 (`Authentication-Results: spf=pass (sender IP is …) smtp.mailfrom=…; dkim=pass …`): such
 a header is read as the receiver's, with an empty receiver name.
 
-Per method, any pass counts (a message may carry several DKIM signatures, one failing);
-otherwise the first result the receiver wrote. Values are kept as written, lowercased; they
+Per method, the topmost of the receiver's headers that reports it decides (a forgery
+below that bears the receiver's name cannot overturn it); in that header any pass counts
+(a message may carry several DKIM signatures, one failing), otherwise the first result
+written. Values are kept as written, lowercased; they
 are cut to VALUE_MAX characters (the columns' width) only when stored, after they were
 judged (Microsoft's `bestguesspass` has 13). Nothing here raises on what a message
 carries: a header that cannot be read gives no verdict.
@@ -175,7 +177,7 @@ def _by_clause(value: str, receiver: str | None) -> _Header | None:
     return header if header.results else None
 
 
-def read_header(value: object) -> _Header | None:
+def _read_header(value: object) -> _Header | None:
     """One Authentication-Results value (unfolded or not), or None when unreadable."""
     try:
         text = _unfold(value)
@@ -223,13 +225,16 @@ def _verdicts(headers: list[_Header]) -> Verdicts:
     the topmost of them that gave a verdict."""
     organisation = _organisation(headers[0].receiver)
     ours = [h for h in headers if _organisation(h.receiver) == organisation]
-    results: dict[str, list[str]] = {}
+    picked = {}
+    for method in METHODS:
+        # The topmost of its headers that reports the method decides it: a header below
+        # bearing the receiver's own name may be a forgery it failed to strip (RFC 8601
+        # §5 asks it to; not every receiver does).
+        results = next((h.results[method] for h in ours if h.results.get(method)), None)
+        picked[method] = _first_pass(results) if results else ""
     selectors: list[tuple[str, str]] = []
     for header in ours:
-        for method, values in header.results.items():
-            results.setdefault(method, []).extend(values)
         selectors.extend(s for s in header.selectors if s not in selectors)
-    picked = {m: _first_pass(results[m]) if results.get(m) else "" for m in METHODS}
     named = next((h for h in ours if h.results), ours[0])
     return Verdicts(
         spf=picked["spf"],
@@ -250,7 +255,7 @@ def parse(headers: Iterable[tuple[str, object]]) -> Verdicts | None:
     for name, value in headers:
         kind = name.strip().lower()
         if kind == AR:
-            if (header := read_header(value)) is not None:
+            if (header := _read_header(value)) is not None:
                 ar.append(header)
         elif kind == ARC_AR and (instance := _arc_instance(value)) is not None:
             arc.append(instance)
@@ -258,7 +263,7 @@ def parse(headers: Iterable[tuple[str, object]]) -> Verdicts | None:
         return _verdicts(ar)
     # The latest hop's ARC set: the highest instance (the first written, if repeated).
     for _, value in sorted(arc, key=lambda pair: -pair[0]):
-        if (header := read_header(value)) is not None:
+        if (header := _read_header(value)) is not None:
             return _verdicts([header])
     return None
 
