@@ -1,8 +1,10 @@
 """End to end: the engine sends through a real SMTP server (aiosmtpd), the mail is
 delivered into a real Dovecot (LMTP into the inbox; every third message APPENDed to
-Junk, as a spam filter would), engagement reads it over IMAP (a pool of sessions),
-placement and deliverability appear in the API, and the replies it planned go out
-through the repliers' own SMTP as threaded replies."""
+Junk, as a spam filter would) with the receiver's Authentication-Results on top (Gmail's
+pass, or Microsoft's DMARC fail for one sender's mail), engagement reads it over IMAP (a
+pool of sessions), placement, the receivers' verdicts and deliverability appear in the
+API, and the replies it planned go out through the repliers' own SMTP as threaded
+replies."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from tests.test_engine_smtp import engine_for
 from warmup.engine import content
 from warmup.engine.engage import engage_pass
 from warmup.engine.planner import plan_cycle
-from warmup.models import Placement, SendLog, SendStatus
+from warmup.models import DailyStat, Placement, SendLog, SendStatus
 
 pytestmark = pytest.mark.skipif(
     not dovecot.available(), reason="needs Dovecot (.ci/run installs it)"
@@ -31,6 +33,19 @@ pytestmark = pytest.mark.skipif(
 DAY_START = dt.datetime(2026, 11, 28, 0, 0, tzinfo=dt.UTC)
 LATE = DAY_START + dt.timedelta(hours=23)
 DOMAINS = ["alpha.test", "beta.test", "gamma.test", "delta.test"]
+GMAIL = (
+    "Authentication-Results: mx.google.com;\r\n"
+    "       dkim=pass header.i=@{d} header.s=s1 header.b=Ab12;\r\n"
+    "       spf=pass (google.com: domain of {a} designates 127.0.0.1 as permitted sender)"
+    " smtp.mailfrom={a};\r\n"
+    "       dmarc=pass (p=NONE sp=NONE dis=NONE) header.from={d}\r\n"
+)
+MICROSOFT = (
+    "Authentication-Results: spf=pass (sender IP is 127.0.0.1)\r\n"
+    " smtp.mailfrom={d}; dkim=fail (signature did not verify)\r\n"
+    " header.d={d};dmarc=fail action=quarantine\r\n"
+    " header.from={d};compauth=fail reason=000\r\n"
+)
 
 
 def test_send_deliver_engage_score_and_reply(transactional_db: Any, django_user_model: Any) -> None:
@@ -65,11 +80,16 @@ def test_send_deliver_engage_score_and_reply(transactional_db: Any, django_user_
         plan_cycle(DAY_START, floor=6, margin=dt.timedelta(minutes=15))
         sent = engine_for(LATE).run_cycle(plan=False)
         assert sent.outcomes["sent"] == 8 * 6 == len(smtp.received)
+        failing = boxes[2].email  # its mail fails DMARC wherever it lands
         for n, got in enumerate(smtp.received):  # the MTA's part
+            shape = MICROSOFT if got.mail_from == failing else GMAIL
+            data = (
+                shape.format(a=got.mail_from, d=got.mail_from.partition("@")[2]).encode() + got.data
+            )
             if n % 3 == 2:
-                imap.append(got.rcpt_tos[0], "Junk", got.data)
+                imap.append(got.rcpt_tos[0], "Junk", data)
             else:
-                imap.deliver(got.rcpt_tos[0], got.data)
+                imap.deliver(got.rcpt_tos[0], data)
 
         stats = engage_pass(
             LATE,
@@ -94,6 +114,21 @@ def test_send_deliver_engage_score_and_reply(transactional_db: Any, django_user_
         owner_box.refresh_from_db()
         assert shown["deliverability_score"] == owner_box.deliverability_score is not None
         assert shown["inbox_rate_7d"] == owner_box.inbox_rate_7d
+        # The receivers' verdicts, per send and as each sender's pass rate.
+        verdicts = placed.values_list("sender__email", "auth_spf", "auth_dkim", "auth_dmarc")
+        assert {(e == failing, spf, dkim, dmarc) for e, spf, dkim, dmarc in verdicts} == {
+            (True, "pass", "fail", "fail"),
+            (False, "pass", "pass", "pass"),
+        }
+        assert placed.filter(auth_receiver="mx.google.com").count() == 42
+        days = DailyStat.objects.filter(mailbox__in=boxes)
+        assert sum(d.dmarc_pass for d in days) == 42 and sum(d.dmarc_fail for d in days) == 6
+        for box in Mailbox.objects.all():
+            assert (box.auth_pass_rate_7d, box.dmarc_flagged) == (
+                (0.0, True) if box.email == failing else (1.0, False)
+            )
+        shown = client.get(f"/api/mailboxes/{boxes[2].id}/").json()  # owners[0] too
+        assert (shown["auth_pass_rate_7d"], shown["dmarc_flagged"]) == (0.0, True)
 
         # The replies engagement planned go out through the repliers' own accounts.
         planned = list(SendLog.objects.filter(in_reply_to__isnull=False))

@@ -85,9 +85,9 @@ class SendLog(models.Model):
     placement_seen_at = models.DateTimeField(null=True, blank=True)
     # The receiving server's own verdicts on this message (its Authentication-Results,
     # read by engagement): pass, fail, none, softfail, … as it wrote them; empty until seen.
-    auth_spf = models.CharField(max_length=12, blank=True)
-    auth_dkim = models.CharField(max_length=12, blank=True)
-    auth_dmarc = models.CharField(max_length=12, blank=True)
+    auth_spf = models.CharField(max_length=16, blank=True)
+    auth_dkim = models.CharField(max_length=16, blank=True)
+    auth_dmarc = models.CharField(max_length=16, blank=True)
     auth_receiver = models.CharField(
         max_length=255, blank=True, help_text="The authserv-id that gave the verdicts."
     )

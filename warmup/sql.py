@@ -254,9 +254,12 @@ def _add_to_day(counter: str) -> tuple[str, list[Any]]:
     return _text(statement), defaults
 
 
-# The counters added to one at a time (the reaper's unknown, engagement's placements and
-# replies), each with its statement and the other columns' defaults.
-ADD_TO_DAY = {c: _add_to_day(c) for c in ("unknown", "inbox", "spam", "replied")}
+# The counters added to one at a time (the reaper's unknown, engagement's placements,
+# replies and receivers' DMARC verdicts), each with its statement and the other columns'
+# defaults.
+ADD_TO_DAY = {
+    c: _add_to_day(c) for c in ("unknown", "inbox", "spam", "replied", "dmarc_pass", "dmarc_fail")
+}
 
 
 def add_to_days(counter: str, rows: Sequence[tuple[int, dt.date, int]]) -> None:

@@ -262,7 +262,15 @@ SPAM_NAMES = (
     "inbox/junk",
 )
 WARMUP_FOLDER = "Warmup"
-_HEADERS = "X-WARMUP-TOKEN MESSAGE-ID SUBJECT REFERENCES"
+# The receiving server's verdicts come along in the same FETCH (warmup.reputation.verdicts).
+AUTH_HEADERS = ("Authentication-Results", "ARC-Authentication-Results")
+_HEADERS = " ".join(
+    ("X-WARMUP-TOKEN", "MESSAGE-ID", "SUBJECT", "REFERENCES", *(h.upper() for h in AUTH_HEADERS))
+)
+# Messages per FETCH: a receiver's Authentication-Results take a few hundred bytes to a
+# few KB a message, so a backlog of thousands is fetched in parts, each under REPLY_CAP.
+FETCH_CHUNK = 500
+_AUTH_NAMES = {h.lower() for h in AUTH_HEADERS}
 
 
 class ImapAuthError(Exception):
@@ -286,6 +294,8 @@ class Found:
     message_id: str
     subject: str
     references: str
+    # Its Authentication-Results and ARC-Authentication-Results as (name, value), top first.
+    auth_headers: tuple[tuple[str, str], ...] = ()
 
 
 def _decoded(value: str | None) -> str:
@@ -295,6 +305,24 @@ def _decoded(value: str | None) -> str:
         return str(make_header(decode_header(value))).strip()
     except (UnicodeError, LookupError, ValueError):
         return value.strip()
+
+
+def _found(uid: int, raw: bytes) -> Found | None:
+    """The message of a FETCH of its headers, or None without a token."""
+    headers = BytesHeaderParser().parsebytes(raw)
+    token = (headers.get("X-Warmup-Token") or "").strip()
+    if not token:
+        return None
+    return Found(
+        uid=uid,
+        token=token,
+        message_id=(headers.get("Message-ID") or "").strip(),
+        subject=_decoded(headers.get("Subject")),
+        references=" ".join((headers.get("References") or "").split()),
+        auth_headers=tuple(
+            (name, str(value)) for name, value in headers.items() if name.lower() in _AUTH_NAMES
+        ),
+    )
 
 
 def spam_folder(folders: list[tuple[tuple[bytes, ...], str, str]], prefix: str = "") -> str | None:
@@ -379,26 +407,19 @@ class ImapSession:
         if not uids:
             return []
         key = f"BODY[HEADER.FIELDS ({_HEADERS})]".encode()
-        fetched = self._call(
-            "FETCH", self.client.fetch, uids, [f"BODY.PEEK[HEADER.FIELDS ({_HEADERS})]"]
-        )
         found = []
-        for uid, data in sorted(fetched.items()):
-            raw = next((v for k, v in data.items() if k.upper() == key), None)
-            if raw is None:
-                continue
-            headers = BytesHeaderParser().parsebytes(raw)
-            token = (headers.get("X-Warmup-Token") or "").strip()
-            if token:
-                found.append(
-                    Found(
-                        uid=uid,
-                        token=token,
-                        message_id=(headers.get("Message-ID") or "").strip(),
-                        subject=_decoded(headers.get("Subject")),
-                        references=" ".join((headers.get("References") or "").split()),
-                    )
-                )
+        for start in range(0, len(uids), FETCH_CHUNK):
+            fetched = self._call(
+                "FETCH",
+                self.client.fetch,
+                uids[start : start + FETCH_CHUNK],
+                [f"BODY.PEEK[HEADER.FIELDS ({_HEADERS})]"],
+            )
+            for uid, data in sorted(fetched.items()):
+                raw = next((v for k, v in data.items() if k.upper() == key), None)
+                message = _found(uid, raw) if raw is not None else None
+                if message is not None:
+                    found.append(message)
         return found
 
     def flag(self, uids: list[int]) -> None:

@@ -4,7 +4,18 @@
 - reply rate = replied / sent;
 - score (0-100) = round(80 × inbox rate + 20 × min(reply rate / 0.30, 1)), once at
   least 5 placements were seen (before that: none, not enough data);
-- spam flag, for the operator: at least 10 placements and more than 25 % in spam.
+- spam flag, for the operator: at least 10 placements and more than 25 % in spam;
+- authentication pass rate = DMARC passes / (passes + fails), of the receivers' own
+  verdicts (their Authentication-Results, read by engagement; none, temperror and
+  permerror are not judgements);
+- DMARC flag, for the operator: at least DMARC_FLAG_MIN_JUDGED judged and a pass rate
+  below DMARC_FLAG_RATE. Receivers see what a DNS check cannot (a signing relay that
+  rewrites the message, a From domain out of alignment with the envelope, a key that
+  changed between lookups), so a mailbox can be flagged while its DNS looks right.
+
+The score stays a measure of placement and replies: DMARC failures at receivers show in
+it already as spam placements (their consequence), and counting them again would punish
+a mailbox twice; the DMARC flag says why.
 
 Kept on the mailbox (API, admin, metrics read it without aggregating): refreshed for the
 senders whose placements an engagement pass recorded, and for everyone by maintenance.
@@ -27,9 +38,19 @@ FLAG_MIN_PLACEMENTS = 10
 SPAM_FLAG_RATE = 0.25
 REPLY_TARGET = 0.30
 INBOX_POINTS, REPLY_POINTS = 80, 20
+DMARC_FLAG_MIN_JUDGED = 5  # fewer judged sends say too little to flag
+DMARC_FLAG_RATE = 0.8  # a pass rate below this flags the mailbox
 
 # What the refresh writes, in the order of the rows it builds.
-_FIGURES = ("id", "inbox_rate_7d", "reply_rate_7d", "deliverability_score", "spam_flagged")
+_FIGURES = (
+    "id",
+    "inbox_rate_7d",
+    "reply_rate_7d",
+    "deliverability_score",
+    "spam_flagged",
+    "auth_pass_rate_7d",
+    "dmarc_flagged",
+)
 
 
 def assess(
@@ -47,6 +68,14 @@ def assess(
     return inbox_rate, reply_rate, score, flagged
 
 
+def assess_authentication(passed: int, failed: int) -> tuple[float | None, bool]:
+    """(authentication pass rate, DMARC flag) of one mailbox's window of DMARC verdicts."""
+    judged = passed + failed
+    rate = passed / judged if judged else None
+    flagged = judged >= DMARC_FLAG_MIN_JUDGED and rate is not None and rate < DMARC_FLAG_RATE
+    return rate, flagged
+
+
 def update_deliverability(now: dt.datetime, mailbox_ids: Iterable[int] | None = None) -> int:
     """Recompute the figures of `mailbox_ids` (all mailboxes when None); returns how many
     mailboxes were updated."""
@@ -59,14 +88,22 @@ def update_deliverability(now: dt.datetime, mailbox_ids: Iterable[int] | None = 
     sums = {
         row["mailbox_id"]: row
         for row in stats.values("mailbox_id")
-        .annotate(sent=Sum("sent"), inbox=Sum("inbox"), spam=Sum("spam"), replied=Sum("replied"))
+        .annotate(
+            sent=Sum("sent"),
+            inbox=Sum("inbox"),
+            spam=Sum("spam"),
+            replied=Sum("replied"),
+            dmarc_pass=Sum("dmarc_pass"),
+            dmarc_fail=Sum("dmarc_fail"),
+        )
         .order_by()
     }
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for box_id in boxes.values_list("id", flat=True):
         s = sums.get(box_id)
-        figures = (
-            assess(s["sent"], s["inbox"], s["spam"], s["replied"]) if s else (None,) * 3 + (False,)
-        )
-        rows.append((box_id, *figures))
+        if s is None:
+            rows.append((box_id, None, None, None, False, None, False))
+            continue
+        figures = assess(s["sent"], s["inbox"], s["spam"], s["replied"])
+        rows.append((box_id, *figures, *assess_authentication(s["dmarc_pass"], s["dmarc_fail"])))
     return sql.update_rows(Mailbox, _FIGURES, rows)

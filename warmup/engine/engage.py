@@ -2,14 +2,17 @@
 
 For each warmup-enabled mailbox whose engagement is not paused, at most once an
 interval: log in; find warmup messages by their token header in the spam folder and the
-inbox; record where each landed (placement, on the original send and its sender's day);
+inbox; record where each landed (placement, on the original send and its sender's day)
+and what the receiving server said of it (its Authentication-Results: SPF, DKIM and
+DMARC verdicts on the send, DMARC passes and failures on its sender's day);
 rescue the spam ones to the inbox; mark them \\Seen and \\Flagged; plan replies to a
 share of them (the mailbox's reply_rate) as ordinary slots of the mailbox's own day, so
 they go out through its own SMTP under every budget and cap; file them into a Warmup
 folder. A login the server refuses pauses the mailbox's engagement with the reason.
 
-Idempotent: a placement is recorded at its first sighting only, a send gets at most one
-reply (a unique constraint), and filed messages are not seen again.
+Idempotent: a placement and a verdict are recorded at their first sighting only, a send
+gets at most one reply (a unique constraint), and filed messages are not seen again. A
+header that cannot be read gives no verdict; it never stops the mailbox's engagement.
 """
 
 from __future__ import annotations
@@ -37,11 +40,13 @@ from accounts.transport.imap import (
     ImapHostRefused,
     ImapSession,
 )
+from warmup import sql
 from warmup.engine import content, pacing
 from warmup.engine.deliverability import update_deliverability
 from warmup.engine.planner import plan_cap_of
 from warmup.engine.record import add_to_days, end_of_day
 from warmup.models import DailyStat, Placement, SendLog, SendStatus
+from warmup.reputation import verdicts
 
 log = logging.getLogger("warmup.engage")
 
@@ -58,6 +63,7 @@ class Engaged:
     inbox: int = 0  # warmup messages found in the inbox
     spam: int = 0  # found in the spam folder, and rescued
     placed: int = 0  # placements recorded (first sightings)
+    judged: int = 0  # receivers' verdicts recorded (first readings)
     replies: int = 0  # replies planned
     filed: int = 0  # moved into the Warmup folder
     fallback_moves: int = 0  # moves done as COPY + \Deleted + EXPUNGE
@@ -81,6 +87,7 @@ class PassStats:
         return (
             f"{self.mailboxes} mailboxes: found {self.total('inbox')} in inbox, "
             f"{self.total('spam')} in spam (rescued); placed {self.total('placed')}, "
+            f"verdicts {self.total('judged')}, "
             f"replies {self.total('replies')}, filed {self.total('filed')}; "
             f"{errors} errors, {paused} paused; {self.duration_s:.1f}s"
         )
@@ -146,6 +153,62 @@ def record_placements(
     for place, counted in counts.items():
         with transaction.atomic():
             add_to_days(counted, "inbox" if place == Placement.INBOX else "spam")
+    return len(fresh), {sender for _, sender, _ in fresh}
+
+
+# What record_verdicts writes on each send, in the order of Verdicts.stored().
+_VERDICT_FIELDS = ("id", "auth_spf", "auth_dkim", "auth_dmarc", "auth_receiver")
+
+
+def verdicts_of(found: Iterable[tuple[int, Found]]) -> dict[int, verdicts.Verdicts]:
+    """slot id → the receiver's verdicts on its message, for those that carry any. One
+    message's headers never stop the others: whatever goes wrong is logged and skipped."""
+    out = {}
+    for slot_id, message in found:
+        try:
+            read = verdicts.parse(message.auth_headers)
+        except Exception:
+            log.exception("the verdicts on slot %s could not be read", slot_id)
+            continue
+        if read is not None and any(read.stored()):
+            out[slot_id] = read
+    return out
+
+
+def record_verdicts(mailbox_id: int, read: dict[int, verdicts.Verdicts]) -> tuple[int, set[int]]:
+    """The receiver's verdicts on each send this mailbox received, the first time they
+    are read (a send with any verdict field set is done), and the DMARC counters of the
+    sender's day, once per send; (how many were new, their senders)."""
+    if not read:
+        return 0, set()
+    empty = {"auth_spf": "", "auth_dkim": "", "auth_dmarc": "", "auth_receiver": ""}
+    with transaction.atomic():
+        fresh = list(
+            SendLog.objects.select_for_update(of=("self",))
+            .filter(
+                id__in=read,
+                recipient_id=mailbox_id,
+                status__in=(SendStatus.SENT, SendStatus.UNKNOWN),
+                **empty,
+            )
+            .order_by("id")
+            .values_list("id", "sender_id", "day")
+        )
+        sql.update_rows(
+            SendLog,
+            _VERDICT_FIELDS,
+            [(slot_id, *read[slot_id].stored()) for slot_id, _, _ in fresh],
+        )
+    counts: dict[str, Counter[tuple[int, dt.date]]] = defaultdict(Counter)
+    for slot_id, sender_id, day in fresh:
+        passed = read[slot_id].dmarc_passed
+        if passed is not None:
+            counts["dmarc_pass" if passed else "dmarc_fail"][(sender_id, day)] += 1
+    # As with placements: the counters after the verdicts are committed, each in its own
+    # transaction (a crash in between loses a count, never a verdict).
+    for column, counted in counts.items():
+        with transaction.atomic():
+            add_to_days(counted, column)
     return len(fresh), {sender for _, sender, _ in fresh}
 
 
@@ -297,9 +360,11 @@ def _engage(
 ) -> None:
     spam_folder, warmup_folder = session.folders()
     placements: dict[int, str] = {}
+    read: dict[int, verdicts.Verdicts] = {}
     if spam_folder:
         _check(deadline)
         spam = _verified(session.find(spam_folder), secret)
+        read.update(verdicts_of(spam.items()))
         done.spam = len(spam)
         placements.update(dict.fromkeys(spam, Placement.SPAM))
         uids = [m.uid for m in spam.values()]
@@ -307,6 +372,7 @@ def _engage(
         session.move(uids, INBOX)  # the rescue: "not spam", as a person would
     _check(deadline)
     inbox = _verified(session.find(INBOX), secret)
+    read.update(verdicts_of((i, m) for i, m in inbox.items() if i not in read))
     done.inbox = len(inbox) - done.spam
     for slot_id in inbox:
         placements.setdefault(slot_id, Placement.INBOX)
@@ -314,6 +380,8 @@ def _engage(
     # The database before the filing: if it fails, the messages are still in the
     # inbox for the next pass.
     done.placed, done.senders = record_placements(box.id, now, placements)
+    done.judged, judged_senders = record_verdicts(box.id, read)
+    done.senders |= judged_senders
     done.replies = plan_replies(box, now, list(inbox))
     _check(deadline)
     if inbox:
