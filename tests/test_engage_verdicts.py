@@ -156,6 +156,11 @@ def test_verdicts_counters_rates_and_flags(
         assert DMARC_FLAG_RATE <= 4 / 5 and figures(mixed) == (0.8, False)  # on the line
         assert figures(few) == (0.0, False)  # too few judged to flag
         assert figures(quiet) == (None, False)
+        # The selector Gmail saw signing good's own domain is kept for its DKIM check.
+        from warmup.models import ReputationTarget
+
+        kept = ReputationTarget.objects.get(name=good.domain).dkim_selectors
+        assert "s2026" in kept
 
         # A copy of a message already judged, with another verdict on top: the first
         # reading stands and its sender's day is not counted twice.

@@ -232,3 +232,19 @@ def test_the_scheduled_run_checks_the_domains_due_oldest_first(
     assert [r.name for r in second] == ["due1.test"]  # two days old; due0 is fresh
     assert third == []
     assert all(r.checks["mx"].verdict == "fail" for r in first + second)
+
+
+def test_engagement_keeps_the_dkim_selectors_it_sees(transactional_db: Any) -> None:
+    from warmup.reputation.state import note_dkim_selectors
+
+    ReputationTarget.objects.create(
+        kind="domain", name="acme.test", checks={"mx": {"verdict": "pass"}}, dkim_selectors=["s1"]
+    )
+    added = note_dkim_selectors(
+        [("ACME.test", "s2"), ("acme.test", "s1"), ("new.test", "google"), ("acme.test", "S2")]
+    )
+    assert added == 2
+    acme = ReputationTarget.objects.get(name="acme.test")
+    assert acme.dkim_selectors == ["s1", "s2"] and acme.checks == {"mx": {"verdict": "pass"}}
+    assert ReputationTarget.objects.get(name="new.test").dkim_selectors == ["google"]
+    assert note_dkim_selectors([("acme.test", "s2"), ("", "x"), ("acme.test", "")]) == 0

@@ -31,7 +31,7 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import F, Q
 
 from accounts import crypto, tokens
-from accounts.models import Mailbox
+from accounts.models import Mailbox, email_domain
 from accounts.transport.account import Account
 from accounts.transport.imap import (
     Found,
@@ -47,6 +47,7 @@ from warmup.engine.planner import plan_cap_of
 from warmup.engine.record import add_to_days, end_of_day
 from warmup.models import DailyStat, Placement, SendLog, SendStatus
 from warmup.reputation import verdicts
+from warmup.reputation.state import note_dkim_selectors
 
 log = logging.getLogger("warmup.engage")
 
@@ -209,6 +210,19 @@ def record_verdicts(mailbox_id: int, read: dict[int, verdicts.Verdicts]) -> tupl
     for column, counted in counts.items():
         with transaction.atomic():
             add_to_days(counted, column)
+    # The DKIM selectors that signed our senders' own domains, for the domains' DKIM check.
+    domains = {
+        sender: email_domain(email)
+        for sender, email in Mailbox.objects.filter(
+            id__in={sender for _, sender, _ in fresh}
+        ).values_list("id", "email")
+    }
+    note_dkim_selectors(
+        (domain, selector)
+        for slot_id, sender_id, _ in fresh
+        for domain, selector in read[slot_id].selectors
+        if domain == domains.get(sender_id)
+    )
     return len(fresh), {sender for _, sender, _ in fresh}
 
 

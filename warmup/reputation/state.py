@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Func, JSONField, Q, Value
 
 from accounts import status as mailbox_status
 from accounts.models import DNS_BROKEN, Mailbox, MailboxQuerySet, email_domain
@@ -164,3 +164,40 @@ def _of_domain(domain: str) -> MailboxQuerySet:
 def grace_text(grace: dt.timedelta) -> str:
     hours = grace.total_seconds() / 3600
     return f"{hours:g} hours"
+
+
+def note_dkim_selectors(seen: Iterable[tuple[str, str]]) -> int:
+    """Keep the DKIM selectors (domain, s=) engagement saw signing our domains' mail at
+    receivers on the domains' targets (made if missing), where the DKIM check looks for
+    them; one appending UPDATE per new selector (a selector is new rarely), no lock held
+    over anything else. Returns how many were new."""
+    by_domain: dict[str, set[str]] = {}
+    for domain, selector in seen:
+        if domain and selector and len(selector) <= 63:
+            by_domain.setdefault(domain.lower(), set()).add(selector.lower())
+    if not by_domain:
+        return 0
+    known = dict(
+        ReputationTarget.objects.filter(
+            kind=ReputationTarget.DOMAIN, name__in=list(by_domain)
+        ).values_list("name", "dkim_selectors")
+    )
+    added = 0
+    for domain, selectors in by_domain.items():
+        if domain not in known:
+            ReputationTarget.objects.get_or_create(kind=ReputationTarget.DOMAIN, name=domain)
+        for selector in sorted(selectors - set(known.get(domain) or ())):
+            added += (
+                ReputationTarget.objects.filter(kind=ReputationTarget.DOMAIN, name=domain)
+                .exclude(dkim_selectors__contains=[selector])
+                .update(
+                    dkim_selectors=Func(
+                        F("dkim_selectors"),
+                        Value([selector], JSONField()),
+                        function="",
+                        template="%(expressions)s",
+                        arg_joiner=" || ",
+                    )
+                )
+            )
+    return added
