@@ -11,9 +11,13 @@ client times out), `slow` names answer after `slow_s`. `queries` counts what it 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from dnslib import RCODE, RR, DNSError, DNSRecord
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
@@ -133,3 +137,32 @@ class TestDNSServer:
         for server in self._servers:
             server.stop()
             server.server.server_close()
+
+
+def point_at(
+    server: TestDNSServer,
+    settings: Any,
+    *,
+    address_zones: tuple[str, ...] = ("zen.dnsbl.test",),
+    domain_zones: tuple[str, ...] = ("dbl.dnsbl.test",),
+) -> None:
+    """The checks of these `settings` (pytest-django's fixture) ask `server` only, with a
+    one-second timeout, and these blacklists."""
+    settings.WARMUP = dataclasses.replace(
+        settings.WARMUP,
+        dns_resolvers=(("127.0.0.1", server.port),),
+        dns_timeout_s=1,
+        dnsbl_address_zones=address_zones,
+        dnsbl_domain_zones=domain_zones,
+    )
+
+
+@contextmanager
+def answering(zone_text: str, settings: Any, **blacklists: Any) -> Iterator[TestDNSServer]:
+    """A server answering from `zone_text`, the checks pointed at it (point_at)."""
+    server = TestDNSServer(ZoneResolver(zone_text)).start()
+    try:
+        point_at(server, settings, **blacklists)
+        yield server
+    finally:
+        server.stop()

@@ -4,7 +4,6 @@ filters by kind and status, the checks' details on the change page, and "check n
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import re
 from typing import Any
@@ -15,7 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from tests.dns_server import TestDNSServer, ZoneResolver
+from tests.dns_server import answering
 from warmup.models import ReputationTarget
 
 pytestmark = pytest.mark.django_db
@@ -122,29 +121,15 @@ def test_the_list_costs_the_same_queries_whatever_its_length(
 def test_check_now_checks_the_selected_targets(
     admin_client: Any, targets: None, settings: Any
 ) -> None:
-    zone = ZoneResolver(
-        """
+    zone = """
 a-ok.test.                300 IN MX  10 mx.a-ok.test.
 mx.a-ok.test.             300 IN A   192.0.2.40
 """
-    )
-    server = TestDNSServer(zone).start()
-    try:
-        settings.WARMUP = dataclasses.replace(
-            settings.WARMUP,
-            dns_resolvers=(("127.0.0.1", server.port),),
-            dns_timeout_s=1,
-            dnsbl_address_zones=("zen.dnsbl.test",),
-            dnsbl_domain_zones=("dbl.dnsbl.test",),
-        )
-        chosen = list(
-            ReputationTarget.objects.filter(name="a-ok.test").values_list("pk", flat=True)
-        )
+    with answering(zone, settings):
+        chosen = [ReputationTarget.objects.get(name="a-ok.test").pk]
         response = admin_client.post(
             LIST, {"action": "check_now", "_selected_action": chosen, "index": 0}
         )
-    finally:
-        server.stop()
     assert response.status_code == 302
     shown = [str(m) for m in get_messages(response.wsgi_request)]
     assert shown == ["Checked 1: a-ok.test."]

@@ -5,7 +5,6 @@ doors (its 501 while this build has no warmup.reputation.checks)."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 from django.core.cache import cache
 
 from accounts.models import Mailbox
-from tests.dns_server import TestDNSServer, ZoneResolver
+from tests.dns_server import answering
 from tests.test_api_mailboxes import client_for, mailbox_of, user
 from warmup.models import ReputationTarget
 from warmup.reputation import status as reputation
@@ -260,25 +259,15 @@ def test_the_mailbox_api_shows_the_receivers_verdicts_and_the_held_ramp(
 def dns(settings: Any) -> Iterator[Any]:
     """A real DNS server on loopback answering for d3.test (good but a DMARC without rua
     and no DKIM key) and d1.test (no SPF), the checks pointed at it."""
-    zone = ZoneResolver(
-        """
+    zone = """
 d3.test.                  300 IN MX  10 mx.d3.test.
 mx.d3.test.               300 IN A   192.0.2.30
 d3.test.                  300 IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
 _dmarc.d3.test.           300 IN TXT "v=DMARC1; p=reject"
 d1.test.                  300 IN MX  10 mx.d3.test.
 """
-    )
-    server = TestDNSServer(zone).start()
-    settings.WARMUP = dataclasses.replace(
-        settings.WARMUP,
-        dns_resolvers=(("127.0.0.1", server.port),),
-        dns_timeout_s=1,
-        dnsbl_address_zones=("zen.dnsbl.test",),
-        dnsbl_domain_zones=("dbl.dnsbl.test",),
-    )
-    yield server
-    server.stop()
+    with answering(zone, settings) as server:
+        yield server
 
 
 def test_a_check_on_demand_checks_records_and_answers(world: dict[str, Any], dns: Any) -> None:

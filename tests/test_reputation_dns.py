@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import dataclasses
 import json
 import time
 
@@ -15,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core.management import CommandError, call_command
 
-from tests.dns_server import TestDNSServer, ZoneResolver
+from tests.dns_server import TestDNSServer, ZoneResolver, point_at
 from warmup.reputation import checks
 from warmup.reputation.checks import (
     Blacklists,
@@ -373,12 +372,11 @@ def test_one_targets_failure_holds_up_no_other(dns_server):
 
 @pytest.fixture
 def dns_settings(settings, dns_server):
-    settings.WARMUP = dataclasses.replace(
-        settings.WARMUP,
-        dns_resolvers=(("127.0.0.1", dns_server.port),),
-        dns_timeout_s=1,
-        dnsbl_address_zones=("zen.spamhaus.org",),
-        dnsbl_domain_zones=("dbl.spamhaus.org",),
+    point_at(
+        dns_server,
+        settings,
+        address_zones=("zen.spamhaus.org",),
+        domain_zones=("dbl.spamhaus.org",),
     )
     return settings
 

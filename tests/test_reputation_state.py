@@ -193,9 +193,7 @@ def test_the_scheduled_run_checks_the_domains_due_oldest_first(
     """check_due: never-checked domains first, then those checked over a day ago, at most
     `limit` a run; a domain checked within the day waits. Against a DNS server on
     loopback (tests/dns_server.py) that knows none of them: MX fails, nothing raises."""
-    import dataclasses
-
-    from tests.dns_server import TestDNSServer, ZoneResolver
+    from tests.dns_server import answering
     from warmup.reputation.run import check_due
 
     for n in range(5):
@@ -214,20 +212,10 @@ def test_the_scheduled_run_checks_the_domains_due_oldest_first(
     }
     for name, at in checked.items():
         ReputationTarget.objects.create(kind="domain", name=name, checked_at=at)
-    server = TestDNSServer(ZoneResolver("")).start()
-    try:
-        settings.WARMUP = dataclasses.replace(
-            settings.WARMUP,
-            dns_resolvers=(("127.0.0.1", server.port),),
-            dns_timeout_s=1,
-            dnsbl_address_zones=(),
-            dnsbl_domain_zones=(),
-        )
+    with answering("", settings, address_zones=(), domain_zones=()):
         first = check_due(START, limit=3)
         second = check_due(START, limit=3)
         third = check_due(START, limit=3)
-    finally:
-        server.stop()
     assert [r.name for r in first] == ["due2.test", "due3.test", "due4.test"]  # never
     assert [r.name for r in second] == ["due1.test"]  # two days old; due0 is fresh
     assert third == []
