@@ -100,25 +100,36 @@ class TokenUnavailable(TokenError):
     is still refreshing): try later."""
 
 
-def login_account(box: Mailbox, side: str, now: dt.datetime, *, rejected: str = "") -> Account:
+def login_account(
+    box: Mailbox,
+    side: str,
+    now: dt.datetime,
+    *,
+    rejected: str = "",
+    known: MailboxToken | None = None,
+) -> Account:
     """Where and as whom `box` logs in on `side` ("smtp" or "imap"): its password, or a
     bearer token. `rejected` is a token the server just refused: a fresh one is got
-    unless another process already replaced it. Raises crypto.SecretError (a secret
-    cannot be read), TokenRefused or TokenUnavailable."""
+    unless another process already replaced it. `known`: its token row as the caller
+    read it already (the engine reads a batch's with the batch), so a token still good
+    costs no query. Raises crypto.SecretError (a secret cannot be read), TokenRefused or
+    TokenUnavailable."""
     account = box.smtp_account() if side == "smtp" else box.imap_account()
     if not box.uses_token:
         return account
-    return account.with_token(access_token(box, now, rejected=rejected))
+    return account.with_token(access_token(box, now, rejected=rejected, known=known))
 
 
-def access_token(box: Mailbox, now: dt.datetime, *, rejected: str = "") -> str:
+def access_token(
+    box: Mailbox, now: dt.datetime, *, rejected: str = "", known: MailboxToken | None = None
+) -> str:
     if box.auth_method == AUTH_MICROSOFT_APP:
         credential = _credential(box)
         endpoint = f"credential {credential.pk}"
         return _Cache(credential, LOCK_CREDENTIAL_TOKEN, credential.pk, endpoint).token(
             now, rejected, lambda: _app_grant(credential, now), on_refused=None
         )
-    found = MailboxToken.objects.filter(pk=box.pk).first()
+    found = known if known is not None else MailboxToken.objects.filter(pk=box.pk).first()
     if box.auth_method == AUTH_GOOGLE_DELEGATED:
         row = found or MailboxToken.objects.get_or_create(mailbox_id=box.pk)[0]
         endpoint = f"delegation of {box.domain}"

@@ -18,7 +18,7 @@ from django.db.models import F, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from accounts import crypto, tokens
-from accounts.models import Mailbox, email_domain
+from accounts.models import Mailbox, MailboxToken, email_domain
 from accounts.sql import timezones_in_use
 from accounts.transport.account import Account
 from accounts.transport.smtp import Envelope, Group, Outcome, Result
@@ -115,6 +115,10 @@ _SENDER_FIELDS = (
 )
 
 
+# The sender's token row, read with the batch (accounts.tokens uses it while it lasts).
+_SENDER_TOKEN_FIELDS = ("token__access_secret", "token__refresh_secret", "token__refresh_after")
+
+
 @dataclass(frozen=True)
 class _Sender:
     """What a batch needs of a sending mailbox, read as plain values (no model)."""
@@ -131,6 +135,10 @@ class _Sender:
     smtp_username: str
     smtp_secret: str
     auth_method: str
+    # Its token row as read with the batch (a LEFT JOIN: all None without one).
+    token_access_secret: str | None = None
+    token_refresh_secret: str | None = None
+    token_refresh_after: dt.datetime | None = None
 
     @property
     def peer(self) -> Peer:
@@ -148,7 +156,17 @@ class _Sender:
         password cannot be decrypted, tokens.TokenRefused (the mailbox is paused: its
         owner must connect it again) or tokens.TokenUnavailable (try later)."""
         box = Mailbox(**{name: getattr(self, name) for name in _SENDER_FIELDS})
-        return tokens.login_account(box, "smtp", now, rejected=rejected)
+        known = (
+            MailboxToken(
+                mailbox_id=self.id,
+                access_secret=self.token_access_secret,
+                refresh_secret=self.token_refresh_secret or "",
+                refresh_after=self.token_refresh_after,
+            )
+            if self.token_access_secret is not None
+            else None
+        )
+        return tokens.login_account(box, "smtp", now, rejected=rejected, known=known)
 
 
 @dataclass(frozen=True)
@@ -178,7 +196,10 @@ def read_claimed(ids: list[int]) -> list[ClaimedSlot]:
     rows = (
         SendLog.objects.filter(id__in=ids)
         .order_by("sender_id", "slot_no")
-        .values_list(*_SLOT_FIELDS, *(f"sender__{f}" for f in _SENDER_FIELDS))
+        .values_list(
+            *_SLOT_FIELDS,
+            *(f"sender__{f}" for f in (*_SENDER_FIELDS, *_SENDER_TOKEN_FIELDS)),
+        )
     )
     n = len(_SLOT_FIELDS)
     senders: dict[int, _Sender] = {}
