@@ -57,12 +57,13 @@ def record(
     listing is traced back to mailboxes)."""
     hosts = hosts or {}
     failing = listed = 0
+    kept: list[ReputationTarget] = []
     with transaction.atomic():
         existing = {
             (t.kind, t.name): t
-            for t in ReputationTarget.objects.select_for_update().filter(
-                name__in=[r.name for r in results]
-            )
+            for t in ReputationTarget.objects.select_for_update()
+            .filter(name__in=[r.name for r in results])
+            .order_by("pk")
         }
         for result in results:
             target = existing.get((result.kind, result.name)) or ReputationTarget(
@@ -82,8 +83,29 @@ def record(
             _move_listed(target, result, now)
             failing += target.failing_since is not None
             listed += target.listed_since is not None
-            target.save()
+            kept.append(target)
+        # One upsert per batch, not a save per target (a scheduled run keeps 2,000); the
+        # DKIM selectors are engagement's and stay as they are.
+        ReputationTarget.objects.bulk_create(
+            kept,
+            batch_size=1000,
+            update_conflicts=True,
+            unique_fields=["kind", "name"],
+            update_fields=RECORDED_FIELDS,
+        )
     return Recorded(len(results), failing, listed)
+
+
+# What `record` writes of a target.
+RECORDED_FIELDS = (
+    "checks",
+    "checked_at",
+    "hosts",
+    "failing_since",
+    "failing_reason",
+    "listed_since",
+    "listed_on",
+)
 
 
 def _move_failing(target: ReputationTarget, result: TargetResult, now: dt.datetime) -> None:
