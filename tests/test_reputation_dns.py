@@ -430,7 +430,8 @@ def test_check_domains_table_shows_progress_on_stderr(dns_settings, make_mailbox
     out = capsys.readouterr()
     assert out.out.splitlines()[0] == "good.test"
     assert out.out.splitlines()[1].split()[:2] == ["mx", "pass"]
-    assert "\r2 checked (1 domains" in out.err and out.err.endswith("\n")
+    assert "\r1 targets checked" in out.err and "\r2 targets checked" in out.err
+    assert out.err.endswith("\n")
 
 
 @pytest.mark.django_db

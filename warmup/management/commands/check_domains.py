@@ -21,7 +21,6 @@ from django.db import DatabaseError
 
 from warmup.reputation import run
 from warmup.reputation.results import TargetResult
-from warmup.reputation.targets import sending_mailboxes
 from warmup_project.config import is_domain_name
 from warmup_project.db import db_now
 
@@ -42,20 +41,14 @@ class Command(BaseCommand):
             domain = domain.strip().rstrip(".").lower()
             if not is_domain_name(domain):
                 raise CommandError(f"{options['domain']!r} is not a domain name")
-        try:
-            mailboxes = sending_mailboxes(domain)  # the count, for the progress line
-            now = db_now()
-        except DatabaseError as error:
-            raise CommandError(f"cannot read the mailboxes: {error}") from error
         self.as_json = options["json"]
         self.done = 0
-        self.domains = len({d for d, _ in mailboxes}) if domain is None else 1
         try:
             results = run.check(
-                now, domain=domain, on_result=self._progress, keep=not options["no_record"]
+                db_now(), domain=domain, on_result=self._progress, keep=not options["no_record"]
             )
         except DatabaseError as error:
-            raise CommandError(f"cannot record the results: {error}") from error
+            raise CommandError(f"the database failed: {error}") from error
         if not self.as_json and self.done:
             self.stderr.write("")  # the end of the progress line
         for result in results:
@@ -65,10 +58,7 @@ class Command(BaseCommand):
         self.done += 1
         if self.as_json:
             return
-        self.stderr.write(
-            f"\r{self.done} checked ({self.domains} domains, then their servers' addresses)",
-            ending="",
-        )
+        self.stderr.write(f"\r{self.done} targets checked", ending="")
         self.stderr.flush()
 
     def _show(self, result: TargetResult) -> None:
