@@ -120,6 +120,7 @@ class MailboxAdminForm(forms.ModelForm):
             "reply_rate",
             "warmup_started_on",
             "timezone",
+            "language",
             "window_start_hour",
             "window_end_hour",
             "window_weekdays",
@@ -265,7 +266,10 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
         *ENGAGEMENT_FIELDS,
     )
     fieldsets = (
-        (None, {"fields": ("owner", "email", "display_name", "provider", "auth_method")}),
+        (
+            None,
+            {"fields": ("owner", "email", "display_name", "language", "provider", "auth_method")},
+        ),
         (
             "SMTP",
             {

@@ -115,6 +115,7 @@ class MailboxSerializer(serializers.ModelSerializer):
             "daily_max",
             "reply_rate",
             "timezone",
+            "language",
             "window_start_hour",
             "window_end_hour",
             "window_weekdays",

@@ -18,7 +18,7 @@ from django.db.models import F, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from accounts import crypto, tokens
-from accounts.models import Mailbox, MailboxToken, email_domain
+from accounts.models import Mailbox, MailboxToken, email_domain, writing_language
 from accounts.sql import timezones_in_use
 from accounts.transport.account import Account
 from accounts.transport.smtp import Envelope, Group, Outcome, Result
@@ -112,6 +112,8 @@ _SENDER_FIELDS = (
     "smtp_username",
     "smtp_secret",
     "auth_method",
+    "language",
+    "timezone",
 )
 
 
@@ -135,6 +137,8 @@ class _Sender:
     smtp_username: str
     smtp_secret: str
     auth_method: str
+    language: str  # as chosen; content.Party gets accounts.models.writing_language()
+    timezone: str
     # Its token row as read with the batch (a LEFT JOIN: all None without one).
     token_access_secret: str | None = None
     token_refresh_secret: str | None = None
@@ -175,6 +179,23 @@ class _Original:
     subject: str
     message_id: str
     thread_id: str
+    # What a reply's quote needs to write the original again (content.body_text).
+    slot_id: int = 0
+    topic: str = ""
+    sent_at: dt.datetime | None = None
+    was_reply: bool = False
+    sender: content.Party | None = None
+
+
+# The original's sender and send, for the quote.
+_QUOTE_FIELDS = (
+    "sender__email",
+    "sender__display_name",
+    "sender__language",
+    "sender__timezone",
+    "sent_at",
+    "in_reply_to_id",
+)
 
 
 class ClaimedSlot(NamedTuple):
@@ -496,30 +517,44 @@ class Engine:
     def _compose(
         self, slot: ClaimedSlot, recipient_email: str, original: _Original | None, now: dt.datetime
     ) -> tuple[content.Composed, str]:
-        """The message of one slot and its thread id: a reply to `original`, or new."""
+        """The message of one slot and its thread id: a reply to `original`, or new. Its
+        text comes from the slot id, so a later reply can quote it (content.body_text)."""
         sender = slot.sender
-        token = content.make_token(slot.id, self.token_secret)
+        party = content.Party(
+            sender.email,
+            sender.display_name,
+            writing_language(sender.language, sender.email, sender.timezone),
+        )
+        mode = self.config.tag_mode
+        token = content.make_token(slot.id, self.token_secret) if mode != "none" else ""
         if original is not None:
             message = content.compose_reply(
-                original_subject=original.subject,
-                original_message_id=original.message_id,
-                original_references="",
-                sender=content.Party(sender.email, sender.display_name),
-                recipient=content.Party(recipient_email),
-                token=token,
+                slot_id=slot.id,
+                sender=party,
+                recipient=original.sender or content.Party(recipient_email),
+                original=content.Original(
+                    slot_id=original.slot_id,
+                    subject=original.subject,
+                    message_id=original.message_id,
+                    sent_at=original.sent_at or now,
+                    topic=original.topic,
+                    was_reply=original.was_reply,
+                ),
                 now=now,
-                rng=self.rng,
+                token=token,
+                tag_mode=mode,
             )
             return message, original.thread_id
-        subject, topic = content.subject_for(sender.id, slot.day, slot.slot_no)
+        subject, topic = content.subject_for(sender.id, slot.day, slot.slot_no, party.language)
         message = content.compose(
-            sender=content.Party(sender.email, sender.display_name),
+            slot_id=slot.id,
+            sender=party,
             recipient=content.Party(recipient_email),
             subject=subject,
             topic=topic,
-            token=token,
             now=now,
-            rng=self.rng,
+            token=token,
+            tag_mode=mode,
         )
         return message, message.message_id
 
@@ -529,17 +564,25 @@ class Engine:
         if not original_ids:
             return {}
         rows = SendLog.objects.filter(id__in=original_ids).values_list(
-            "id", "sender_id", "day", "slot_no", "message_id", "thread_id"
+            "id", "sender_id", "day", "slot_no", "message_id", "thread_id", *_QUOTE_FIELDS
         )
-        return {
-            slot_id: _Original(
+        originals = {}
+        for slot_id, sender_id, day, slot_no, message_id, thread_id, *quoting in rows:
+            email, name, language, zone, sent_at, answered = quoting
+            party = content.Party(email, name, writing_language(language, email, zone))
+            subject, topic = content.subject_for(sender_id, day, slot_no, party.language)
+            originals[slot_id] = _Original(
                 recipient_id=sender_id,
-                subject=content.subject_for(sender_id, day, slot_no)[0],
+                subject=subject,
                 message_id=message_id,
                 thread_id=thread_id or message_id,
+                slot_id=slot_id,
+                topic=topic,
+                sent_at=sent_at,
+                was_reply=answered is not None,
+                sender=party,
             )
-            for slot_id, sender_id, day, slot_no, message_id, thread_id in rows
-        }
+        return originals
 
     def _release(
         self, slot_ids: list[int], now: dt.datetime, due_at: dt.datetime, why: str

@@ -1,0 +1,225 @@
+"""German phrases (Sie-less, the informal "du" of colleagues). Topics are feminine or
+neuter nouns only, and stand only where nominative or accusative fit: their article never
+changes."""
+
+LANGUAGE = "de"
+REPLY_PREFIX = "Re: "  # not "AW:": threading and the tests look for one "Re:"
+ATTRIBUTION = "Am {date} schrieb {name}:"
+MONTHS = "Jan. Feb. März Apr. Mai Juni Juli Aug. Sep. Okt. Nov. Dez."
+DAYS = "Mo. Di. Mi. Do. Fr. Sa. So."
+DATE = "{weekday}, {day}. {month} {year} um {time}"
+
+OPENERS = (
+    "Kurze Frage:",
+    "Update:",
+    "Zur Info:",
+    "Feedback:",
+    "Nächste Schritte:",
+    "Termin:",
+    "Entwurf:",
+    "Notizen:",
+    "Rückfrage:",
+    "Stand:",
+    "Idee:",
+    "Planung:",
+    "Erinnerung:",
+    "Abstimmung:",
+    "Kurzer Check:",
+    "Zusammenfassung:",
+    "Vorschlag:",
+    "Zahlen:",
+    "Offene Punkte:",
+    "Gedanken:",
+    "Bitte kurz prüfen:",
+    "Rückmeldung:",
+    "Nachtrag:",
+    "Zwei Fragen:",
+    "Kleine Bitte:",
+)
+# (article, adjective ending, noun): feminine "die … -e", neuter "das … -e" after the article.
+TOPIC_NOUNS = (
+    ("die", "Präsentation"),
+    ("das", "Budget"),
+    ("die", "Kampagne"),
+    ("das", "Angebot"),
+    ("die", "Umfrage"),
+    ("das", "Meeting"),
+    ("die", "Planung"),
+    ("die", "Roadmap"),
+    ("das", "Konzept"),
+    ("die", "Schulung"),
+    ("die", "Rechnung"),
+    ("das", "Protokoll"),
+    ("die", "Landingpage"),
+    ("die", "Analyse"),
+    ("das", "Webinar"),
+    ("die", "Checkliste"),
+    ("die", "Agenda"),
+    ("die", "Vorlage"),
+    ("das", "Projekt"),
+    ("die", "Kundenliste"),
+    ("die", "Preisliste"),
+    ("das", "Onboarding"),
+    ("die", "Messe"),
+    ("die", "Website"),
+    ("das", "Handbuch"),
+    ("die", "Auswertung"),
+    ("das", "Briefing"),
+    ("die", "Freigabe"),
+    ("die", "Kalkulation"),
+    ("das", "Reporting"),
+    ("die", "Strategie"),
+    ("das", "Design"),
+)
+TOPIC_ADJECTIVES = ("", "neue ", "interne ", "aktuelle ", "überarbeitete ", "geplante ")
+TOPIC_SUFFIXES = (
+    "",
+    "",
+    " für Q1",
+    " für Q2",
+    " für Q3",
+    " für Q4",
+    " 2027",
+    " fürs Team",
+    " für den Kunden",
+    " (Entwurf)",
+)
+QUALIFIERS = (
+    "",
+    "",
+    "",
+    " bis Freitag",
+    " diese Woche",
+    " (kurz)",
+    " - Stand heute",
+    " vor dem Call",
+    " für Montag",
+    " (v2)",
+    " - zwei Punkte",
+    " nächste Woche",
+    " - meine Notizen",
+    " für Dienstag",
+    " - kleine Änderung",
+    " (Nachtrag)",
+)
+ROLES = (
+    "Projektleitung",
+    "Vertrieb",
+    "Marketing",
+    "Kundenbetreuung",
+    "Geschäftsführung",
+    "Einkauf",
+    "Buchhaltung",
+    "Teamleitung",
+    "Personal",
+    "Produktmanagement",
+    "Beratung",
+    "Assistenz der Geschäftsführung",
+)
+
+GRAMMAR = {
+    "greeting": "Hallo {name},|Hi {name},|Guten Abend {name},|Guten Morgen {name},"
+    "|Hey {name},|Servus {name},|Moin {name},|Guten Tag {name},|Hallo nochmal {name},",
+    "warm": "{hope} {period_ok}.|{thanks_for} {recent}.|{quick_one} {from_me}.",
+    "hope": "Ich hoffe,|Hoffentlich|Ich hoffe sehr,|Ich gehe davon aus,",
+    "period_ok": "deine Woche läuft {well}|der {day} war {calm}|bei dir ist alles {well}"
+    "|du hattest ein {good} Wochenende|es geht dir {well}",
+    "well": "gut|entspannt|ruhig|prima|okay",
+    "calm": "ruhig|entspannt|nicht zu voll|angenehm|produktiv",
+    "good": "gutes|ruhiges|schönes|erholsames",
+    "thanks_for": "Danke für|Vielen Dank für|Danke nochmal für|Herzlichen Dank für",
+    "recent": "deine Nachricht {when}|das Telefonat {when}|die Notizen {when}"
+    "|die schnelle Antwort|deine Hilfe {when}|das Update {when}",
+    "when": "gestern|letzte Woche|am {day}|heute früh|neulich|am {day}nachmittag",
+    "day": "Montag|Dienstag|Mittwoch|Donnerstag|Freitag",
+    "quick_one": "Nur eine kurze|Eine kleine|Eine schnelle|Kurz eine",
+    "from_me": "Info von mir|Frage an dich|Rückmeldung von hier|Erinnerung",
+    "question": "{ask} {topic} {timing} {ask_end}?|{is_there} {news} für {topic}?"
+    "|{who_knows}, {topic_fact}?",
+    "ask": "Kannst du dir|Könntest du dir|Magst du dir|Würdest du dir",
+    "ask_end": "ansehen|anschauen|durchlesen|kurz anschauen|noch mal ansehen",
+    "timing": "diese Woche|bis {day}|vor {day}|in den nächsten Tagen|heute noch"
+    "|vor unserem Call|nach deinem Urlaub|irgendwann",
+    "is_there": "Gibt es|Hast du|Haben wir|Kennst du",
+    "news": "etwas Neues|einen Termin|neue Zahlen|schon Feedback|eine Entscheidung"
+    "|eine neue Version",
+    "who_knows": "Weißt du|Erinnerst du dich|Kannst du prüfen|Hast du eine Idee",
+    "topic_fact": "wer {topic} freigegeben hat|wann {topic} fällig ist|wo {topic} liegt"
+    "|was sich an {topic} geändert hat|wer {topic} betreut",
+    "wonder": "{i_wonder}, ob wir {topic} {action} sollten.|{i_wonder}, ob {topic} noch {need}"
+    " braucht.",
+    "i_wonder": "Ich frage mich|Ich bin nicht sicher|Ich überlege|Mich würde interessieren"
+    "|Ich weiß nicht",
+    "need": "eine Runde|eine zweite Meinung|mehr Zeit|einen klaren Owner|weniger Schritte"
+    "|eine Zusammenfassung",
+    "action": "vereinfachen|aufteilen|überarbeiten|abschließen|testen|dokumentieren|kürzen"
+    "|verschieben",
+    "update": "{status_lead} {topic} {status_is} {status_state}.|{i_have} {artefact} {where}"
+    " {done}.",
+    "status_lead": "Kurzes Update:|Kurzer Stand:|Zur Info:|Gute Nachricht:|Wie versprochen:"
+    "|Nur damit du Bescheid weißt:|Kleines Update:",
+    "status_is": "ist jetzt|ist|wirkt|ist endlich|ist inzwischen",
+    "status_state": "fast fertig|in gutem Zustand|bereit für einen letzten Blick"
+    "|wieder in Bewegung|einen Tag hinterher|einfacher als vorher|fast final"
+    "|im Plan für {day}",
+    "i_have": "Ich habe|Wir haben|Heute früh habe ich|Gestern haben wir|Ich habe gerade",
+    "artefact": "den ersten Teil|die offenen Punkte|die Zahlen|die Zusammenfassung"
+    "|den zweiten Abschnitt|die Einleitung|die Namensliste|den letzten Teil",
+    "where": "im geteilten Ordner|im Dokument|auf unserer Seite|im Tracker|wie besprochen"
+    "|für das Team|in der neuen Version",
+    "done": "aktualisiert|aufgeräumt|geteilt|umgeschrieben|geprüft|verschoben|gekürzt|ergänzt",
+    "scheduling": "{could_we} {slot_time} {meet}?|{i_am} {slot_time} {free}, {if_that}.",
+    "could_we": "Können wir|Wollen wir|Sollen wir|Könnten wir|Wollen wir vielleicht",
+    "meet": "kurz telefonieren|uns treffen|einen Call machen|das besprechen"
+    "|auf einen Kaffee gehen|kurz sprechen",
+    "slot_time": "am {day} um {hour}|am {day}vormittag|{day} nach dem Mittag"
+    "|Anfang nächster Woche|später am {day}|nächsten {day}",
+    "hour": "9 Uhr|9:30|10 Uhr|10:30|11 Uhr|13 Uhr|14 Uhr|14:30|15 Uhr|16 Uhr",
+    "i_am": "Ich bin|Ich wäre|Wir sind|Ich bin wohl",
+    "free": "frei|erreichbar|im Büro|verfügbar|flexibel",
+    "if_that": "falls das passt|wenn dir das hilft|wenn es dir passt|falls es hilft",
+    "thanks": "{thank} {for_what}{amp}.",
+    "thank": "Vielen Dank|Danke dir|Herzlichen Dank|Tausend Dank|Danke nochmal|Großes Danke",
+    "for_what": "für die Hilfe bei {topic}|für {topic}|für deine Notizen|für die Zeit {when}"
+    "|für die schnelle Rückmeldung|für die netten Worte",
+    "amp": "|, das hat sehr geholfen|, das war super|, das hat viel Zeit gespart"
+    "|, das Team fand es auch gut",
+    "note": "{note_open} {someone} hat nach {topic_dat} gefragt."
+    "|{note_open} {someone} {asked} nach {topic_dat}.|{note_open} Ich bin {when2} {away}."
+    "|{note_open} {topic} {status_is} {status_state}.",
+    "topic_dat": "dem Stand|den Zahlen|dem Termin|der Freigabe|dem Entwurf|den Details",
+    "note_open": "Kurzer Hinweis:|Noch etwas:|Übrigens:|Nebenbei:|Bevor ich es vergesse:"
+    "|Kleine Sache:",
+    "someone": "eine Kollegin|unser Chef|jemand aus der Buchhaltung|ein Kunde|das Designteam"
+    "|ein neuer Partner",
+    "asked": "fragte|erkundigte sich|fragte heute|fragte gestern",
+    "away": "nicht im Büro|offline|unterwegs|auf einem Workshop|im Urlaub|in Terminen",
+    "when2": "am {day}|nächsten {day}|fast den ganzen {day}|am {day}vormittag",
+    "writeup": "{seq} {we_should} {topic} {action}, {because} {reason}.",
+    "seq": "Erstens|Zweitens|Dann|Danach|Außerdem|Zum Schluss|Kurz gesagt",
+    "we_should": "sollten wir|würde ich|könnten wir|möchte ich",
+    "because": "weil|da",
+    "reason": "die Frist {when3} ist|viele danach fragen|es Zeit spart|die Zahlen sich"
+    " geändert haben|es noch keinen Owner gibt|es halb fertig ist",
+    "ask_back": "{let_me_know} {lmk_what}.|{no_rush}{no_rush_tail}.",
+    "let_me_know": "Sag mir Bescheid,|Gib mir kurz Bescheid,|Schreib mir,|Melde dich,",
+    "lmk_what": "was du denkst|ob das passt|ob etwas fehlt|wenn du es anders siehst"
+    "|wie wir weitermachen|wenn du mehr Details brauchst",
+    "no_rush": "Keine Eile|Kein Stress|Nichts Dringendes|Lass dir Zeit",
+    "no_rush_tail": "| damit|, wann immer es dir passt|, nächste Woche reicht auch"
+    "|, {day} ist auch okay",
+    "reply": "{thanks_short} {for_reply}{amp}.|{agree} {reply_plan}.|{one_q} {q_reply}?"
+    "|{i_am} {slot_time} {free}, {if_that}.",
+    "thanks_short": "Danke|Vielen Dank|Danke dir|Super, danke|Perfekt, danke",
+    "for_reply": "für die Nachricht|für das Update|fürs Schicken|für die Details"
+    "|für die Erinnerung|für die schnelle Antwort",
+    "agree": "Passt für mich,|Klingt gut,|Einverstanden,|Gute Idee,|Verstanden,|Alles klar,",
+    "reply_plan": "ich schaue es mir {when3} an|wir machen es wie geplant|ich schicke dir"
+    " {artefact} {when3}|ich bin dabei|ich übernehme {artefact}",
+    "when3": "heute|morgen|bis {day}|am {day}|später heute|diese Woche|vor {day}",
+    "one_q": "Eine Frage:|Kurzer Check:|Nur zur Sicherheit:|Bevor ich anfange:",
+    "q_reply": "passt {day} noch|brauchst du es bis {day}|soll ich {someone} einbinden"
+    "|gilt die alte Version noch|wer soll das noch sehen",
+    "signoff": "Viele Grüße|Beste Grüße|Liebe Grüße|Gruß|Danke und viele Grüße|Bis bald"
+    "|Schöne Grüße|Herzliche Grüße",
+}

@@ -1,0 +1,212 @@
+"""Spanish phrases (the "tú" of colleagues). Topics carry their article and stand only
+after words that need no contraction ("sobre", "para", "con")."""
+
+LANGUAGE = "es"
+REPLY_PREFIX = "Re: "
+ATTRIBUTION = "El {date}, {name} escribió:"
+MONTHS = "ene. feb. mar. abr. may. jun. jul. ago. sept. oct. nov. dic."
+DAYS = "lun. mar. mié. jue. vie. sáb. dom."
+DATE = "{weekday}, {day} {month} {year}, {time}"
+
+OPENERS = (
+    "Pregunta sobre",
+    "Seguimiento:",
+    "Novedades sobre",
+    "Comentarios sobre",
+    "Ideas para",
+    "Notas sobre",
+    "Próximos pasos para",
+    "Opinión sobre",
+    "Recordatorio:",
+    "Borrador para",
+    "Resumen:",
+    "Duda rápida sobre",
+    "Cifras para",
+    "Agenda:",
+    "Propuesta para",
+    "Planificación:",
+    "Dos preguntas sobre",
+    "Última revisión:",
+    "Info sobre",
+    "Algunas notas sobre",
+    "Calendario para",
+    "Actualización:",
+    "Ayuda con",
+    "Revisión de",
+    "Charla sobre",
+)
+TOPIC_NOUNS = (
+    "el presupuesto",
+    "la presentación",
+    "la campaña",
+    "el presupuesto anual",
+    "la encuesta",
+    "el calendario",
+    "la hoja de ruta",
+    "el acta",
+    "la formación",
+    "la factura",
+    "el taller",
+    "el webinar",
+    "el boletín",
+    "el contrato",
+    "la página de inicio",
+    "el informe",
+    "la reunión semanal",
+    "el proyecto piloto",
+    "la lista de tareas",
+    "la feria",
+    "el expediente",
+    "el diseño",
+    "el lanzamiento",
+    "el caso de estudio",
+    "la web",
+    "la propuesta",
+    "el panel de datos",
+    "la entrevista",
+    "la contratación",
+    "la guía de estilo",
+)
+TOPIC_SUFFIXES = (
+    "",
+    "",
+    " del Q1",
+    " del Q2",
+    " del Q3",
+    " del Q4",
+    " 2027",
+    " para el equipo",
+    " del cliente",
+    " (versión 2)",
+    " de marzo",
+    " de ventas",
+)
+QUALIFIERS = (
+    "",
+    "",
+    "",
+    " antes del viernes",
+    " esta semana",
+    " (breve)",
+    " - punto rápido",
+    " para el lunes",
+    " (v2)",
+    " - dos cosas",
+    " la semana que viene",
+    " - mis notas",
+    " para el martes",
+    " - pequeño cambio",
+    " antes de la llamada",
+    " (seguimiento)",
+)
+ROLES = (
+    "Jefa de proyecto",
+    "Ventas",
+    "Marketing",
+    "Atención al cliente",
+    "Dirección",
+    "Compras",
+    "Contabilidad",
+    "Responsable de equipo",
+    "Recursos humanos",
+    "Producto",
+    "Consultoría",
+    "Administración",
+)
+
+GRAMMAR = {
+    "greeting": "Hola {name},|Buenos días {name},|Hola {name}:|Buenas tardes {name},"
+    "|Qué tal {name},|Hola de nuevo {name},|Hola otra vez {name},",
+    "warm": "{hope} {period_ok}.|{thanks_for} {recent}.|{quick_one} {from_me}.",
+    "hope": "Espero que|Ojalá que|Confío en que|Espero de verdad que",
+    "period_ok": "tu semana vaya {well}|el {day} haya ido {well}|todo vaya {well}"
+    "|hayas tenido un {good} fin de semana|estés {well}",
+    "well": "bien|tranquilo|muy bien|genial",
+    "good": "buen|tranquilo|gran|bonito",
+    "thanks_for": "Gracias por|Muchas gracias por|Gracias otra vez por|Mil gracias por",
+    "recent": "tu mensaje {when}|la llamada {when}|las notas {when}|la respuesta rápida"
+    "|tu ayuda {when}|la reunión {when}",
+    "when": "de ayer|de la semana pasada|del {day}|de esta mañana|del otro día"
+    "|del {day} por la tarde",
+    "day": "lunes|martes|miércoles|jueves|viernes",
+    "quick_one": "Solo una breve|Una pequeña|Una rápida|Una simple",
+    "from_me": "nota de mi parte|pregunta para ti|actualización|consulta",
+    "question": "¿{ask} {topic} {timing}?|¿{is_there} {news} para {topic}?"
+    "|¿{who_knows} {topic_fact}?",
+    "ask": "Podrías revisar|Tienes tiempo de mirar|Me puedes mandar tus notas sobre"
+    "|Podrías comprobar|Puedes aprobar|Me echas una mano con",
+    "timing": "esta semana|antes del {day}|para el {day}|cuando tengas un momento"
+    "|en los próximos días|antes de nuestra llamada|a tu vuelta|hoy mismo",
+    "is_there": "Hay|Tenemos|Tienes|Sabes si hay",
+    "news": "novedades|una fecha|cifras nuevas|comentarios|una decisión|una versión nueva",
+    "who_knows": "Sabes|Te acuerdas de|Puedes mirar|Tienes idea de",
+    "topic_fact": "quién aprobó {topic}|cuándo vence {topic}|dónde está {topic}"
+    "|qué cambió con {topic}|quién lleva {topic}",
+    "wonder": "{i_wonder} si deberíamos {action} {topic}.|{i_wonder} si {topic} todavía"
+    " necesita {need}.",
+    "i_wonder": "Me pregunto|No tengo claro|Estoy pensando|Quería saber",
+    "need": "otra revisión|una segunda opinión|más tiempo|un responsable claro|menos pasos"
+    "|un resumen|cifras nuevas",
+    "action": "simplificar|dividir|revisar|terminar|probar|documentar|acortar|aplazar",
+    "update": "{status_lead} {topic} {status_is} {status_state}.|{i_have} {done} {artefact}"
+    " {where}.",
+    "status_lead": "Breve actualización:|Para que lo sepas,|Buenas noticias:|Como te dije,"
+    "|Te cuento:|Un apunte rápido:",
+    "status_is": "ya está|ahora está|por fin está|está|sigue",
+    "status_state": "en buen camino|en revisión|al día|pendiente de una respuesta"
+    "|con un día de retraso|más simple que antes|a tiempo|en marcha para el {day}",
+    "i_have": "He|Hemos|Esta mañana he|Ayer hemos|Acabo de",
+    "done": "actualizado|ordenado|compartido|reescrito|revisado|movido|recortado|completado",
+    "artefact": "la primera parte|los puntos abiertos|las cifras|el resumen"
+    "|la segunda sección|la introducción|la lista de nombres|la última parte",
+    "where": "en la carpeta compartida|en el documento|en nuestra página|en el tablero"
+    "|como hablamos|para el equipo|en la última versión",
+    "scheduling": "¿{could_we} {meet} {slot_time}?|{i_am} {free} {slot_time}, {if_that}.",
+    "could_we": "Podemos|Podríamos|Te parece|Quieres|Te viene bien",
+    "meet": "hablar|vernos|hacer una llamada|tomar un café|repasarlo|hacer un punto rápido",
+    "slot_time": "el {day} a las {hour}|el {day} por la mañana|el {day} después de comer"
+    "|a principios de semana|más tarde el {day}|el próximo {day}",
+    "hour": "9:00|9:30|10:00|10:30|11:00|12:00|16:00|16:30|17:00",
+    "i_am": "Estoy|Estaré|Estamos|Debería estar",
+    "free": "libre|disponible|localizable|en la oficina",
+    "if_that": "si te va bien|si te ayuda|si te viene mejor|si es más fácil",
+    "thanks": "{thank} {for_what}{amp}.",
+    "thank": "Muchas gracias|Gracias|Mil gracias|Gracias de nuevo|Te lo agradezco mucho",
+    "for_what": "por la ayuda con {topic}|por {topic}|por tus notas|por tu tiempo"
+    "|por la respuesta rápida|por tus palabras",
+    "amp": "|, me ayudó mucho|, fue perfecto|, me ahorró mucho tiempo|, al equipo también le gustó",
+    "note": "{note_open} {someone} {asked} por {topic}.|{note_open} estaré {away} {when2}."
+    "|{note_open} {topic} {status_is} {status_state}.",
+    "note_open": "Un aviso:|Otra cosa:|Por cierto,|De paso,|Antes de que se me olvide,|Un detalle:",
+    "someone": "una compañera|nuestro jefe|alguien de contabilidad|un cliente"
+    "|el equipo de diseño|un socio nuevo",
+    "asked": "preguntó|me preguntó|quería saber|se interesó",
+    "away": "fuera de la oficina|desconectado|de viaje|en un taller|de vacaciones|en reuniones",
+    "when2": "el {day}|el próximo {day}|casi todo el {day}|el {day} por la mañana",
+    "writeup": "{seq} {we_should} {action} {topic}, {because} {reason}.",
+    "seq": "Primero,|Después,|Luego|Además,|Por último,|En resumen,|También",
+    "we_should": "deberíamos|yo intentaría|podríamos|propongo",
+    "because": "porque|ya que|dado que",
+    "reason": "el plazo es {when3}|nos lo preguntan a menudo|ahorra tiempo"
+    "|las cifras cambiaron|nadie se encarga todavía|ya está a medias",
+    "ask_back": "{let_me_know} {lmk_what}.|{no_rush}{no_rush_tail}.",
+    "let_me_know": "Dime|Avísame|Cuéntame|Escríbeme",
+    "lmk_what": "qué opinas|si te parece bien|si falta algo|si lo ves de otra forma"
+    "|cómo seguimos|si necesitas más detalles",
+    "no_rush": "Sin prisa|No corre prisa|Nada urgente|Tómate tu tiempo",
+    "no_rush_tail": "|, cuando puedas|, la semana que viene también vale|, el {day} está bien",
+    "reply": "{thanks_short} {for_reply}{amp}.|{agree} {reply_plan}.|{one_q} ¿{q_reply}?"
+    "|{i_am} {free} {slot_time}, {if_that}.",
+    "thanks_short": "Gracias|Muchas gracias|Mil gracias|Genial, gracias|Perfecto, gracias",
+    "for_reply": "por el mensaje|por la actualización|por enviarlo|por los detalles"
+    "|por el recordatorio|por la respuesta rápida",
+    "agree": "Me parece bien,|Perfecto,|De acuerdo,|Buena idea,|Entendido,|Vale,",
+    "reply_plan": "lo miro {when3}|seguimos como estaba previsto|te mando {artefact} {when3}"
+    "|cuenta conmigo|me encargo de {artefact}",
+    "when3": "hoy|mañana|antes del {day}|el {day}|esta tarde|esta semana",
+    "one_q": "Una pregunta:|Una comprobación:|Solo para confirmar:|Antes de empezar:",
+    "q_reply": "te sigue valiendo el {day}|lo necesitas para el {day}|pongo en copia a"
+    " {someone}|sigue valiendo la versión anterior|quién más debería verlo",
+    "signoff": "Un saludo,|Saludos,|Gracias y un saludo,|Hasta pronto,|Un abrazo,"
+    "|Saludos cordiales,|Buen día,|Nos vemos,",
+}

@@ -1,0 +1,214 @@
+"""French phrases (the "tu" of colleagues). Topics carry their article and stand only
+after words that need no contraction ("sur", "pour", "concernant")."""
+
+LANGUAGE = "fr"
+REPLY_PREFIX = "Re: "
+ATTRIBUTION = "Le {date}, {name} a écrit :"
+MONTHS = "janv. févr. mars avr. mai juin juil. août sept. oct. nov. déc."
+DAYS = "lun. mar. mer. jeu. ven. sam. dim."
+DATE = "{weekday} {day} {month} {year} à {time}"
+
+OPENERS = (
+    "Question sur",
+    "Suivi :",
+    "Point sur",
+    "Retour sur",
+    "Idées pour",
+    "Notes sur",
+    "Prochaines étapes pour",
+    "Avis sur",
+    "Rappel :",
+    "Brouillon pour",
+    "Résumé :",
+    "Petite question sur",
+    "Chiffres pour",
+    "Ordre du jour :",
+    "Proposition pour",
+    "Planning pour",
+    "Deux questions sur",
+    "Dernière relecture :",
+    "Infos sur",
+    "Quelques remarques sur",
+    "Calendrier pour",
+    "Mise à jour :",
+    "Relance :",
+    "Besoin d'aide sur",
+    "Échange sur",
+)
+TOPIC_NOUNS = (
+    "le budget",
+    "la présentation",
+    "la campagne",
+    "le devis",
+    "le sondage",
+    "le planning",
+    "la feuille de route",
+    "le compte rendu",
+    "la formation",
+    "la facture",
+    "l'atelier",
+    "le webinaire",
+    "la newsletter",
+    "le contrat",
+    "la page d'accueil",
+    "le rapport",
+    "la réunion d'équipe",
+    "le projet pilote",
+    "la checklist",
+    "le salon",
+    "le dossier",
+    "la maquette",
+    "le lancement",
+    "l'étude de cas",
+    "le site",
+    "la proposition",
+    "le tableau de bord",
+    "l'enquête client",
+    "le recrutement",
+    "la charte graphique",
+)
+TOPIC_SUFFIXES = (
+    "",
+    "",
+    " du T1",
+    " du T2",
+    " du T3",
+    " du T4",
+    " 2027",
+    " pour l'équipe",
+    " interne",
+    " client",
+    " (version 2)",
+    " de mars",
+)
+QUALIFIERS = (
+    "",
+    "",
+    "",
+    " avant vendredi",
+    " cette semaine",
+    " (court)",
+    " - point rapide",
+    " pour lundi",
+    " (v2)",
+    " - deux points",
+    " semaine prochaine",
+    " - mes notes",
+    " pour mardi",
+    " - petit changement",
+    " avant l'appel",
+    " (suite)",
+)
+ROLES = (
+    "Chef de projet",
+    "Responsable commercial",
+    "Marketing",
+    "Relation client",
+    "Direction",
+    "Achats",
+    "Comptabilité",
+    "Responsable d'équipe",
+    "Ressources humaines",
+    "Chef de produit",
+    "Consultante",
+    "Assistante de direction",
+)
+
+GRAMMAR = {
+    "greeting": "Bonjour {name},|Salut {name},|Hello {name},|Bonjour {name} !|Coucou {name},"
+    "|Rebonjour {name},|Bonsoir {name},",
+    "warm": "{hope} {period_ok}.|{thanks_for} {recent}.|{quick_one} {from_me}.",
+    "hope": "J'espère que|J'espère bien que|Je pense que|J'imagine que",
+    "period_ok": "ta semaine se passe {well}|ton {day} s'est passé {well}|tout va {well}"
+    "|tu as passé un {good} week-end|tu vas {well}",
+    "well": "bien|tranquillement|plutôt bien|sans souci",
+    "good": "bon|beau|calme|vrai",
+    "thanks_for": "Merci pour|Merci beaucoup pour|Merci encore pour|Un grand merci pour",
+    "recent": "ton message {when}|l'appel {when}|les notes {when}|ta réponse rapide"
+    "|ton aide {when}|le point {when}",
+    "when": "d'hier|de la semaine dernière|de {day}|de ce matin|de l'autre jour"
+    "|de {day} après-midi",
+    "day": "lundi|mardi|mercredi|jeudi|vendredi",
+    "quick_one": "Juste un petit|Un court|Un rapide|Un simple",
+    "from_me": "mot de ma part|point de mon côté|rappel|message",
+    "question": "{ask} {topic} {timing} ?|{is_there} {news} pour {topic} ?"
+    "|{who_knows} {topic_fact} ?",
+    "ask": "Tu pourrais regarder|Tu as le temps de relire|Tu peux m'envoyer tes notes sur"
+    "|Tu pourrais vérifier|Tu peux valider|Tu pourrais me donner un coup de main pour",
+    "timing": "cette semaine|avant {day}|d'ici {day}|quand tu auras un moment"
+    "|dans les prochains jours|avant notre appel|à ton retour|dans la journée",
+    "is_there": "Est-ce qu'il y a|On a|Tu as|Il existe",
+    "news": "du nouveau|une date|des chiffres récents|un retour|une décision|une nouvelle version",
+    "who_knows": "Tu sais|Tu te souviens|Tu peux vérifier|Tu as une idée de",
+    "topic_fact": "qui a validé {topic}|où on en est pour {topic}|où se trouve {topic}"
+    "|ce qui a changé pour {topic}|qui s'occupe de la suite",
+    "wonder": "{i_wonder} si on devrait {action} {topic}.|{i_wonder} si {topic} a encore"
+    " besoin {need}.",
+    "i_wonder": "Je me demande|Je ne sais pas trop|J'hésite à savoir|Je voulais savoir",
+    "need": "d'une relecture|d'un deuxième avis|de plus de temps|d'un responsable clair"
+    "|d'un résumé|de chiffres à jour",
+    "action": "simplifier|découper|revoir|finir|tester|documenter|raccourcir|reporter",
+    "update": "{status_lead} {topic} {status_is} {status_state}.|{i_have} {done} {artefact}"
+    " {where}.",
+    "status_lead": "Petit point :|Pour info,|Bonne nouvelle :|Comme promis,"
+    "|Juste pour te tenir au courant,|Mise à jour rapide :",
+    "status_is": "est maintenant|semble|est enfin|est|paraît",
+    "status_state": "en bonne voie|en cours de relecture|à jour|en attente d'une réponse"
+    "|avec un jour de retard|plus simple qu'avant|dans les temps|sur la bonne voie pour {day}",
+    "i_have": "J'ai|On a|Ce matin j'ai|Hier on a|Je viens d'avoir",
+    "done": "mis à jour|nettoyé|partagé|réécrit|vérifié|déplacé|raccourci|complété",
+    "artefact": "la première partie|les points ouverts|les chiffres|le résumé"
+    "|la deuxième section|l'introduction|la liste des noms|la dernière partie",
+    "where": "dans le dossier partagé|dans le document|sur notre page|dans le suivi"
+    "|comme convenu|pour l'équipe|dans la dernière version",
+    "scheduling": "{could_we} {meet} {slot_time} ?|{i_am} {free} {slot_time}, {if_that}.",
+    "could_we": "On peut|On pourrait|On devrait|Ça te dirait de|Il faudrait",
+    "meet": "s'appeler|se voir|faire un point|en parler|prendre un café|faire un appel rapide",
+    "slot_time": "{day} à {hour}|{day} matin|{day} après le déjeuner|en début de semaine"
+    "|plus tard {day}|{day} prochain",
+    "hour": "9 h|9 h 30|10 h|10 h 30|11 h|14 h|14 h 30|15 h|16 h",
+    "i_am": "Je suis|Je serai|On est|Je devrais être",
+    "free": "libre|disponible|joignable|au bureau",
+    "if_that": "si ça te va|si ça peut aider|si ça t'arrange|si c'est plus simple",
+    "thanks": "{thank} {for_what}{amp}.",
+    "thank": "Merci beaucoup|Merci|Un grand merci|Mille mercis|Merci encore|Merci bien",
+    "for_what": "pour ton aide sur {topic}|pour {topic}|pour tes notes|pour le temps passé"
+    "|pour ta réponse rapide|pour tes gentils mots",
+    "amp": "|, ça m'a beaucoup aidé|, c'était parfait|, ça m'a fait gagner du temps"
+    "|, l'équipe a apprécié aussi",
+    "note": "{note_open} {someone} {asked} des nouvelles sur {topic}.|{note_open} je serai"
+    " {away} {when2}.|{note_open} {topic} {status_is} {status_state}.",
+    "note_open": "Petite info :|Autre chose :|Au fait,|En passant,|Avant que j'oublie,"
+    "|Petit détail :",
+    "someone": "une collègue|notre responsable|quelqu'un de la compta|un client"
+    "|l'équipe design|un nouveau partenaire",
+    "asked": "m'a demandé|voulait|attend|m'a réclamé",
+    "away": "absent|hors ligne|en déplacement|en atelier|en congé|en réunion",
+    "when2": "{day}|{day} prochain|presque tout {day}|{day} matin",
+    "writeup": "{seq} {we_should} {action} {topic}, {because} {reason}.",
+    "seq": "D'abord,|Ensuite,|Puis|Après,|En plus,|Enfin,|Bref,",
+    "we_should": "on devrait|je voudrais|on pourrait|je propose de",
+    "because": "parce que|car|vu que",
+    "reason": "l'échéance est {when3}|on nous le demande souvent|ça fait gagner du temps"
+    "|les chiffres ont changé|personne ne s'en occupe|c'est déjà à moitié fait",
+    "ask_back": "{let_me_know} {lmk_what}.|{no_rush}{no_rush_tail}.",
+    "let_me_know": "Dis-moi|Tiens-moi au courant|Fais-moi signe|Écris-moi",
+    "lmk_what": "ce que tu en penses|si ça te va|s'il manque quelque chose"
+    "|si tu vois les choses autrement|comment on continue|si tu veux plus de détails",
+    "no_rush": "Rien d'urgent|Pas d'urgence|Prends ton temps|Aucune urgence",
+    "no_rush_tail": "|, quand tu veux|, la semaine prochaine ira aussi|, {day} c'est bien aussi",
+    "reply": "{thanks_short} {for_reply}{amp}.|{agree} {reply_plan}.|{one_q} {q_reply} ?"
+    "|{i_am} {free} {slot_time}, {if_that}.",
+    "thanks_short": "Merci|Merci beaucoup|Merci bien|Super, merci|Parfait, merci",
+    "for_reply": "pour le message|pour le point|pour l'envoi|pour les détails"
+    "|pour le rappel|pour la réponse rapide",
+    "agree": "Ça me va,|Très bien,|D'accord,|Bonne idée,|Compris,|Parfait,",
+    "reply_plan": "je regarde ça {when3}|on fait comme prévu|je t'envoie {artefact} {when3}"
+    "|je suis partant|je prends {artefact}",
+    "when3": "aujourd'hui|demain|d'ici {day}|{day}|plus tard dans la journée|cette semaine",
+    "one_q": "Une question :|Petite vérification :|Juste pour confirmer,|Avant de commencer,",
+    "q_reply": "{day} te va toujours|tu en as besoin pour {day}|je mets {someone} en copie"
+    "|l'ancienne version est encore valable|qui d'autre doit le voir",
+    "signoff": "Bonne journée,|Cordialement,|Bien à toi,|À bientôt,|Merci et à bientôt,"
+    "|Belle journée,|Bises,|Bonne fin de journée,",
+}
