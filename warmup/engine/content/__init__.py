@@ -332,7 +332,7 @@ def body_text(
     for n in range(count):
         first = kind if n == 0 else rng.choice(pool)
         text = _paragraph(lang, rng, first, rng.randint(0, 2 if count < 3 else 1), values, pool)
-        if n == 0 and rng.random() < 0.5:
+        if n == 0 and rng.random() < 0.35:
             text = f"{lang.expand('warm', rng, values)} {text}"
         paragraphs.append(text)
     if lang.paragraphs and not reply and rng.random() < 0.2:
@@ -341,7 +341,7 @@ def body_text(
             rng.randint(0, len(paragraphs)),
             "".join(values.get(p, p) if i % 2 else p for i, p in enumerate(own)),
         )
-    if rng.random() < 0.6:
+    if rng.random() < 0.45:
         paragraphs.append(lang.expand("ask_back", rng, values))
     return (
         "\n\n".join(

@@ -121,9 +121,10 @@ GRAMMAR = {
     "greeting": "Hallo {name},|Hi {name},|Guten Abend {name},|Guten Morgen {name},"
     "|Hey {name},|Servus {name},|Moin {name},|Guten Tag {name},|Hallo nochmal {name},",
     "warm": "{hope} {period_ok}.|{thanks_for} {recent}.|{quick_one} {from_me}.",
-    "hope": "Ich hoffe,|Hoffentlich|Ich hoffe sehr,|Ich gehe davon aus,",
-    "period_ok": "deine Woche läuft {well}|der {day} war {calm}|bei dir ist alles {well}"
-    "|du hattest ein {good} Wochenende|es geht dir {well}",
+    "hope": "Ich hoffe,|Hoffentlich|Ich hoffe sehr,|Ich gehe davon aus,|Ich denke,|Ich wette,"
+    "|Ich vermute,|Ich hoffe mal,",
+    "period_ok": "deine Woche läuft {well}|der {day} war {calm}|bei dir ist {alles} {well}"
+    "|du hattest ein {good} Wochenende|es geht dir {well}|dein {day} lief {well}",
     "well": "gut|entspannt|ruhig|prima|okay",
     "calm": "ruhig|entspannt|nicht zu voll|angenehm|produktiv",
     "good": "gutes|ruhiges|schönes|erholsames",
@@ -133,7 +134,7 @@ GRAMMAR = {
     "when": "gestern|letzte Woche|am {day}|heute früh|neulich|am {day}nachmittag",
     "day": "Montag|Dienstag|Mittwoch|Donnerstag|Freitag",
     "quick_one": "Nur eine kurze|Eine kleine|Eine schnelle|Kurz eine",
-    "from_me": "Info von mir|Frage an dich|Rückmeldung von hier|Erinnerung",
+    "from_me": "Info|Info von mir|Frage an dich|Rückmeldung|Erinnerung|Notiz",
     "question": "{ask} {topic} {timing} {ask_end}?|{is_there} {news} für {topic}?"
     "|{who_knows}, {topic_fact}?",
     "ask": "Kannst du dir|Könntest du dir|Magst du dir|Würdest du dir",
@@ -143,9 +144,10 @@ GRAMMAR = {
     "is_there": "Gibt es|Hast du|Haben wir|Kennst du",
     "news": "etwas Neues|einen Termin|neue Zahlen|schon Feedback|eine Entscheidung"
     "|eine neue Version",
-    "who_knows": "Weißt du|Erinnerst du dich|Kannst du prüfen|Hast du eine Idee",
+    "who_knows": "Weißt du|Erinnerst du dich|Kannst du prüfen|Hast du eine Idee|Weißt du zufällig"
+    "|Kannst du herausfinden|Kannst du mir sagen",
     "topic_fact": "wer {topic} freigegeben hat|wann {topic} fällig ist|wo {topic} liegt"
-    "|was sich an {topic} geändert hat|wer {topic} betreut",
+    "|was sich für {topic} {zuletzt}geändert hat|wer {topic} betreut",
     "wonder": "{i_wonder}, ob wir {topic} {action} sollten.|{i_wonder}, ob {topic} noch {need}"
     " braucht.",
     "i_wonder": "Ich frage mich|Ich bin nicht sicher|Ich überlege|Mich würde interessieren"
@@ -172,29 +174,28 @@ GRAMMAR = {
     "could_we": "Können wir|Wollen wir|Sollen wir|Könnten wir|Wollen wir vielleicht",
     "meet": "kurz telefonieren|uns treffen|einen Call machen|das besprechen"
     "|auf einen Kaffee gehen|kurz sprechen",
-    "slot_time": "am {day} um {hour}|am {day}vormittag|{day} nach dem Mittag"
-    "|Anfang nächster Woche|später am {day}|nächsten {day}",
+    "slot_time": "am {day} um {hour}|am {day}vormittag|{day} nach dem Mittag|am {day} gegen {hour}"
+    "|später am {day}|nächsten {day}|am {day} vor {hour}|am {day} nach {hour}",
     "hour": "9 Uhr|9:30|10 Uhr|10:30|11 Uhr|13 Uhr|14 Uhr|14:30|15 Uhr|16 Uhr",
     "i_am": "Ich bin|Ich wäre|Wir sind|Ich bin wohl",
     "free": "frei|erreichbar|im Büro|verfügbar|flexibel",
-    "if_that": "falls das passt|wenn dir das hilft|wenn es dir passt|falls es hilft",
+    "if_that": "falls {das3} {passt3}|wenn dir das hilft|wenn es dir passt|wenn du magst"
+    "|falls nötig|wenn es eilt",
     "thanks": "{thank} {for_what}{amp}.",
     "thank": "Vielen Dank|Danke dir|Herzlichen Dank|Tausend Dank|Danke nochmal|Großes Danke",
-    "for_what": "für die Hilfe bei {topic}|für {topic}|für deine Notizen|für die Zeit {when}"
-    "|für die schnelle Rückmeldung|für die netten Worte",
-    "amp": "|, das hat sehr geholfen|, das war super|, das hat viel Zeit gespart"
-    "|, das Team fand es auch gut",
+    "for_what": "für {die_hilfe} {topic}|für {das_x2} {when}|für {das_x2}",
+    "amp": "|, {das_war} {lob}|. {das_war_cap} {lob}",
     "note": "{note_open} {someone} hat nach {topic_dat} gefragt."
     "|{note_open} {someone} {asked} nach {topic_dat}.|{note_open} Ich bin {when2} {away}."
     "|{note_open} {topic} {status_is} {status_state}.",
     "topic_dat": "dem Stand|den Zahlen|dem Termin|der Freigabe|dem Entwurf|den Details",
-    "note_open": "Kurzer Hinweis:|Noch etwas:|Übrigens:|Nebenbei:|Bevor ich es vergesse:"
-    "|Kleine Sache:",
-    "someone": "eine Kollegin|unser Chef|jemand aus der Buchhaltung|ein Kunde|das Designteam"
-    "|ein neuer Partner",
+    "note_open": "Kurzer Hinweis:|Noch etwas:|Übrigens:|Nebenbei:|Fast vergessen:"
+    "|Kleine Sache:|Ach ja:|PS:|Am Rande:",
+    "someone": "eine Kollegin|unser Chef|die Buchhaltung|ein Kunde|das Designteam"
+    "|ein neuer Partner|der Vertrieb|unsere Praktikantin|ein Lieferant",
     "asked": "fragte|erkundigte sich|fragte heute|fragte gestern",
     "away": "nicht im Büro|offline|unterwegs|auf einem Workshop|im Urlaub|in Terminen",
-    "when2": "am {day}|nächsten {day}|fast den ganzen {day}|am {day}vormittag",
+    "when2": "am {day}|nächsten {day}|fast den ganzen {day}|am {day}vormittag|ab {day}|bis {day}",
     "writeup": "{seq} {we_should} {topic} {action}, {because} {reason}.",
     "seq": "Erstens|Zweitens|Dann|Danach|Außerdem|Zum Schluss|Kurz gesagt",
     "we_should": "sollten wir|würde ich|könnten wir|möchte ich",
@@ -202,24 +203,53 @@ GRAMMAR = {
     "reason": "die Frist {when3} ist|viele danach fragen|es Zeit spart|die Zahlen sich"
     " geändert haben|es noch keinen Owner gibt|es halb fertig ist",
     "ask_back": "{let_me_know} {lmk_what}.|{no_rush}{no_rush_tail}.",
-    "let_me_know": "Sag mir Bescheid,|Gib mir kurz Bescheid,|Schreib mir,|Melde dich,",
-    "lmk_what": "was du denkst|ob das passt|ob etwas fehlt|wenn du es anders siehst"
-    "|wie wir weitermachen|wenn du mehr Details brauchst",
-    "no_rush": "Keine Eile|Kein Stress|Nichts Dringendes|Lass dir Zeit",
-    "no_rush_tail": "| damit|, wann immer es dir passt|, nächste Woche reicht auch"
-    "|, {day} ist auch okay",
+    "let_me_know": "Sag mir Bescheid,|Gib mir kurz Bescheid,|Schreib mir,|Melde dich,|Sag einfach,"
+    "|Gib mir ein Zeichen,|Ruf kurz durch,",
+    "lmk_what": "was du {von_x} {haeltst}|ob {das_x} {passt}|wenn du {mehr_x} brauchst"
+    "|wie wir {weiter_x} {machen}",
+    "no_rush": "Keine Eile|Kein Stress|Nichts Dringendes|Lass dir Zeit|Das eilt nicht|Ganz in Ruhe",
+    "no_rush_tail": "| damit| hier|, {later_ok}|. {later_ok_cap}",
     "reply": "{thanks_short} {for_reply}{amp}.|{agree} {reply_plan}.|{one_q} {q_reply}?"
     "|{i_am} {slot_time} {free}, {if_that}.",
     "thanks_short": "Danke|Vielen Dank|Danke dir|Super, danke|Perfekt, danke",
     "for_reply": "für die Nachricht|für das Update|fürs Schicken|für die Details"
     "|für die Erinnerung|für die schnelle Antwort",
     "agree": "Passt für mich,|Klingt gut,|Einverstanden,|Gute Idee,|Verstanden,|Alles klar,",
-    "reply_plan": "ich schaue es mir {when3} an|wir machen es wie geplant|ich schicke dir"
-    " {artefact} {when3}|ich bin dabei|ich übernehme {artefact}",
+    "reply_plan": "ich schaue es mir {when3} an|wir machen es {wie_x}|ich schicke dir"
+    " {artefact} {when3}|ich bin {dabei}|ich übernehme {artefact}",
     "when3": "heute|morgen|bis {day}|am {day}|später heute|diese Woche|vor {day}",
-    "one_q": "Eine Frage:|Kurzer Check:|Nur zur Sicherheit:|Bevor ich anfange:",
-    "q_reply": "passt {day} noch|brauchst du es bis {day}|soll ich {someone} einbinden"
-    "|gilt die alte Version noch|wer soll das noch sehen",
+    "one_q": "Eine Frage:|Kurzer Check:|Nur zur Sicherheit:|Bevor ich anfange:|Kleine Frage:"
+    "|Noch eins:|Zur Sicherheit:",
+    "q_reply": "passt {day} noch|brauchst du {es2} bis {day}|soll ich {someone} einbinden"
+    "|gilt {version} noch|wer soll {es2} {noch} sehen",
     "signoff": "Viele Grüße|Beste Grüße|Liebe Grüße|Gruß|Danke und viele Grüße|Bis bald"
-    "|Schöne Grüße|Herzliche Grüße",
+    "|Schöne Grüße|Herzliche Grüße|Bis später|Ciao|LG|Bis {day}|Grüße aus dem Büro",
+    "von_x": "davon|vom Entwurf|von der Idee|vom Plan|von meinen Notizen|von der Liste",
+    "haeltst": "hältst|denkst|erwartest|ändern würdest|streichen würdest",
+    "das_x": "das|der Termin|die Reihenfolge|der Plan|die Zahl|die Version|der Ablauf",
+    "passt": "passt|so passt|für dich passt|noch passt|klappt|reicht",
+    "mehr_x": "mehr Details|mehr Zeit|Beispiele|Zahlen|Kontext|Hilfe|eine Vorlage",
+    "weiter_x": "damit|mit dem Entwurf|mit der Liste|mit dem Plan|ab {day}|danach",
+    "machen": "weitermachen|umgehen|vorgehen|anfangen|loslegen",
+    "later_ok": "wann immer es dir passt|{day} reicht auch|nächste Woche geht auch"
+    "|nach {day} ist okay|es kann bis {day} warten",
+    "later_ok_cap": "{day} reicht auch|Nächste Woche geht auch|Jeder Tag passt|Später ist okay",
+    "das_war": "das war|es war|das ist|alles war|ehrlich, das war",
+    "das_war_cap": "Das war|Es war|Das ist|Ehrlich, das war",
+    "lob": "super|eine große Hilfe|genau richtig|sehr nett|perfekt|eine Erleichterung"
+    "|Gold wert|klasse",
+    "die_hilfe": "die Hilfe bei|die Arbeit an|deinen Blick auf|die Ideen für|den Einsatz für"
+    "|deine Notizen zu|das Feedback zu",
+    "das_x2": "die Zeit|die schnelle Rückmeldung|die netten Worte|deine Geduld|den Hinweis"
+    "|die Erinnerung|deinen Input",
+    "das3": "das|die Uhrzeit|der Tag|der Slot|das Format",
+    "passt3": "passt|geht|klappt|dir hilft|dir lieber ist",
+    "alles": "alles|soweit alles|gerade alles|im Team alles|wieder alles",
+    "es2": "es|das|den Entwurf|die Zahlen|die Notizen|die Liste",
+    "version": "die alte Version|der letzte Entwurf|die kurze Fassung|die Datei von {day}"
+    "|die zweite Variante|die geteilte Kopie",
+    "noch": "noch|auch|unbedingt|vorher|zuerst",
+    "wie_x": "wie geplant|so|am {day}|ab {day}|mit der ersten Variante|genau so|gemeinsam",
+    "dabei": "dabei|am {day} dabei|gern dabei|bei dem Call dabei|ab {day} dabei",
+    "zuletzt": "|zuletzt |diese Woche |seit {day} |kürzlich |noch ",
 }

@@ -118,11 +118,13 @@ GRAMMAR = {
     "greeting": "Hola {name},|Buenos días {name},|Hola {name}:|Buenas tardes {name},"
     "|Qué tal {name},|Hola de nuevo {name},|Hola otra vez {name},",
     "warm": "{hope} {period_ok}.|{thanks_for} {recent}.|{quick_one} {from_me}.",
-    "hope": "Espero que|Ojalá que|Confío en que|Espero de verdad que",
+    "hope": "Espero que|Ojalá que|Confío en que|Espero de verdad que|Supongo que"
+    "|Me imagino que|Deseo que",
     "period_ok": "tu semana vaya {well}|el {day} haya ido {well}|todo vaya {well}"
-    "|hayas tenido un {good} fin de semana|estés {well}",
+    "|hayas tenido un {good} fin de semana|estés {well}|el equipo esté {well}"
+    "|hayas descansado {algo}|tu {day} sea {well2}",
     "well": "bien|tranquilo|muy bien|genial",
-    "good": "buen|tranquilo|gran|bonito",
+    "good": "buen|gran|muy buen|estupendo|tranquilo",
     "thanks_for": "Gracias por|Muchas gracias por|Gracias otra vez por|Mil gracias por",
     "recent": "tu mensaje {when}|la llamada {when}|las notas {when}|la respuesta rápida"
     "|tu ayuda {when}|la reunión {when}",
@@ -130,7 +132,7 @@ GRAMMAR = {
     "|del {day} por la tarde",
     "day": "lunes|martes|miércoles|jueves|viernes",
     "quick_one": "Solo una breve|Una pequeña|Una rápida|Una simple",
-    "from_me": "nota de mi parte|pregunta para ti|actualización|consulta",
+    "from_me": "nota|nota rápida|pregunta para ti|actualización|consulta|petición",
     "question": "¿{ask} {topic} {timing}?|¿{is_there} {news} para {topic}?"
     "|¿{who_knows} {topic_fact}?",
     "ask": "Podrías revisar|Tienes tiempo de mirar|Me puedes mandar tus notas sobre"
@@ -152,9 +154,10 @@ GRAMMAR = {
     " {where}.",
     "status_lead": "Breve actualización:|Para que lo sepas,|Buenas noticias:|Como te dije,"
     "|Te cuento:|Un apunte rápido:",
-    "status_is": "ya está|ahora está|por fin está|está|sigue",
+    "status_is": "ya está|ahora está|por fin está|está|sigue|hoy está|de momento está"
+    "|otra vez está",
     "status_state": "en buen camino|en revisión|al día|pendiente de una respuesta"
-    "|con un día de retraso|más simple que antes|a tiempo|en marcha para el {day}",
+    "|con retraso|más simple que antes|a tiempo|en marcha para el {day}",
     "i_have": "He|Hemos|Esta mañana he|Ayer hemos|Acabo de",
     "done": "actualizado|ordenado|compartido|reescrito|revisado|movido|recortado|completado",
     "artefact": "la primera parte|los puntos abiertos|las cifras|el resumen"
@@ -163,21 +166,23 @@ GRAMMAR = {
     "|como hablamos|para el equipo|en la última versión",
     "scheduling": "¿{could_we} {meet} {slot_time}?|{i_am} {free} {slot_time}, {if_that}.",
     "could_we": "Podemos|Podríamos|Te parece|Quieres|Te viene bien",
-    "meet": "hablar|vernos|hacer una llamada|tomar un café|repasarlo|hacer un punto rápido",
+    "meet": "hablar|vernos|hacer una llamada|tomar un café|repasarlo|hablar un rato",
     "slot_time": "el {day} a las {hour}|el {day} por la mañana|el {day} después de comer"
-    "|a principios de semana|más tarde el {day}|el próximo {day}",
+    "|el {day} hacia las {hour}|más tarde el {day}|el próximo {day}|el {day} antes de las {hour}"
+    "|el {day} después de las {hour}",
     "hour": "9:00|9:30|10:00|10:30|11:00|12:00|16:00|16:30|17:00",
     "i_am": "Estoy|Estaré|Estamos|Debería estar",
     "free": "libre|disponible|localizable|en la oficina",
-    "if_that": "si te va bien|si te ayuda|si te viene mejor|si es más fácil",
+    "if_that": "si {eso2} te {va2}|si es {mas_facil}|si te ayuda",
     "thanks": "{thank} {for_what}{amp}.",
-    "thank": "Muchas gracias|Gracias|Mil gracias|Gracias de nuevo|Te lo agradezco mucho",
-    "for_what": "por la ayuda con {topic}|por {topic}|por tus notas|por tu tiempo"
-    "|por la respuesta rápida|por tus palabras",
-    "amp": "|, me ayudó mucho|, fue perfecto|, me ahorró mucho tiempo|, al equipo también le gustó",
-    "note": "{note_open} {someone} {asked} por {topic}.|{note_open} estaré {away} {when2}."
+    "thank": "Muchas gracias|Gracias|Mil gracias|Gracias de nuevo|Te lo agradezco mucho"
+    "|Muchísimas gracias|Gracias otra vez|Infinitas gracias",
+    "for_what": "por {ayuda} {topic}|por {el_x} {when}|por {el_x}",
+    "amp": "|, {fue} {elogio}|. {fue_cap} {elogio}",
+    "note": "{note_open} {someone} {asked} por {topic}.|{note_open} {estare} {away} {when2}."
     "|{note_open} {topic} {status_is} {status_state}.",
-    "note_open": "Un aviso:|Otra cosa:|Por cierto,|De paso,|Antes de que se me olvide,|Un detalle:",
+    "note_open": "Un aviso:|Otra cosa:|Por cierto,|De paso,|Antes de que se me olvide,"
+    "|Un detalle:|Ah, y|Posdata:|Para que conste,",
     "someone": "una compañera|nuestro jefe|alguien de contabilidad|un cliente"
     "|el equipo de diseño|un socio nuevo",
     "asked": "preguntó|me preguntó|quería saber|se interesó",
@@ -189,12 +194,12 @@ GRAMMAR = {
     "because": "porque|ya que|dado que",
     "reason": "el plazo es {when3}|nos lo preguntan a menudo|ahorra tiempo"
     "|las cifras cambiaron|nadie se encarga todavía|ya está a medias",
-    "ask_back": "{let_me_know} {lmk_what}.|{no_rush}{no_rush_tail}.",
-    "let_me_know": "Dime|Avísame|Cuéntame|Escríbeme",
-    "lmk_what": "qué opinas|si te parece bien|si falta algo|si lo ves de otra forma"
-    "|cómo seguimos|si necesitas más detalles",
-    "no_rush": "Sin prisa|No corre prisa|Nada urgente|Tómate tu tiempo",
-    "no_rush_tail": "|, cuando puedas|, la semana que viene también vale|, el {day} está bien",
+    "ask_back": "{let_me_know} {lmk_what}.|{no_rush} {no_rush_b}{no_rush_tail}.",
+    "let_me_know": "Dime|Avísame|Cuéntame|Escríbeme|Confírmame|Me dices",
+    "lmk_what": "qué {opinas} {de_x}|si {eso_x} {te_va}|si necesitas {mas_x}|cómo {seguimos}"
+    " {con_x}",
+    "no_rush": "Sin prisa|No corre prisa|Nada urgente|Tómate tu tiempo|Tranquilo|Sin presión",
+    "no_rush_tail": "|, {later_ok}|. {later_ok_cap}",
     "reply": "{thanks_short} {for_reply}{amp}.|{agree} {reply_plan}.|{one_q} ¿{q_reply}?"
     "|{i_am} {free} {slot_time}, {if_that}.",
     "thanks_short": "Gracias|Muchas gracias|Mil gracias|Genial, gracias|Perfecto, gracias",
@@ -204,9 +209,41 @@ GRAMMAR = {
     "reply_plan": "lo miro {when3}|seguimos como estaba previsto|te mando {artefact} {when3}"
     "|cuenta conmigo|me encargo de {artefact}",
     "when3": "hoy|mañana|antes del {day}|el {day}|esta tarde|esta semana",
-    "one_q": "Una pregunta:|Una comprobación:|Solo para confirmar:|Antes de empezar:",
-    "q_reply": "te sigue valiendo el {day}|lo necesitas para el {day}|pongo en copia a"
-    " {someone}|sigue valiendo la versión anterior|quién más debería verlo",
+    "one_q": "Una pregunta:|Una comprobación:|Solo para confirmar:|Antes de empezar:"
+    "|Una duda:|Por cierto:|Para estar seguro:",
+    "q_reply": "te sigue valiendo el {day}|lo necesitas para el {day}|pongo en copia a {someone}"
+    "|sigue {valiendo} {version}|quién más debería {ver} {eso3}",
     "signoff": "Un saludo,|Saludos,|Gracias y un saludo,|Hasta pronto,|Un abrazo,"
     "|Saludos cordiales,|Buen día,|Nos vemos,",
+    "opinas": "opinas|piensas|cambiarías|quitarías|añadirías",
+    "de_x": "del borrador|de la idea|del plan|de mis notas|de la lista|de todo esto",
+    "eso_x": "eso|la fecha|el orden|el plan|la cifra|la versión|el formato",
+    "te_va": "te va bien|te sirve|te encaja|funciona|te parece bien|vale así",
+    "mas_x": "más detalles|más tiempo|ejemplos|cifras|contexto|una plantilla",
+    "seguimos": "seguimos|avanzamos|lo organizamos|empezamos|lo hacemos",
+    "con_x": "con esto|a partir de ahí|el {day}|después|con el plan|desde aquí",
+    "no_rush_b": "con esto|de verdad|por ahora|para nada|por mi parte|aquí",
+    "later_ok": "cuando puedas|el {day} está bien|puede esperar al {day}"
+    "|después del {day} sirve|cualquier día vale",
+    "later_ok_cap": "El {day} está bien|La semana que viene vale|Cualquier día sirve"
+    "|Más tarde vale",
+    "fue": "fue|ha sido|es|todo fue|de verdad fue|sin duda fue",
+    "fue_cap": "Fue|Ha sido|De verdad fue|Todo fue",
+    "elogio": "perfecto|una gran ayuda|muy amable|muy oportuno|un alivio|genial|muy útil|estupendo",
+    "ayuda": "la ayuda con|el trabajo en|tu mirada sobre|las ideas para|tus notas sobre"
+    "|tu opinión sobre",
+    "el_x": "tu tiempo|la respuesta {rapida}|tus palabras|tu paciencia|el recordatorio"
+    "|tus comentarios",
+    "eso2": "eso|la hora|ese hueco|el día|el formato",
+    "va2": "va bien|sirve|viene mejor|encaja|cuadra",
+    "mas_facil": "más fácil|más práctico|mejor para ti|más cómodo|posible",
+    "valiendo": "valiendo|vigente|siendo válida|al día|en pie",
+    "version": "la versión anterior|el último borrador|la versión corta|el archivo del {day}"
+    "|la segunda opción|la copia compartida",
+    "ver": "ver|revisar|recibir|aprobar|leer",
+    "eso3": "esto|el borrador|las cifras|las notas|la lista|el resumen",
+    "algo": "algo|un poco|bien|lo suficiente|este finde",
+    "well2": "tranquilo|productivo|agradable|llevadero|bueno",
+    "estare": "estaré|voy a estar|seguramente estaré|probablemente estaré|igual estoy",
+    "rapida": "rápida|tan rápida|clara|detallada|amable|de ayer",
 }

@@ -118,33 +118,37 @@ GRAMMAR = {
     "greeting": "Bonjour {name},|Salut {name},|Hello {name},|Bonjour {name} !|Coucou {name},"
     "|Rebonjour {name},|Bonsoir {name},",
     "warm": "{hope} {period_ok}.|{thanks_for} {recent}.|{quick_one} {from_me}.",
-    "hope": "J'espère que|J'espère bien que|Je pense que|J'imagine que",
+    "hope": "J'espère que|J'espère bien que|Je pense que|J'imagine que|Je suppose que"
+    "|Je parie que|Je crois que",
     "period_ok": "ta semaine se passe {well}|ton {day} s'est passé {well}|tout va {well}"
-    "|tu as passé un {good} week-end|tu vas {well}",
+    "|tu as passé un {good} week-end|tu vas {well}|l'équipe va {well}"
+    "|tu as pu te reposer {un_peu}|ton {day} sera {calme}",
     "well": "bien|tranquillement|plutôt bien|sans souci",
-    "good": "bon|beau|calme|vrai",
+    "good": "bon|beau|très bon|super|excellent",
     "thanks_for": "Merci pour|Merci beaucoup pour|Merci encore pour|Un grand merci pour",
     "recent": "ton message {when}|l'appel {when}|les notes {when}|ta réponse rapide"
     "|ton aide {when}|le point {when}",
     "when": "d'hier|de la semaine dernière|de {day}|de ce matin|de l'autre jour"
     "|de {day} après-midi",
     "day": "lundi|mardi|mercredi|jeudi|vendredi",
-    "quick_one": "Juste un petit|Un court|Un rapide|Un simple",
-    "from_me": "mot de ma part|point de mon côté|rappel|message",
-    "question": "{ask} {topic} {timing} ?|{is_there} {news} pour {topic} ?"
+    "quick_one": "Juste un petit|Un court|Un rapide|Un simple|Un tout petit|Juste un|Encore un",
+    "from_me": "mot|mot rapide|point de mon côté|rappel|message|suivi",
+    "question": "{ask} {topic} {timing} ?|{is_there} {news} {pour_x} {topic} ?"
     "|{who_knows} {topic_fact} ?",
-    "ask": "Tu pourrais regarder|Tu as le temps de relire|Tu peux m'envoyer tes notes sur"
-    "|Tu pourrais vérifier|Tu peux valider|Tu pourrais me donner un coup de main pour",
+    "ask": "{tu_peux} {verbe}",
     "timing": "cette semaine|avant {day}|d'ici {day}|quand tu auras un moment"
     "|dans les prochains jours|avant notre appel|à ton retour|dans la journée",
-    "is_there": "Est-ce qu'il y a|On a|Tu as|Il existe",
-    "news": "du nouveau|une date|des chiffres récents|un retour|une décision|une nouvelle version",
-    "who_knows": "Tu sais|Tu te souviens|Tu peux vérifier|Tu as une idée de",
-    "topic_fact": "qui a validé {topic}|où on en est pour {topic}|où se trouve {topic}"
-    "|ce qui a changé pour {topic}|qui s'occupe de la suite",
-    "wonder": "{i_wonder} si on devrait {action} {topic}.|{i_wonder} si {topic} a encore"
+    "is_there": "Est-ce qu'il y a|On a|Tu as|Il existe|Il y a déjà|Tu aurais|On aurait",
+    "news": "du nouveau|une date|des chiffres récents|un retour|une décision"
+    "|une nouvelle version|un planning|une réponse",
+    "who_knows": "Tu sais|Tu peux vérifier|Tu pourrais voir|Tu sais peut-être|Tu pourrais demander"
+    "|Tu peux me dire|Tu saurais dire",
+    "topic_fact": "qui a {valide} {topic}|où on en est pour {topic}|où {se_trouve} {topic}"
+    "|ce qui a {change} pour {topic}|qui {soccupe} de la suite",
+    "wonder": "{i_wonder} si {on_x} {action} {topic}.|{i_wonder} si {topic} a encore"
     " besoin {need}.",
-    "i_wonder": "Je me demande|Je ne sais pas trop|J'hésite à savoir|Je voulais savoir",
+    "i_wonder": "Je me demande|Je ne sais pas trop|J'hésite à savoir|Je voulais savoir|Je réfléchis"
+    "|Je suis curieux de savoir",
     "need": "d'une relecture|d'un deuxième avis|de plus de temps|d'un responsable clair"
     "|d'un résumé|de chiffres à jour",
     "action": "simplifier|découper|revoir|finir|tester|documenter|raccourcir|reporter",
@@ -162,26 +166,27 @@ GRAMMAR = {
     "where": "dans le dossier partagé|dans le document|sur notre page|dans le suivi"
     "|comme convenu|pour l'équipe|dans la dernière version",
     "scheduling": "{could_we} {meet} {slot_time} ?|{i_am} {free} {slot_time}, {if_that}.",
-    "could_we": "On peut|On pourrait|On devrait|Ça te dirait de|Il faudrait",
-    "meet": "s'appeler|se voir|faire un point|en parler|prendre un café|faire un appel rapide",
-    "slot_time": "{day} à {hour}|{day} matin|{day} après le déjeuner|en début de semaine"
-    "|plus tard {day}|{day} prochain",
+    "could_we": "On peut|On pourrait|On devrait|Ça te dirait de|Il faudrait|Tu aurais le temps de"
+    "|On essaie de|Ce serait bien de",
+    "meet": "s'appeler|se voir|faire un point|en parler|prendre un café|faire un appel"
+    "|se caler un créneau",
+    "slot_time": "{day} à {hour}|{day} matin|{day} après le déjeuner|{day} vers {hour}"
+    "|plus tard {day}|{day} prochain|{day} avant {hour}|{day} après {hour}",
     "hour": "9 h|9 h 30|10 h|10 h 30|11 h|14 h|14 h 30|15 h|16 h",
     "i_am": "Je suis|Je serai|On est|Je devrais être",
     "free": "libre|disponible|joignable|au bureau",
-    "if_that": "si ça te va|si ça peut aider|si ça t'arrange|si c'est plus simple",
+    "if_that": "si ça {te_aide}|si {cela_x} te va|si c'est {plus_simple}",
     "thanks": "{thank} {for_what}{amp}.",
     "thank": "Merci beaucoup|Merci|Un grand merci|Mille mercis|Merci encore|Merci bien",
-    "for_what": "pour ton aide sur {topic}|pour {topic}|pour tes notes|pour le temps passé"
-    "|pour ta réponse rapide|pour tes gentils mots",
-    "amp": "|, ça m'a beaucoup aidé|, c'était parfait|, ça m'a fait gagner du temps"
-    "|, l'équipe a apprécié aussi",
-    "note": "{note_open} {someone} {asked} des nouvelles sur {topic}.|{note_open} je serai"
+    "for_what": "pour {aide} {topic}|pour {le_x} {when}|pour {le_x}",
+    "amp": "|, {cetait} {bravo}|. {cetait_cap} {bravo}",
+    "note": "{note_open} {someone} {asked} {nouvelles} {pour_x} {topic}.|{note_open} je serai"
     " {away} {when2}.|{note_open} {topic} {status_is} {status_state}.",
     "note_open": "Petite info :|Autre chose :|Au fait,|En passant,|Avant que j'oublie,"
     "|Petit détail :",
     "someone": "une collègue|notre responsable|quelqu'un de la compta|un client"
-    "|l'équipe design|un nouveau partenaire",
+    "|l'équipe design|un nouveau partenaire|le service juridique|notre stagiaire"
+    "|un fournisseur|la direction",
     "asked": "m'a demandé|voulait|attend|m'a réclamé",
     "away": "absent|hors ligne|en déplacement|en atelier|en congé|en réunion",
     "when2": "{day}|{day} prochain|presque tout {day}|{day} matin",
@@ -191,12 +196,13 @@ GRAMMAR = {
     "because": "parce que|car|vu que",
     "reason": "l'échéance est {when3}|on nous le demande souvent|ça fait gagner du temps"
     "|les chiffres ont changé|personne ne s'en occupe|c'est déjà à moitié fait",
-    "ask_back": "{let_me_know} {lmk_what}.|{no_rush}{no_rush_tail}.",
-    "let_me_know": "Dis-moi|Tiens-moi au courant|Fais-moi signe|Écris-moi",
-    "lmk_what": "ce que tu en penses|si ça te va|s'il manque quelque chose"
-    "|si tu vois les choses autrement|comment on continue|si tu veux plus de détails",
-    "no_rush": "Rien d'urgent|Pas d'urgence|Prends ton temps|Aucune urgence",
-    "no_rush_tail": "|, quand tu veux|, la semaine prochaine ira aussi|, {day} c'est bien aussi",
+    "ask_back": "{let_me_know} {lmk_what}.|{no_rush} {no_rush_b}{no_rush_tail}.",
+    "let_me_know": "Dis-moi|Tiens-moi au courant|Fais-moi signe|Écris-moi|Préviens-moi|Redis-moi",
+    "lmk_what": "ce que tu {penses} {de_x}|si {ca_x} {te_va}|si tu veux {plus_x}"
+    "|comment on {continue_x}",
+    "no_rush": "Rien d'urgent|Pas d'urgence|Prends ton temps|Aucune urgence|Pas de pression"
+    "|Tranquille",
+    "no_rush_tail": "|, {later_ok}|. {later_ok_cap}",
     "reply": "{thanks_short} {for_reply}{amp}.|{agree} {reply_plan}.|{one_q} {q_reply} ?"
     "|{i_am} {free} {slot_time}, {if_that}.",
     "thanks_short": "Merci|Merci beaucoup|Merci bien|Super, merci|Parfait, merci",
@@ -205,10 +211,49 @@ GRAMMAR = {
     "agree": "Ça me va,|Très bien,|D'accord,|Bonne idée,|Compris,|Parfait,",
     "reply_plan": "je regarde ça {when3}|on fait comme prévu|je t'envoie {artefact} {when3}"
     "|je suis partant|je prends {artefact}",
-    "when3": "aujourd'hui|demain|d'ici {day}|{day}|plus tard dans la journée|cette semaine",
-    "one_q": "Une question :|Petite vérification :|Juste pour confirmer,|Avant de commencer,",
+    "when3": "aujourd'hui|demain|d'ici {day}|{day}|ce soir|cette semaine|avant {day}|{day} matin",
+    "one_q": "Une question :|Petite vérification :|Juste pour confirmer,|Avant de commencer,"
+    "|Petite question :|Au fait,|Pour être sûr,",
     "q_reply": "{day} te va toujours|tu en as besoin pour {day}|je mets {someone} en copie"
-    "|l'ancienne version est encore valable|qui d'autre doit le voir",
+    "|{version} est encore {valable}|qui d'autre doit {voir} {ca2}",
     "signoff": "Bonne journée,|Cordialement,|Bien à toi,|À bientôt,|Merci et à bientôt,"
     "|Belle journée,|Bises,|Bonne fin de journée,",
+    "on_x": "on devrait|il faut|on peut|il vaut mieux|on va|je dois",
+    "tu_peux": "Tu pourrais|Tu peux|Tu as le temps de|Tu veux bien|Tu arriverais à"
+    "|Ce serait possible de",
+    "verbe": "regarder|relire|vérifier|valider|commenter|m'aider avec|parcourir|finaliser",
+    "penses": "penses|retiens|changerais|enlèverais|ajouterais",
+    "de_x": "du brouillon|de l'idée|du plan|de mes notes|de la liste|de tout ça",
+    "ca_x": "ça|la date|l'ordre|le plan|le chiffre|la version|le format",
+    "te_va": "te va|te convient|tient la route|marche pour toi|suffit|reste bon",
+    "plus_x": "plus de détails|plus de temps|des exemples|des chiffres|du contexte|un modèle",
+    "continue_x": "continue|avance|s'organise|commence|fait ensuite|procède",
+    "no_rush_b": "ici|pour ça|de mon côté|vraiment|du tout|pour l'instant",
+    "later_ok": "quand tu veux|{day} ça va aussi|la semaine prochaine ira|après {day} c'est bien"
+    "|ça peut attendre {day}",
+    "later_ok_cap": "{day} ça va aussi|La semaine prochaine ira|N'importe quel jour ira"
+    "|Plus tard ça va",
+    "cetait": "c'était|c'est|tout était|franchement c'était|vraiment c'était",
+    "cetait_cap": "C'était|C'est|Franchement c'était|Tout était",
+    "bravo": "parfait|une vraie aide|très gentil|pile ce qu'il fallait|un soulagement|top"
+    "|précieux|génial",
+    "aide": "ton aide sur|le travail sur|ton regard sur|tes idées pour|tes notes sur"
+    "|ton retour sur",
+    "le_x": "le temps passé|ta réponse rapide|tes gentils mots|ta patience|le rappel|ton retour",
+    "te_aide": "te va|peut aider|t'arrange|te convient|simplifie les choses|te dépanne",
+    "cela_x": "cela|l'horaire|ce créneau|le jour|le format",
+    "plus_simple": "plus simple|plus pratique|mieux pour toi|plus facile|possible",
+    "version": "l'ancienne version|le dernier brouillon|la version courte|le fichier de {day}"
+    "|la deuxième option|la copie partagée",
+    "valable": "valable|à jour|la bonne|utilisable|d'actualité",
+    "voir": "voir|relire|recevoir|valider|lire",
+    "ca2": "ça|le brouillon|les chiffres|les notes|la liste|le résumé",
+    "un_peu": "un peu|ce week-end|enfin|vraiment|quand même",
+    "calme": "calme|agréable|productif|tranquille|léger",
+    "valide": "validé|lancé|demandé|relu|préparé|signé",
+    "se_trouve": "se trouve|en est|est passé|est parti",
+    "change": "changé|bougé|été ajouté|été retiré|évolué|coincé",
+    "soccupe": "s'occupe|se charge|est responsable|prend en main|décide",
+    "pour_x": "pour|sur|concernant",
+    "nouvelles": "des nouvelles|un point|des détails|une date|un retour|un avis",
 }
