@@ -101,6 +101,20 @@ QUALIFIERS = (
     " für Dienstag",
     " - kleine Änderung",
     " (Nachtrag)",
+    " für Donnerstag",
+    " (schnell)",
+    " - Meinung?",
+    " - eine Frage",
+    " vor Montag",
+    " für den Call",
+    " (final)",
+    " - ein paar Ideen",
+    " zur Durchsicht",
+    " - Status",
+    " für Mittwoch",
+    " - bis Freitag",
+    " (aktualisiert)",
+    " - Entscheidung",
 )
 ROLES = (
     "Projektleitung",
@@ -212,8 +226,7 @@ GRAMMAR = {
     "reply": "{thanks_short} {for_reply}{amp}.|{agree} {reply_plan}.|{one_q} {q_reply}?"
     "|{i_am} {slot_time} {free}, {if_that}.",
     "thanks_short": "Danke|Vielen Dank|Danke dir|Super, danke|Perfekt, danke",
-    "for_reply": "für die Nachricht|für das Update|fürs Schicken|für die Details"
-    "|für die Erinnerung|für die schnelle Antwort",
+    "for_reply": "für die {schnell} {antwort}|fürs Schicken|für das {update_de}|für die Erinnerung",
     "agree": "Passt für mich,|Klingt gut,|Einverstanden,|Gute Idee,|Verstanden,|Alles klar,",
     "reply_plan": "ich schaue es mir {when3} an|wir machen es {wie_x}|ich schicke dir"
     " {artefact} {when3}|ich bin {dabei}|ich übernehme {artefact}",
@@ -252,4 +265,7 @@ GRAMMAR = {
     "wie_x": "wie geplant|so|am {day}|ab {day}|mit der ersten Variante|genau so|gemeinsam",
     "dabei": "dabei|am {day} dabei|gern dabei|bei dem Call dabei|ab {day} dabei",
     "zuletzt": "|zuletzt |diese Woche |seit {day} |kürzlich |noch ",
+    "schnell": "schnelle|klare|ausführliche|nette|rasche|kurze",
+    "antwort": "Antwort|Rückmeldung|Info|Nachricht|Zusage",
+    "update_de": "Update|Feedback|Protokoll|Detail|Dokument",
 }

@@ -68,6 +68,11 @@ TOPIC_PREFIXES = (
     "the 2027",
     "our",
     "the team",
+    "the draft",
+    "the shared",
+    "the client",
+    "the December",
+    "the January",
 )
 TOPIC_NOUNS = (
     "review",
@@ -115,6 +120,31 @@ TOPIC_NOUNS = (
     "kickoff",
     "forecast",
     "checklist",
+    "budget review",
+    "price list",
+    "proposal",
+    "agenda",
+    "report",
+    "handbook",
+    "audit",
+    "dashboard",
+    "onboarding",
+    "invoice",
+    "contract draft",
+    "press release",
+    "event plan",
+    "brochure",
+    "partner list",
+    "timeline",
+    "FAQ page",
+    "sign-up flow",
+    "photo shoot",
+    "customer call",
+    "quote",
+    "slide deck",
+    "follow-up plan",
+    "job posting",
+    "team dinner",
 )
 QUALIFIERS = (
     "",
@@ -141,6 +171,22 @@ QUALIFIERS = (
     ", take two",
     " - small change",
     " for the team",
+    " for Thursday",
+    " (quick)",
+    " - thoughts?",
+    " - one question",
+    " (update)",
+    " before Monday",
+    " for the call",
+    " - next week",
+    " (final)",
+    " - a few ideas",
+    " for review",
+    " - status",
+    " (revised)",
+    " - decision needed",
+    " for Wednesday",
+    " - by Friday",
 )
 ROLES = (
     "Account Manager",
@@ -251,7 +297,7 @@ GRAMMAR = {
     "|Thank you again|Huge thanks|Thanks again|Cheers|Warm thanks|Thanks heaps",
     "for_what": "for {helping} {topic}|for {the_x} {when}|for {the_x}, {that_was} {praise}",
     "amp": "|, {that_was} {praise}|. {that_was} {praise}|, {praise_long}",
-    "that_was": "it was|that was|this was|which was|honestly it was|all of it was",
+    "that_was": "it was|that was|this was|which was|truly|simply",
     "praise": "a real help|very kind|perfect|just right|a big relief|great timing|so useful"
     "|spot on",
     "praise_long": "much appreciated|hugely helpful|it helped a lot|the team noticed"
@@ -283,21 +329,20 @@ GRAMMAR = {
     "reply": "{thanks_short} {for_reply}{amp}.|{agree} {reply_plan}.|{one_q} {q_reply}?"
     "|{i_am} {free} {slot_time}, {if_that} {works}.",
     "thanks_short": "Thanks|Thank you|Many thanks|Thanks a lot|Great, thanks|Perfect, thank you",
-    "for_reply": "for the note|for the update|for sending this|for the details"
-    "|for thinking of me|for the reminder|for checking|for the quick reply",
+    "for_reply": "for {the_x}|for the {upd_adj} {upd_noun}|for {upd_ing} {when}",
     "agree": "That works for me,|Sounds good,|Makes sense,|Agreed,|Fine by me,|Good idea,"
     "|Happy with that,|Understood,|All good,|Great,|Perfect,|Noted,",
     "reply_plan": "I will {do_reply} {when3}|let us {go_ahead} {as_planned}"
     "|I {will_send} {artefact}"
-    " {when3}|count me in {for_day}|I {can} {take} {artefact}|I {adv}agree with {artefact}",
+    " {when3}|{count_me_in} {for_day}|I {can} {take} {artefact}|I {adv}agree with {artefact}",
     "do_reply": "take a look|go through it|review it|get back to you|send my notes"
-    "|check with the team|confirm",
+    "|check with {whom}|confirm",
     "when3": "today|tomorrow|by {day}|on {day}|later today|this week|before {day}"
     "|first thing {day}",
     "as_planned": "as planned|that way|on {day}|from {day}|with option {letter}|{when3}|like this",
     "one_q": "One question:|Quick check:|Just to confirm,|Before I start,|Small thing:|Quick one:"
     "|One thing:|To be sure,",
-    "q_reply": "is {day} still fine|do you need {it_thing} by {day}|should I loop in {someone}"
+    "q_reply": "is {day} still fine|do you {need_v} {it_thing} by {day}|should I {loop} {someone}"
     "|is {artefact_ref} still {valid}|who else {should_see} {this_thing}"
     "|did you mean {artefact_ref}",
     "signoff": "Best,|Thanks,|Cheers,|Kind regards,|All the best,|Talk soon,|Best regards,"
@@ -318,7 +363,7 @@ GRAMMAR = {
     "it_thing": "it|the notes|my part|the numbers|a summary|the file|both",
     "artefact_ref": "the latest draft|the old version|the short one|the {day} version"
     "|the shared copy|your last file|the second option|the printout",
-    "valid": "valid|current|the one to use|okay|up to date|final",
+    "valid": "valid|current|okay|up to date|final|right|in use",
     "should_see": "should see|needs|should get|wants|must read|should review",
     "this_thing": "this|it|the draft|the notes|these numbers|the summary",
     "adv2": "|first |quickly |carefully |simply |properly |also |gently |soon ",
@@ -361,4 +406,11 @@ GRAMMAR = {
     "we_could": "we should|to|we could|we might|I should|you would|the team should|we can",
     "took": "took long|was slow|went badly|got stuck|ran late|was messy",
     "of_x": "of|for|in|from|on|behind",
+    "upd_adj": "quick|full|short|latest|clear|useful|detailed",
+    "upd_noun": "note|update|summary|details|reminder|numbers|list",
+    "need_v": "need|want|expect|require|still need",
+    "loop": "loop in|copy|ask|involve|invite|update|brief",
+    "count_me_in": "count me in|I am in|I will join|I can join|add me|sign me up",
+    "whom": "the team|finance|{someone}|my manager|legal|the client",
+    "upd_ing": "checking|asking|writing|following up|sharing this|thinking of me|nudging me",
 }

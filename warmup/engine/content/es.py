@@ -34,6 +34,11 @@ OPENERS = (
     "Ayuda con",
     "Revisión de",
     "Charla sobre",
+    "Apunte sobre",
+    "Observaciones sobre",
+    "Aprobación:",
+    "Pregunta rápida:",
+    "A propósito de",
 )
 TOPIC_NOUNS = (
     "el presupuesto",
@@ -66,6 +71,21 @@ TOPIC_NOUNS = (
     "la entrevista",
     "la contratación",
     "la guía de estilo",
+    "el balance",
+    "la lista de precios",
+    "el orden del día",
+    "el manual",
+    "la auditoría",
+    "el catálogo",
+    "el folleto",
+    "el comunicado",
+    "el calendario editorial",
+    "la ficha de producto",
+    "el cuestionario",
+    "el vídeo",
+    "la oferta",
+    "el material",
+    "la reunión de equipo",
 )
 TOPIC_SUFFIXES = (
     "",
@@ -80,6 +100,12 @@ TOPIC_SUFFIXES = (
     " (versión 2)",
     " de marzo",
     " de ventas",
+    " de diciembre",
+    " de enero",
+    " (borrador)",
+    " de socios",
+    " 2026",
+    " final",
 )
 QUALIFIERS = (
     "",
@@ -98,6 +124,20 @@ QUALIFIERS = (
     " - pequeño cambio",
     " antes de la llamada",
     " (seguimiento)",
+    " para el jueves",
+    " (rápido)",
+    " - ¿ideas?",
+    " - una pregunta",
+    " antes del lunes",
+    " para la llamada",
+    " (final)",
+    " - algunas ideas",
+    " para revisar",
+    " - estado",
+    " para el miércoles",
+    " - antes del viernes",
+    " (actualizado)",
+    " - decisión",
 )
 ROLES = (
     "Jefa de proyecto",
@@ -203,15 +243,14 @@ GRAMMAR = {
     "reply": "{thanks_short} {for_reply}{amp}.|{agree} {reply_plan}.|{one_q} ¿{q_reply}?"
     "|{i_am} {free} {slot_time}, {if_that}.",
     "thanks_short": "Gracias|Muchas gracias|Mil gracias|Genial, gracias|Perfecto, gracias",
-    "for_reply": "por el mensaje|por la actualización|por enviarlo|por los detalles"
-    "|por el recordatorio|por la respuesta rápida",
+    "for_reply": "por el {msg_es}|por {tu_x}|por enviarlo|por el recordatorio",
     "agree": "Me parece bien,|Perfecto,|De acuerdo,|Buena idea,|Entendido,|Vale,",
     "reply_plan": "lo miro {when3}|seguimos como estaba previsto|te mando {artefact} {when3}"
     "|cuenta conmigo|me encargo de {artefact}",
     "when3": "hoy|mañana|antes del {day}|el {day}|esta tarde|esta semana",
     "one_q": "Una pregunta:|Una comprobación:|Solo para confirmar:|Antes de empezar:"
     "|Una duda:|Por cierto:|Para estar seguro:",
-    "q_reply": "te sigue valiendo el {day}|lo necesitas para el {day}|pongo en copia a {someone}"
+    "q_reply": "te sigue valiendo el {day}|lo necesitas para el {day}|pongo en copia {someone_a}"
     "|sigue {valiendo} {version}|quién más debería {ver} {eso3}",
     "signoff": "Un saludo,|Saludos,|Gracias y un saludo,|Hasta pronto,|Un abrazo,"
     "|Saludos cordiales,|Buen día,|Nos vemos,",
@@ -246,4 +285,8 @@ GRAMMAR = {
     "well2": "tranquilo|productivo|agradable|llevadero|bueno",
     "estare": "estaré|voy a estar|seguramente estaré|probablemente estaré|igual estoy",
     "rapida": "rápida|tan rápida|clara|detallada|amable|de ayer",
+    "someone_a": "a una compañera|a nuestro jefe|a alguien de contabilidad|a un cliente"
+    "|al equipo de diseño|a un socio nuevo|a dirección|al equipo",
+    "msg_es": "mensaje|resumen|enlace|detalle|aviso|dato",
+    "tu_x": "tu respuesta {rapida}|tu nota|tu revisión|tu confirmación",
 }

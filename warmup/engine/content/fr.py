@@ -34,6 +34,11 @@ OPENERS = (
     "Relance :",
     "Besoin d'aide sur",
     "Échange sur",
+    "Petit point sur",
+    "Remarques sur",
+    "Validation :",
+    "Question rapide :",
+    "À propos de :",
 )
 TOPIC_NOUNS = (
     "le budget",
@@ -66,6 +71,21 @@ TOPIC_NOUNS = (
     "l'enquête client",
     "le recrutement",
     "la charte graphique",
+    "le bilan",
+    "la liste de prix",
+    "l'ordre du jour",
+    "le guide",
+    "l'audit",
+    "le catalogue",
+    "la brochure",
+    "le communiqué",
+    "le calendrier éditorial",
+    "la fiche produit",
+    "le questionnaire",
+    "le point d'équipe",
+    "la vidéo",
+    "l'offre",
+    "le support de cours",
 )
 TOPIC_SUFFIXES = (
     "",
@@ -80,6 +100,12 @@ TOPIC_SUFFIXES = (
     " client",
     " (version 2)",
     " de mars",
+    " de décembre",
+    " de janvier",
+    " (brouillon)",
+    " partenaires",
+    " 2026",
+    " final",
 )
 QUALIFIERS = (
     "",
@@ -98,6 +124,20 @@ QUALIFIERS = (
     " - petit changement",
     " avant l'appel",
     " (suite)",
+    " pour jeudi",
+    " (rapide)",
+    " - avis ?",
+    " - une question",
+    " avant lundi",
+    " pour l'appel",
+    " (final)",
+    " - quelques idées",
+    " pour relecture",
+    " - statut",
+    " pour le 15",
+    " - d'ici vendredi",
+    " (mise à jour)",
+    " - décision",
 )
 ROLES = (
     "Chef de projet",
@@ -130,7 +170,9 @@ GRAMMAR = {
     "|ton aide {when}|le point {when}",
     "when": "d'hier|de la semaine dernière|de {day}|de ce matin|de l'autre jour"
     "|de {day} après-midi",
-    "day": "lundi|mardi|mercredi|jeudi|vendredi",
+    # No "mercredi": before "à" or "ça" SpamAssassin's FUZZY_CREDIT (1.7) reads a disguised
+    # "credit" in it.
+    "day": "lundi|mardi|jeudi|vendredi",
     "quick_one": "Juste un petit|Un court|Un rapide|Un simple|Un tout petit|Juste un|Encore un",
     "from_me": "mot|mot rapide|point de mon côté|rappel|message|suivi",
     "question": "{ask} {topic} {timing} ?|{is_there} {news} {pour_x} {topic} ?"
@@ -159,7 +201,7 @@ GRAMMAR = {
     "status_is": "est maintenant|semble|est enfin|est|paraît",
     "status_state": "en bonne voie|en cours de relecture|à jour|en attente d'une réponse"
     "|avec un jour de retard|plus simple qu'avant|dans les temps|sur la bonne voie pour {day}",
-    "i_have": "J'ai|On a|Ce matin j'ai|Hier on a|Je viens d'avoir",
+    "i_have": "J'ai|On a|Ce matin j'ai|Hier on a|Je viens de voir et j'ai",
     "done": "mis à jour|nettoyé|partagé|réécrit|vérifié|déplacé|raccourci|complété",
     "artefact": "la première partie|les points ouverts|les chiffres|le résumé"
     "|la deuxième section|l'introduction|la liste des noms|la dernière partie",
@@ -206,19 +248,18 @@ GRAMMAR = {
     "reply": "{thanks_short} {for_reply}{amp}.|{agree} {reply_plan}.|{one_q} {q_reply} ?"
     "|{i_am} {free} {slot_time}, {if_that}.",
     "thanks_short": "Merci|Merci beaucoup|Merci bien|Super, merci|Parfait, merci",
-    "for_reply": "pour le message|pour le point|pour l'envoi|pour les détails"
-    "|pour le rappel|pour la réponse rapide",
+    "for_reply": "pour le {msg_fr}|pour {ta_x}|pour l'envoi|pour le rappel",
     "agree": "Ça me va,|Très bien,|D'accord,|Bonne idée,|Compris,|Parfait,",
     "reply_plan": "je regarde ça {when3}|on fait comme prévu|je t'envoie {artefact} {when3}"
     "|je suis partant|je prends {artefact}",
     "when3": "aujourd'hui|demain|d'ici {day}|{day}|ce soir|cette semaine|avant {day}|{day} matin",
     "one_q": "Une question :|Petite vérification :|Juste pour confirmer,|Avant de commencer,"
     "|Petite question :|Au fait,|Pour être sûr,",
-    "q_reply": "{day} te va toujours|tu en as besoin pour {day}|je mets {someone} en copie"
+    "q_reply": "{day} te va toujours|tu {en_as_besoin} {pour_quand}|je mets {someone} en copie"
     "|{version} est encore {valable}|qui d'autre doit {voir} {ca2}",
     "signoff": "Bonne journée,|Cordialement,|Bien à toi,|À bientôt,|Merci et à bientôt,"
     "|Belle journée,|Bises,|Bonne fin de journée,",
-    "on_x": "on devrait|il faut|on peut|il vaut mieux|on va|je dois",
+    "on_x": "on devrait|on peut|on va|je dois|nous devons|c'est le moment de",
     "tu_peux": "Tu pourrais|Tu peux|Tu as le temps de|Tu veux bien|Tu arriverais à"
     "|Ce serait possible de",
     "verbe": "regarder|relire|vérifier|valider|commenter|m'aider avec|parcourir|finaliser",
@@ -256,4 +297,9 @@ GRAMMAR = {
     "soccupe": "s'occupe|se charge|est responsable|prend en main|décide",
     "pour_x": "pour|sur|concernant",
     "nouvelles": "des nouvelles|un point|des détails|une date|un retour|un avis",
+    "en_as_besoin": "en as besoin|le veux|l'attends|en auras besoin|comptes dessus|le prévois",
+    "pour_quand": "pour {day}|avant {day}|d'ici {day}|{day} matin|dès {day}|cette semaine",
+    "msg_fr": "message|point|retour|résumé|détail|lien",
+    "ta_x": "ta réponse {rapide_fr}|ta note|ta relecture|ta confirmation",
+    "rapide_fr": "rapide|claire|détaillée|sympa|précise",
 }
