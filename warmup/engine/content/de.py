@@ -162,10 +162,10 @@ GRAMMAR = {
     "|Kannst du herausfinden|Kannst du mir sagen",
     "topic_fact": "wer {topic} freigegeben hat|wann {topic} fällig ist|wo {topic} liegt"
     "|was sich für {topic} {zuletzt}geändert hat|wer {topic} betreut",
-    "wonder": "{i_wonder}, ob wir {topic} {action} sollten.|{i_wonder}, ob {topic} noch {need}"
+    "wonder": "{i_wonder}, ob wir {topic} {action} {sollten}.|{i_wonder}, ob {topic} noch {need}"
     " braucht.",
     "i_wonder": "Ich frage mich|Ich bin nicht sicher|Ich überlege|Mich würde interessieren"
-    "|Ich weiß nicht",
+    "|Ich weiß nicht|Ich zweifle|Wir sollten klären|Ich grübele|Mir ist unklar",
     "need": "eine Runde|eine zweite Meinung|mehr Zeit|einen klaren Owner|weniger Schritte"
     "|eine Zusammenfassung",
     "action": "vereinfachen|aufteilen|überarbeiten|abschließen|testen|dokumentieren|kürzen"
@@ -191,10 +191,10 @@ GRAMMAR = {
     "slot_time": "am {day} um {hour}|am {day}vormittag|{day} nach dem Mittag|am {day} gegen {hour}"
     "|später am {day}|nächsten {day}|am {day} vor {hour}|am {day} nach {hour}",
     "hour": "9 Uhr|9:30|10 Uhr|10:30|11 Uhr|13 Uhr|14 Uhr|14:30|15 Uhr|16 Uhr",
-    "i_am": "Ich bin|Ich wäre|Wir sind|Ich bin wohl",
+    "i_am": "Ich bin|Ich wäre|Wir sind|Ich bin sicher|Ich bin vermutlich|Ich bin sonst",
     "free": "frei|erreichbar|im Büro|verfügbar|flexibel",
     "if_that": "falls {das3} {passt3}|wenn dir das hilft|wenn es dir passt|wenn du magst"
-    "|falls nötig|wenn es eilt",
+    "|falls nötig|wenn es eilt|wenn du willst|falls du Zeit hast",
     "thanks": "{thank} {for_what}{amp}.",
     "thank": "Vielen Dank|Danke dir|Herzlichen Dank|Tausend Dank|Danke nochmal|Großes Danke",
     "for_what": "für {die_hilfe} {topic}|für {das_x2} {when}|für {das_x2}",
@@ -226,14 +226,15 @@ GRAMMAR = {
     "reply": "{thanks_short} {for_reply}{amp}.|{agree} {reply_plan}.|{one_q} {q_reply}?"
     "|{i_am} {slot_time} {free}, {if_that}.",
     "thanks_short": "Danke|Vielen Dank|Danke dir|Super, danke|Perfekt, danke",
-    "for_reply": "für die {schnell} {antwort}|fürs Schicken|für das {update_de}|für die Erinnerung",
+    "for_reply": "für die {schnell} {antwort}|fürs {schicken}|für das {update_de}"
+    "|für die {erinnerung} {when}",
     "agree": "Passt für mich,|Klingt gut,|Einverstanden,|Gute Idee,|Verstanden,|Alles klar,",
-    "reply_plan": "ich schaue es mir {when3} an|wir machen es {wie_x}|ich schicke dir"
-    " {artefact} {when3}|ich bin {dabei}|ich übernehme {artefact}",
+    "reply_plan": "ich schaue es mir {when3} an|ich {pruefe} es {when3}|wir machen es {wie_x}"
+    "|ich schicke dir {artefact} {when3}|ich bin {dabei}|ich übernehme {artefact}",
     "when3": "heute|morgen|bis {day}|am {day}|später heute|diese Woche|vor {day}",
     "one_q": "Eine Frage:|Kurzer Check:|Nur zur Sicherheit:|Bevor ich anfange:|Kleine Frage:"
-    "|Noch eins:|Zur Sicherheit:",
-    "q_reply": "passt {day} noch|brauchst du {es2} bis {day}|soll ich {someone} einbinden"
+    "|Noch eins:|Zur Sicherheit:|Kurz gefragt:|Sag mal:|Übrigens:",
+    "q_reply": "passt {day} noch|brauchst du {es2} bis {day}|soll ich {someone_akk} einbinden"
     "|gilt {version} noch|wer soll {es2} {noch} sehen",
     "signoff": "Viele Grüße|Beste Grüße|Liebe Grüße|Gruß|Danke und viele Grüße|Bis bald"
     "|Schöne Grüße|Herzliche Grüße|Bis später|Ciao|LG|Bis {day}|Grüße aus dem Büro",
@@ -247,8 +248,8 @@ GRAMMAR = {
     "later_ok": "wann immer es dir passt|{day} reicht auch|nächste Woche geht auch"
     "|nach {day} ist okay|es kann bis {day} warten",
     "later_ok_cap": "{day} reicht auch|Nächste Woche geht auch|Jeder Tag passt|Später ist okay",
-    "das_war": "das war|es war|das ist|alles war|ehrlich, das war",
-    "das_war_cap": "Das war|Es war|Das ist|Ehrlich, das war",
+    "das_war": "das war|es war|das ist|alles war|wirklich",
+    "das_war_cap": "Das war|Es war|Das ist|Wirklich",
     "lob": "super|eine große Hilfe|genau richtig|sehr nett|perfekt|eine Erleichterung"
     "|Gold wert|klasse",
     "die_hilfe": "die Hilfe bei|die Arbeit an|deinen Blick auf|die Ideen für|den Einsatz für"
@@ -263,9 +264,15 @@ GRAMMAR = {
     "|die zweite Variante|die geteilte Kopie",
     "noch": "noch|auch|unbedingt|vorher|zuerst",
     "wie_x": "wie geplant|so|am {day}|ab {day}|mit der ersten Variante|genau so|gemeinsam",
-    "dabei": "dabei|am {day} dabei|gern dabei|bei dem Call dabei|ab {day} dabei",
+    "dabei": "dabei|am {day} dabei|gern dabei|beim Termin dabei|ab {day} dabei",
     "zuletzt": "|zuletzt |diese Woche |seit {day} |kürzlich |noch ",
     "schnell": "schnelle|klare|ausführliche|nette|rasche|kurze",
     "antwort": "Antwort|Rückmeldung|Info|Nachricht|Zusage",
     "update_de": "Update|Feedback|Protokoll|Detail|Dokument",
+    "sollten": "sollten|müssen|können|wollen|dürfen|werden",
+    "pruefe": "prüfe|lese|kommentiere|bespreche|ergänze|kläre",
+    "someone_akk": "eine Kollegin|unseren Chef|die Buchhaltung|den Kunden|das Designteam"
+    "|einen neuen Partner|den Vertrieb|unsere Praktikantin|einen Lieferanten",
+    "schicken": "Schicken|Teilen|Weiterleiten|Nachhaken|Prüfen|Erinnern",
+    "erinnerung": "Erinnerung|Zusammenfassung|Notiz|Liste|Übersicht",
 }

@@ -169,7 +169,8 @@ GRAMMAR = {
     "recent": "tu mensaje {when}|la llamada {when}|las notas {when}|la respuesta rápida"
     "|tu ayuda {when}|la reunión {when}",
     "when": "de ayer|de la semana pasada|del {day}|de esta mañana|del otro día"
-    "|del {day} por la tarde",
+    "|del {day} por la tarde"
+    "|de hoy|de anoche",
     "day": "lunes|martes|miércoles|jueves|viernes",
     "quick_one": "Solo una breve|Una pequeña|Una rápida|Una simple",
     "from_me": "nota|nota rápida|pregunta para ti|actualización|consulta|petición",
@@ -179,7 +180,7 @@ GRAMMAR = {
     "|Podrías comprobar|Puedes aprobar|Me echas una mano con",
     "timing": "esta semana|antes del {day}|para el {day}|cuando tengas un momento"
     "|en los próximos días|antes de nuestra llamada|a tu vuelta|hoy mismo",
-    "is_there": "Hay|Tenemos|Tienes|Sabes si hay",
+    "is_there": "Hay|Tenemos|Tienes|Sabes si hay|Existe ya|Te llegó|Has visto",
     "news": "novedades|una fecha|cifras nuevas|comentarios|una decisión|una versión nueva",
     "who_knows": "Sabes|Te acuerdas de|Puedes mirar|Tienes idea de",
     "topic_fact": "quién aprobó {topic}|cuándo vence {topic}|dónde está {topic}"
@@ -200,20 +201,21 @@ GRAMMAR = {
     "|con retraso|más simple que antes|a tiempo|en marcha para el {day}",
     "i_have": "He|Hemos|Esta mañana he|Ayer hemos|Acabo de",
     "done": "actualizado|ordenado|compartido|reescrito|revisado|movido|recortado|completado",
-    "artefact": "la primera parte|los puntos abiertos|las cifras|el resumen"
-    "|la segunda sección|la introducción|la lista de nombres|la última parte",
-    "where": "en la carpeta compartida|en el documento|en nuestra página|en el tablero"
-    "|como hablamos|para el equipo|en la última versión",
+    "artefact": "la primera parte|los puntos abiertos|las cifras|el resumen|la segunda sección"
+    "|la introducción|los nombres|la última parte|el anexo|las fechas",
+    "where": "en la carpeta {comun}|en el documento|en nuestra página|en el tablero|como hablamos"
+    "|para el equipo|en la última versión|en el borrador",
     "scheduling": "¿{could_we} {meet} {slot_time}?|{i_am} {free} {slot_time}, {if_that}.",
     "could_we": "Podemos|Podríamos|Te parece|Quieres|Te viene bien",
     "meet": "hablar|vernos|hacer una llamada|tomar un café|repasarlo|hablar un rato",
-    "slot_time": "el {day} a las {hour}|el {day} por la mañana|el {day} después de comer"
-    "|el {day} hacia las {hour}|más tarde el {day}|el próximo {day}|el {day} antes de las {hour}"
-    "|el {day} después de las {hour}",
+    "slot_time": "el {day} a las {hour}|el {day} {franja}|el {day} hacia las {hour}"
+    "|más tarde el {day}"
+    "|el próximo {day}|el {day} antes de las {hour}|el {day} después de las {hour}",
     "hour": "9:00|9:30|10:00|10:30|11:00|12:00|16:00|16:30|17:00",
-    "i_am": "Estoy|Estaré|Estamos|Debería estar",
-    "free": "libre|disponible|localizable|en la oficina",
-    "if_that": "si {eso2} te {va2}|si es {mas_facil}|si te ayuda",
+    "i_am": "Estoy|Estaré|Estamos|Debería estar|Seguramente estaré|Voy a estar|Creo que estaré",
+    "free": "libre|disponible|localizable|en la oficina|conectado|por aquí|en casa|de vuelta",
+    "if_that": "si {eso2} te {va2}|si es {mas_facil}|si te ayuda|si te viene bien|si quieres"
+    "|si hace falta|si lo prefieres",
     "thanks": "{thank} {for_what}{amp}.",
     "thank": "Muchas gracias|Gracias|Mil gracias|Gracias de nuevo|Te lo agradezco mucho"
     "|Muchísimas gracias|Gracias otra vez|Infinitas gracias",
@@ -226,8 +228,10 @@ GRAMMAR = {
     "someone": "una compañera|nuestro jefe|alguien de contabilidad|un cliente"
     "|el equipo de diseño|un socio nuevo",
     "asked": "preguntó|me preguntó|quería saber|se interesó",
-    "away": "fuera de la oficina|desconectado|de viaje|en un taller|de vacaciones|en reuniones",
-    "when2": "el {day}|el próximo {day}|casi todo el {day}|el {day} por la mañana",
+    "away": "fuera de la oficina|desconectado|de viaje|en un taller|de vacaciones|en reuniones"
+    "|con un cliente|en otra sede",
+    "when2": "el {day}|el próximo {day}|casi todo el {day}|el {day} por la mañana|desde el {day}"
+    "|hasta el {day}",
     "writeup": "{seq} {we_should} {action} {topic}, {because} {reason}.",
     "seq": "Primero,|Después,|Luego|Además,|Por último,|En resumen,|También",
     "we_should": "deberíamos|yo intentaría|podríamos|propongo",
@@ -243,9 +247,9 @@ GRAMMAR = {
     "reply": "{thanks_short} {for_reply}{amp}.|{agree} {reply_plan}.|{one_q} ¿{q_reply}?"
     "|{i_am} {free} {slot_time}, {if_that}.",
     "thanks_short": "Gracias|Muchas gracias|Mil gracias|Genial, gracias|Perfecto, gracias",
-    "for_reply": "por el {msg_es}|por {tu_x}|por enviarlo|por el recordatorio",
+    "for_reply": "por el {msg_es}|por {tu_x}|por {enviar} {lo_x}|por el {recordatorio} {when}",
     "agree": "Me parece bien,|Perfecto,|De acuerdo,|Buena idea,|Entendido,|Vale,",
-    "reply_plan": "lo miro {when3}|seguimos como estaba previsto|te mando {artefact} {when3}"
+    "reply_plan": "lo {miro} {when3}|seguimos como estaba previsto|te mando {artefact} {when3}"
     "|cuenta conmigo|me encargo de {artefact}",
     "when3": "hoy|mañana|antes del {day}|el {day}|esta tarde|esta semana",
     "one_q": "Una pregunta:|Una comprobación:|Solo para confirmar:|Antes de empezar:"
@@ -266,8 +270,8 @@ GRAMMAR = {
     "|después del {day} sirve|cualquier día vale",
     "later_ok_cap": "El {day} está bien|La semana que viene vale|Cualquier día sirve"
     "|Más tarde vale",
-    "fue": "fue|ha sido|es|todo fue|de verdad fue|sin duda fue",
-    "fue_cap": "Fue|Ha sido|De verdad fue|Todo fue",
+    "fue": "fue|ha sido|es|todo fue|sin duda fue",
+    "fue_cap": "Fue|Ha sido|Todo fue|Sin duda fue",
     "elogio": "perfecto|una gran ayuda|muy amable|muy oportuno|un alivio|genial|muy útil|estupendo",
     "ayuda": "la ayuda con|el trabajo en|tu mirada sobre|las ideas para|tus notas sobre"
     "|tu opinión sobre",
@@ -289,4 +293,11 @@ GRAMMAR = {
     "|al equipo de diseño|a un socio nuevo|a dirección|al equipo",
     "msg_es": "mensaje|resumen|enlace|detalle|aviso|dato",
     "tu_x": "tu respuesta {rapida}|tu nota|tu revisión|tu confirmación",
+    "franja": "después de comer|por la mañana|a primera hora|a mediodía|por la tarde|a última hora"
+    "|antes de comer",
+    "miro": "miro|reviso|leo|comento|preparo|cierro",
+    "enviar": "enviar|compartir|mandar|reenviar|revisar|preparar",
+    "lo_x": "esto|el archivo|las notas|el enlace|los datos|la lista",
+    "recordatorio": "recordatorio|aviso|resumen|correo|mensaje",
+    "comun": "compartida|del equipo|de siempre|nueva|del proyecto",
 }

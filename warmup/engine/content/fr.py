@@ -169,9 +169,7 @@ GRAMMAR = {
     "recent": "ton message {when}|l'appel {when}|les notes {when}|ta réponse rapide"
     "|ton aide {when}|le point {when}",
     "when": "d'hier|de la semaine dernière|de {day}|de ce matin|de l'autre jour"
-    "|de {day} après-midi",
-    # No "mercredi": before "à" or "ça" SpamAssassin's FUZZY_CREDIT (1.7) reads a disguised
-    # "credit" in it.
+    "|de {day} après-midi|de tout à l'heure|d'avant-hier",
     "day": "lundi|mardi|jeudi|vendredi",
     "quick_one": "Juste un petit|Un court|Un rapide|Un simple|Un tout petit|Juste un|Encore un",
     "from_me": "mot|mot rapide|point de mon côté|rappel|message|suivi",
@@ -185,12 +183,13 @@ GRAMMAR = {
     "|une nouvelle version|un planning|une réponse",
     "who_knows": "Tu sais|Tu peux vérifier|Tu pourrais voir|Tu sais peut-être|Tu pourrais demander"
     "|Tu peux me dire|Tu saurais dire",
-    "topic_fact": "qui a {valide} {topic}|où on en est pour {topic}|où {se_trouve} {topic}"
-    "|ce qui a {change} pour {topic}|qui {soccupe} de la suite",
+    "topic_fact": "qui a {valide} {topic}|où {se_trouve} {topic}|ce qui a {change} pour {topic}"
+    "|qui {soccupe} de la suite",
     "wonder": "{i_wonder} si {on_x} {action} {topic}.|{i_wonder} si {topic} a encore"
     " besoin {need}.",
     "i_wonder": "Je me demande|Je ne sais pas trop|J'hésite à savoir|Je voulais savoir|Je réfléchis"
-    "|Je suis curieux de savoir",
+    "|Je suis curieux de savoir|Je doute|J'aimerais savoir|On devrait décider"
+    "|Je me pose la question",
     "need": "d'une relecture|d'un deuxième avis|de plus de temps|d'un responsable clair"
     "|d'un résumé|de chiffres à jour",
     "action": "simplifier|découper|revoir|finir|tester|documenter|raccourcir|reporter",
@@ -201,7 +200,8 @@ GRAMMAR = {
     "status_is": "est maintenant|semble|est enfin|est|paraît",
     "status_state": "en bonne voie|en cours de relecture|à jour|en attente d'une réponse"
     "|avec un jour de retard|plus simple qu'avant|dans les temps|sur la bonne voie pour {day}",
-    "i_have": "J'ai|On a|Ce matin j'ai|Hier on a|Je viens de voir et j'ai",
+    "i_have": "J'ai|On a|Ce matin j'ai|Hier on a|Tout à l'heure j'ai|Finalement j'ai"
+    "|Cette semaine on a",
     "done": "mis à jour|nettoyé|partagé|réécrit|vérifié|déplacé|raccourci|complété",
     "artefact": "la première partie|les points ouverts|les chiffres|le résumé"
     "|la deuxième section|l'introduction|la liste des noms|la dernière partie",
@@ -211,13 +211,15 @@ GRAMMAR = {
     "could_we": "On peut|On pourrait|On devrait|Ça te dirait de|Il faudrait|Tu aurais le temps de"
     "|On essaie de|Ce serait bien de",
     "meet": "s'appeler|se voir|faire un point|en parler|prendre un café|faire un appel"
-    "|se caler un créneau",
-    "slot_time": "{day} à {hour}|{day} matin|{day} après le déjeuner|{day} vers {hour}"
-    "|plus tard {day}|{day} prochain|{day} avant {hour}|{day} après {hour}",
+    "|se caler un créneau"
+    "|caler une visio|déjeuner ensemble|tout revoir",
+    "slot_time": "{day} à {hour}|{day} {moment}|{day} vers {hour}|plus tard {day}|{day} prochain"
+    "|{day} avant {hour}|{day} après {hour}",
     "hour": "9 h|9 h 30|10 h|10 h 30|11 h|14 h|14 h 30|15 h|16 h",
     "i_am": "Je suis|Je serai|On est|Je devrais être",
     "free": "libre|disponible|joignable|au bureau",
-    "if_that": "si ça {te_aide}|si {cela_x} te va|si c'est {plus_simple}",
+    "if_that": "si ça {te_aide}|si {cela_x} te va|si c'est {plus_simple}|si tu veux|si besoin"
+    "|si tu préfères",
     "thanks": "{thank} {for_what}{amp}.",
     "thank": "Merci beaucoup|Merci|Un grand merci|Mille mercis|Merci encore|Merci bien",
     "for_what": "pour {aide} {topic}|pour {le_x} {when}|pour {le_x}",
@@ -251,15 +253,15 @@ GRAMMAR = {
     "for_reply": "pour le {msg_fr}|pour {ta_x}|pour l'envoi|pour le rappel",
     "agree": "Ça me va,|Très bien,|D'accord,|Bonne idée,|Compris,|Parfait,",
     "reply_plan": "je regarde ça {when3}|on fait comme prévu|je t'envoie {artefact} {when3}"
-    "|je suis partant|je prends {artefact}",
+    "|je suis partant|je {prends} {artefact}",
     "when3": "aujourd'hui|demain|d'ici {day}|{day}|ce soir|cette semaine|avant {day}|{day} matin",
     "one_q": "Une question :|Petite vérification :|Juste pour confirmer,|Avant de commencer,"
     "|Petite question :|Au fait,|Pour être sûr,",
-    "q_reply": "{day} te va toujours|tu {en_as_besoin} {pour_quand}|je mets {someone} en copie"
+    "q_reply": "{day} te va toujours|tu {en_as_besoin} {pour_quand}|je mets {someone} {en_copie}"
     "|{version} est encore {valable}|qui d'autre doit {voir} {ca2}",
     "signoff": "Bonne journée,|Cordialement,|Bien à toi,|À bientôt,|Merci et à bientôt,"
     "|Belle journée,|Bises,|Bonne fin de journée,",
-    "on_x": "on devrait|on peut|on va|je dois|nous devons|c'est le moment de",
+    "on_x": "on devrait|on peut|on va|je dois|nous devons|c'est le moment de|tu veux|l'équipe doit",
     "tu_peux": "Tu pourrais|Tu peux|Tu as le temps de|Tu veux bien|Tu arriverais à"
     "|Ce serait possible de",
     "verbe": "regarder|relire|vérifier|valider|commenter|m'aider avec|parcourir|finaliser",
@@ -280,7 +282,7 @@ GRAMMAR = {
     "|précieux|génial",
     "aide": "ton aide sur|le travail sur|ton regard sur|tes idées pour|tes notes sur"
     "|ton retour sur",
-    "le_x": "le temps passé|ta réponse rapide|tes gentils mots|ta patience|le rappel|ton retour",
+    "le_x": "le temps passé|ta réponse rapide|tes {gentils} mots|ta patience|le rappel|ton retour",
     "te_aide": "te va|peut aider|t'arrange|te convient|simplifie les choses|te dépanne",
     "cela_x": "cela|l'horaire|ce créneau|le jour|le format",
     "plus_simple": "plus simple|plus pratique|mieux pour toi|plus facile|possible",
@@ -292,7 +294,7 @@ GRAMMAR = {
     "un_peu": "un peu|ce week-end|enfin|vraiment|quand même",
     "calme": "calme|agréable|productif|tranquille|léger",
     "valide": "validé|lancé|demandé|relu|préparé|signé",
-    "se_trouve": "se trouve|en est|est passé|est parti",
+    "se_trouve": "se trouve|est passé|est parti|est stocké",
     "change": "changé|bougé|été ajouté|été retiré|évolué|coincé",
     "soccupe": "s'occupe|se charge|est responsable|prend en main|décide",
     "pour_x": "pour|sur|concernant",
@@ -302,4 +304,9 @@ GRAMMAR = {
     "msg_fr": "message|point|retour|résumé|détail|lien",
     "ta_x": "ta réponse {rapide_fr}|ta note|ta relecture|ta confirmation",
     "rapide_fr": "rapide|claire|détaillée|sympa|précise",
+    "en_copie": "en copie|dans la boucle|au courant|en copie cachée|dans l'échange",
+    "moment": "matin|après le déjeuner|en fin de journée|à l'heure du café|en début d'après-midi"
+    "|avant midi|soir",
+    "prends": "prends|relis|termine|complète|vérifie|reprends",
+    "gentils": "gentils|bons|précieux|beaux|aimables",
 }
