@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db.models import Count
 
-from accounts.models import Mailbox
+from accounts.models import Mailbox, OwnerPlan
 from accounts.transport.sink import SinkServer
 from tests import dovecot
 from tests.test_engine_smtp import engine_for
@@ -334,3 +335,61 @@ def test_a_five_turn_thread_end_to_end(transactional_db: Any, settings: Any) -> 
                 assert message["References"].split() == earlier
                 assert message["Subject"] == f"Re: {subject}"  # once, never "Re: Re:"
                 assert send.scheduled_at - chain[turn - 2].sent_at >= threads.DELAY_MIN
+
+
+@pytest.mark.django_db
+def test_a_thousand_threads_through_engagement_follow_the_distribution() -> None:
+    """1,000 new messages between 10 mailboxes (reply rate 0.5), each turn's receiver
+    running plan_replies and its reply sent, until no thread goes on: the lengths the
+    database holds against WARMUP_THREAD_TURNS's default."""
+    owner = get_user_model().objects.create_user("t")
+    OwnerPlan.objects.create(owner=owner, max_daily_quota=10_000)
+    boxes = [_box(owner, f"m{n}@d{n}.test", daily_max=10_000, reply_rate=0.5) for n in range(10)]
+    partner = {b.id: boxes[n ^ 1] for n, b in enumerate(boxes)}
+    SendLog.objects.bulk_create(
+        SendLog(
+            sender=box,
+            recipient=partner[box.id],
+            day=TODAY,
+            slot_no=n,
+            status=SendStatus.SENT,
+            message_id=f"<{box.id}.{n}@{box.email.split('@')[1]}>",
+            thread_id=f"<{box.id}.{n}@{box.email.split('@')[1]}>",
+            scheduled_at=NOW,
+            timestamp=NOW,
+        )
+        for box in boxes
+        for n in range(100)
+    )
+    DailyStat.objects.update(quota=100, reserved=100)  # their day: slots 0-99
+    received = SendLog.objects.all()
+    for _ in range(10):
+        planned = sum(
+            plan_replies(
+                box, NOW, list(received.filter(recipient=box).values_list("id", flat=True))
+            )
+            for box in boxes
+        )
+        if not planned:
+            break
+        for reply in SendLog.objects.filter(status=SendStatus.PLANNED):  # the engine's part
+            reply.status, reply.message_id = SendStatus.SENT, f"<r{reply.id}@x.test>"
+            reply.save(update_fields=["status", "message_id"])
+    lengths = Counter(
+        SendLog.objects.order_by()
+        .values("thread_id")
+        .annotate(n=Count("id"))
+        .values_list("n", flat=True)
+    )
+    assert sum(lengths.values()) == 1_000 and set(lengths) <= {1, 2, 3, 4, 5}
+    answered = 1_000 - lengths[1]
+    total = sum(w for _, w in DEFAULT)
+    print(f"1000 threads, reply rate 0.5: {lengths[1]} unanswered; of {answered} answered:")
+    print(", ".join(f"{n} turns {lengths[n] / answered:.3f}/{w / total:.3f}" for n, w in DEFAULT))
+    assert abs(lengths[1] / 1_000 - 0.5) < 4 * (0.25 / 1_000) ** 0.5
+    for length, weight in DEFAULT:
+        expected = weight / total
+        assert (
+            abs(lengths[length] / answered - expected)
+            < 4 * (expected * (1 - expected) / answered) ** 0.5
+        )
