@@ -385,7 +385,7 @@ class Engine:
         fresh = [s.sender.peer for s in slots if not s.in_reply_to_id]
         paired = iter(pair_recipients(fresh, network, self.rng))
         return [
-            originals[s.in_reply_to_id].recipient_id
+            getattr(originals.get(s.in_reply_to_id), "recipient_id", None)
             if s.in_reply_to_id
             else getattr(next(paired), "id", None)
             for s in slots
@@ -534,7 +534,7 @@ class Engine:
         Message-IDs before it, its own Message-ID and sender (now the recipient)."""
         out = {}
         for slot_id, chain in threads.chains(original_ids).items():
-            if not chain:  # gone (deleted with its mailbox): _pick finds no recipient
+            if not chain:  # deleted since the claim: _pick finds no recipient for the reply
                 continue
             first, original = chain[0], chain[-1]
             out[slot_id] = _Original(
