@@ -316,6 +316,7 @@ def test_env_example_documents_every_variable():
             "WARMUP_DNSBL_ADDRESS_ZONES",
             "WARMUP_DNSBL_DOMAIN_ZONES",
             "WARMUP_SPAMHAUS_DQS_KEY",
+            "WARMUP_THREAD_TURNS",
         ]
     ):
         assert f"{name}=" in documented, f"{name} missing from .env.example"

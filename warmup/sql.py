@@ -329,3 +329,28 @@ def create_schema(name: str) -> str:
 
 def drop_schema(name: str) -> str:
     return _text(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+
+
+# --- threads ------------------------------------------------------------------------------
+
+# Each given send's thread up to it, following in_reply_to by primary key (a few rows per
+# send, whatever the table's size): (start id, then the turn's id, sender_id, day, slot_no,
+# message_id, thread_id), first message first. Parameters: the ids, the longest chain.
+_TURN = ("id", "sender", "day", "slot_no", "message_id", "thread_id")
+THREAD_CHAINS = _text(
+    sql.SQL(
+        "WITH RECURSIVE chain AS ("
+        " SELECT l.{id} AS start_id, 1 AS up, l.{parent}, {turn} FROM {logs} l"
+        " WHERE l.{id} = ANY(%s)"
+        " UNION ALL"
+        " SELECT c.start_id, c.up + 1, l.{parent}, {turn} FROM chain c"
+        " JOIN {logs} l ON l.{id} = c.{parent} WHERE c.up < %s"
+        ") SELECT start_id, {bare} FROM chain ORDER BY start_id, up DESC"
+    ).format(
+        id=column(SendLog, "id").ident,
+        parent=column(SendLog, "in_reply_to").ident,
+        turn=sql.SQL(", ").join(sql.SQL("l.{}").format(c.ident) for c in columns(SendLog, *_TURN)),
+        bare=_names(columns(SendLog, *_TURN)),
+        logs=_table(SendLog),
+    )
+)

@@ -22,7 +22,7 @@ from accounts.models import Mailbox, MailboxToken, email_domain
 from accounts.sql import timezones_in_use
 from accounts.transport.account import Account
 from accounts.transport.smtp import Envelope, Group, Outcome, Result
-from warmup.engine import content, workers
+from warmup.engine import content, threads, workers
 from warmup.engine.claim import Shard, claim_slots
 from warmup.engine.limits import Limits
 from warmup.engine.planner import local_date_expression, local_dates, plan_cycle, sending_mailboxes
@@ -171,10 +171,15 @@ class _Sender:
 
 @dataclass(frozen=True)
 class _Original:
-    recipient_id: int
-    subject: str
+    """The send a reply answers (the previous turn of its thread)."""
+
+    recipient_id: int  # its sender, whom the reply goes to
+    subject: str  # the thread's: its first message's
     message_id: str
     thread_id: str
+    # Message-IDs of the thread's earlier turns, first first, space-separated: the reply's
+    # References are these and message_id.
+    references: str = ""
 
 
 class ClaimedSlot(NamedTuple):
@@ -380,7 +385,7 @@ class Engine:
         fresh = [s.sender.peer for s in slots if not s.in_reply_to_id]
         paired = iter(pair_recipients(fresh, network, self.rng))
         return [
-            originals[s.in_reply_to_id].recipient_id
+            getattr(originals.get(s.in_reply_to_id), "recipient_id", None)
             if s.in_reply_to_id
             else getattr(next(paired), "id", None)
             for s in slots
@@ -503,7 +508,7 @@ class Engine:
             message = content.compose_reply(
                 original_subject=original.subject,
                 original_message_id=original.message_id,
-                original_references="",
+                original_references=original.references,
                 sender=content.Party(sender.email, sender.display_name),
                 recipient=content.Party(recipient_email),
                 token=token,
@@ -524,22 +529,22 @@ class Engine:
         return message, message.message_id
 
     def _replies(self, original_ids: list[int]) -> dict[int, _Original]:
-        """The sends these reply slots answer: subject (the original's, recomputed),
-        Message-ID, thread, and its sender, now the recipient."""
-        if not original_ids:
-            return {}
-        rows = SendLog.objects.filter(id__in=original_ids).values_list(
-            "id", "sender_id", "day", "slot_no", "message_id", "thread_id"
-        )
-        return {
-            slot_id: _Original(
-                recipient_id=sender_id,
-                subject=content.subject_for(sender_id, day, slot_no)[0],
-                message_id=message_id,
-                thread_id=thread_id or message_id,
+        """The sends these reply slots answer, each with its thread up to it (one statement
+        for the batch): the thread's subject (its first message's, recomputed), the
+        Message-IDs before it, its own Message-ID and sender (now the recipient)."""
+        out = {}
+        for slot_id, chain in threads.chains(original_ids).items():
+            if not chain:  # deleted since the claim: _pick finds no recipient for the reply
+                continue
+            first, original = chain[0], chain[-1]
+            out[slot_id] = _Original(
+                recipient_id=original.sender_id,
+                subject=content.subject_for(first.sender_id, first.day, first.slot_no)[0],
+                message_id=original.message_id,
+                thread_id=original.thread_id or first.message_id,
+                references=" ".join(t.message_id for t in chain[:-1] if t.message_id),
             )
-            for slot_id, sender_id, day, slot_no, message_id, thread_id in rows
-        }
+        return out
 
     def _release(
         self, slot_ids: list[int], now: dt.datetime, due_at: dt.datetime, why: str

@@ -5,10 +5,12 @@ interval: log in; find warmup messages by their token header in the spam folder 
 inbox; record where each landed (placement, on the original send and its sender's day)
 and what the receiving server said of it (its Authentication-Results: SPF, DKIM and
 DMARC verdicts on the send, DMARC passes and failures on its sender's day);
-rescue the spam ones to the inbox; mark them \\Seen and \\Flagged; plan replies to a
-share of them (the mailbox's reply_rate) as ordinary slots of the mailbox's own day, so
-they go out through its own SMTP under every budget and cap; file them into a Warmup
-folder. A login the server refuses pauses the mailbox's engagement with the reason.
+rescue the spam ones to the inbox; mark them \\Seen and \\Flagged; plan replies (to
+a share of new messages, the mailbox's reply_rate, and to replies while their thread is
+shorter than its drawn length: warmup.engine.threads) as ordinary slots of the mailbox's
+own day, after a human delay inside its window, so they go out through its own SMTP under
+every budget and cap; file them into a Warmup folder. A login the server refuses pauses
+the mailbox's engagement with the reason.
 
 Idempotent: a placement and a verdict are recorded at their first sighting only, a send
 gets at most one reply (a unique constraint), and filed messages are not seen again. A
@@ -22,11 +24,12 @@ import logging
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.db import IntegrityError, connections, transaction
 from django.db.models import F, Q
 
@@ -41,10 +44,10 @@ from accounts.transport.imap import (
     ImapSession,
 )
 from warmup import sql
-from warmup.engine import content, pacing
+from warmup.engine import content, pacing, threads
 from warmup.engine.deliverability import update_deliverability
 from warmup.engine.planner import plan_cap_of
-from warmup.engine.record import add_to_days, end_of_day
+from warmup.engine.record import add_to_days
 from warmup.models import DailyStat, Placement, SendLog, SendStatus
 from warmup.reputation import verdicts
 from warmup.reputation.state import note_dkim_selectors
@@ -52,7 +55,6 @@ from warmup.reputation.state import note_dkim_selectors
 log = logging.getLogger("warmup.engage")
 
 INBOX = "INBOX"
-REPLY_DELAY_MIN = (2, 30)  # a reply goes out this many minutes after it is seen
 MAILBOX_TIME_BOX_S = 45  # one mailbox's whole IMAP session, every command included
 
 
@@ -95,8 +97,19 @@ class PassStats:
 
 
 def wants_reply(slot_id: int, reply_rate: float) -> bool:
-    """Whether a send gets a reply: a draw fixed by the send, so every pass agrees."""
+    """Whether a new message gets a reply: a draw fixed by the send, so every pass agrees."""
     return random.Random(f"reply:{slot_id}").random() < reply_rate
+
+
+def answers(
+    slot_id: int, turn: int, thread_id: str, reply_rate: float, turns: Sequence[tuple[int, int]]
+) -> bool:
+    """Whether the receiver of a thread's turn `turn` (send `slot_id`) answers it. A new
+    message: its reply rate decides (wants_reply). A reply: the thread's length, drawn once
+    per thread, decides, as long as the receiver replies at all (a reply rate above 0)."""
+    if turn == 1:
+        return wants_reply(slot_id, reply_rate)
+    return reply_rate > 0 and turn < threads.thread_length(thread_id, turns)
 
 
 def claim_for_engagement(now: dt.datetime, every: dt.timedelta, limit: int | None) -> list[int]:
@@ -226,22 +239,44 @@ def record_verdicts(mailbox_id: int, read: dict[int, verdicts.Verdicts]) -> tupl
     return len(fresh), {sender for _, sender, _ in fresh}
 
 
-def plan_replies(box: Mailbox, now: dt.datetime, originals: list[int]) -> int:
-    """Reply slots for the sends (received by `box`) its reply rate picks, not replies
-    themselves and not replied to yet: slots of the box's own local day, within its cap
-    (min of daily_max and the owner's plan), due a few minutes from now."""
-    candidates = list(
-        SendLog.objects.filter(id__in=originals, recipient_id=box.id, in_reply_to__isnull=True)
+def plan_replies(
+    box: Mailbox,
+    now: dt.datetime,
+    received: list[int],
+    turns: Sequence[tuple[int, int]] | None = None,
+) -> int:
+    """Reply slots for the sends (received by `box`, not replied to yet) it answers: a new
+    message by its reply rate, a reply while its thread is shorter than its drawn length
+    (`turns`: WARMUP_THREAD_TURNS). Slots of the box's own local day, within its cap (min
+    of daily_max and the owner's plan), each due after a human delay inside its sending
+    window (threads.reply_at); none once the window is over or on a day it does not send."""
+    turns = turns or settings.WARMUP.thread_turns
+    candidates = [
+        _Received(*row)
+        for row in SendLog.objects.filter(id__in=received, recipient_id=box.id)
         .exclude(replies__isnull=False)
         .order_by("id")
-        .values_list("id", "sender_id", "day", "message_id", "thread_id")
-    )
-    picked = [c for c in candidates if wants_reply(c[0], box.reply_rate)]
+        .values_list("id", "sender_id", "day", "message_id", "thread_id", "in_reply_to_id")
+    ]
+    # A reply's turn is its place in its thread: one statement for those found.
+    chain = threads.chains(c.id for c in candidates if c.in_reply_to_id)
+    picked = [
+        c
+        for c in candidates
+        if answers(c.id, len(chain.get(c.id, ())) or 1, c.thread, box.reply_rate, turns)
+    ]
+    today = pacing.local_date(now, box.timezone)
+    if not picked or not pacing.sends_on(today, box.window_weekdays):
+        return 0
+    window = pacing.sending_window(today, box.timezone, box.window_start_hour, box.window_end_hour)
+    due: dict[int, dt.datetime] = {}
+    for c in picked:
+        at = threads.reply_at(now, window, random.Random(f"reply-at:{c.id}"))
+        if at is not None:
+            due[c.id] = at
+    picked = [c for c in picked if c.id in due]
     if not picked:
         return 0
-    today = pacing.local_date(now, box.timezone)
-    rng = random.Random(f"replies:{box.id}:{now.isoformat()}")
-    latest = end_of_day(today, box.timezone) - dt.timedelta(minutes=5)
     try:
         with transaction.atomic():
             row = (
@@ -261,23 +296,36 @@ def plan_replies(box: Mailbox, now: dt.datetime, originals: list[int]) -> int:
                     sender_id=box.id,
                     day=today,
                     slot_no=row.reserved + n,
-                    recipient_id=sender_id,
-                    in_reply_to_id=slot_id,
-                    thread_id=thread_id or message_id,
+                    recipient_id=c.sender_id,
+                    in_reply_to_id=c.id,
+                    thread_id=c.thread,
                     status=SendStatus.PLANNED,
-                    scheduled_at=min(
-                        now + dt.timedelta(minutes=rng.uniform(*REPLY_DELAY_MIN)), latest
-                    ),
+                    scheduled_at=due[c.id],
                     timestamp=now,
                 )
-                for n, (slot_id, sender_id, _, message_id, thread_id) in enumerate(picked)
+                for n, c in enumerate(picked)
             )
             DailyStat.objects.filter(id=row.id).update(reserved=row.reserved + len(picked))
     except IntegrityError:  # another pass replied first: nothing planned here
         return 0
     with transaction.atomic():  # after this mailbox's own row is released
-        add_to_days(Counter((sender_id, day) for _, sender_id, day, _, _ in picked), "replied")
+        add_to_days(Counter((c.sender_id, c.day) for c in picked), "replied")
     return len(picked)
+
+
+class _Received(NamedTuple):
+    """A send `box` received, as plan_replies reads it."""
+
+    id: int
+    sender_id: int
+    day: dt.date
+    message_id: str
+    thread_id: str
+    in_reply_to_id: int | None
+
+    @property
+    def thread(self) -> str:
+        return self.thread_id or self.message_id
 
 
 def engage_mailbox(
