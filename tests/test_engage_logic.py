@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from accounts.models import Mailbox
-from accounts.transport.imap import spam_folder
+from accounts.transport.imap import any_of, sent_folder, spam_folder
 from warmup.engine.deliverability import assess
 from warmup.engine.engage import wants_reply
 
@@ -43,6 +43,37 @@ NOSEL = (b"\\HasChildren", b"\\Noselect")
 )
 def test_spam_folder(folders: list[Any], prefix: str, expected: str | None) -> None:
     assert spam_folder(folders, prefix) == expected
+
+
+@pytest.mark.parametrize(
+    ("folders", "prefix", "expected"),
+    [
+        # RFC 6154 \Sent wins over any name (Outlook's localised "Éléments envoyés").
+        (
+            [((), "/", "Sent"), ((b"\\HasNoChildren", b"\\Sent"), "/", "Éléments envoyés")],
+            "",
+            "Éléments envoyés",
+        ),
+        (
+            [((), "/", "INBOX"), (NOSEL, "/", "[Gmail]"), ((), "/", "[Gmail]/Sent Mail")],
+            "",
+            "[Gmail]/Sent Mail",
+        ),
+        ([((), "/", "Sent Items"), ((), "/", "Sent")], "", "Sent Items"),
+        ([((), ".", "INBOX"), ((), ".", "INBOX.Sent")], "INBOX.", "INBOX.Sent"),
+        ([((), ".", "INBOX"), ((), ".", "INBOX.Sent Messages")], "", "INBOX.Sent Messages"),
+        ([((), "/", "INBOX"), ((), "/", "Sentimental")], "", None),
+    ],
+)
+def test_sent_folder(folders: list[Any], prefix: str, expected: str | None) -> None:
+    assert sent_folder(folders, prefix) == expected
+
+
+def test_any_of_chains_or_keys_into_one_search_key() -> None:
+    assert any_of([("FROM", "a@x.test")]) == ["FROM", "a@x.test"]
+    assert any_of([("FROM", "a"), ("FROM", "b"), ("HEADER", "X-Warmup-Token", "wu")]) == (
+        ["OR", "FROM", "a", "OR", "FROM", "b", "HEADER", "X-Warmup-Token", "wu"]
+    )
 
 
 def test_the_reply_draw_is_fixed_by_the_send_and_follows_the_rate() -> None:
