@@ -279,6 +279,15 @@ class Dovecot:
         finally:
             client.logout()
 
+    def create(self, user: str, folder: str) -> None:
+        """A folder of the user's (the Warmup folder an earlier pass made)."""
+        client = imapclient.IMAPClient("127.0.0.1", port=self.imap_port, ssl=False, timeout=30)
+        try:
+            client.login(user, self.users[user])
+            client.create_folder(folder)
+        finally:
+            client.logout()
+
     def log(self) -> str:
         path = self.root / "dovecot.log"
         return path.read_text() if path.exists() else ""

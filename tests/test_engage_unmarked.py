@@ -85,7 +85,7 @@ def sent_slot(
 
 
 def warmup_message(
-    slot: SendLog, mode: str, *, record: bool = True, **kwargs: Any
+    slot: SendLog, mode: str = "none", *, record: bool = True, **kwargs: Any
 ) -> tuple[str, bytes]:
     """The message of `slot` in tag mode `mode`; its Message-ID recorded on the slot
     (as the engine does at send) unless `record` is off."""

@@ -432,7 +432,8 @@ class ImapSession:
         self.fallback_moves = 0  # moves done as COPY + \Deleted + expunge
 
     def _call(self, what: str, call: Any, *args: Any) -> Any:
-        self.commands[what.split()[0]] += 1
+        # By command, without its folder: SELECT, SEARCH, FETCH, MOVE, UID EXPUNGE, …
+        self.commands["UID EXPUNGE" if what == "UID EXPUNGE" else what.split()[0]] += 1
         try:
             return call(*args)
         except (IMAPClientError, OSError) as exc:
