@@ -70,6 +70,8 @@ MAILBOX_TIME_BOX_S = 45  # one mailbox's whole IMAP session, every command inclu
 # was sent (SINCE one day earlier: IMAP dates are the server's, of any time zone). Mail
 # normally arrives in minutes; a week covers a mailbox whose engagement was paused.
 RECEIVED_WINDOW = dt.timedelta(days=7)
+# A send already placed is still looked for this long, in case its filing failed.
+FILING_RETRY = dt.timedelta(days=1)
 # A mailbox's own sends whose Sent-folder copy is looked for (engagement runs every
 # WARMUP_CRON_INTERVAL_MINUTES, so a copy is usually filed within the hour).
 SENT_COPY_WINDOW = dt.timedelta(days=3)
@@ -169,21 +171,26 @@ class Expected:
 
 
 def expected_received(mailbox_id: int, now: dt.datetime) -> Expected:
-    """The sends to this mailbox of the last RECEIVED_WINDOW (idx_logs_recipient_sent)."""
+    """The sends to this mailbox of the last RECEIVED_WINDOW that may still be in its
+    inbox or spam folder: not seen yet, or seen in the last FILING_RETRY (a pass that
+    recorded them but failed to file them). Usually a handful: one SEARCH, over days
+    since the oldest of them only (idx_logs_recipient_sent)."""
     start = now - RECEIVED_WINDOW
-    rows = (
+    rows = list(
         SendLog.objects.filter(
             recipient_id=mailbox_id,
             status__in=(SendStatus.SENT, SendStatus.UNKNOWN),
             sent_at__gte=start,
         )
+        .filter(Q(placement=Placement.NOT_SEEN) | Q(placement_seen_at__gte=now - FILING_RETRY))
         .exclude(message_id="")
-        .values_list("id", "message_id", "sender__email")
+        .values_list("id", "message_id", "sender__email", "sent_at")
     )
+    oldest = min((sent_at for *_, sent_at in rows if sent_at is not None), default=start)
     return Expected(
-        slots={_message_id(m): i for i, m, _ in rows},
-        senders={e for _, _, e in rows},
-        since=(start - dt.timedelta(days=1)).date(),
+        slots={_message_id(m): i for i, m, _, _ in rows},
+        senders={e for _, _, e, _ in rows},
+        since=(oldest - dt.timedelta(days=1)).date(),
     )
 
 
