@@ -10,6 +10,7 @@ import pytest
 
 from accounts.models import Mailbox
 from accounts.transport.imap import any_of, sent_folder, spam_folder
+from tests.test_admin import form_of, mailbox_url
 from warmup.engine.deliverability import assess
 from warmup.engine.engage import expected_received, wants_reply
 from warmup.models import Placement, SendLog, SendStatus
@@ -182,3 +183,16 @@ def test_the_expected_set_is_what_may_still_be_in_the_inbox(make_mailbox: Any) -
     }
     assert expected.senders == {sender.email}
     assert expected.since == dt.date(2026, 6, 7)  # 50 hours ago is 8 June, less a day
+
+
+@pytest.mark.django_db
+def test_the_switches_in_the_admin(admin_client: Any, make_mailbox: Any) -> None:
+    box = make_mailbox()
+    page = admin_client.get(mailbox_url("change", box.pk)).content.decode()
+    assert 'name="file_sent_copies"' in page and 'name="delete_old_warmup_mail"' in page
+    form = form_of(box)
+    del form["delete_old_warmup_mail"]  # an unticked box is not posted
+    response = admin_client.post(mailbox_url("change", box.pk), form)
+    assert response.status_code == 302
+    box.refresh_from_db()
+    assert (box.file_sent_copies, box.delete_old_warmup_mail) == (True, False)
