@@ -28,6 +28,7 @@ from tests.test_engage_unmarked import (
     sent_slot,
     warmup_message,
 )
+from warmup.engine import engage
 from warmup_project.db import db_now
 
 pytestmark = [
@@ -158,6 +159,28 @@ def test_retention_deletes_old_warmup_mail_and_leaves_the_users(make_mailbox: An
         assert again.deleted == 0
         (shorter,) = run(mailbox_id=me.id, retention_days=1).results
         assert shorter.deleted == 1 and set(folders(server, ME)["Warmup"]) == made["kept"]
+
+
+def test_a_backlog_is_deleted_a_batch_a_pass_past_the_users_old_mail(
+    make_mailbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engage, "RETENTION_BATCH", 2)
+    with dovecot.Dovecot({ME: "me-pass"}) as server:
+        me = imap_box(make_mailbox, server, ME)
+        peer = make_mailbox(email="p@peer.test")
+        server.create(ME, "Warmup")
+        old = NOW - 30 * DAYS
+        users = set()
+        for n in range(3):  # the lowest UIDs: the user's own, older than any limit
+            message_id, data = message(peer.email, ME, subject=f"Old {n}", date=old)
+            users.add(message_id)
+            server.append(ME, "Warmup", data, received=old)
+        for n in range(5):
+            _, data = warmup_message(sent_slot(peer, me, n, at=old), date=old)
+            server.append(ME, "Warmup", data, received=old)
+        deleted = [run(mailbox_id=me.id, retention_days=14).results[0].deleted for _ in range(4)]
+        assert deleted == [2, 2, 1, 0]
+        assert set(folders(server, ME)["Warmup"]) == users
 
 
 def test_switched_off_per_mailbox_nothing_is_filed_or_deleted(make_mailbox: Any) -> None:

@@ -469,13 +469,12 @@ class ImapSession:
         since: dt.date | None = None,
         before: dt.date | None = None,
         headers: Sequence[str] = ALL_HEADERS,
-        limit: int | None = None,
     ) -> list[Found]:
         """The messages of `folder` from any of `senders` (or carrying a token header,
         with `tokens`), received on or after `since` and before `before` (the server's
         INTERNALDATE, whole days), not flagged \\Deleted: one SEARCH per SEARCH_CHUNK
         alternatives (one in all when there are none), then their `headers`, FETCH_CHUNK
-        messages per FETCH. `limit`: the lowest (oldest) UIDs only."""
+        messages per FETCH."""
         alternatives: list[tuple[str, ...]] = [("FROM", s) for s in sorted(set(senders))]
         if tokens:
             alternatives.append(("HEADER", TOKEN_HEADER, "wu"))
@@ -488,7 +487,7 @@ class ImapSession:
             part = alternatives[start : start + SEARCH_CHUNK]
             criteria = ["UNDELETED", *dates, *(any_of(part) if part else [])]
             uids.update(self._call("SEARCH", self.client.search, criteria))
-        return self._fetch(sorted(uids)[:limit], headers)
+        return self._fetch(sorted(uids), headers)
 
     def _fetch(self, uids: list[int], headers: Sequence[str]) -> list[Found]:
         fields = " ".join(h.upper() for h in headers)

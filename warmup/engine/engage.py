@@ -75,8 +75,8 @@ FILING_RETRY = dt.timedelta(days=1)
 # A mailbox's own sends whose Sent-folder copy is looked for (engagement runs every
 # WARMUP_CRON_INTERVAL_MINUTES, so a copy is usually filed within the hour).
 SENT_COPY_WINDOW = dt.timedelta(days=3)
-# Old warmup mail deleted per pass at most (the oldest first): a long backlog is
-# worked off over a few passes, each inside the time box.
+# Old warmup mail deleted per pass at most (the oldest first): a long backlog is worked
+# off over a few passes, each inside the time box, and a STORE's UID set stays short.
 RETENTION_BATCH = 1000
 
 
@@ -627,9 +627,7 @@ def _delete_old_mail(
     user's own message) stays."""
     _check(deadline)
     cutoff = (now - dt.timedelta(days=retention_days)).date()
-    found = session.find(
-        folders.warmup, before=cutoff, headers=MATCH_HEADERS, limit=RETENTION_BATCH
-    )
+    found = session.find(folders.warmup, before=cutoff, headers=MATCH_HEADERS)
     ours = recorded_message_ids(box.id, (m.message_id for m in found))
     signed = {
         m.uid: slot_id
@@ -646,6 +644,7 @@ def _delete_old_mail(
         )
         signed = {uid: slot_id for uid, slot_id in signed.items() if slot_id in mine}
     uids = sorted(m.uid for m in found if _message_id(m.message_id) in ours or m.uid in signed)
+    uids = uids[:RETENTION_BATCH]  # the oldest (lowest UIDs) first
     _check(deadline)
     session.delete(uids)
     return len(uids)
