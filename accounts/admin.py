@@ -118,6 +118,8 @@ class MailboxAdminForm(forms.ModelForm):
             "daily_increase",
             "daily_max",
             "reply_rate",
+            "file_sent_copies",
+            "delete_old_warmup_mail",
             "warmup_started_on",
             "timezone",
             "window_start_hour",
@@ -311,6 +313,10 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
         (
             "Sending window",
             {"fields": ("timezone", "window_start_hour", "window_end_hour", "window_weekdays")},
+        ),
+        (
+            "Nothing left behind",
+            {"fields": ("file_sent_copies", "delete_old_warmup_mail")},
         ),
         ("Engagement and deliverability (last 7 days)", {"fields": ENGAGEMENT_FIELDS}),
         (

@@ -114,6 +114,8 @@ class MailboxSerializer(serializers.ModelSerializer):
             "daily_increase",
             "daily_max",
             "reply_rate",
+            "file_sent_copies",
+            "delete_old_warmup_mail",
             "timezone",
             "window_start_hour",
             "window_end_hour",

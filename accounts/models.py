@@ -418,6 +418,16 @@ class Mailbox(models.Model):
     # IMAP password changes; deliverability over the last 7 days as a sender
     # (warmup.engine.engage and warmup.engine.deliverability keep these).
     engagement_paused_reason = models.TextField(blank=True)
+    # Nothing left behind (both on unless the owner turns them off): its own Sent-folder
+    # copies of warmup mail filed into the Warmup folder; warmup mail older than
+    # WARMUP_MAIL_RETENTION_DAYS deleted from there. Its own mail is never touched.
+    file_sent_copies = models.BooleanField(
+        default=True, help_text="Move the Sent-folder copies of warmup mail into the Warmup folder."
+    )
+    delete_old_warmup_mail = models.BooleanField(
+        default=True,
+        help_text="Delete warmup mail past WARMUP_MAIL_RETENTION_DAYS from the Warmup folder.",
+    )
     engaged_at = models.DateTimeField(null=True, blank=True)
     inbox_rate_7d = models.FloatField(null=True, blank=True)
     reply_rate_7d = models.FloatField(null=True, blank=True)

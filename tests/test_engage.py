@@ -95,8 +95,10 @@ def test_found_rescued_flagged_replied_filed_and_a_second_pass_changes_nothing(
                 server.append(receiver, "Junk", data)  # a spam filter's verdict
             else:
                 server.deliver(receiver, data)
-        # Not ours: a token with a wrong signature stays where it is.
-        server.deliver(receiver, data.replace(b"X-Warmup-Token: wu", b"X-Warmup-Token: wuX"))
+        # Not ours: a token with a wrong signature (and a Message-ID never sent) stays.
+        forged = data.replace(b"X-Warmup-Token: wu", b"X-Warmup-Token: wuX")
+        forged = forged.replace(slots[-1].message_id.encode(), b"<forged@out3.test>")
+        server.deliver(receiver, forged)
 
         first = run(mailbox_id=reader.id)
 

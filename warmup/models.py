@@ -99,6 +99,12 @@ class SendLog(models.Model):
         indexes = [
             models.Index(fields=["sender", "timestamp"], name="idx_logs_sender_timestamp"),
             models.Index(fields=["status", "timestamp"], name="idx_logs_status_timestamp"),
+            # Engagement's look-ups: the sends a mailbox received (sent ones only).
+            models.Index(
+                fields=["recipient", "sent_at"],
+                condition=Q(sent_at__isnull=False),
+                name="idx_logs_recipient_sent",
+            ),
             # The claim query's scan: due slots only, a small part of the table.
             models.Index(
                 fields=["scheduled_at"],

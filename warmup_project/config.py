@@ -140,6 +140,14 @@ INT_VARS: tuple[IntVar, ...] = (
         "IMAP sessions one engagement pass runs at once.",
     ),
     IntVar(
+        "WARMUP_MAIL_RETENTION_DAYS",
+        14,
+        0,
+        3_650,
+        "Days warmup mail stays in a mailbox's Warmup folder before engagement deletes it; "
+        "0 keeps it.",
+    ),
+    IntVar(
         "WARMUP_HEARTBEAT_TIMEOUT_S",
         120,
         10,
@@ -330,6 +338,7 @@ class WarmupConfig:
     heartbeat_timeout_s: int = 120
     send_deadline_s: int = 90
     imap_concurrency: int = 10
+    mail_retention_days: int = 14
     # The reputation checks' DNS: (address, port) of each resolver, none for the system's.
     dns_resolvers: tuple[tuple[str, int], ...] = ()
     dns_timeout_s: int = 5

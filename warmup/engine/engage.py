@@ -1,16 +1,24 @@
 """Engagement: what a receiving mailbox does with warmup mail, over IMAP.
 
 For each warmup-enabled mailbox whose engagement is not paused, at most once an
-interval: log in; find warmup messages by their token header in the spam folder and the
-inbox; record where each landed (placement, on the original send and its sender's day)
-and what the receiving server said of it (its Authentication-Results: SPF, DKIM and
-DMARC verdicts on the send, DMARC passes and failures on its sender's day);
+interval: log in; find warmup messages in the spam folder and the inbox by the
+Message-ID recorded when they were sent (nothing in the message marks it: the sends to
+this mailbox of the last RECEIVED_WINDOW are searched for by their senders' addresses and
+date, a few SEARCH commands whatever their number, and only the found messages' headers
+are fetched and matched); mail sent with an `X-Warmup-Token` header is still recognised
+by its signed token. Record where each landed (placement, on the original send and its
+sender's day) and what the receiving server said of it (its Authentication-Results: SPF,
+DKIM and DMARC verdicts on the send, DMARC passes and failures on its sender's day);
 rescue the spam ones to the inbox; mark them \\Seen and \\Flagged; plan replies (to
 a share of new messages, the mailbox's reply_rate, and to replies while their thread is
 shorter than its drawn length: warmup.engine.threads) as ordinary slots of the mailbox's
 own day, after a human delay inside its window, so they go out through its own SMTP under
-every budget and cap; file them into a Warmup folder. A login the server refuses pauses
-the mailbox's engagement with the reason.
+every budget and cap; file them into a Warmup folder. Then leave nothing behind: the
+mailbox's own Sent-folder copies of its warmup sends are filed into the Warmup folder
+too, and warmup mail that has been in the Warmup folder longer than
+WARMUP_MAIL_RETENTION_DAYS is deleted (each switchable per mailbox). A message that is
+neither a recorded send nor signed by us — a user's own — is never flagged, moved or
+deleted. A login the server refuses pauses the mailbox's engagement with the reason.
 
 Idempotent: a placement and a verdict are recorded at their first sighting only, a send
 gets at most one reply (a unique constraint), and filed messages are not seen again. A
@@ -37,6 +45,8 @@ from accounts import crypto, tokens
 from accounts.models import Mailbox, email_domain
 from accounts.transport.account import Account
 from accounts.transport.imap import (
+    MATCH_HEADERS,
+    Folders,
     Found,
     ImapAuthError,
     ImapError,
@@ -56,6 +66,18 @@ log = logging.getLogger("warmup.engage")
 
 INBOX = "INBOX"
 MAILBOX_TIME_BOX_S = 45  # one mailbox's whole IMAP session, every command included
+# A send is looked for in its recipient's inbox and spam folder for this long after it
+# was sent (SINCE one day earlier: IMAP dates are the server's, of any time zone). Mail
+# normally arrives in minutes; a week covers a mailbox whose engagement was paused.
+RECEIVED_WINDOW = dt.timedelta(days=7)
+# A send already placed is still looked for this long, in case its filing failed.
+FILING_RETRY = dt.timedelta(days=1)
+# A mailbox's own sends whose Sent-folder copy is looked for (engagement runs every
+# WARMUP_CRON_INTERVAL_MINUTES, so a copy is usually filed within the hour).
+SENT_COPY_WINDOW = dt.timedelta(days=3)
+# Old warmup mail deleted per pass at most (the oldest first): a long backlog is worked
+# off over a few passes, each inside the time box, and a STORE's UID set stays short.
+RETENTION_BATCH = 1000
 
 
 @dataclass
@@ -69,7 +91,10 @@ class Engaged:
     judged: int = 0  # receivers' verdicts recorded (first readings)
     replies: int = 0  # replies planned
     filed: int = 0  # moved into the Warmup folder
+    sent_filed: int = 0  # the mailbox's own Sent-folder copies moved into the Warmup folder
+    deleted: int = 0  # warmup mail past WARMUP_MAIL_RETENTION_DAYS deleted from it
     fallback_moves: int = 0  # moves done as COPY + \Deleted + EXPUNGE
+    imap_commands: Counter[str] = field(default_factory=Counter)  # sent, by name
     senders: set[int] = field(default_factory=set)  # whose placements changed
     error: str = ""
     paused: bool = False
@@ -91,7 +116,9 @@ class PassStats:
             f"{self.mailboxes} mailboxes: found {self.total('inbox')} in inbox, "
             f"{self.total('spam')} in spam (rescued); placed {self.total('placed')}, "
             f"verdicts {self.total('judged')}, "
-            f"replies {self.total('replies')}, filed {self.total('filed')}; "
+            f"replies {self.total('replies')}, filed {self.total('filed')}, "
+            f"sent copies filed {self.total('sent_filed')}, "
+            f"old mail deleted {self.total('deleted')}; "
             f"{errors} errors, {paused} paused; {self.duration_s:.1f}s"
         )
 
@@ -128,14 +155,99 @@ def claim_for_engagement(now: dt.datetime, every: dt.timedelta, limit: int | Non
     return ids
 
 
-def _verified(found: Iterable[Found], secret: str) -> dict[int, Found]:
-    """slot id → message, for tokens this installation made (forged ones are left)."""
-    out = {}
+def _message_id(value: str) -> str:
+    """A Message-ID as compared: without the folding whitespace a header may carry."""
+    return "".join(value.split())
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The sends engagement looks for in one mailbox: slot id by Message-ID, the
+    addresses they came from, and the day the search starts."""
+
+    slots: dict[str, int]
+    senders: set[str]
+    since: dt.date
+
+
+def expected_received(mailbox_id: int, now: dt.datetime) -> Expected:
+    """The sends to this mailbox of the last RECEIVED_WINDOW that may still be in its
+    inbox or spam folder: not seen yet, or seen in the last FILING_RETRY (a pass that
+    recorded them but failed to file them). Usually a handful: one SEARCH, over days
+    since the oldest of them only (idx_logs_recipient_sent)."""
+    start = now - RECEIVED_WINDOW
+    rows = list(
+        SendLog.objects.filter(
+            recipient_id=mailbox_id,
+            status__in=(SendStatus.SENT, SendStatus.UNKNOWN),
+            sent_at__gte=start,
+        )
+        .filter(Q(placement=Placement.NOT_SEEN) | Q(placement_seen_at__gte=now - FILING_RETRY))
+        .exclude(message_id="")
+        .values_list("id", "message_id", "sender__email", "sent_at")
+    )
+    oldest = min((sent_at for *_, sent_at in rows if sent_at is not None), default=start)
+    return Expected(
+        slots={_message_id(m): i for i, m, _, _ in rows},
+        senders={e for _, _, e, _ in rows},
+        since=(oldest - dt.timedelta(days=1)).date(),
+    )
+
+
+def expected_sent(mailbox_id: int, now: dt.datetime) -> Expected:
+    """This mailbox's own sends of the last SENT_COPY_WINDOW (idx_logs_sender_timestamp:
+    a delivered row's `timestamp` is its sending time or later)."""
+    start = now - SENT_COPY_WINDOW
+    rows = (
+        SendLog.objects.filter(
+            sender_id=mailbox_id,
+            status__in=(SendStatus.SENT, SendStatus.UNKNOWN),
+            timestamp__gte=start,
+            sent_at__gte=start,
+        )
+        .exclude(message_id="")
+        .values_list("id", "message_id")
+    )
+    slots = {_message_id(m): i for i, m in rows}
+    return Expected(slots, set(), (start - dt.timedelta(days=1)).date())
+
+
+def recognised(
+    found: Iterable[Found], slots: dict[str, int], secret: str, **owned: int
+) -> dict[int, Found]:
+    """slot id → message, for the messages that are this mailbox's warmup mail: a
+    Message-ID among the expected `slots`, or (mail sent with a token) a token this
+    installation signed for a send of this mailbox (`owned`: recipient_id= or sender_id=,
+    one query by primary key). Anything else — a user's own message, a forged token — is
+    left out, so never touched."""
+    out: dict[int, Found] = {}
+    by_token: dict[int, Found] = {}
     for message in found:
-        slot_id = content.slot_id_of(message.token, secret)
+        slot_id = slots.get(_message_id(message.message_id))
         if slot_id is not None:
             out[slot_id] = message
+        elif message.token:
+            signed = content.slot_id_of(message.token, secret)
+            if signed is not None:
+                by_token[signed] = message
+    if by_token:
+        mine = SendLog.objects.filter(id__in=by_token, **owned).values_list("id", flat=True)
+        for slot_id in mine:
+            out.setdefault(slot_id, by_token[slot_id])
     return out
+
+
+def recorded_message_ids(mailbox_id: int, message_ids: Iterable[str]) -> set[str]:
+    """Which of these Message-IDs are sends to or from this mailbox (through its two
+    indexes: a few thousand rows a mailbox, whatever the table's size)."""
+    wanted = {_message_id(m) for m in message_ids if m}
+    if not wanted:
+        return set()
+    return set(
+        SendLog.objects.filter(Q(recipient_id=mailbox_id) | Q(sender_id=mailbox_id))
+        .filter(message_id__in=wanted, sent_at__isnull=False)
+        .values_list("message_id", flat=True)
+    )
 
 
 def record_placements(
@@ -335,19 +447,25 @@ def engage_mailbox(
     *,
     allow_private: bool,
     time_box_s: float = MAILBOX_TIME_BOX_S,
+    retention_days: int = 0,
 ) -> Engaged:
     """One mailbox's engagement; never raises: whatever goes wrong — its server, its
     settings, our own code or the database — is this mailbox's error, logged with its id,
     and the pass goes on with the others."""
     try:
-        return _engage_mailbox(mailbox_id, now, secret, allow_private, time_box_s)
+        return _engage_mailbox(mailbox_id, now, secret, allow_private, time_box_s, retention_days)
     except Exception as exc:
         log.exception("engagement of mailbox %s failed", mailbox_id)
         return Engaged(mailbox_id, error=f"unexpected error: {type(exc).__name__}")
 
 
 def _engage_mailbox(
-    mailbox_id: int, now: dt.datetime, secret: str, allow_private: bool, time_box_s: float
+    mailbox_id: int,
+    now: dt.datetime,
+    secret: str,
+    allow_private: bool,
+    time_box_s: float,
+    retention_days: int,
 ) -> Engaged:
     done = Engaged(mailbox_id)
     box = Mailbox.objects.filter(id=mailbox_id).first()
@@ -382,13 +500,14 @@ def _engage_mailbox(
         done.error = str(exc)
         return done
     try:
-        _engage(session, box, now, secret, done, deadline)
+        _engage(session, box, now, secret, done, deadline, retention_days)
     except ImapError as exc:
         done.error = str(exc)
     except TimeoutError:
         done.error = f"time box of {time_box_s:.0f}s passed; the rest waits for the next pass"
     finally:
         done.fallback_moves = session.fallback_moves
+        done.imap_commands = session.commands
         session.close()
     return done
 
@@ -419,21 +538,28 @@ def _engage(
     secret: str,
     done: Engaged,
     deadline: float,
+    retention_days: int,
 ) -> None:
-    spam_folder, warmup_folder = session.folders()
+    folders = session.folders()
+    expected = expected_received(box.id, now)
     placements: dict[int, str] = {}
     read: dict[int, verdicts.Verdicts] = {}
-    if spam_folder:
+
+    def search(folder: str) -> dict[int, Found]:
         _check(deadline)
-        spam = _verified(session.find(spam_folder), secret)
+        # The senders' addresses and the token header of mail sent with one, in one go.
+        found = session.find(folder, senders=expected.senders, tokens=True, since=expected.since)
+        return recognised(found, expected.slots, secret, recipient_id=box.id)
+
+    if folders.spam:
+        spam = search(folders.spam)
         read.update(verdicts_of(spam.items()))
         done.spam = len(spam)
         placements.update(dict.fromkeys(spam, Placement.SPAM))
         uids = [m.uid for m in spam.values()]
         session.flag(uids)
         session.move(uids, INBOX)  # the rescue: "not spam", as a person would
-    _check(deadline)
-    inbox = _verified(session.find(INBOX), secret)
+    inbox = search(INBOX)
     read.update(verdicts_of((i, m) for i, m in inbox.items() if i not in read))
     done.inbox = len(inbox) - done.spam
     for slot_id in inbox:
@@ -447,9 +573,81 @@ def _engage(
     done.replies = plan_replies(box, now, list(inbox))
     _check(deadline)
     if inbox:
-        session.ensure_folder(warmup_folder)
-        session.move([m.uid for m in inbox.values()], warmup_folder)
+        session.ensure_folder(folders.warmup)
+        session.move([m.uid for m in inbox.values()], folders.warmup)
         done.filed = len(inbox)
+    if box.file_sent_copies and folders.sent:
+        done.sent_filed = _file_sent_copies(session, box, now, secret, folders, deadline)
+    if retention_days and box.delete_old_warmup_mail and (folders.warmup_exists or done.filed):
+        done.deleted = _delete_old_mail(
+            session, box, now, secret, folders, retention_days, deadline
+        )
+
+
+def _file_sent_copies(
+    session: ImapSession,
+    box: Mailbox,
+    now: dt.datetime,
+    secret: str,
+    folders: Folders,
+    deadline: float,
+) -> int:
+    """The mailbox's own copies of its recent warmup sends (Gmail and Outlook keep one in
+    the \\Sent folder), found by Message-ID among what it sent since, moved into the
+    Warmup folder: out of the user's sight at once, nothing destroyed, and deleted with
+    the rest of the folder's warmup mail when its retention passes."""
+    expected = expected_sent(box.id, now)
+    if not expected.slots or folders.sent is None:
+        return 0
+    _check(deadline)
+    found = session.find(
+        folders.sent, senders=[box.email], since=expected.since, headers=MATCH_HEADERS
+    )
+    copies = recognised(found, expected.slots, secret, sender_id=box.id)
+    if copies:
+        _check(deadline)
+        session.ensure_folder(folders.warmup)
+        session.move(sorted(m.uid for m in copies.values()), folders.warmup)
+    return len(copies)
+
+
+def _delete_old_mail(
+    session: ImapSession,
+    box: Mailbox,
+    now: dt.datetime,
+    secret: str,
+    folders: Folders,
+    retention_days: int,
+    deadline: float,
+) -> int:
+    """Warmup mail in the Warmup folder received more than `retention_days` ago (the
+    server's INTERNALDATE, which MOVE keeps: the day it arrived, not the Date header a
+    sender writes), recognised by its Message-ID among the mailbox's sends and receipts
+    or by a token we signed, flagged \\Deleted and expunged; anything else there (a
+    user's own message) stays."""
+    _check(deadline)
+    cutoff = (now - dt.timedelta(days=retention_days)).date()
+    found = session.find(folders.warmup, before=cutoff, headers=MATCH_HEADERS)
+    ours = recorded_message_ids(box.id, (m.message_id for m in found))
+    signed = {
+        m.uid: slot_id
+        for m in found
+        if _message_id(m.message_id) not in ours
+        and m.token
+        and (slot_id := content.slot_id_of(m.token, secret)) is not None
+    }
+    if signed:  # signed for a send to or from this mailbox, not any of ours
+        mine = set(
+            SendLog.objects.filter(Q(recipient_id=box.id) | Q(sender_id=box.id))
+            .filter(id__in=signed.values())
+            .values_list("id", flat=True)
+        )
+        signed = {uid: slot_id for uid, slot_id in signed.items() if slot_id in mine}
+    uids = sorted(m.uid for m in found if _message_id(m.message_id) in ours or m.uid in signed)
+    uids = uids[:RETENTION_BATCH]  # the oldest (lowest UIDs) first
+    _check(deadline)
+    session.delete(uids)
+    return len(uids)
 
 
 def _in_thread(call: Callable[..., Engaged], *args: Any, **kwargs: Any) -> Engaged:
@@ -469,17 +667,26 @@ def engage_pass(
     mailbox_id: int | None = None,
     limit: int | None = None,
     time_box_s: float = MAILBOX_TIME_BOX_S,
+    retention_days: int = 0,
 ) -> PassStats:
     """Engage the mailboxes that are due (or one, by id, whatever its schedule), at most
     `concurrency` IMAP sessions at once; then refresh the senders'
     deliverability. `allow_private`: WARMUP_ALLOW_PRIVATE_HOSTS; `time_box_s`: each
-    mailbox's whole session."""
+    mailbox's whole session; `retention_days`: WARMUP_MAIL_RETENTION_DAYS (0 keeps
+    warmup mail for ever)."""
     started = time.monotonic()
     ids = [mailbox_id] if mailbox_id is not None else claim_for_engagement(now, every, limit)
     stats = PassStats(mailboxes=len(ids))
     if concurrency <= 1 or len(ids) <= 1:
         stats.results = [
-            engage_mailbox(i, now, secret, allow_private=allow_private, time_box_s=time_box_s)
+            engage_mailbox(
+                i,
+                now,
+                secret,
+                allow_private=allow_private,
+                time_box_s=time_box_s,
+                retention_days=retention_days,
+            )
             for i in ids
         ]
     else:
@@ -493,6 +700,7 @@ def engage_pass(
                         secret,
                         allow_private=allow_private,
                         time_box_s=time_box_s,
+                        retention_days=retention_days,
                     ),
                     ids,
                 )
