@@ -21,7 +21,7 @@ from typing import Any
 from django.db import connection, models
 from psycopg import sql
 
-from accounts.models import Mailbox
+from accounts.models import POOL_FIELDS, Mailbox
 from warmup.models import (
     CLAIMABLE_STATUSES,
     DailyStat,
@@ -308,6 +308,55 @@ CREATE_RATE_WINDOWS = _text(
 def create_rate_windows(rows: Sequence[tuple[str, dt.datetime]]) -> None:
     """The (key, window start) rows that are missing, with nothing used."""
     _execute(CREATE_RATE_WINDOWS, _arrays(rows, 2))
+
+
+# --- the pool (warmup.engine.pool) ------------------------------------------------------
+
+# Per mailbox, of the sends accepted in (since, until] (found through the (status,
+# timestamp) index: a sent row's timestamp is when it was recorded): (mailbox id,
+# partners, reciprocal partners, received, received from its own owner's mailboxes,
+# received from its own provider). Each send counts once for its sender (sent) and once
+# for its recipient (received), grouped by (mailbox, partner) in one pass over the rows.
+_POOL_LOG = {
+    name: column(SendLog, name).ident for name in ("sender", "recipient", "status", "timestamp")
+}
+_POOL_BOX = {name: column(Mailbox, name).ident for name in ("owner", "provider")}
+POOL_FIGURES = _text(
+    sql.SQL(
+        "WITH pairs AS ("
+        " SELECT v.mailbox_id, v.partner_id, sum(v.sent) AS sent, sum(v.received) AS received,"
+        " bool_and(s.{owner} = r.{owner}) AS same_owner,"
+        " bool_and(s.{provider} = r.{provider}) AS same_provider"
+        " FROM {logs} l"
+        " JOIN {boxes} s ON s.id = l.{sender} JOIN {boxes} r ON r.id = l.{recipient}"
+        " CROSS JOIN LATERAL (VALUES (l.{sender}, l.{recipient}, 1, 0),"
+        " (l.{recipient}, l.{sender}, 0, 1)) AS v(mailbox_id, partner_id, sent, received)"
+        " WHERE l.{status} = %s AND l.{timestamp} > %s AND l.{timestamp} <= %s"
+        " AND l.{sender} <> l.{recipient}"
+        " GROUP BY v.mailbox_id, v.partner_id)"
+        " SELECT mailbox_id, count(*), count(*) FILTER (WHERE sent > 0 AND received > 0),"
+        " sum(received), coalesce(sum(received) FILTER (WHERE same_owner), 0),"
+        " coalesce(sum(received) FILTER (WHERE same_provider), 0)"
+        " FROM pairs GROUP BY mailbox_id"
+    ).format(logs=_table(SendLog), boxes=_table(Mailbox), **_POOL_LOG, **_POOL_BOX)
+)
+# The network's pool figures (warmup.engine.pool.PoolShape) from the mailboxes' own.
+_SHAPE = {name: column(Mailbox, name).ident for name in POOL_FIELDS}
+POOL_SHAPE = _text(
+    sql.SQL(
+        "SELECT count(*),"
+        " percentile_cont(0.5) WITHIN GROUP (ORDER BY {partners_7d}),"
+        " percentile_cont(0.05) WITHIN GROUP (ORDER BY {partners_7d}),"
+        " avg({same_owner_share_7d}),"
+        " percentile_cont(0.95) WITHIN GROUP (ORDER BY {same_owner_share_7d}),"
+        " avg({same_provider_share_7d}), avg({reciprocity_7d})"
+        " FROM {boxes} WHERE {partners_7d} > 0"
+    ).format(boxes=_table(Mailbox), **_SHAPE)
+)
+# The pool figures' aggregation holds a (mailbox, partner) group per pair that mailed
+# within the week: some 40 million at 100,000 mailboxes. More memory than the default
+# 4 MB keeps the hash aggregate off the disk for this one statement.
+POOL_WORK_MEM = "SET LOCAL work_mem = '256MB'"
 
 
 # --- workers and the simulator -----------------------------------------------------------
