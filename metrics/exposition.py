@@ -204,7 +204,7 @@ LABELLED_GAUGES: tuple[
 
 
 # The pool's shape over the last 7 days (warmup.engine.pool), of the mailboxes with at
-# least one partner, as daily maintenance last refreshed it: name, help, the figure (NaN while no
+# least one partner, as the daily task last refreshed it: name, help, the figure (NaN while no
 # mailbox has one).
 POOL_GAUGES: tuple[tuple[str, str, str], ...] = (
     (

