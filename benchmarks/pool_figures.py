@@ -1,6 +1,6 @@
 """Time of the pool figures' refresh (warmup.engine.pool.update_pool: one statement over
 the week's sends, then one update of every mailbox) and of the network figures a scrape
-reads (pool_shape), at 100,000 mailboxes × 30 accepted sends a day × 7 days = 21 million
+reads (one PoolShape row), at 100,000 mailboxes × 30 accepted sends a day × 7 days = 21 million
 sends in the window.
 
 The data: mailboxes of owners of Zipf sizes (simulate.create_network), each sending 30
@@ -36,8 +36,13 @@ from django.db import connection  # noqa: E402
 
 from benchmarks.scratch import empty_scratch_database, open_scratch_database  # noqa: E402
 from warmup.engine import simulate  # noqa: E402
-from warmup.engine.pool import pool_counts, pool_shape, update_pool  # noqa: E402
-from warmup.models import SendLog  # noqa: E402
+from warmup.engine.pool import (  # noqa: E402
+    POOL_SHAPE_FIELDS,
+    pool_counts,
+    record_pool_shape,
+    update_pool,
+)
+from warmup.models import PoolShape, SendLog  # noqa: E402
 from warmup_project.db import db_now  # noqa: E402
 
 SENDS_A_DAY = 30
@@ -102,13 +107,13 @@ def main() -> None:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT max(timestamp) FROM logs")
                 now = cursor.fetchone()[0]
-        counts = pool_counts(now)
-        print(f"mailboxes with figures: {len(counts)}")
-        timed("pool_counts (the statement)", lambda: len(pool_counts(now)))
+        timed("pool_counts (the statement; mailboxes with figures)", lambda: len(pool_counts(now)))
         timed("update_pool (statement + update of every mailbox)", lambda: update_pool(now))
-        scrape = [timed("pool_shape (a scrape's read)", pool_shape) for _ in range(5)]
-        print(f"pool_shape best of 5: {min(scrape) * 1000:.1f} ms")
-        print(pool_shape())
+        timed("record_pool_shape (the network's figures)", lambda: record_pool_shape(now))
+        scrape = [timed("PoolShape.latest (a scrape's read)", PoolShape.latest) for _ in range(5)]
+        print(f"PoolShape.latest best of 5: {min(scrape) * 1000:.1f} ms")
+        shape = PoolShape.latest()
+        print({name: getattr(shape, name) for name in POOL_SHAPE_FIELDS})
     finally:
         if not args.keep:
             empty_scratch_database("sim-owner-")

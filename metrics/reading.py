@@ -25,11 +25,11 @@ from metrics.health import Facts, Verdict, evaluate
 from metrics.models import MetricSnapshot
 from warmup.engine import pacing, planner
 from warmup.engine.limits import Limits
-from warmup.engine.pool import PoolShape, pool_shape
 from warmup.models import (
     CLAIMABLE_STATUSES,
     DailyStat,
     EngineState,
+    PoolShape,
     ReputationTarget,
     SendCount,
     SendLog,
@@ -159,7 +159,7 @@ class Reading:
     score_sum: int
     score_buckets: dict[int, int]  # upper bound → mailboxes at or below it
     reputation: Reputation
-    pool: PoolShape  # the pool's shape over the last 7 days, as the daily task left it
+    pool: PoolShape  # the network's pool figures at the last daily refresh
     health: Verdict
     # Today's sending windows by (timezone, start hour, end hour), for furthest_behind.
     windows: dict[Any, pacing.Window] = field(default_factory=dict, repr=False)
@@ -406,7 +406,7 @@ def read(
         score_sum=boxes["score_sum"] or 0,
         score_buckets={le: boxes[f"score_le_{le}"] for le in SCORE_BUCKETS},
         reputation=read_reputation(boxes),
-        pool=pool_shape(),
+        pool=PoolShape.latest(),
         health=evaluate(facts),
         windows=windows,
     )

@@ -14,9 +14,16 @@ from typing import Any
 import pytest
 
 from accounts.models import Mailbox
-from warmup.engine.pool import PoolCounts, PoolFigures, figures, pool_counts, update_pool
+from warmup.engine.pool import (
+    PoolCounts,
+    PoolFigures,
+    figures,
+    pool_counts,
+    record_pool_shape,
+    update_pool,
+)
 from warmup.engine.recipients import Network, Peer, pair_recipients
-from warmup.models import SendLog, SendStatus
+from warmup.models import PoolShape, SendLog, SendStatus
 
 NOW = dt.datetime(2026, 6, 8, 6, 0, tzinfo=dt.UTC)
 _slot = itertools.count()
@@ -98,6 +105,9 @@ def test_update_writes_the_figures_on_every_mailbox(boxes: dict[str, Mailbox]) -
     assert values[b.id] == (1, None, None, 0.0)
     assert values[c.id] == (1, 0.0, 1.0, 1.0)
     assert values[e.id] == (0, None, None, None)
+    shape = PoolShape.latest()
+    assert (shape.refreshed_at, shape.mailboxes, shape.partners_median) == (NOW, 3, 1.0)
+    assert shape.same_owner_share == pytest.approx(0.25)  # a 0.5, c 0 (b: None)
 
 
 def test_figures_of_counts() -> None:
@@ -205,6 +215,8 @@ def test_network_figures_in_prometheus(make_mailbox: Any) -> None:
     boxes = [make_mailbox() for _ in range(21)]
     for n, box in enumerate(boxes[:20]):  # partners 1 … 20; the 21st is out of the pool
         _set(box, n + 1, 1.0 if n == 19 else 0.0, reciprocity=0.25)
+    assert samples()["warmup_pool_mailboxes"] == 0  # read from the last refresh
+    record_pool_shape(NOW)
     after = samples()
     assert after["warmup_pool_mailboxes"] == 20
     assert after["warmup_pool_partners_median"] == 10.5
@@ -252,3 +264,32 @@ def test_simulated_owner_sizes() -> None:
     assert 0.19 < zipf[0] / 10_000 < 0.21  # the largest: about a fifth
     assert zipf[99] < zipf[9] < zipf[0]
     assert owners_of(3, 3, "zipf") == [0, 1, 2]
+
+
+@pytest.mark.django_db
+def test_the_daily_task_refreshes_on_the_database_clock(boxes: dict[str, Mailbox]) -> None:
+    from warmup import tasks
+    from warmup_project.db import db_now
+
+    a, c = boxes["a"], boxes["c"]
+    at = db_now() - dt.timedelta(hours=1)
+    SendLog.objects.create(
+        sender=a,
+        recipient=c,
+        day=at.date(),
+        slot_no=0,
+        status="sent",
+        scheduled_at=at,
+        timestamp=at,
+    )
+    assert tasks.refresh_pool() == "pool figures of 5 mailboxes refreshed"
+    assert Mailbox.objects.get(id=c.id).same_owner_share_7d == 0.0
+    assert Mailbox.objects.get(id=a.id).partners_7d == 1
+
+
+@pytest.mark.django_db
+def test_network_figures_in_the_admin(admin_client: Any) -> None:
+    PoolShape.objects.create(refreshed_at=NOW, mailboxes=9876, partners_median=417.5)
+    page = admin_client.get("/admin/warmup/poolshape/").content.decode()
+    assert "9876" in page and "417.5" in page
+    assert admin_client.get("/admin/warmup/poolshape/add/").status_code == 403

@@ -342,7 +342,7 @@ POOL_FIGURES = _text(
         " GROUP BY e.mailbox_id"
     ).format(logs=_table(SendLog), boxes=_table(Mailbox), **_POOL_LOG, **_POOL_BOX)
 )
-# The network's pool figures (warmup.engine.pool.PoolShape) from the mailboxes' own.
+# The network's pool figures (warmup.models.PoolShape) from the mailboxes' own.
 _SHAPE = {name: column(Mailbox, name).ident for name in POOL_FIELDS}
 POOL_SHAPE = _text(
     sql.SQL(

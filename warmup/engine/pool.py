@@ -11,7 +11,10 @@
 
 A share is None when the mailbox received nothing, reciprocity when it had no partner.
 One statement (warmup.sql.POOL_FIGURES) reads the week's sends once, whatever the
-number of mailboxes; the daily task warmup.tasks.refresh_pool refreshes every mailbox.
+number of mailboxes; the daily task warmup.tasks.refresh_pool refreshes every mailbox,
+then keeps the network's figures (warmup.models.PoolShape: median and 5th percentile of
+partners, means of the shares and reciprocity, 95th percentile of the same-owner share)
+for the metrics.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from django.db import connection, transaction
 
 from accounts.models import POOL_FIELDS, Mailbox
 from warmup import sql
-from warmup.models import SendStatus
+from warmup.models import PoolShape, SendStatus
 
 WINDOW = dt.timedelta(days=7)
 
@@ -66,32 +69,35 @@ def pool_counts(now: dt.datetime) -> dict[int, PoolCounts]:
         return {row[0]: PoolCounts(*row) for row in cursor.fetchall()}
 
 
+# The network's figures (warmup.models.PoolShape), in the order POOL_SHAPE returns them.
+POOL_SHAPE_FIELDS = (
+    "mailboxes",
+    "partners_median",
+    "partners_p5",
+    "same_owner_share",
+    "same_owner_share_p95",
+    "same_provider_share",
+    "reciprocity",
+)
+
+
+def record_pool_shape(now: dt.datetime) -> PoolShape:
+    """The network's figures from the mailboxes' own, kept as of `now`."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql.POOL_SHAPE)
+        values = dict(zip(POOL_SHAPE_FIELDS, cursor.fetchone(), strict=True))
+    shape, _ = PoolShape.objects.update_or_create(refreshed_at=now, defaults=values)
+    return shape
+
+
 def update_pool(now: dt.datetime) -> int:
-    """Refresh every mailbox's pool figures; returns how many mailboxes were updated."""
+    """Refresh every mailbox's pool figures, then the network's (record_pool_shape);
+    returns how many mailboxes were updated."""
     counts = pool_counts(now)
     rows = [
         (box_id, *figures(counts.get(box_id)))
         for box_id in Mailbox.objects.order_by("id").values_list("id", flat=True)
     ]
-    return sql.update_rows(Mailbox, ("id", *POOL_FIELDS), rows)
-
-
-class PoolShape(NamedTuple):
-    """The network's pool figures, over the mailboxes with at least one partner in the
-    last 7 days (as last refreshed). Shares and reciprocity are means of the mailboxes'
-    own figures; None when no mailbox has one."""
-
-    mailboxes: int
-    partners_median: float | None
-    partners_p5: float | None
-    same_owner_share: float | None
-    same_owner_share_p95: float | None
-    same_provider_share: float | None
-    reciprocity: float | None
-
-
-def pool_shape() -> PoolShape:
-    """One aggregate over the mailboxes' pool fields."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql.POOL_SHAPE)
-        return PoolShape(*cursor.fetchone())
+    updated = sql.update_rows(Mailbox, ("id", *POOL_FIELDS), rows)
+    record_pool_shape(now)
+    return updated

@@ -28,8 +28,8 @@ from warmup import sql
 from warmup.engine.claim import Shard
 from warmup.engine.cycle import CycleStats, Engine
 from warmup.engine.limits import Limits
-from warmup.engine.pool import pool_shape, update_pool
-from warmup.models import DailyStat, SendLog
+from warmup.engine.pool import POOL_SHAPE_FIELDS, update_pool
+from warmup.models import DailyStat, PoolShape, SendLog
 from warmup_project.config import WarmupConfig
 
 PROVIDERS = ("gmail", "outlook", "yahoo", "zoho", "other")
@@ -113,7 +113,7 @@ class Report:
     workers: int = 1
     kills: int = 0
     owner_sizes: str = "even"
-    # The pool's shape after the day (warmup.engine.pool.PoolShape), and how long its
+    # The pool's shape after the day (warmup.models.PoolShape), and how long its
     # refresh of every mailbox took.
     pool: dict[str, float | None] = field(default_factory=dict)
     pool_s: float = 0.0
@@ -286,7 +286,7 @@ def report(
     started = time.monotonic()
     update_pool(dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC))
     pool_s = time.monotonic() - started
-    shape = pool_shape()._asdict()
+    shape = PoolShape.latest()
     stats = DailyStat.objects.filter(date=day, quota__gt=0)
     total = stats.count()
     met = stats.filter(sent__gte=F("quota")).count()
@@ -331,7 +331,10 @@ def report(
         workers=run.workers,
         kills=run.kills,
         owner_sizes=owner_sizes,
-        pool={k: v if isinstance(v, int) or v is None else round(v, 4) for k, v in shape.items()},
+        pool={
+            name: None if (v := getattr(shape, name)) is None else round(v, 4)
+            for name in POOL_SHAPE_FIELDS
+        },
         pool_s=round(pool_s, 2),
         limits={
             "per_minute": limits.per_minute,
