@@ -3,8 +3,7 @@ holds locks for long.
 
 Send logs, day counters and per-minute send counts are kept LOG_RETENTION_DAYS (90),
 rate windows two days, started OAuth connections a day (metric snapshots are the metrics app's:
-metrics.tasks.snapshot prunes them). Every mailbox's deliverability and pool figures
-(warmup.engine.pool) are refreshed. Streaks need no rollup: they are carried as sends are
+metrics.tasks.snapshot prunes them). Streaks need no rollup: they are carried as sends are
 recorded (a day that ends below quota keeps streak 0)."""
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from dataclasses import dataclass
 from accounts.models import ConnectState
 from warmup.engine import workers
 from warmup.engine.deliverability import update_deliverability
-from warmup.engine.pool import update_pool
 from warmup.engine.record import expire_stale_slots
 from warmup.models import DailyStat, RateWindow, SendCount, SendLog
 from warmup_project.config import WarmupConfig
@@ -32,7 +30,6 @@ class Maintenance:
     stats_deleted: int
     counts_deleted: int
     deliverability_updated: int
-    pool_updated: int
     windows_deleted: int
     connections_deleted: int
 
@@ -48,7 +45,6 @@ def run_maintenance(now: dt.datetime, config: WarmupConfig) -> Maintenance:
             SendCount.objects.filter(minute__lt=now - dt.timedelta(days=LOG_RETENTION_DAYS))
         ),
         deliverability_updated=update_deliverability(now),
-        pool_updated=update_pool(now),
         windows_deleted=delete_in_batches(
             RateWindow.objects.filter(window_start__lt=now - dt.timedelta(days=2))
         ),
