@@ -40,6 +40,7 @@ from accounts.models import (
     CREDENTIAL_METHODS,
     ENDPOINT_FIELDS,
     ENGAGEMENT_FIELDS,
+    POOL_FIELDS,
     TOKEN_METHODS,
     Actor,
     AuditEvent,
@@ -265,6 +266,7 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
         "created_at",
         "updated_at",
         *ENGAGEMENT_FIELDS,
+        *POOL_FIELDS,
     )
     fieldsets = (
         (None, {"fields": ("owner", "email", "display_name", "provider", "auth_method")}),
@@ -319,6 +321,7 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
             {"fields": ("file_sent_copies", "delete_old_warmup_mail")},
         ),
         ("Engagement and deliverability (last 7 days)", {"fields": ENGAGEMENT_FIELDS}),
+        ("Pool (last 7 days)", {"fields": POOL_FIELDS}),
         (
             "Health",
             {

@@ -31,6 +31,7 @@ from accounts.models import (
     CREDENTIAL_METHODS,
     ENDPOINT_FIELDS,
     ENGAGEMENT_FIELDS,
+    POOL_FIELDS,
     REPUTATION_FIELDS,
     Actor,
     Mailbox,
@@ -126,12 +127,14 @@ class MailboxSerializer(serializers.ModelSerializer):
             "last_error_at",
             *ENGAGEMENT_FIELDS,
             *REPUTATION_FIELDS,
+            *POOL_FIELDS,
             "created_at",
             "updated_at",
         ]
         read_only_fields = [
             *ENGAGEMENT_FIELDS,
             *REPUTATION_FIELDS,
+            *POOL_FIELDS,
             "status",
             "status_reason",
             "consecutive_failures",

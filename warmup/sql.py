@@ -21,7 +21,7 @@ from typing import Any
 from django.db import connection, models
 from psycopg import sql
 
-from accounts.models import Mailbox
+from accounts.models import POOL_FIELDS, Mailbox
 from warmup.models import (
     CLAIMABLE_STATUSES,
     DailyStat,
@@ -308,6 +308,57 @@ CREATE_RATE_WINDOWS = _text(
 def create_rate_windows(rows: Sequence[tuple[str, dt.datetime]]) -> None:
     """The (key, window start) rows that are missing, with nothing used."""
     _execute(CREATE_RATE_WINDOWS, _arrays(rows, 2))
+
+
+# --- the pool (warmup.engine.pool) ------------------------------------------------------
+
+# Per mailbox, of the sends accepted in (since, until] (found through the (status,
+# timestamp) index: a sent row's timestamp is when it was recorded): (mailbox id,
+# partners, reciprocal partners, received, received from its own owner's mailboxes,
+# received from its own provider). The sends are grouped once by unordered pair {a, b}
+# (a < b), counting each direction; each pair then counts for both of its mailboxes,
+# grouped by mailbox. Grouping by (mailbox, partner) instead makes twice the groups,
+# and took three times as long at 10,000 mailboxes.
+_POOL_LOG = {
+    name: column(SendLog, name).ident for name in ("sender", "recipient", "status", "timestamp")
+}
+_POOL_BOX = {name: column(Mailbox, name).ident for name in ("owner", "provider")}
+POOL_FIGURES = _text(
+    sql.SQL(
+        "WITH pairs AS ("
+        " SELECT least({sender}, {recipient}) AS a, greatest({sender}, {recipient}) AS b,"
+        " count(*) FILTER (WHERE {sender} < {recipient}) AS ab,"
+        " count(*) FILTER (WHERE {sender} > {recipient}) AS ba"
+        " FROM {logs} WHERE {status} = %s AND {timestamp} > %s AND {timestamp} <= %s"
+        " AND {sender} <> {recipient}"
+        " GROUP BY 1, 2)"
+        " SELECT e.mailbox_id, count(*), count(*) FILTER (WHERE e.sent > 0 AND e.received > 0),"
+        " sum(e.received),"
+        " coalesce(sum(e.received) FILTER (WHERE ma.{owner} = mb.{owner}), 0),"
+        " coalesce(sum(e.received) FILTER (WHERE ma.{provider} = mb.{provider}), 0)"
+        " FROM pairs p JOIN {boxes} ma ON ma.id = p.a JOIN {boxes} mb ON mb.id = p.b"
+        " CROSS JOIN LATERAL (VALUES (p.a, p.ab, p.ba), (p.b, p.ba, p.ab))"
+        " AS e(mailbox_id, sent, received)"
+        " GROUP BY e.mailbox_id"
+    ).format(logs=_table(SendLog), boxes=_table(Mailbox), **_POOL_LOG, **_POOL_BOX)
+)
+# The network's pool figures (warmup.models.PoolShape) from the mailboxes' own.
+_SHAPE = {name: column(Mailbox, name).ident for name in POOL_FIELDS}
+POOL_SHAPE = _text(
+    sql.SQL(
+        "SELECT count(*),"
+        " percentile_cont(0.5) WITHIN GROUP (ORDER BY {partners_7d}),"
+        " percentile_cont(0.05) WITHIN GROUP (ORDER BY {partners_7d}),"
+        " avg({same_owner_share_7d}),"
+        " percentile_cont(0.95) WITHIN GROUP (ORDER BY {same_owner_share_7d}),"
+        " avg({same_provider_share_7d}), avg({reciprocity_7d})"
+        " FROM {boxes} WHERE {partners_7d} > 0"
+    ).format(boxes=_table(Mailbox), **_SHAPE)
+)
+# The pool figures' aggregation holds a group per pair of mailboxes that mailed within
+# the week: some 20 million at 100,000 mailboxes. More memory than the default
+# 4 MB keeps the hash aggregate off the disk for this one statement.
+POOL_WORK_MEM = "SET LOCAL work_mem = '256MB'"
 
 
 # --- workers and the simulator -----------------------------------------------------------
