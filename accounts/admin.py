@@ -40,6 +40,7 @@ from accounts.models import (
     CREDENTIAL_METHODS,
     ENDPOINT_FIELDS,
     ENGAGEMENT_FIELDS,
+    POOL_FIELDS,
     TOKEN_METHODS,
     Actor,
     AuditEvent,
@@ -118,6 +119,8 @@ class MailboxAdminForm(forms.ModelForm):
             "daily_increase",
             "daily_max",
             "reply_rate",
+            "file_sent_copies",
+            "delete_old_warmup_mail",
             "warmup_started_on",
             "timezone",
             "language",
@@ -264,6 +267,7 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
         "created_at",
         "updated_at",
         *ENGAGEMENT_FIELDS,
+        *POOL_FIELDS,
     )
     fieldsets = (
         (
@@ -316,7 +320,12 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
             "Sending window",
             {"fields": ("timezone", "window_start_hour", "window_end_hour", "window_weekdays")},
         ),
+        (
+            "Nothing left behind",
+            {"fields": ("file_sent_copies", "delete_old_warmup_mail")},
+        ),
         ("Engagement and deliverability (last 7 days)", {"fields": ENGAGEMENT_FIELDS}),
+        ("Pool (last 7 days)", {"fields": POOL_FIELDS}),
         (
             "Health",
             {

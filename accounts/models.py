@@ -50,7 +50,14 @@ SENDING_STATE_FIELDS = (
 )
 # What the reputation checks change (warmup.reputation): the ramp held while listed.
 REPUTATION_FIELDS = ("ramp_held_since",)
-STATE_FIELDS = (*SENDING_STATE_FIELDS, *ENGAGEMENT_FIELDS, *REPUTATION_FIELDS)
+# The mailbox's place in the pool over 7 days (warmup.engine.pool): read-only everywhere.
+POOL_FIELDS = (
+    "partners_7d",
+    "same_owner_share_7d",
+    "same_provider_share_7d",
+    "reciprocity_7d",
+)
+STATE_FIELDS = (*SENDING_STATE_FIELDS, *ENGAGEMENT_FIELDS, *REPUTATION_FIELDS, *POOL_FIELDS)
 
 # Hard failures in a row (5xx, unexpected errors) after which the engine puts a mailbox in
 # `error` instead of hammering its server: the circuit breaker.
@@ -457,6 +464,16 @@ class Mailbox(models.Model):
     # IMAP password changes; deliverability over the last 7 days as a sender
     # (warmup.engine.engage and warmup.engine.deliverability keep these).
     engagement_paused_reason = models.TextField(blank=True)
+    # Nothing left behind (both on unless the owner turns them off): its own Sent-folder
+    # copies of warmup mail filed into the Warmup folder; warmup mail older than
+    # WARMUP_MAIL_RETENTION_DAYS deleted from there. Its own mail is never touched.
+    file_sent_copies = models.BooleanField(
+        default=True, help_text="Move the Sent-folder copies of warmup mail into the Warmup folder."
+    )
+    delete_old_warmup_mail = models.BooleanField(
+        default=True,
+        help_text="Delete warmup mail past WARMUP_MAIL_RETENTION_DAYS from the Warmup folder.",
+    )
     engaged_at = models.DateTimeField(null=True, blank=True)
     inbox_rate_7d = models.FloatField(null=True, blank=True)
     reply_rate_7d = models.FloatField(null=True, blank=True)
@@ -470,6 +487,14 @@ class Mailbox(models.Model):
     # Reputation (warmup.reputation): its server or domain is on a blacklist, so its
     # ramp stays at this day's volume until delisted (no daily increase).
     ramp_held_since = models.DateField(null=True, blank=True)
+    # The pool over the last 7 days (warmup.engine.pool keeps these): distinct mailboxes it
+    # sent to or received from; of the warmup mail it received, the share from its own
+    # owner's mailboxes and from its own provider; the share of its partners it both sent
+    # to and received from. None: nothing received (shares) or no partner (reciprocity).
+    partners_7d = models.IntegerField(null=True, blank=True)
+    same_owner_share_7d = models.FloatField(null=True, blank=True)
+    same_provider_share_7d = models.FloatField(null=True, blank=True)
+    reciprocity_7d = models.FloatField(null=True, blank=True)
 
     consecutive_failures = models.IntegerField(default=0)
     last_error = models.TextField(blank=True)

@@ -9,6 +9,7 @@ exists only with WARMUP_ENABLE_DETAILED_METRICS.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Iterable, Iterator
 from operator import attrgetter
 
@@ -202,6 +203,49 @@ LABELLED_GAUGES: tuple[
 )
 
 
+# The pool's shape over the last 7 days (warmup.engine.pool), of the mailboxes with at
+# least one partner, as the daily task last refreshed it: name, help, the figure (NaN while no
+# mailbox has one).
+POOL_GAUGES: tuple[tuple[str, str, str], ...] = (
+    (
+        "warmup_pool_mailboxes",
+        "Mailboxes that sent or received warmup mail in the last 7 days.",
+        "mailboxes",
+    ),
+    (
+        "warmup_pool_partners_median",
+        "Median of the distinct mailboxes each mailbox mailed with in the last 7 days.",
+        "partners_median",
+    ),
+    (
+        "warmup_pool_partners_p5",
+        "5th percentile of the distinct mailboxes each mailbox mailed with in the last 7 days.",
+        "partners_p5",
+    ),
+    (
+        "warmup_pool_same_owner_share",
+        "Mean share of a mailbox's received warmup mail sent by its own owner's mailboxes "
+        "(7 days, 0-1).",
+        "same_owner_share",
+    ),
+    (
+        "warmup_pool_same_owner_share_p95",
+        "95th percentile of the mailboxes' same-owner shares (7 days, 0-1).",
+        "same_owner_share_p95",
+    ),
+    (
+        "warmup_pool_same_provider_share",
+        "Mean share of a mailbox's received warmup mail sent from its own provider (7 days, 0-1).",
+        "same_provider_share",
+    ),
+    (
+        "warmup_pool_reciprocity",
+        "Mean share of a mailbox's partners it both sent to and received from (7 days, 0-1).",
+        "reciprocity",
+    ),
+)
+
+
 def _value(r: Reading, source: str | Callable[[Reading], float]) -> float:
     return attrgetter(source)(r) if isinstance(source, str) else source(r)
 
@@ -209,6 +253,9 @@ def _value(r: Reading, source: str | Callable[[Reading], float]) -> float:
 def families(r: Reading) -> Iterator[Metric]:
     for name, doc, source in GAUGES:
         yield GaugeMetricFamily(name, doc, value=_value(r, source))
+    for name, doc, figure in POOL_GAUGES:
+        value = getattr(r.pool, figure)
+        yield GaugeMetricFamily(name, doc, value=math.nan if value is None else value)
     for name, doc, label, samples in LABELLED_GAUGES:
         family = GaugeMetricFamily(name, doc, labels=[label])
         for label_value, sample in samples(r):

@@ -29,6 +29,7 @@ from warmup.models import (
     CLAIMABLE_STATUSES,
     DailyStat,
     EngineState,
+    PoolShape,
     ReputationTarget,
     SendCount,
     SendLog,
@@ -158,6 +159,7 @@ class Reading:
     score_sum: int
     score_buckets: dict[int, int]  # upper bound → mailboxes at or below it
     reputation: Reputation
+    pool: PoolShape  # the network's pool figures at the last daily refresh
     health: Verdict
     # Today's sending windows by (timezone, start hour, end hour), for furthest_behind.
     windows: dict[Any, pacing.Window] = field(default_factory=dict, repr=False)
@@ -404,6 +406,7 @@ def read(
         score_sum=boxes["score_sum"] or 0,
         score_buckets={le: boxes[f"score_le_{le}"] for le in SCORE_BUCKETS},
         reputation=read_reputation(boxes),
+        pool=PoolShape.latest(),
         health=evaluate(facts),
         windows=windows,
     )

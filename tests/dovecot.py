@@ -14,6 +14,7 @@ user the server knows gets a mailbox (the static userdb takes all)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import pwd
 import shutil
@@ -156,19 +157,27 @@ class Dovecot:
         prefix: str = "",
         spam: str | None = "Junk",
         spam_special_use: bool = True,
+        sent: str | None = "Sent",
+        sent_special_use: bool = True,
         move: bool = True,
+        uidplus: bool = True,
         introspection: Introspection | None = None,
     ) -> None:
         """`spam`: a folder created for every user, flagged \\Junk when
-        `spam_special_use`; `prefix`: the personal namespace's (e.g. "INBOX.");
-        `move=False`: the server does not offer MOVE; `introspection`: also take bearer
-        tokens (XOAUTH2, OAUTHBEARER), checked there."""
+        `spam_special_use`; `sent`: likewise, flagged \\Sent (where a mail client, or
+        Gmail and Outlook themselves, keep a copy of what was sent); `prefix`: the
+        personal namespace's (e.g. "INBOX."); `move=False`, `uidplus=False`: the server
+        does not offer MOVE, UIDPLUS; `introspection`: also take bearer tokens (XOAUTH2,
+        OAUTHBEARER), checked there."""
         self.users = users
         self.separator = separator
         self.prefix = prefix
         self.spam = spam
         self.spam_special_use = spam_special_use
+        self.sent = sent
+        self.sent_special_use = sent_special_use
         self.move = move
+        self.uidplus = uidplus
         self.introspection = introspection
         self.root = Path(tempfile.mkdtemp(prefix="warmup-dovecot-"))
         self.imap_port = _free_port()
@@ -199,7 +208,7 @@ class Dovecot:
                 lmtp_port=self.lmtp_port,
                 separator=self.separator,
                 prefix=self.prefix,
-                spam=self._spam_block(),
+                spam=self._special_folders(),
                 oauth_mechanisms=" xoauth2 oauthbearer" if oauth else "",
                 oauth_settings=OAUTH_SETTINGS if oauth else "",
                 password_mechanisms="\n  mechanisms = plain login" if oauth else "",
@@ -207,9 +216,11 @@ class Dovecot:
                 all_users=" allow_all_users=yes" if oauth else "",
                 capability=(
                     ""
-                    if self.move
+                    if self.move and self.uidplus
                     else "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE "
-                    "SORT LITERAL+ UIDPLUS NAMESPACE"
+                    "SORT LITERAL+ NAMESPACE"
+                    + (" UIDPLUS" if self.uidplus else "")
+                    + (" MOVE" if self.move else "")
                 ),
             )
         )
@@ -233,23 +244,47 @@ class Dovecot:
         self.__exit__(None, None, None)
         raise RuntimeError(f"dovecot never listened on {self.imap_port}: {self.log()}")
 
-    def _spam_block(self) -> str:
-        if self.spam is None:
-            return ""
-        use = "    special_use = \\Junk\n" if self.spam_special_use else ""
-        return f'  mailbox "{self.spam}" {{\n{use}    auto = create\n  }}\n'
+    def _special_folders(self) -> str:
+        """The special folders every user has: spam, sent."""
+        blocks = []
+        for name, use, flagged in (
+            (self.spam, "\\Junk", self.spam_special_use),
+            (self.sent, "\\Sent", self.sent_special_use),
+        ):
+            if name is not None:
+                special = f"    special_use = {use}\n" if flagged else ""
+                blocks.append(f'  mailbox "{name}" {{\n{special}    auto = create\n  }}\n')
+        return "".join(blocks)
 
     def deliver(self, recipient: str, message: bytes) -> None:
         """Into the recipient's INBOX, through LMTP (as an MTA would)."""
         with smtplib.LMTP("127.0.0.1", self.lmtp_port, timeout=30) as lmtp:
             lmtp.sendmail("mta@loopback.test", [recipient], message)
 
-    def append(self, user: str, folder: str, message: bytes) -> None:
-        """Into any folder (a spam filter's verdict), through IMAP APPEND."""
+    def append(
+        self,
+        user: str,
+        folder: str,
+        message: bytes,
+        *,
+        received: dt.datetime | None = None,
+        flags: tuple[bytes, ...] = (),
+    ) -> None:
+        """Into any folder (a spam filter's verdict, a Sent copy), through IMAP APPEND;
+        `received`: its INTERNALDATE (else now), what SEARCH BEFORE and SINCE compare."""
         client = imapclient.IMAPClient("127.0.0.1", port=self.imap_port, ssl=False, timeout=30)
         try:
             client.login(user, self.users[user])
-            client.append(folder, message)
+            client.append(folder, message, flags=flags, msg_time=received)
+        finally:
+            client.logout()
+
+    def create(self, user: str, folder: str) -> None:
+        """A folder of the user's (the Warmup folder an earlier pass made)."""
+        client = imapclient.IMAPClient("127.0.0.1", port=self.imap_port, ssl=False, timeout=30)
+        try:
+            client.login(user, self.users[user])
+            client.create_folder(folder)
         finally:
             client.logout()
 

@@ -68,6 +68,8 @@ def mailbox_form(owner: Any, **overrides: Any) -> dict[str, Any]:
         "daily_increase": 5,
         "daily_max": 50,
         "reply_rate": 0.35,
+        "file_sent_copies": "on",
+        "delete_old_warmup_mail": "on",
         "warmup_started_on": "",
         "timezone": "UTC",
         "window_start_hour": 8,

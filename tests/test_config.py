@@ -318,6 +318,7 @@ def test_env_example_documents_every_variable():
             "WARMUP_SPAMHAUS_DQS_KEY",
             "WARMUP_TAG_MODE",
             "WARMUP_CONTENT_DIR",
+            "WARMUP_THREAD_TURNS",
         ]
     ):
         assert f"{name}=" in documented, f"{name} missing from .env.example"

@@ -18,6 +18,7 @@ from accounts.models import Mailbox, OwnerPlan
 from tests import dovecot
 from tests.warmup_mail import sent_message
 from warmup.engine.engage import engage_pass, wants_reply
+from warmup.engine.threads import DELAY_MAX, DELAY_MIN
 from warmup.models import DailyStat, Placement, SendLog, SendStatus
 
 pytestmark = [
@@ -94,8 +95,10 @@ def test_found_rescued_flagged_replied_filed_and_a_second_pass_changes_nothing(
                 server.append(receiver, "Junk", data)  # a spam filter's verdict
             else:
                 server.deliver(receiver, data)
-        # Not ours: a token with a wrong signature stays where it is.
-        server.deliver(receiver, data.replace(b"X-Warmup-Token: wu", b"X-Warmup-Token: wuX"))
+        # Not ours: a token with a wrong signature (and a Message-ID never sent) stays.
+        forged = data.replace(b"X-Warmup-Token: wu", b"X-Warmup-Token: wuX")
+        forged = forged.replace(slots[-1].message_id.encode(), b"<forged@out3.test>")
+        server.deliver(receiver, forged)
 
         first = run(mailbox_id=reader.id)
 
@@ -123,7 +126,7 @@ def test_found_rescued_flagged_replied_filed_and_a_second_pass_changes_nothing(
             assert (reply.sender_id, reply.recipient_id) == (reader.id, original.sender_id)
             assert reply.status == SendStatus.PLANNED and reply.day == TODAY
             assert reply.thread_id == original.message_id
-            assert NOW < reply.scheduled_at <= NOW + dt.timedelta(minutes=30)
+            assert NOW + DELAY_MIN <= reply.scheduled_at <= NOW + DELAY_MAX  # a human delay
         reader_day = DailyStat.objects.get(mailbox=reader, date=TODAY)
         assert reader_day.reserved == 30 + len(expected)  # replies count toward its day
         assert sum(d.replied for d in days) == len(expected)

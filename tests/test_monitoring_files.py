@@ -26,7 +26,7 @@ from warmup_project.db import db_now
 DOCKER = Path(__file__).resolve().parent.parent / "docker"
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(not PROMTOOL, reason="needs promtool (.ci/run installs it)")
-METRIC = re.compile(r"\bwarmup_[a-z_]+\b")
+METRIC = re.compile(r"\bwarmup_[a-z0-9_]+\b")
 
 
 def promtool(*args: str, cwd: Path = DOCKER) -> str:
@@ -83,6 +83,9 @@ def test_every_metric_named_is_exported() -> None:
         "warmup_listed_domains",
         "warmup_mailboxes_dns_paused",
     } <= {name for expr in alert_exprs() for name in METRIC.findall(expr)}
+    pool = {"warmup_pool_partners_median", "warmup_pool_partners_p5"}
+    pool |= {"warmup_pool_same_owner_share", "warmup_pool_same_owner_share_p95"}
+    assert pool <= {name for expr in dashboard_exprs() for name in METRIC.findall(expr)}
 
 
 def test_the_dashboard_has_the_panels_operators_need() -> None:
@@ -95,6 +98,7 @@ def test_the_dashboard_has_the_panels_operators_need() -> None:
         assert wanted in titles
     for wanted in ("reputation", "by check and verdict", "listed", "paused for dns"):
         assert wanted in titles
+    assert "pool: distinct partners" in titles and "same-owner" in titles
     assert len({p["id"] for p in board["panels"]}) == len(board["panels"])
 
 

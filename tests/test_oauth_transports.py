@@ -87,7 +87,7 @@ def test_engagement_opens_the_mailbox_over_xoauth2_and_a_revoked_token_is_refuse
 
     session = imap.ImapSession(account, timeout=30, allow_private=True)
     try:
-        _, warmup_folder = session.folders()  # LIST and NAMESPACE: a logged-in session
+        warmup_folder = session.folders().warmup  # LIST and NAMESPACE: a logged-in session
         selected = session.client.select_folder("INBOX")
     finally:
         session.close()

@@ -226,7 +226,7 @@ def test_setup_schedules_is_idempotent_and_follows_the_worker_count(settings: An
 
     settings.WARMUP = WarmupConfig(worker_count=3, cron_interval_minutes=10)
     created, updated, removed = setup_schedules()
-    assert len(created) == 8 and not updated and not removed
+    assert len(created) == 9 and not updated and not removed
     assert setup_schedules() == ([], [], [])
     engage = Schedule.objects.get(name="warmup: engage")
     assert (engage.func, engage.minutes) == ("warmup.tasks.engage", 1)
@@ -244,7 +244,7 @@ def test_setup_schedules_is_idempotent_and_follows_the_worker_count(settings: An
     ]
     assert len(removed) == 3
     # run_warmup workers send (compose): qcluster keeps engagement, snapshots, the
-    # reputation checks and maintenance.
+    # reputation checks, maintenance and the pool figures.
     created, updated, removed = setup_schedules(sending=False)
     assert not created and not updated
     assert sorted(removed) == ["warmup: dispatch shard 1 of 1", "warmup: plan"]
@@ -253,6 +253,7 @@ def test_setup_schedules_is_idempotent_and_follows_the_worker_count(settings: An
         "warmup.tasks.check_reputation",
         "warmup.tasks.engage",
         "warmup.tasks.maintenance",
+        "warmup.tasks.refresh_pool",
     ]
 
 

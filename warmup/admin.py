@@ -24,6 +24,7 @@ from warmup.models import (
     DAILY_COUNTERS,
     DailyStat,
     EngineState,
+    PoolShape,
     RateWindow,
     ReputationTarget,
     SendLog,
@@ -144,6 +145,23 @@ class WorkerAdmin(ReadOnlyAdmin):
         "last_cycle_at",
     )
     search_fields = ("name", "host")
+
+
+@admin.register(PoolShape)
+class PoolShapeAdmin(ReadOnlyAdmin):
+    """The network's pool figures at each daily refresh (a mailbox's own are on its page)."""
+
+    list_display = (
+        "refreshed_at",
+        "mailboxes",
+        "partners_median",
+        "partners_p5",
+        "same_owner_share",
+        "same_owner_share_p95",
+        "same_provider_share",
+        "reciprocity",
+    )
+    ordering = ("-refreshed_at",)
 
 
 @admin.register(RateWindow)

@@ -99,6 +99,12 @@ class SendLog(models.Model):
         indexes = [
             models.Index(fields=["sender", "timestamp"], name="idx_logs_sender_timestamp"),
             models.Index(fields=["status", "timestamp"], name="idx_logs_status_timestamp"),
+            # Engagement's look-ups: the sends a mailbox received (sent ones only).
+            models.Index(
+                fields=["recipient", "sent_at"],
+                condition=Q(sent_at__isnull=False),
+                name="idx_logs_recipient_sent",
+            ),
             # The claim query's scan: due slots only, a small part of the table.
             models.Index(
                 fields=["scheduled_at"],
@@ -360,3 +366,35 @@ class ReputationTarget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.name}"
+
+
+class PoolShape(models.Model):
+    """The network's pool figures at one refresh (warmup.engine.pool.update_pool, daily),
+    over the mailboxes with at least one partner in the 7 days before it: computed once
+    there, so a metrics scrape reads one row rather than sorting every mailbox's."""
+
+    refreshed_at = models.DateTimeField(unique=True)
+    mailboxes = models.IntegerField(default=0)
+    partners_median = models.FloatField(null=True, blank=True)
+    partners_p5 = models.FloatField(null=True, blank=True)
+    same_owner_share = models.FloatField(
+        null=True, blank=True, help_text="Mean of the mailboxes' same-owner shares."
+    )
+    same_owner_share_p95 = models.FloatField(null=True, blank=True)
+    same_provider_share = models.FloatField(
+        null=True, blank=True, help_text="Mean of the mailboxes' same-provider shares."
+    )
+    reciprocity = models.FloatField(
+        null=True, blank=True, help_text="Mean of the mailboxes' reciprocity."
+    )
+
+    class Meta:
+        db_table = "pool_shapes"
+
+    def __str__(self) -> str:
+        return f"pool at {self.refreshed_at:%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def latest(cls) -> PoolShape:
+        """The last refresh's, or an empty one (no figures) before the first."""
+        return cls.objects.order_by("-refreshed_at").first() or cls()

@@ -21,7 +21,7 @@ from typing import Any
 from django.db import connection, models
 from psycopg import sql
 
-from accounts.models import Mailbox
+from accounts.models import POOL_FIELDS, Mailbox
 from warmup.models import (
     CLAIMABLE_STATUSES,
     DailyStat,
@@ -310,6 +310,57 @@ def create_rate_windows(rows: Sequence[tuple[str, dt.datetime]]) -> None:
     _execute(CREATE_RATE_WINDOWS, _arrays(rows, 2))
 
 
+# --- the pool (warmup.engine.pool) ------------------------------------------------------
+
+# Per mailbox, of the sends accepted in (since, until] (found through the (status,
+# timestamp) index: a sent row's timestamp is when it was recorded): (mailbox id,
+# partners, reciprocal partners, received, received from its own owner's mailboxes,
+# received from its own provider). The sends are grouped once by unordered pair {a, b}
+# (a < b), counting each direction; each pair then counts for both of its mailboxes,
+# grouped by mailbox. Grouping by (mailbox, partner) instead makes twice the groups,
+# and took three times as long at 10,000 mailboxes.
+_POOL_LOG = {
+    name: column(SendLog, name).ident for name in ("sender", "recipient", "status", "timestamp")
+}
+_POOL_BOX = {name: column(Mailbox, name).ident for name in ("owner", "provider")}
+POOL_FIGURES = _text(
+    sql.SQL(
+        "WITH pairs AS ("
+        " SELECT least({sender}, {recipient}) AS a, greatest({sender}, {recipient}) AS b,"
+        " count(*) FILTER (WHERE {sender} < {recipient}) AS ab,"
+        " count(*) FILTER (WHERE {sender} > {recipient}) AS ba"
+        " FROM {logs} WHERE {status} = %s AND {timestamp} > %s AND {timestamp} <= %s"
+        " AND {sender} <> {recipient}"
+        " GROUP BY 1, 2)"
+        " SELECT e.mailbox_id, count(*), count(*) FILTER (WHERE e.sent > 0 AND e.received > 0),"
+        " sum(e.received),"
+        " coalesce(sum(e.received) FILTER (WHERE ma.{owner} = mb.{owner}), 0),"
+        " coalesce(sum(e.received) FILTER (WHERE ma.{provider} = mb.{provider}), 0)"
+        " FROM pairs p JOIN {boxes} ma ON ma.id = p.a JOIN {boxes} mb ON mb.id = p.b"
+        " CROSS JOIN LATERAL (VALUES (p.a, p.ab, p.ba), (p.b, p.ba, p.ab))"
+        " AS e(mailbox_id, sent, received)"
+        " GROUP BY e.mailbox_id"
+    ).format(logs=_table(SendLog), boxes=_table(Mailbox), **_POOL_LOG, **_POOL_BOX)
+)
+# The network's pool figures (warmup.models.PoolShape) from the mailboxes' own.
+_SHAPE = {name: column(Mailbox, name).ident for name in POOL_FIELDS}
+POOL_SHAPE = _text(
+    sql.SQL(
+        "SELECT count(*),"
+        " percentile_cont(0.5) WITHIN GROUP (ORDER BY {partners_7d}),"
+        " percentile_cont(0.05) WITHIN GROUP (ORDER BY {partners_7d}),"
+        " avg({same_owner_share_7d}),"
+        " percentile_cont(0.95) WITHIN GROUP (ORDER BY {same_owner_share_7d}),"
+        " avg({same_provider_share_7d}), avg({reciprocity_7d})"
+        " FROM {boxes} WHERE {partners_7d} > 0"
+    ).format(boxes=_table(Mailbox), **_SHAPE)
+)
+# The pool figures' aggregation holds a group per pair of mailboxes that mailed within
+# the week: some 20 million at 100,000 mailboxes. More memory than the default
+# 4 MB keeps the hash aggregate off the disk for this one statement.
+POOL_WORK_MEM = "SET LOCAL work_mem = '256MB'"
+
+
 # --- workers and the simulator -----------------------------------------------------------
 
 # The reaper runs in one worker at a time: (lock key,) → whether this one got it.
@@ -329,3 +380,40 @@ def create_schema(name: str) -> str:
 
 def drop_schema(name: str) -> str:
     return _text(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+
+
+# --- threads ------------------------------------------------------------------------------
+
+# Each given send's thread up to it, following in_reply_to by primary key (a few rows per
+# send, whatever the table's size): (start id, then the turn's id, sender_id, day, slot_no,
+# message_id, thread_id), first message first. Parameters: the ids, the longest chain.
+_TURN = ("id", "sender", "day", "slot_no", "message_id", "thread_id", "sent_at")
+# The sender of each turn, as a reply's quote names it and writes its text again.
+_TURN_SENDER = ("email", "display_name", "language", "timezone")
+THREAD_CHAINS = _text(
+    sql.SQL(
+        "WITH RECURSIVE chain AS ("
+        " SELECT l.{id} AS start_id, 1 AS up, l.{parent}, {turn} FROM {logs} l"
+        " WHERE l.{id} = ANY(%s)"
+        " UNION ALL"
+        " SELECT c.start_id, c.up + 1, l.{parent}, {turn} FROM chain c"
+        " JOIN {logs} l ON l.{id} = c.{parent} WHERE c.up < %s"
+        ") SELECT c.start_id, {chained}, {sender_cols} FROM chain c"
+        " JOIN {mailboxes} m ON m.{mailbox_id} = c.{sender}"
+        " ORDER BY c.start_id, c.up DESC"
+    ).format(
+        chained=sql.SQL(", ").join(
+            sql.SQL("c.{}").format(c.ident) for c in columns(SendLog, *_TURN)
+        ),
+        sender_cols=sql.SQL(", ").join(
+            sql.SQL("m.{}").format(c.ident) for c in columns(Mailbox, *_TURN_SENDER)
+        ),
+        mailboxes=_table(Mailbox),
+        mailbox_id=column(Mailbox, "id").ident,
+        sender=column(SendLog, "sender").ident,
+        id=column(SendLog, "id").ident,
+        parent=column(SendLog, "in_reply_to").ident,
+        turn=sql.SQL(", ").join(sql.SQL("l.{}").format(c.ident) for c in columns(SendLog, *_TURN)),
+        logs=_table(SendLog),
+    )
+)

@@ -55,6 +55,7 @@ E_OAUTH_CLIENT = "warmup.E014"
 E_DNS_RESOLVERS = "warmup.E015"
 E_DNSBL_ZONE = "warmup.E016"
 E_DQS_KEY = "warmup.E017"
+E_THREAD_TURNS = "warmup.E018"
 E_TAG_MODE = "warmup.E040"
 E_CONTENT_DIR = "warmup.E041"
 W_DEV_SECRET_KEYS = "warmup.W001"
@@ -143,6 +144,14 @@ INT_VARS: tuple[IntVar, ...] = (
         "IMAP sessions one engagement pass runs at once.",
     ),
     IntVar(
+        "WARMUP_MAIL_RETENTION_DAYS",
+        14,
+        0,
+        3_650,
+        "Days warmup mail stays in a mailbox's Warmup folder before engagement deletes it; "
+        "0 keeps it.",
+    ),
+    IntVar(
         "WARMUP_HEARTBEAT_TIMEOUT_S",
         120,
         10,
@@ -223,6 +232,43 @@ DNSBL_ADDRESS_ZONES = ("zen.spamhaus.org", "b.barracudacentral.org", "bl.spamcop
 DNSBL_DOMAIN_ZONES = ("dbl.spamhaus.org", "multi.surbl.org")
 
 
+# WARMUP_THREAD_TURNS: how long a conversation that gets a reply runs (messages, the first
+# included) and each length's weight. Most stop after the reply, some go back and forth.
+THREAD_TURNS = ((2, 40), (3, 30), (4, 20), (5, 10))
+THREAD_TURNS_RANGE = (2, 10)
+
+
+def parse_thread_turns(raw: str) -> tuple[tuple[tuple[int, int], ...], str]:
+    """`TURNS:WEIGHT,…` as ((turns, weight), …) sorted by turns, or ((), why it is not)."""
+    low, high = THREAD_TURNS_RANGE
+    turns: dict[int, int] = {}
+    for entry in (e.strip() for e in raw.split(",")):
+        length, colon, weight = (part.strip() for part in entry.partition(":"))
+        if not (colon and length.isdigit() and weight.isdigit()):
+            return (), f"{entry[:40]!r} is not TURNS:WEIGHT (e.g. 2:40,3:30,4:20,5:10)."
+        if not low <= int(length) <= high:
+            return (), f"{length} turns is out of range: a thread has {low} to {high} messages."
+        if int(length) in turns:
+            return (), f"{length} turns is given twice."
+        turns[int(length)] = int(weight)
+    if not any(turns.values()):
+        return (), "every weight is 0: at least one length needs a weight above 0."
+    return tuple(sorted(turns.items())), ""
+
+
+def _read_thread_turns(
+    env: Mapping[str, str], problems: list[ConfigProblem]
+) -> tuple[tuple[int, int], ...]:
+    raw = env.get("WARMUP_THREAD_TURNS", "").strip()
+    if not raw:
+        return THREAD_TURNS
+    turns, why = parse_thread_turns(raw)
+    if why:
+        problems.append(ConfigProblem(E_THREAD_TURNS, "WARMUP_THREAD_TURNS", why))
+        return THREAD_TURNS
+    return turns
+
+
 GOOGLE_DISCOVERY_URL = "https://accounts.google.com/.well-known/openid-configuration"
 # {tenant} is WARMUP_MICROSOFT_TENANT: `common` (any organisation, the consent flow),
 # `organizations`, or one tenant's id or domain.
@@ -296,6 +342,7 @@ class WarmupConfig:
     heartbeat_timeout_s: int = 120
     send_deadline_s: int = 90
     imap_concurrency: int = 10
+    mail_retention_days: int = 14
     # The reputation checks' DNS: (address, port) of each resolver, none for the system's.
     dns_resolvers: tuple[tuple[str, int], ...] = ()
     dns_timeout_s: int = 5
@@ -305,6 +352,8 @@ class WarmupConfig:
     dnsbl_domain_zones: tuple[str, ...] = DNSBL_DOMAIN_ZONES
     # A Spamhaus Data Query Service key. Never logged.
     spamhaus_dqs_key: str = field(default="", repr=False)
+    # Conversation lengths (messages, the first included) and their weights.
+    thread_turns: tuple[tuple[int, int], ...] = THREAD_TURNS
     enable_detailed_metrics: bool = False
     distributed_mode: bool = False
     allow_private_hosts: bool = False
@@ -731,6 +780,7 @@ def load(env: Mapping[str, str]) -> Config:
             oauth=_read_oauth(env, problems),
             **_read_dns(env, problems),
             **_read_content(env, problems),
+            thread_turns=_read_thread_turns(env, problems),
         ),
         problems=tuple(problems),
     )

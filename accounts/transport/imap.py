@@ -10,10 +10,13 @@ a bounded amount of memory. Replies are passed on only as a recognised IMAP line
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import imaplib
 import socket
 import ssl
 import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
@@ -261,15 +264,31 @@ SPAM_NAMES = (
     "inbox/spam",
     "inbox/junk",
 )
+# Sent folders by name, when no folder carries \Sent (Gmail and Outlook both flag theirs).
+SENT_NAMES = (
+    "[gmail]/sent mail",
+    "[google mail]/sent mail",
+    "sent items",
+    "sent",
+    "sent mail",
+    "sent messages",
+    "inbox/sent",
+    "inbox/sent items",
+    "inbox/sent messages",
+)
 WARMUP_FOLDER = "Warmup"
+TOKEN_HEADER = "X-Warmup-Token"
 # The receiving server's verdicts come along in the same FETCH (warmup.reputation.verdicts).
 AUTH_HEADERS = ("Authentication-Results", "ARC-Authentication-Results")
-_HEADERS = " ".join(
-    ("X-WARMUP-TOKEN", "MESSAGE-ID", "SUBJECT", "REFERENCES", *(h.upper() for h in AUTH_HEADERS))
-)
+# What recognises a message (its Message-ID, or an old token); what engagement reads too.
+MATCH_HEADERS = ("MESSAGE-ID", TOKEN_HEADER.upper())
+ALL_HEADERS = (*MATCH_HEADERS, "SUBJECT", "REFERENCES", *(h.upper() for h in AUTH_HEADERS))
 # Messages per FETCH: a receiver's Authentication-Results take a few hundred bytes to a
 # few KB a message, so a backlog of thousands is fetched in parts, each under REPLY_CAP.
 FETCH_CHUNK = 500
+# Alternatives (FROM one sender) ORed into one SEARCH: ~40 bytes each keeps a command
+# near 4 KB, well under the 8 KB line that servers are asked to accept (RFC 7162 §4).
+SEARCH_CHUNK = 100
 _AUTH_NAMES = {h.lower() for h in AUTH_HEADERS}
 
 
@@ -287,15 +306,27 @@ class ImapHostRefused(ImapError):
 
 @dataclass(frozen=True)
 class Found:
-    """A warmup message in a folder: its UID there, its token and threading headers."""
+    """A message a search found in a folder: its UID there and the headers that tell
+    whether it is warmup mail (its Message-ID; the token of mail sent with one), and its
+    threading headers. Whether it is ours is for the caller to decide."""
 
     uid: int
-    token: str
     message_id: str
-    subject: str
-    references: str
+    token: str = ""
+    subject: str = ""
+    references: str = ""
     # Its Authentication-Results and ARC-Authentication-Results as (name, value), top first.
     auth_headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Folders:
+    """The folders engagement works in, by their full names."""
+
+    spam: str | None
+    sent: str | None
+    warmup: str  # in the personal namespace
+    warmup_exists: bool
 
 
 def _decoded(value: str | None) -> str:
@@ -307,16 +338,12 @@ def _decoded(value: str | None) -> str:
         return value.strip()
 
 
-def _found(uid: int, raw: bytes) -> Found | None:
-    """The message of a FETCH of its headers, or None without a token."""
+def _found(uid: int, raw: bytes) -> Found:
     headers = BytesHeaderParser().parsebytes(raw)
-    token = (headers.get("X-Warmup-Token") or "").strip()
-    if not token:
-        return None
     return Found(
         uid=uid,
-        token=token,
-        message_id=(headers.get("Message-ID") or "").strip(),
+        message_id="".join((headers.get("Message-ID") or "").split()),
+        token=(headers.get(TOKEN_HEADER) or "").strip(),
         subject=_decoded(headers.get("Subject")),
         references=" ".join((headers.get("References") or "").split()),
         auth_headers=tuple(
@@ -325,11 +352,14 @@ def _found(uid: int, raw: bytes) -> Found | None:
     )
 
 
-def spam_folder(folders: list[tuple[tuple[bytes, ...], str, str]], prefix: str = "") -> str | None:
-    """The spam folder among LIST's (flags, delimiter, name): \\Junk first, then known
-    names, read below the personal namespace's `prefix` (INBOX. on Courier-style servers)."""
+def _special_folder(
+    folders: list[tuple[tuple[bytes, ...], str, str]], prefix: str, use: bytes, names: Sequence[str]
+) -> str | None:
+    """The folder of RFC 6154 special-use `use` among LIST's (flags, delimiter, name), or
+    else the first of `names`, read below the personal namespace's `prefix` (INBOX. on
+    Courier-style servers)."""
     for flags, _, name in folders:
-        if b"\\junk" in {f.lower() for f in flags}:
+        if use in {f.lower() for f in flags}:
             return name
     by_name: dict[str, str] = {}
     for _, delimiter, name in folders:
@@ -337,13 +367,33 @@ def spam_folder(folders: list[tuple[tuple[bytes, ...], str, str]], prefix: str =
         for candidate in (name, relative):
             normal = candidate.replace(delimiter, "/") if delimiter else candidate
             by_name.setdefault(normal.lower(), name)
-    return next((by_name[n] for n in SPAM_NAMES if n in by_name), None)
+    return next((by_name[n] for n in names if n in by_name), None)
+
+
+def spam_folder(folders: list[tuple[tuple[bytes, ...], str, str]], prefix: str = "") -> str | None:
+    """The spam folder: \\Junk first, then known names."""
+    return _special_folder(folders, prefix, b"\\junk", SPAM_NAMES)
+
+
+def sent_folder(folders: list[tuple[tuple[bytes, ...], str, str]], prefix: str = "") -> str | None:
+    """The folder a mail client (or Gmail, Outlook) keeps sent mail in: \\Sent first."""
+    return _special_folder(folders, prefix, b"\\sent", SENT_NAMES)
+
+
+def any_of(keys: Sequence[Sequence[str]]) -> list[str]:
+    """One IMAP search key matching any of `keys` (each a key's words): OR a OR b c."""
+    out: list[str] = []
+    for key in keys[:-1]:
+        out += ["OR", *key]
+    return out + list(keys[-1])
 
 
 class ImapSession:
-    """One mailbox's IMAP session for engagement: find warmup messages by their token
-    header (UIDs, BODY.PEEK, so nothing is marked read by looking), flag, move (MOVE or
-    COPY + \\Deleted + expunge where MOVE is missing), create the warmup folder."""
+    """One mailbox's IMAP session for engagement: search a folder by sender and date (a
+    few SEARCH commands whatever the number of messages), fetch the found messages'
+    headers (UIDs, BODY.PEEK, so nothing is marked read by looking), flag, move (MOVE or
+    COPY + \\Deleted + expunge where MOVE is missing), delete, create the warmup folder.
+    `commands` counts the commands sent, by name."""
 
     def __init__(
         self,
@@ -354,6 +404,7 @@ class ImapSession:
         allow_private: bool = False,
     ) -> None:
         """Connect and log in; `timeout` is the whole session's, every command included."""
+        self.commands: Counter[str] = Counter()
         try:
             self.client = _connect(
                 account.host,
@@ -381,45 +432,78 @@ class ImapSession:
         self.fallback_moves = 0  # moves done as COPY + \Deleted + expunge
 
     def _call(self, what: str, call: Any, *args: Any) -> Any:
+        # By command, without its folder: SELECT, SEARCH, FETCH, MOVE, UID EXPUNGE, …
+        self.commands["UID EXPUNGE" if what == "UID EXPUNGE" else what.split()[0]] += 1
         try:
             return call(*args)
         except (IMAPClientError, OSError) as exc:
             raise ImapError(f"{what}: {_failure(exc)}") from None
 
-    def folders(self) -> tuple[str | None, str]:
-        """(spam folder or None, the warmup folder's full name in the personal namespace)."""
+    def folders(self) -> Folders:
         listed = self._call("LIST", self.client.list_folders)
         folders = [
             (tuple(flags), _text(delim) if delim else "", name) for flags, delim, name in listed
         ]
         prefix = ""
+        self.commands["NAMESPACE"] += 1
         try:
             personal = self.client.namespace().personal
             if personal:
                 prefix = _text(personal[0][0])
         except (IMAPClientError, OSError):
             pass  # no NAMESPACE: the root
-        return spam_folder(folders, prefix), f"{prefix}{WARMUP_FOLDER}"
+        warmup = f"{prefix}{WARMUP_FOLDER}"
+        return Folders(
+            spam=spam_folder(folders, prefix),
+            sent=sent_folder(folders, prefix),
+            warmup=warmup,
+            warmup_exists=any(name == warmup for _, _, name in folders),
+        )
 
-    def find(self, folder: str) -> list[Found]:
-        self._call(f"SELECT {folder}", self.client.select_folder, folder)
-        uids = self._call("SEARCH", self.client.search, ["HEADER", "X-Warmup-Token", "wu"])
-        if not uids:
+    def find(
+        self,
+        folder: str,
+        *,
+        senders: Iterable[str] = (),
+        tokens: bool = False,
+        since: dt.date | None = None,
+        before: dt.date | None = None,
+        headers: Sequence[str] = ALL_HEADERS,
+    ) -> list[Found]:
+        """The messages of `folder` from any of `senders` (or carrying a token header,
+        with `tokens`), received on or after `since` and before `before` (the server's
+        INTERNALDATE, whole days), not flagged \\Deleted: one SEARCH per SEARCH_CHUNK
+        alternatives (one in all when there are none), then their `headers`, FETCH_CHUNK
+        messages per FETCH."""
+        alternatives: list[tuple[str, ...]] = [("FROM", s) for s in sorted(set(senders))]
+        if tokens:
+            alternatives.append(("HEADER", TOKEN_HEADER, "wu"))
+        dates = [*(["SINCE", since] if since else []), *(["BEFORE", before] if before else [])]
+        if not alternatives and not dates:
             return []
-        key = f"BODY[HEADER.FIELDS ({_HEADERS})]".encode()
+        self._call(f"SELECT {folder}", self.client.select_folder, folder)
+        uids: set[int] = set()
+        for start in range(0, max(len(alternatives), 1), SEARCH_CHUNK):
+            part = alternatives[start : start + SEARCH_CHUNK]
+            criteria = ["UNDELETED", *dates, *(any_of(part) if part else [])]
+            uids.update(self._call("SEARCH", self.client.search, criteria))
+        return self._fetch(sorted(uids), headers)
+
+    def _fetch(self, uids: list[int], headers: Sequence[str]) -> list[Found]:
+        fields = " ".join(h.upper() for h in headers)
+        key = f"BODY[HEADER.FIELDS ({fields})]".encode()
         found = []
         for start in range(0, len(uids), FETCH_CHUNK):
             fetched = self._call(
                 "FETCH",
                 self.client.fetch,
                 uids[start : start + FETCH_CHUNK],
-                [f"BODY.PEEK[HEADER.FIELDS ({_HEADERS})]"],
+                [f"BODY.PEEK[HEADER.FIELDS ({fields})]"],
             )
             for uid, data in sorted(fetched.items()):
                 raw = next((v for k, v in data.items() if k.upper() == key), None)
-                message = _found(uid, raw) if raw is not None else None
-                if message is not None:
-                    found.append(message)
+                if raw is not None:
+                    found.append(_found(uid, raw))
         return found
 
     def flag(self, uids: list[int]) -> None:
@@ -431,19 +515,30 @@ class ImapSession:
             self._call(f"CREATE {folder}", self.client.create_folder, folder)
 
     def move(self, uids: list[int], folder: str) -> None:
-        """Move from the selected folder: MOVE, or COPY + \\Deleted + (UID) EXPUNGE."""
+        """Move from the selected folder: MOVE, or COPY + \\Deleted + expunge."""
         if not uids:
             return
         if self.moves:
             self._call(f"MOVE {folder}", self.client.move, uids, folder)
             return
         self._call(f"COPY {folder}", self.client.copy, uids, folder)
+        self.delete(uids)
+        self.fallback_moves += len(uids)
+
+    def delete(self, uids: list[int]) -> None:
+        """Delete from the selected folder: \\Deleted, then UID EXPUNGE of these UIDs.
+        Without UIDPLUS, a plain EXPUNGE would remove every \\Deleted message of the
+        folder, the user's too: it runs only when no other message is so flagged, else
+        ours wait, flagged, for the next expunge (a user's client or ours)."""
+        if not uids:
+            return
         self._call("STORE \\Deleted", self.client.delete_messages, uids)
         if self.uidplus:
             self._call("UID EXPUNGE", self.client.uid_expunge, uids)
-        else:
+            return
+        flagged = self._call("SEARCH", self.client.search, ["DELETED"])
+        if set(flagged) <= set(uids):
             self._call("EXPUNGE", self.client.expunge)
-        self.fallback_moves += len(uids)
 
     def close(self) -> None:
         _close(self.client)

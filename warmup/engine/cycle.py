@@ -22,7 +22,7 @@ from accounts.models import Mailbox, MailboxToken, email_domain, writing_languag
 from accounts.sql import timezones_in_use
 from accounts.transport.account import Account
 from accounts.transport.smtp import Envelope, Group, Outcome, Result
-from warmup.engine import content, workers
+from warmup.engine import content, threads, workers
 from warmup.engine.claim import Shard, claim_slots
 from warmup.engine.limits import Limits
 from warmup.engine.planner import local_date_expression, local_dates, plan_cycle, sending_mailboxes
@@ -175,27 +175,23 @@ class _Sender:
 
 @dataclass(frozen=True)
 class _Original:
-    recipient_id: int
-    subject: str
+    """The send a reply answers (the previous turn of its thread)."""
+
+    recipient_id: int  # its sender, whom the reply goes to
+    subject: str  # the thread's: its first message's
     message_id: str
     thread_id: str
-    # What a reply's quote needs to write the original again (content.body_text).
+    # Message-IDs of the thread's earlier turns, first first, space-separated: the reply's
+    # References are these and message_id.
+    references: str = ""
+    # What the reply's quote needs to write this send's text again (content.body_text),
+    # and the thread's language (its first message's sender's).
     slot_id: int = 0
     topic: str = ""
     sent_at: dt.datetime | None = None
     was_reply: bool = False
     sender: content.Party | None = None
-
-
-# The original's sender and send, for the quote.
-_QUOTE_FIELDS = (
-    "sender__email",
-    "sender__display_name",
-    "sender__language",
-    "sender__timezone",
-    "sent_at",
-    "in_reply_to_id",
-)
+    language: str = ""
 
 
 class ClaimedSlot(NamedTuple):
@@ -401,7 +397,7 @@ class Engine:
         fresh = [s.sender.peer for s in slots if not s.in_reply_to_id]
         paired = iter(pair_recipients(fresh, network, self.rng))
         return [
-            originals[s.in_reply_to_id].recipient_id
+            getattr(originals.get(s.in_reply_to_id), "recipient_id", None)
             if s.in_reply_to_id
             else getattr(next(paired), "id", None)
             for s in slots
@@ -538,7 +534,9 @@ class Engine:
                     message_id=original.message_id,
                     sent_at=original.sent_at or now,
                     topic=original.topic,
+                    references=original.references,
                     was_reply=original.was_reply,
+                    language=original.language,
                 ),
                 now=now,
                 token=token,
@@ -559,30 +557,35 @@ class Engine:
         return message, message.message_id
 
     def _replies(self, original_ids: list[int]) -> dict[int, _Original]:
-        """The sends these reply slots answer: subject (the original's, recomputed),
-        Message-ID, thread, and its sender, now the recipient."""
-        if not original_ids:
-            return {}
-        rows = SendLog.objects.filter(id__in=original_ids).values_list(
-            "id", "sender_id", "day", "slot_no", "message_id", "thread_id", *_QUOTE_FIELDS
-        )
-        originals = {}
-        for slot_id, sender_id, day, slot_no, message_id, thread_id, *quoting in rows:
-            email, name, language, zone, sent_at, answered = quoting
-            party = content.Party(email, name, writing_language(language, email, zone))
-            subject, topic = content.subject_for(sender_id, day, slot_no, party.language)
-            originals[slot_id] = _Original(
-                recipient_id=sender_id,
-                subject=subject,
-                message_id=message_id,
-                thread_id=thread_id or message_id,
-                slot_id=slot_id,
-                topic=topic,
-                sent_at=sent_at,
-                was_reply=answered is not None,
-                sender=party,
+        """The sends these reply slots answer, each with its thread up to it (one statement
+        for the batch): the thread's subject and topic (its first message's, recomputed in
+        its sender's language, the thread's), the Message-IDs before it, its own Message-ID,
+        slot, send time and sender (now the recipient), for the reply's quote."""
+        out = {}
+        for slot_id, chain in threads.chains(original_ids).items():
+            if not chain:  # deleted since the claim: _pick finds no recipient for the reply
+                continue
+            first, original = chain[0], chain[-1]
+            language = writing_language(
+                first.sender_language, first.sender_email, first.sender_timezone
             )
-        return originals
+            subject, topic = content.subject_for(
+                first.sender_id, first.day, first.slot_no, language
+            )
+            out[slot_id] = _Original(
+                recipient_id=original.sender_id,
+                subject=subject,
+                message_id=original.message_id,
+                thread_id=original.thread_id or first.message_id,
+                references=" ".join(t.message_id for t in chain[:-1] if t.message_id),
+                slot_id=original.id,
+                topic=topic,
+                sent_at=original.sent_at,
+                was_reply=len(chain) > 1,
+                sender=content.Party(original.sender_email, original.sender_name, language),
+                language=language,
+            )
+        return out
 
     def _release(
         self, slot_ids: list[int], now: dt.datetime, due_at: dt.datetime, why: str

@@ -1,8 +1,13 @@
 """Pairing each claimed send with a recipient from the network, in memory.
 
 Rules: never the sender itself, never the sender's domain, under the recipient's daily
-receive cap; among the candidates it samples, it prefers another provider, then another
-owner, then the least-received mailbox, so mail spreads across providers and owners.
+receive cap; among the candidates it samples, it prefers another owner, then another
+provider, then the least-received mailbox, so mail spreads across owners and providers.
+
+Owner comes first: mail among one owner's mailboxes is a closed loop that builds no
+reputation with anyone else (warmup.engine.pool measures its share). With provider
+first, an owner spread over several providers in a network whose other owners share one
+provider mailed itself for 11 % of its sends where 0 % was possible.
 """
 
 from __future__ import annotations
@@ -46,8 +51,8 @@ class Network:
     @staticmethod
     def _rank(sender: Peer, peer: Peer) -> tuple[bool, bool, float]:
         return (
-            peer.provider == sender.provider,
             peer.owner_id == sender.owner_id,
+            peer.provider == sender.provider,
             peer.received / max(peer.receive_cap, 1),
         )
 

@@ -28,7 +28,8 @@ from warmup import sql
 from warmup.engine.claim import Shard
 from warmup.engine.cycle import CycleStats, Engine
 from warmup.engine.limits import Limits
-from warmup.models import DailyStat, SendLog
+from warmup.engine.pool import POOL_SHAPE_FIELDS, update_pool
+from warmup.models import DailyStat, PoolShape, SendLog
 from warmup_project.config import WarmupConfig
 
 PROVIDERS = ("gmail", "outlook", "yahoo", "zoho", "other")
@@ -111,13 +112,39 @@ class Report:
     limits: dict[str, int] = field(default_factory=dict)
     workers: int = 1
     kills: int = 0
+    owner_sizes: str = "even"
+    # The pool's shape after the day (warmup.models.PoolShape), and how long its
+    # refresh of every mailbox took.
+    pool: dict[str, float | None] = field(default_factory=dict)
+    pool_s: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
-def create_network(mailboxes: int, users: int, rng: random.Random, *, daily: int) -> None:
-    """`mailboxes` mailboxes spread over `users` owners, providers and windows (UTC)."""
+OWNER_SIZES = ("even", "zipf")
+
+
+def owners_of(mailboxes: int, users: int, sizes: str) -> list[int]:
+    """Each mailbox's owner (0 … users-1). "even": in turn, so owners are the same size
+    and a domain's three mailboxes have three owners. "zipf": owner k holds a share
+    proportional to 1 / (k + 1), in one block (at 100 owners the largest holds a fifth,
+    the smallest a five-hundredth): agencies beside single users."""
+    if sizes == "even":
+        return [n % users for n in range(mailboxes)]
+    weights = [1 / (k + 1) for k in range(users)]
+    total = sum(weights)
+    # At least one mailbox each; the rounding's remainder goes to the largest owner.
+    counts = [max(1, math.floor(mailboxes * w / total)) for w in weights]
+    counts[0] += mailboxes - sum(counts)
+    return [owner for owner, count in enumerate(counts) for _ in range(count)]
+
+
+def create_network(
+    mailboxes: int, users: int, rng: random.Random, *, daily: int, owner_sizes: str = "even"
+) -> None:
+    """`mailboxes` mailboxes spread over `users` owners (`owners_of`), providers and
+    windows (UTC); three mailboxes a domain, a domain one owner's with "zipf"."""
     user_model = get_user_model()
     owners = user_model.objects.bulk_create(
         [user_model(username=f"sim-owner-{n}") for n in range(users)]
@@ -125,13 +152,21 @@ def create_network(mailboxes: int, users: int, rng: random.Random, *, daily: int
     OwnerPlan.objects.bulk_create(
         [OwnerPlan(owner=o, max_mailboxes=mailboxes, max_daily_quota=daily * 2) for o in owners]
     )
+    owner_of = owners_of(mailboxes, users, owner_sizes)
+    first: dict[int, int] = {}  # each owner's first mailbox
+    for n, owner in enumerate(owner_of):
+        first.setdefault(owner, n)
     boxes = []
     for n in range(mailboxes):
         start, end = WINDOWS[n % len(WINDOWS)]
+        owner = owner_of[n]
+        domain = f"d{n // 3}.sim"
+        if owner_sizes != "even":
+            domain = f"o{owner}d{(n - first[owner]) // 3}.sim"
         boxes.append(
             Mailbox(
-                owner=owners[n % users],
-                email=f"sim{n}@d{n // 3}.sim",  # three mailboxes a domain
+                owner=owners[owner],
+                email=f"sim{n}@{domain}",
                 provider=PROVIDERS[n % len(PROVIDERS)],
                 smtp_host="sim.invalid",
                 smtp_port=587,
@@ -244,8 +279,14 @@ def run_day(
     return Day(transport, cycles, time.monotonic() - started, workers, kills)
 
 
-def report(*, run: Day, day: dt.date, limits: Limits, users: int) -> Report:
+def report(
+    *, run: Day, day: dt.date, limits: Limits, users: int, owner_sizes: str = "even"
+) -> Report:
     transport = run.transport
+    started = time.monotonic()
+    update_pool(dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC))
+    pool_s = time.monotonic() - started
+    shape = PoolShape.latest()
     stats = DailyStat.objects.filter(date=day, quota__gt=0)
     total = stats.count()
     met = stats.filter(sent__gte=F("quota")).count()
@@ -289,6 +330,12 @@ def report(*, run: Day, day: dt.date, limits: Limits, users: int) -> Report:
         wall_s=round(run.wall_s, 2),
         workers=run.workers,
         kills=run.kills,
+        owner_sizes=owner_sizes,
+        pool={
+            name: None if (v := getattr(shape, name)) is None else round(v, 4)
+            for name in POOL_SHAPE_FIELDS
+        },
+        pool_s=round(pool_s, 2),
         limits={
             "per_minute": limits.per_minute,
             "per_hour": limits.per_hour,

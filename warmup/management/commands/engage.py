@@ -1,6 +1,7 @@
 """Engagement: log in to the warmup-enabled mailboxes over IMAP and do what a reader
 does with warmup mail (warmup.engine.engage): find, record placement, rescue from spam,
-flag, reply to a share, file. Each mailbox at most once every
+flag, reply to a share, file; then file its own Sent-folder copies and delete warmup mail
+older than WARMUP_MAIL_RETENTION_DAYS. Each mailbox at most once every
 WARMUP_CRON_INTERVAL_MINUTES, WARMUP_IMAP_CONCURRENCY sessions at once.
 
     manage.py engage              # keeps going: a pass over what is due, then the next
@@ -50,6 +51,7 @@ class Command(BaseCommand):
                 every=every,
                 allow_private=config.allow_private_hosts,
                 mailbox_id=options["mailbox"],
+                retention_days=config.mail_retention_days,
             )
             self._report(stats)
             return
@@ -68,6 +70,7 @@ class Command(BaseCommand):
                 concurrency=config.imap_concurrency,
                 every=self.every,
                 allow_private=config.allow_private_hosts,
+                retention_days=config.mail_retention_days,
             )
         except DatabaseError as exc:
             if self.once:

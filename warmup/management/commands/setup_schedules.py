@@ -2,12 +2,12 @@
 (idempotent: run it at every deploy): planning and metric snapshots every
 WARMUP_CRON_INTERVAL_MINUTES, one dispatch task a minute per shard (1..
 WARMUP_WORKER_COUNT), IMAP engagement every minute, the reputation checks that are due
-every WARMUP_CRON_INTERVAL_MINUTES (each domain once a day), maintenance daily. Schedules of
-shards beyond the count go.
+every WARMUP_CRON_INTERVAL_MINUTES (each domain once a day), maintenance and the pool
+figures daily. Schedules of shards beyond the count go.
 
 With --senders-run-warmup the `run_warmup` workers plan and send (docker/compose.yaml):
-qcluster then runs only engagement, snapshots and maintenance, and the plan and dispatch
-schedules go."""
+qcluster then runs only engagement, snapshots, maintenance and the pool figures, and the
+plan and dispatch schedules go."""
 
 from __future__ import annotations
 
@@ -38,6 +38,11 @@ def wanted(cron_minutes: int, shards: int, *, sending: bool = True) -> dict[str,
         },
         f"{PREFIX}maintenance": {
             "func": "warmup.tasks.maintenance",
+            "schedule_type": Schedule.DAILY,
+            "repeats": -1,
+        },
+        f"{PREFIX}pool figures": {
+            "func": "warmup.tasks.refresh_pool",
             "schedule_type": Schedule.DAILY,
             "repeats": -1,
         },

@@ -36,6 +36,13 @@ class Command(BaseCommand):
         parser.add_argument("--mailboxes", type=int, required=True)
         parser.add_argument("--users", type=int, help="owners (default: one per 100 mailboxes)")
         parser.add_argument(
+            "--owner-sizes",
+            choices=simulate.OWNER_SIZES,
+            default="even",
+            help="even: owners of one size, mailboxes dealt in turn; zipf: owner k holds a "
+            "share proportional to 1/(k+1) (at 100 owners the largest holds a fifth)",
+        )
+        parser.add_argument(
             "--fail-rate",
             type=float,
             default=0.0,
@@ -85,6 +92,8 @@ class Command(BaseCommand):
                 raise CommandError("--kill-every must be a positive number of hours")
             kill_every = dt.timedelta(hours=options["kill_every"])
         users = options["users"] or max(1, options["mailboxes"] // 100)
+        if not 1 <= users <= options["mailboxes"]:
+            raise CommandError("--users must be between 1 and --mailboxes")
         # DEBUG's query log (on in development) is a cost production does not pay.
         settings.DEBUG = False
         base = settings.WARMUP
@@ -122,6 +131,7 @@ class Command(BaseCommand):
                     users,
                     random.Random(options["seed"]),
                     daily=options["daily"],
+                    owner_sizes=options["owner_sizes"],
                 )
 
                 def progress(now: dt.datetime, stats: CycleStats) -> None:
@@ -139,7 +149,11 @@ class Command(BaseCommand):
                     progress=progress,
                 )
                 result = simulate.report(
-                    run=run, day=options["day"], limits=Limits.from_config(config), users=users
+                    run=run,
+                    day=options["day"],
+                    limits=Limits.from_config(config),
+                    users=users,
+                    owner_sizes=options["owner_sizes"],
                 )
         except OperationalError as exc:
             if interrupted:
@@ -157,7 +171,7 @@ class Command(BaseCommand):
 
     def print_report(self, r: simulate.Report) -> None:
         rows = [
-            ("mailboxes", f"{r.mailboxes} ({r.users} owners)"),
+            ("mailboxes", f"{r.mailboxes} ({r.users} owners, {r.owner_sizes} sizes)"),
             ("mailboxes at quota", f"{r.at_quota_pct}% ({r.behind} behind)"),
             ("cap violations", r.cap_violations),
             ("rate-window violations", ", ".join(f"{k} {v}" for k, v in r.rate_violations.items())),
@@ -168,6 +182,19 @@ class Command(BaseCommand):
             ("cycles", r.cycles),
             ("workers", f"{r.workers} ({r.kills} killed mid-batch)"),
             ("wall time", f"{r.wall_s}s"),
+            ("pool: mailboxes", r.pool["mailboxes"]),
+            (
+                "pool: partners",
+                f"median {r.pool['partners_median']}, 5th percentile {r.pool['partners_p5']}",
+            ),
+            (
+                "pool: same-owner share",
+                f"mean {r.pool['same_owner_share']}, "
+                f"95th percentile {r.pool['same_owner_share_p95']}",
+            ),
+            ("pool: same-provider share", f"mean {r.pool['same_provider_share']}"),
+            ("pool: reciprocity", f"mean {r.pool['reciprocity']}"),
+            ("pool: refresh time", f"{r.pool_s}s"),
         ]
         width = max(len(k) for k, _ in rows)
         for key, value in rows:
