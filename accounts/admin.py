@@ -123,6 +123,7 @@ class MailboxAdminForm(forms.ModelForm):
             "delete_old_warmup_mail",
             "warmup_started_on",
             "timezone",
+            "language",
             "window_start_hour",
             "window_end_hour",
             "window_weekdays",
@@ -269,7 +270,10 @@ class MailboxAdmin(CascadedHistoryMixin, admin.ModelAdmin):
         *POOL_FIELDS,
     )
     fieldsets = (
-        (None, {"fields": ("owner", "email", "display_name", "provider", "auth_method")}),
+        (
+            None,
+            {"fields": ("owner", "email", "display_name", "language", "provider", "auth_method")},
+        ),
         (
             "SMTP",
             {

@@ -118,6 +118,7 @@ class MailboxSerializer(serializers.ModelSerializer):
             "file_sent_copies",
             "delete_old_warmup_mail",
             "timezone",
+            "language",
             "window_start_hour",
             "window_end_hour",
             "window_weekdays",

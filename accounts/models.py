@@ -163,6 +163,43 @@ def validate_timezone(value: str) -> None:
         raise ValidationError(f"{value!r} is not a known time zone (e.g. Europe/Berlin).") from None
 
 
+# The languages warmup mail is written in; "" (auto) picks one from the mailbox.
+LANGUAGE_CHOICES = [
+    ("", "auto"),
+    ("en", "English"),
+    ("de", "German"),
+    ("fr", "French"),
+    ("es", "Spanish"),
+]
+_TLD_LANGUAGES = {
+    "de": "de", "at": "de", "fr": "fr", "es": "es", "mx": "es", "ar": "es", "co": "es",
+    "cl": "es", "pe": "es", "uy": "es", "ve": "es", "ec": "es", "bo": "es", "py": "es",
+}  # fmt: skip
+_ZONE_LANGUAGES = {
+    "Europe/Berlin": "de", "Europe/Vienna": "de", "Europe/Zurich": "de", "Europe/Busingen": "de",
+    "Europe/Vaduz": "de", "Europe/Paris": "fr", "Europe/Brussels": "fr", "Europe/Luxembourg": "fr",
+    "Europe/Monaco": "fr", "America/Montreal": "fr", "Europe/Madrid": "es", "Atlantic/Canary": "es",
+    "America/Mexico_City": "es", "America/Bogota": "es", "America/Lima": "es",
+    "America/Santiago": "es", "America/Caracas": "es", "America/Montevideo": "es",
+    "America/Guatemala": "es", "America/Costa_Rica": "es", "America/Panama": "es",
+}  # fmt: skip
+
+
+def writing_language(language: str, email: str, timezone: str) -> str:
+    """The language a mailbox writes warmup mail in: its own choice, else its domain's
+    country (.de .at → German, .fr → French, .es and Spanish-speaking America → Spanish),
+    else its time zone's (Europe/Berlin, Vienna, Zurich → German; Paris, Brussels,
+    Luxembourg → French; Madrid, Mexico City, Bogotá … → Spanish), else English."""
+    if language:
+        return language
+    tld = email_domain(email).rsplit(".", 1)[-1]
+    if tld in _TLD_LANGUAGES:
+        return _TLD_LANGUAGES[tld]
+    if timezone.startswith("America/Argentina/"):
+        return "es"
+    return _ZONE_LANGUAGES.get(timezone, "en")
+
+
 class OwnerPlan(models.Model):
     """What an owner's plan allows: how many mailboxes, and each one's daily cap."""
 
@@ -414,6 +451,8 @@ class Mailbox(models.Model):
     reply_rate = models.FloatField(default=0.35)
 
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    # Warmup mail's language; blank: writing_language() picks it from the domain or zone.
+    language = models.CharField(max_length=2, choices=LANGUAGE_CHOICES, blank=True, default="")
     window_start_hour = models.IntegerField(default=8)
     window_end_hour = models.IntegerField(default=18)
     window_weekdays = models.IntegerField(

@@ -63,11 +63,10 @@ def sample_message() -> bytes:
     return content.compose(
         sender=content.Party("a@bench-a.test", "Ann"),
         recipient=content.Party("b@bench-b.test"),
-        subject=content.SUBJECTS[0],
+        slot_id=1,
+        subject="Update on the roadmap",
         topic="the roadmap",
-        token="wu1-0000000000",
         now=timezone.now(),
-        rng=__import__("random").Random(1),
     ).data
 
 

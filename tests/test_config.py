@@ -316,6 +316,8 @@ def test_env_example_documents_every_variable():
             "WARMUP_DNSBL_ADDRESS_ZONES",
             "WARMUP_DNSBL_DOMAIN_ZONES",
             "WARMUP_SPAMHAUS_DQS_KEY",
+            "WARMUP_TAG_MODE",
+            "WARMUP_CONTENT_DIR",
             "WARMUP_THREAD_TURNS",
         ]
     ):

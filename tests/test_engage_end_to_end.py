@@ -78,7 +78,7 @@ def test_send_deliver_engage_score_and_reply(transactional_db: Any, django_user_
             for n, (email, password) in enumerate(users.items())
         ]
         plan_cycle(DAY_START, floor=6, margin=dt.timedelta(minutes=15))
-        sent = engine_for(LATE).run_cycle(plan=False)
+        sent = engine_for(LATE, tag_mode="header").run_cycle(plan=False)
         assert sent.outcomes["sent"] == 8 * 6 == len(smtp.received)
         failing = boxes[2].email  # its mail fails DMARC wherever it lands
         for n, got in enumerate(smtp.received):  # the MTA's part
@@ -134,7 +134,9 @@ def test_send_deliver_engage_score_and_reply(transactional_db: Any, django_user_
         planned = list(SendLog.objects.filter(in_reply_to__isnull=False))
         assert planned and stats.total("replies") == len(planned)
         before = len(smtp.received)
-        replied = engine_for(LATE + dt.timedelta(minutes=58)).run_cycle(plan=False)
+        replied = engine_for(LATE + dt.timedelta(minutes=58), tag_mode="header").run_cycle(
+            plan=False
+        )
         assert replied.outcomes["sent"] == len(planned)
         for got in smtp.received[before:]:
             message = got.message

@@ -387,7 +387,9 @@ def drop_schema(name: str) -> str:
 # Each given send's thread up to it, following in_reply_to by primary key (a few rows per
 # send, whatever the table's size): (start id, then the turn's id, sender_id, day, slot_no,
 # message_id, thread_id), first message first. Parameters: the ids, the longest chain.
-_TURN = ("id", "sender", "day", "slot_no", "message_id", "thread_id")
+_TURN = ("id", "sender", "day", "slot_no", "message_id", "thread_id", "sent_at")
+# The sender of each turn, as a reply's quote names it and writes its text again.
+_TURN_SENDER = ("email", "display_name", "language", "timezone")
 THREAD_CHAINS = _text(
     sql.SQL(
         "WITH RECURSIVE chain AS ("
@@ -396,12 +398,22 @@ THREAD_CHAINS = _text(
         " UNION ALL"
         " SELECT c.start_id, c.up + 1, l.{parent}, {turn} FROM chain c"
         " JOIN {logs} l ON l.{id} = c.{parent} WHERE c.up < %s"
-        ") SELECT start_id, {bare} FROM chain ORDER BY start_id, up DESC"
+        ") SELECT c.start_id, {chained}, {sender_cols} FROM chain c"
+        " JOIN {mailboxes} m ON m.{mailbox_id} = c.{sender}"
+        " ORDER BY c.start_id, c.up DESC"
     ).format(
+        chained=sql.SQL(", ").join(
+            sql.SQL("c.{}").format(c.ident) for c in columns(SendLog, *_TURN)
+        ),
+        sender_cols=sql.SQL(", ").join(
+            sql.SQL("m.{}").format(c.ident) for c in columns(Mailbox, *_TURN_SENDER)
+        ),
+        mailboxes=_table(Mailbox),
+        mailbox_id=column(Mailbox, "id").ident,
+        sender=column(SendLog, "sender").ident,
         id=column(SendLog, "id").ident,
         parent=column(SendLog, "in_reply_to").ident,
         turn=sql.SQL(", ").join(sql.SQL("l.{}").format(c.ident) for c in columns(SendLog, *_TURN)),
-        bare=_names(columns(SendLog, *_TURN)),
         logs=_table(SendLog),
     )
 )

@@ -23,6 +23,8 @@ from urllib.parse import quote, urlsplit
 import environ
 from cryptography.fernet import Fernet
 
+from warmup_project import content_files
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 # `make run`'s embedded PostgreSQL keeps its data (and its socket) here between runs; with
 # DEBUG on and no DATABASE_URL, this is the database.
@@ -54,6 +56,8 @@ E_DNS_RESOLVERS = "warmup.E015"
 E_DNSBL_ZONE = "warmup.E016"
 E_DQS_KEY = "warmup.E017"
 E_THREAD_TURNS = "warmup.E018"
+E_TAG_MODE = "warmup.E040"
+E_CONTENT_DIR = "warmup.E041"
 W_DEV_SECRET_KEYS = "warmup.W001"
 METRICS_TOKEN_MIN = 24
 
@@ -359,6 +363,11 @@ class WarmupConfig:
     # A static bearer token for Prometheus to scrape /api/warmup/metrics. Never logged.
     metrics_token: str = field(default="", repr=False)
     oauth: OAuthConfig = field(default_factory=OAuthConfig)
+    # What marks a warmup message (none · header · body · subject) and the operator's own
+    # texts (WARMUP_CONTENT_DIR, read and checked at start).
+    tag_mode: str = "none"
+    content_dir: str = ""
+    content_texts: content_files.CustomTexts = ()
 
 
 @dataclass(frozen=True)
@@ -613,6 +622,29 @@ def _read_dns(env: Mapping[str, str], problems: list[ConfigProblem]) -> dict[str
     return {"dns_resolvers": tuple(resolvers), "spamhaus_dqs_key": key, **zones}
 
 
+TAG_MODES = ("none", "header", "body", "subject")
+
+
+def _read_content(env: Mapping[str, str], problems: list[ConfigProblem]) -> dict[str, Any]:
+    """WARMUP_TAG_MODE and WARMUP_CONTENT_DIR (its files read and checked now)."""
+    tag_mode = env.get("WARMUP_TAG_MODE", "").strip().lower() or "none"
+    if tag_mode not in TAG_MODES:
+        problems.append(
+            ConfigProblem(
+                E_TAG_MODE, "WARMUP_TAG_MODE", f"{tag_mode!r} is not one of {', '.join(TAG_MODES)}."
+            )
+        )
+        tag_mode = "none"
+    content_dir = env.get("WARMUP_CONTENT_DIR", "").strip()
+    texts: content_files.CustomTexts = ()
+    if content_dir:
+        try:
+            texts = content_files.load(content_dir)
+        except content_files.ContentFileError as exc:
+            problems.append(ConfigProblem(E_CONTENT_DIR, "WARMUP_CONTENT_DIR", str(exc)))
+    return {"tag_mode": tag_mode, "content_dir": content_dir, "content_texts": texts}
+
+
 def _read_int(env: Mapping[str, str], var: IntVar, problems: list[ConfigProblem]) -> int:
     raw = env.get(var.name)
     if raw is None or raw.strip() == "":
@@ -747,6 +779,7 @@ def load(env: Mapping[str, str]) -> Config:
             metrics_token=metrics_token,
             oauth=_read_oauth(env, problems),
             **_read_dns(env, problems),
+            **_read_content(env, problems),
             thread_turns=_read_thread_turns(env, problems),
         ),
         problems=tuple(problems),

@@ -18,7 +18,7 @@ from django.db.models import F, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from accounts import crypto, tokens
-from accounts.models import Mailbox, MailboxToken, email_domain
+from accounts.models import Mailbox, MailboxToken, email_domain, writing_language
 from accounts.sql import timezones_in_use
 from accounts.transport.account import Account
 from accounts.transport.smtp import Envelope, Group, Outcome, Result
@@ -112,6 +112,8 @@ _SENDER_FIELDS = (
     "smtp_username",
     "smtp_secret",
     "auth_method",
+    "language",
+    "timezone",
 )
 
 
@@ -135,6 +137,8 @@ class _Sender:
     smtp_username: str
     smtp_secret: str
     auth_method: str
+    language: str  # as chosen; content.Party gets accounts.models.writing_language()
+    timezone: str
     # Its token row as read with the batch (a LEFT JOIN: all None without one).
     token_access_secret: str | None = None
     token_refresh_secret: str | None = None
@@ -180,6 +184,14 @@ class _Original:
     # Message-IDs of the thread's earlier turns, first first, space-separated: the reply's
     # References are these and message_id.
     references: str = ""
+    # What the reply's quote needs to write this send's text again (content.body_text),
+    # and the thread's language (its first message's sender's).
+    slot_id: int = 0
+    topic: str = ""
+    sent_at: dt.datetime | None = None
+    was_reply: bool = False
+    sender: content.Party | None = None
+    language: str = ""
 
 
 class ClaimedSlot(NamedTuple):
@@ -501,48 +513,77 @@ class Engine:
     def _compose(
         self, slot: ClaimedSlot, recipient_email: str, original: _Original | None, now: dt.datetime
     ) -> tuple[content.Composed, str]:
-        """The message of one slot and its thread id: a reply to `original`, or new."""
+        """The message of one slot and its thread id: a reply to `original`, or new. Its
+        text comes from the slot id, so a later reply can quote it (content.body_text)."""
         sender = slot.sender
-        token = content.make_token(slot.id, self.token_secret)
+        party = content.Party(
+            sender.email,
+            sender.display_name,
+            writing_language(sender.language, sender.email, sender.timezone),
+        )
+        mode = self.config.tag_mode
+        token = content.make_token(slot.id, self.token_secret) if mode != "none" else ""
         if original is not None:
             message = content.compose_reply(
-                original_subject=original.subject,
-                original_message_id=original.message_id,
-                original_references=original.references,
-                sender=content.Party(sender.email, sender.display_name),
-                recipient=content.Party(recipient_email),
-                token=token,
+                slot_id=slot.id,
+                sender=party,
+                recipient=original.sender or content.Party(recipient_email),
+                original=content.Original(
+                    slot_id=original.slot_id,
+                    subject=original.subject,
+                    message_id=original.message_id,
+                    sent_at=original.sent_at or now,
+                    topic=original.topic,
+                    references=original.references,
+                    was_reply=original.was_reply,
+                    language=original.language,
+                ),
                 now=now,
-                rng=self.rng,
+                token=token,
+                tag_mode=mode,
             )
             return message, original.thread_id
-        subject, topic = content.subject_for(sender.id, slot.day, slot.slot_no)
+        subject, topic = content.subject_for(sender.id, slot.day, slot.slot_no, party.language)
         message = content.compose(
-            sender=content.Party(sender.email, sender.display_name),
+            slot_id=slot.id,
+            sender=party,
             recipient=content.Party(recipient_email),
             subject=subject,
             topic=topic,
-            token=token,
             now=now,
-            rng=self.rng,
+            token=token,
+            tag_mode=mode,
         )
         return message, message.message_id
 
     def _replies(self, original_ids: list[int]) -> dict[int, _Original]:
         """The sends these reply slots answer, each with its thread up to it (one statement
-        for the batch): the thread's subject (its first message's, recomputed), the
-        Message-IDs before it, its own Message-ID and sender (now the recipient)."""
+        for the batch): the thread's subject and topic (its first message's, recomputed in
+        its sender's language, the thread's), the Message-IDs before it, its own Message-ID,
+        slot, send time and sender (now the recipient), for the reply's quote."""
         out = {}
         for slot_id, chain in threads.chains(original_ids).items():
             if not chain:  # deleted since the claim: _pick finds no recipient for the reply
                 continue
             first, original = chain[0], chain[-1]
+            language = writing_language(
+                first.sender_language, first.sender_email, first.sender_timezone
+            )
+            subject, topic = content.subject_for(
+                first.sender_id, first.day, first.slot_no, language
+            )
             out[slot_id] = _Original(
                 recipient_id=original.sender_id,
-                subject=content.subject_for(first.sender_id, first.day, first.slot_no)[0],
+                subject=subject,
                 message_id=original.message_id,
                 thread_id=original.thread_id or first.message_id,
                 references=" ".join(t.message_id for t in chain[:-1] if t.message_id),
+                slot_id=original.id,
+                topic=topic,
+                sent_at=original.sent_at,
+                was_reply=len(chain) > 1,
+                sender=content.Party(original.sender_email, original.sender_name, language),
+                language=language,
             )
         return out
 

@@ -71,6 +71,12 @@ class Turn(NamedTuple):
     slot_no: int
     message_id: str
     thread_id: str
+    sent_at: dt.datetime | None
+    # Its sender, for the quote of a reply (content.body_text writes the text again).
+    sender_email: str
+    sender_name: str
+    sender_language: str
+    sender_timezone: str
 
 
 def chains(slot_ids: Iterable[int]) -> dict[int, list[Turn]]:
