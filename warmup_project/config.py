@@ -56,8 +56,8 @@ E_DNS_RESOLVERS = "warmup.E015"
 E_DNSBL_ZONE = "warmup.E016"
 E_DQS_KEY = "warmup.E017"
 E_THREAD_TURNS = "warmup.E018"
-E_TAG_MODE = "warmup.E040"
-E_CONTENT_DIR = "warmup.E041"
+E_TAG_MODE = "warmup.E019"
+E_CONTENT_DIR = "warmup.E020"
 W_DEV_SECRET_KEYS = "warmup.W001"
 METRICS_TOKEN_MIN = 24
 
