@@ -147,7 +147,9 @@ INT_VARS: tuple[IntVar, ...] = (
         "WARMUP_MAIL_RETENTION_DAYS",
         14,
         0,
-        3_650,
+        # Below the send log's 90 days (warmup.engine.maintenance): mail is recognised by
+        # the Message-ID its send row keeps, and a row older than that is gone.
+        80,
         "Days warmup mail stays in a mailbox's Warmup folder before engagement deletes it; "
         "0 keeps it.",
     ),

@@ -22,6 +22,7 @@ from accounts.models import Mailbox, MailboxToken, email_domain, writing_languag
 from accounts.sql import timezones_in_use
 from accounts.transport.account import Account
 from accounts.transport.smtp import Envelope, Group, Outcome, Result
+from warmup import sql
 from warmup.engine import content, threads, workers
 from warmup.engine.claim import Shard, claim_slots
 from warmup.engine.limits import Limits
@@ -464,8 +465,16 @@ class Engine:
     def _send(self, batch: _Composed, now: dt.datetime, stats: CycleStats) -> None:
         """Send the groups and record what happened to each slot."""
         # From here a slot may reach a server: if this worker dies now, the reaper must
-        # not plan it again.
-        SendLog.objects.filter(id__in=list(batch.outgoing)).update(started_at=now)
+        # not plan it again, and engagement must still know the message by its
+        # Message-ID (with WARMUP_TAG_MODE=none nothing else in it says it is ours).
+        sql.update_rows(
+            SendLog,
+            ("id", "started_at", "recipient_id", "message_id", "thread_id"),
+            [
+                (slot_id, now, out.recipient_id, out.message_id, out.thread_id)
+                for slot_id, out in batch.outgoing.items()
+            ],
+        )
         results = self.run_async(self.transport.send_batch(list(batch.groups.values())))
         results = self._retry_rejected_tokens(batch, results, now)
         # Cut by the batch's deadline before their turn: nobody's fault, due again now.

@@ -623,26 +623,20 @@ def _delete_old_mail(
     """Warmup mail in the Warmup folder received more than `retention_days` ago (the
     server's INTERNALDATE, which MOVE keeps: the day it arrived, not the Date header a
     sender writes), recognised by its Message-ID among the mailbox's sends and receipts
-    or by a token we signed, flagged \\Deleted and expunged; anything else there (a
-    user's own message) stays."""
+    or by a token this installation signed (its send row may be gone: the log keeps 90
+    days), flagged \\Deleted and expunged; anything else there (a user's own message)
+    stays."""
     _check(deadline)
     cutoff = (now - dt.timedelta(days=retention_days)).date()
     found = session.find(folders.warmup, before=cutoff, headers=MATCH_HEADERS)
     ours = recorded_message_ids(box.id, (m.message_id for m in found))
     signed = {
-        m.uid: slot_id
+        m.uid
         for m in found
         if _message_id(m.message_id) not in ours
         and m.token
-        and (slot_id := content.slot_id_of(m.token, secret)) is not None
+        and content.slot_id_of(m.token, secret) is not None
     }
-    if signed:  # signed for a send to or from this mailbox, not any of ours
-        mine = set(
-            SendLog.objects.filter(Q(recipient_id=box.id) | Q(sender_id=box.id))
-            .filter(id__in=signed.values())
-            .values_list("id", flat=True)
-        )
-        signed = {uid: slot_id for uid, slot_id in signed.items() if slot_id in mine}
     uids = sorted(m.uid for m in found if _message_id(m.message_id) in ours or m.uid in signed)
     uids = uids[:RETENTION_BATCH]  # the oldest (lowest UIDs) first
     _check(deadline)
