@@ -191,8 +191,12 @@ def test_the_compose_file_runs_the_services_an_operator_needs() -> None:
         "./nginx.conf:/etc/nginx/templates/default.conf.template:ro"
         in (services["nginx"]["volumes"])
     )
-    assert services["nginx"]["environment"]["NGINX_ENTRYPOINT_LOCAL_RESOLVERS"] == "1"
-    assert "resolver ${NGINX_LOCAL_RESOLVERS} " in (DOCKER / "nginx.conf").read_text()
+    assert "resolver ${WARMUP_RESOLVER} " in (DOCKER / "nginx.conf").read_text()
+    assert (
+        "./nginx-resolver.envsh:/docker-entrypoint.d/16-warmup-resolver.envsh:ro"
+        in (services["nginx"]["volumes"])
+    )
+
     assert spec["secrets"]["warmup_metrics_token"]["file"] == "./secrets/metrics_token"
     assert "/run/secrets/warmup_metrics_token" in (DOCKER / "prometheus.yml").read_text()
     # Grafana loads the dashboard from where compose mounts it.
@@ -201,6 +205,26 @@ def test_the_compose_file_runs_the_services_an_operator_needs() -> None:
     ][0]
     mounts = [v.split(":")[1] for v in services["grafana"]["volumes"]]
     assert f"{provider['options']['path']}/warmup-dashboard.json" in mounts
+
+
+def test_nginxs_resolver_is_the_first_name_server_of_the_container() -> None:
+    """The image's entrypoint sources only executable .envsh files."""
+    envsh = DOCKER / "nginx-resolver.envsh"
+    assert os.access(envsh, os.X_OK)
+    done = subprocess.run(
+        ["/bin/sh", "-c", f'. "{envsh}" && printf %s "$WARMUP_RESOLVER"'],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    )
+    servers = [
+        line.split()[1]
+        for line in Path("/etc/resolv.conf").read_text().splitlines()
+        if line.startswith("nameserver")
+    ]
+    first = f"[{servers[0]}]" if ":" in servers[0] else servers[0]
+    assert done.stdout == first
 
 
 def run_init_env(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -554,7 +578,7 @@ def nginx_server(
         .replace("listen 80 default_server;", f"listen 127.0.0.1:{listen};")
         .replace("alias /srv/static/;", f"alias {ROOT / 'var' / 'static'}/;")
         # The nginx image's entrypoint puts the container's DNS server here.
-        .replace("${NGINX_LOCAL_RESOLVERS}", "127.0.0.1")
+        .replace("${WARMUP_RESOLVER}", "127.0.0.1")
         .replace("include /etc/nginx/tls/*.conf;", f"include {tls_dir or '/nonexistent'}/*.conf;")
     )
     assert f"127.0.0.1:{upstream}" in server and f"127.0.0.1:{listen}" in server
