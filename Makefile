@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format clean check-readme
+.PHONY: run test lint format clean check-readme container-check
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Warmup needs Python 3.11 or newer; this is " + sys.version.split()[0])'
@@ -23,6 +23,11 @@ test: $(STAMP)
 # Every shell example of README.md, run as written against a fresh `make run`.
 check-readme: $(STAMP)
 	$(BIN)/python scripts/check-readme
+
+# docker/Dockerfile built and docker/compose.yaml run for real with Podman, then checked
+# (root, Debian; README "Deploying with Docker"). Standard library only: no virtualenv.
+container-check:
+	$(PYTHON) scripts/container-check $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -6,6 +6,7 @@ nginx in front, as compose runs them) serves the app with production settings.""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import http.client
 import json
 import os
@@ -14,6 +15,7 @@ import shlex
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -162,18 +164,39 @@ def test_the_compose_file_runs_the_services_an_operator_needs() -> None:
     assert [argv[0] for argv in migrate] == ["migrate", "collectstatic", "setup_schedules"]
     assert "--senders-run-warmup" in migrate[2]
     assert services["web"].get("command") is None  # the image's gunicorn
-    # Healthchecks: the image's for web; the services' own for the rest that serve.
+    # Healthchecks: the image's for web; the services' own for the rest that serve; the
+    # workers' and qcluster's heartbeat through `manage.py engine status --check`.
     for name in ("postgres", "nginx", "prometheus", "grafana"):
         assert services[name]["healthcheck"]["test"], name
-    # Every file mounted from docker/ exists, and nginx gets the static volume.
+    for name in (*WORKERS, "qcluster"):
+        test = services[name]["healthcheck"]["test"]
+        assert test[0] == "CMD" and test[1:5] == ["python", "manage.py", "engine", "status"]
+        assert_command_parses(test[3:])
+        assert "--check" in test, name
+    assert services["qcluster"]["healthcheck"]["test"][-2:] == ["--check", "qcluster"]
+    # Every file mounted from docker/ exists (those in secrets/ once init-env has run), and
+    # nginx gets the static volume.
     for service in services.values():
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
-            if source.startswith("./"):
+            if source.startswith("./secrets/"):
+                assert source == "./secrets/tls", source  # init-env makes it, empty or not
+            elif source.startswith("./"):
                 assert (DOCKER / source).exists(), source
             else:
                 assert source in spec["volumes"], source
     assert "static:/srv/static:ro" in services["nginx"]["volumes"]
+    # nginx.conf is the image's template: its resolver is the container's own.
+    assert (
+        "./nginx.conf:/etc/nginx/templates/default.conf.template:ro"
+        in (services["nginx"]["volumes"])
+    )
+    assert "resolver ${WARMUP_RESOLVER} " in (DOCKER / "nginx.conf").read_text()
+    assert (
+        "./nginx-resolver.envsh:/docker-entrypoint.d/16-warmup-resolver.envsh:ro"
+        in (services["nginx"]["volumes"])
+    )
+
     assert spec["secrets"]["warmup_metrics_token"]["file"] == "./secrets/metrics_token"
     assert "/run/secrets/warmup_metrics_token" in (DOCKER / "prometheus.yml").read_text()
     # Grafana loads the dashboard from where compose mounts it.
@@ -182,6 +205,26 @@ def test_the_compose_file_runs_the_services_an_operator_needs() -> None:
     ][0]
     mounts = [v.split(":")[1] for v in services["grafana"]["volumes"]]
     assert f"{provider['options']['path']}/warmup-dashboard.json" in mounts
+
+
+def test_nginxs_resolver_is_the_first_name_server_of_the_container() -> None:
+    """The image's entrypoint sources only executable .envsh files."""
+    envsh = DOCKER / "nginx-resolver.envsh"
+    assert os.access(envsh, os.X_OK)
+    done = subprocess.run(
+        ["/bin/sh", "-c", f'. "{envsh}" && printf %s "$WARMUP_RESOLVER"'],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    )
+    servers = [
+        line.split()[1]
+        for line in Path("/etc/resolv.conf").read_text().splitlines()
+        if line.startswith("nameserver")
+    ]
+    first = f"[{servers[0]}]" if ":" in servers[0] else servers[0]
+    assert done.stdout == first
 
 
 def run_init_env(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -226,10 +269,83 @@ def test_init_env_writes_a_configuration_the_app_accepts(tmp_path: Path) -> None
         "POSTGRES_PASSWORD",
         "GRAFANA_ADMIN_PASSWORD",
     }
+    # Without a certificate, nginx's TLS directory is there and empty: plain HTTP only.
+    assert list((tmp_path / "secrets/tls").iterdir()) == []
     # A second run keeps the keys it would otherwise destroy.
     again = run_init_env(tmp_path, "--host", "other.example.com")
     assert again.returncode == 1 and "--force" in again.stderr
     assert read_env(tmp_path / "warmup.env") == app
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for localhost and 127.0.0.1, and its key (PEM files)."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_init_env_with_a_certificate_turns_on_nginxs_https(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    docker = tmp_path / "docker"
+    done = run_init_env(
+        docker, "--host", "localhost", "--tls-cert", str(cert), "--tls-key", str(key)
+    )
+    assert done.returncode == 0, done.stderr
+    tls = docker / "secrets/tls"
+    assert (tls / "fullchain.pem").read_bytes() == cert.read_bytes()
+    assert (tls / "privkey.pem").read_bytes() == key.read_bytes()
+    assert (tls / "privkey.pem").stat().st_mode & 0o777 == 0o600
+    assert "include /etc/nginx/warmup-tls.conf;" in (tls / "https.conf").read_text()
+    assert key.read_text() not in done.stdout + done.stderr
+    # HTTPS means the app's own redirect, HSTS and Secure cookies stay on.
+    assert read_env(docker / "warmup.env")["SECURE_SSL_REDIRECT"] == "true"
+    # Given again for a configured host: the certificate changes, the keys stay.
+    app = read_env(docker / "warmup.env")
+    again = run_init_env(
+        docker, "--host", "localhost", "--tls-cert", str(cert), "--tls-key", str(key)
+    )
+    assert again.returncode == 0 and read_env(docker / "warmup.env") == app
+    for wrong, error in (
+        (["--tls-cert", str(cert)], "--tls-cert and --tls-key go together"),
+        (["--tls-cert", str(cert), "--tls-key", str(key), "--plain-http"], "cannot go with"),
+        (["--tls-cert", str(ROOT / "README.md"), "--tls-key", str(key)], "is not a PEM file"),
+    ):
+        refused = run_init_env(tmp_path / "other", "--host", "localhost", *wrong)
+        assert refused.returncode == 2 and error in refused.stderr, refused.stderr
+        assert not (tmp_path / "other/warmup.env").exists()
 
 
 def compose_client() -> list[str] | None:
@@ -448,9 +564,11 @@ def test_gunicorn_serves_the_app_with_production_settings(
 LOAD_BALANCER_LINE = "proxy_set_header X-Forwarded-Proto $http_x_forwarded_proto;"
 
 
-def nginx_server(listen: int, upstream: int, *, behind_load_balancer: bool) -> str:
+def nginx_server(
+    listen: int, upstream: int, *, behind_load_balancer: bool, tls_dir: Path | None = None
+) -> str:
     """docker/nginx.conf's server, pointed at local ports; behind a load balancer with the
-    change its comment describes."""
+    change its comment describes; HTTPS with the files of `tls_dir` as compose mounts them."""
     server = (
         (DOCKER / "nginx.conf")
         .read_text()
@@ -459,6 +577,9 @@ def nginx_server(listen: int, upstream: int, *, behind_load_balancer: bool) -> s
         )
         .replace("listen 80 default_server;", f"listen 127.0.0.1:{listen};")
         .replace("alias /srv/static/;", f"alias {ROOT / 'var' / 'static'}/;")
+        # The nginx image's entrypoint puts the container's DNS server here.
+        .replace("${WARMUP_RESOLVER}", "127.0.0.1")
+        .replace("include /etc/nginx/tls/*.conf;", f"include {tls_dir or '/nonexistent'}/*.conf;")
     )
     assert f"127.0.0.1:{upstream}" in server and f"127.0.0.1:{listen}" in server
     if behind_load_balancer:
@@ -503,12 +624,31 @@ def test_nginx_in_front_serves_static_files_and_keeps_metrics_private(
         check=True,
         timeout=120,
     )
-    port, behind_lb = free_port(), free_port()
+    port, behind_lb, tls_port = free_port(), free_port(), free_port()
     upstream = production_server["port"]
+    # HTTPS as `init-env --tls-cert … --tls-key …` sets it up, the paths compose mounts
+    # pointed at tmp_path.
+    cert, key = self_signed(tmp_path)
+    docker = tmp_path / "docker"
+    done = run_init_env(
+        docker, "--host", "127.0.0.1", "--tls-cert", str(cert), "--tls-key", str(key)
+    )
+    assert done.returncode == 0, done.stderr
+    tls_dir = docker / "secrets/tls"
+    (tmp_path / "warmup-tls.conf").write_text(
+        (DOCKER / "nginx-tls.conf")
+        .read_text()
+        .replace("listen 443 ssl;", f"listen 127.0.0.1:{tls_port} ssl;")
+        .replace("/etc/nginx/tls/", f"{tls_dir}/")
+    )
+    https_conf = tls_dir / "https.conf"
+    https_conf.write_text(
+        https_conf.read_text().replace("/etc/nginx/warmup-tls.conf", f"{tmp_path}/warmup-tls.conf")
+    )
     conf = nginx_config(
         tmp_path,
         [
-            nginx_server(port, upstream, behind_load_balancer=False),
+            nginx_server(port, upstream, behind_load_balancer=False, tls_dir=tls_dir),
             nginx_server(behind_lb, upstream, behind_load_balancer=True),
         ],
     )
@@ -542,6 +682,19 @@ def test_nginx_in_front_serves_static_files_and_keeps_metrics_private(
         assert status == 200 and b"Warmup operations" in page
         assert request(behind_lb, "GET", "/admin/login/")[0] == 301
         assert_the_api_answers(behind_lb, username, password)
+
+        # HTTPS on the same server, with the app's HSTS. (TLS 1.1 cannot be tried here:
+        # Debian's OpenSSL refuses it whatever nginx allows; the file says 1.2 and 1.3.)
+        assert "ssl_protocols TLSv1.2 TLSv1.3;" in (DOCKER / "nginx-tls.conf").read_text()
+        wait_for_port(tls_port, process, "nginx (TLS)")
+        context = ssl.create_default_context(cafile=str(cert))
+        connection = http.client.HTTPSConnection("127.0.0.1", tls_port, context=context)
+        connection.request("GET", "/admin/login/", headers={"Host": "127.0.0.1"})
+        response = connection.getresponse()
+        assert response.status == 200 and b"Warmup operations" in response.read()
+        assert response.getheader("Strict-Transport-Security", "").startswith("max-age=")
+        assert connection.sock.version() in ("TLSv1.2", "TLSv1.3")
+        connection.close()
     finally:
         process.send_signal(signal.SIGQUIT)
         process.communicate(timeout=30)

@@ -219,6 +219,30 @@ def test_run_warmup_notices_each_trigger_once() -> None:
 
 
 @pytest.mark.django_db
+def test_a_trigger_right_after_a_workers_first_cycle_is_not_lost() -> None:
+    """The first cycle plans anyway; a trigger made before the second must still fire
+    there (scripts/container-check found it swallowed: the first look only notes)."""
+    from warmup.management.commands.run_warmup import Command
+
+    class Engine:
+        def __init__(self) -> None:
+            self.plans: list[bool] = []
+
+        def run_cycle(self, *, plan: bool) -> Any:
+            self.plans.append(plan)
+            return type("Stats", (), {"claimed": 0, "line": lambda self: ""})()
+
+    command = Command()
+    command.engine, command.interval, command.last_plan = Engine(), 900.0, -float("inf")
+    command.server = None
+    command.handle_one_cycle()
+    control.apply("trigger", db_now(), actor_name="tester")
+    command.handle_one_cycle()
+    command.handle_one_cycle()
+    assert command.engine.plans == [True, True, False]
+
+
+@pytest.mark.django_db
 def test_setup_schedules_is_idempotent_and_follows_the_worker_count(settings: Any) -> None:
     from django_q.models import Schedule
 

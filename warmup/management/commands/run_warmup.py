@@ -165,7 +165,10 @@ class Command(BaseCommand):
     def handle_one_cycle(self) -> float:
         """One cycle, planning when the interval has passed or a trigger asks; the
         seconds to wait before the next. An error is logged and waited out, never fatal."""
-        plan = time.monotonic() - self.last_plan >= self.interval or self.triggered()
+        # triggered() every cycle, the first included: its first call only notes the last
+        # trigger, and a trigger made after it must fire even when this cycle plans anyway.
+        triggered = self.triggered()
+        plan = time.monotonic() - self.last_plan >= self.interval or triggered
         try:
             stats = self.engine.run_cycle(plan=plan)
         except DatabaseError as exc:
