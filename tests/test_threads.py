@@ -20,7 +20,13 @@ from accounts.transport.sink import SinkServer
 from tests import dovecot
 from tests.test_engine_smtp import engine_for
 from warmup.engine import content, pacing, threads
-from warmup.engine.engage import answers, engage_pass, plan_replies, wants_reply
+from warmup.engine.engage import (
+    REPLY_LOOKBACK,
+    answers,
+    engage_pass,
+    plan_replies,
+    wants_reply,
+)
 from warmup.engine.planner import plan_cycle
 from warmup.models import DailyStat, SendLog, SendStatus
 from warmup_project import config
@@ -225,6 +231,21 @@ def test_no_reply_outside_the_repliers_window_or_days() -> None:
     reply = SendLog.objects.get(in_reply_to=to_early)
     opens = NOW.replace(hour=15)
     assert opens + threads.DELAY_MIN <= reply.scheduled_at <= NOW.replace(hour=18) - 5 * MIN
+    # Seen (and filed) while closed: the next morning's pass answers, with nothing new.
+    SendLog.objects.filter(id__in=(to_closed.id, to_resting.id)).update(placement_seen_at=NOW)
+    tomorrow = NOW + dt.timedelta(hours=21)  # Tuesday 09:00 UTC
+    for box in (closed, resting):
+        DailyStat.objects.create(mailbox=box, date=tomorrow.date(), quota=1, reserved=1)
+    assert plan_replies(closed, tomorrow, []) == 1
+    assert plan_replies(resting, tomorrow, []) == 1
+    assert plan_replies(closed, tomorrow, []) == 0  # once
+    late = SendLog.objects.get(in_reply_to=to_closed)
+    assert tomorrow.replace(hour=8) < late.scheduled_at <= tomorrow.replace(hour=11)
+    # Past the look-back, it is left unanswered.
+    SendLog.objects.filter(in_reply_to=to_resting).delete()
+    later = NOW + REPLY_LOOKBACK + dt.timedelta(hours=1)
+    DailyStat.objects.create(mailbox=resting, date=later.date(), quota=1, reserved=1)
+    assert plan_replies(resting, later, []) == 0
 
 
 @pytest.mark.django_db

@@ -78,6 +78,10 @@ SENT_COPY_WINDOW = dt.timedelta(days=3)
 # Old warmup mail deleted per pass at most (the oldest first): a long backlog is worked
 # off over a few passes, each inside the time box, and a STORE's UID set stays short.
 RETENTION_BATCH = 1000
+# Mail seen while its recipient's window is closed (or on a day it does not send) is
+# filed at once, and answered by a later pass inside a window: one as late as a Friday
+# evening's mail answered on Monday morning.
+REPLY_LOOKBACK = dt.timedelta(days=3)
 
 
 @dataclass
@@ -361,11 +365,17 @@ def plan_replies(
     message by its reply rate, a reply while its thread is shorter than its drawn length
     (`turns`: WARMUP_THREAD_TURNS). Slots of the box's own local day, within its cap (min
     of daily_max and the owner's plan), each due after a human delay inside its sending
-    window (threads.reply_at); none once the window is over or on a day it does not send."""
+    window (threads.reply_at). Besides `received` (this pass's), the sends placed in the
+    last REPLY_LOOKBACK: mail seen after the window closed is answered in the next one."""
     turns = turns or settings.WARMUP.thread_turns
+    lately = Q(
+        placement_seen_at__gte=now - REPLY_LOOKBACK,
+        # The recipient index's range (idx_logs_recipient_sent): sent before it was seen.
+        sent_at__gte=now - REPLY_LOOKBACK - RECEIVED_WINDOW,
+    )
     candidates = [
         _Received(*row)
-        for row in SendLog.objects.filter(id__in=received, recipient_id=box.id)
+        for row in SendLog.objects.filter(Q(id__in=received) | lately, recipient_id=box.id)
         .exclude(replies__isnull=False)
         .order_by("id")
         .values_list("id", "sender_id", "day", "message_id", "thread_id", "in_reply_to_id")
