@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import random
+import re
 from collections import Counter
 from typing import Any
 
@@ -275,6 +276,20 @@ def test_a_batch_reads_every_chain_in_one_statement(django_assert_num_queries: A
 DAY_START = dt.datetime(2026, 11, 30, 0, 0, tzinfo=dt.UTC)
 
 
+def _parts(message: Any) -> tuple[list[str], str, list[str]]:
+    """(its own text's lines, the "On … wrote:" line, the quoted lines) of a message's
+    text/plain body; a new message has no attribution and quotes nothing."""
+    text = message.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+    lines = text.rstrip("\n").split("\n")
+    start = next((i for i, x in enumerate(lines) if x.startswith(">")), None)
+    if start is None:
+        return lines, "", []
+    own = lines[: start - 1]
+    while own and not own[-1]:
+        own.pop()
+    return own, lines[start - 1], lines[start:]
+
+
 @pytest.mark.skipif(not dovecot.available(), reason="needs Dovecot (.ci/run installs it)")
 def test_a_five_turn_thread_end_to_end(transactional_db: Any, settings: Any) -> None:
     settings.WARMUP = dataclasses.replace(settings.WARMUP, thread_turns=((5, 1),))
@@ -356,6 +371,14 @@ def test_a_five_turn_thread_end_to_end(transactional_db: Any, settings: Any) -> 
                 assert message["References"].split() == earlier
                 assert message["Subject"] == f"Re: {subject}"  # once, never "Re: Re:"
                 assert send.scheduled_at - chain[turn - 2].sent_at >= threads.DELAY_MIN
+                # Below its own text, the previous turn's own text, quoted as clients do.
+                own, attribution, quoted = _parts(message)
+                assert re.fullmatch(r"On .* wrote:", attribution), attribution
+                # The previous turn's author: this one's recipient (display name).
+                assert attribution.endswith(f", {recipient.split('@')[0].capitalize()} wrote:")
+                previous_own = _parts(got[turn - 2].message)[0]
+                assert quoted == [f"> {x}" if x else ">" for x in previous_own]
+                assert own != previous_own
 
 
 @pytest.mark.django_db

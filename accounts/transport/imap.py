@@ -18,7 +18,6 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
 from typing import TYPE_CHECKING, Any
 
@@ -282,7 +281,7 @@ TOKEN_HEADER = "X-Warmup-Token"
 AUTH_HEADERS = ("Authentication-Results", "ARC-Authentication-Results")
 # What recognises a message (its Message-ID, or an old token); what engagement reads too.
 MATCH_HEADERS = ("MESSAGE-ID", TOKEN_HEADER.upper())
-ALL_HEADERS = (*MATCH_HEADERS, "SUBJECT", "REFERENCES", *(h.upper() for h in AUTH_HEADERS))
+ALL_HEADERS = (*MATCH_HEADERS, *(h.upper() for h in AUTH_HEADERS))
 # Messages per FETCH: a receiver's Authentication-Results take a few hundred bytes to a
 # few KB a message, so a backlog of thousands is fetched in parts, each under REPLY_CAP.
 FETCH_CHUNK = 500
@@ -307,14 +306,12 @@ class ImapHostRefused(ImapError):
 @dataclass(frozen=True)
 class Found:
     """A message a search found in a folder: its UID there and the headers that tell
-    whether it is warmup mail (its Message-ID; the token of mail sent with one), and its
-    threading headers. Whether it is ours is for the caller to decide."""
+    whether it is warmup mail (its Message-ID; the token of mail sent with one). Whether
+    it is ours is for the caller to decide."""
 
     uid: int
     message_id: str
     token: str = ""
-    subject: str = ""
-    references: str = ""
     # Its Authentication-Results and ARC-Authentication-Results as (name, value), top first.
     auth_headers: tuple[tuple[str, str], ...] = ()
 
@@ -329,23 +326,12 @@ class Folders:
     warmup_exists: bool
 
 
-def _decoded(value: str | None) -> str:
-    if not value:
-        return ""
-    try:
-        return str(make_header(decode_header(value))).strip()
-    except (UnicodeError, LookupError, ValueError):
-        return value.strip()
-
-
 def _found(uid: int, raw: bytes) -> Found:
     headers = BytesHeaderParser().parsebytes(raw)
     return Found(
         uid=uid,
         message_id="".join((headers.get("Message-ID") or "").split()),
         token=(headers.get(TOKEN_HEADER) or "").strip(),
-        subject=_decoded(headers.get("Subject")),
-        references=" ".join((headers.get("References") or "").split()),
         auth_headers=tuple(
             (name, str(value)) for name, value in headers.items() if name.lower() in _AUTH_NAMES
         ),

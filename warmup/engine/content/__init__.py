@@ -41,11 +41,11 @@ from email.utils import format_datetime, formataddr, make_msgid
 from types import ModuleType
 
 from accounts.models import email_domain
+from accounts.transport.imap import TOKEN_HEADER  # the header engagement reads
 from warmup.engine.content import de, en, es, fr
 from warmup_project.config import TAG_MODES
 from warmup_project.content_files import CustomTexts, LanguageTexts
 
-TOKEN_HEADER = "X-Warmup-Token"
 TOKEN_PREFIX = "wu"
 LANGUAGES = ("en", "de", "fr", "es")
 REPLY_PREFIX = "Re: "
