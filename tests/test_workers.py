@@ -330,7 +330,7 @@ def test_maintenance_deletes_only_what_is_past_retention(make_mailbox: Any) -> N
     from metrics.models import MetricSnapshot
     from metrics.snapshot import prune_snapshots
     from warmup.engine.maintenance import run_maintenance
-    from warmup.models import RateWindow
+    from warmup.models import PoolShape, RateWindow
 
     box = make_mailbox()
     old_day = (NOW - dt.timedelta(days=91)).date()
@@ -347,6 +347,7 @@ def test_maintenance_deletes_only_what_is_past_retention(make_mailbox: Any) -> N
         MetricSnapshot.objects.create(taken_at=NOW - dt.timedelta(days=days))
     for days in (91, 89):
         SendCount.objects.create(minute=NOW - dt.timedelta(days=days), status="sent", count=1)
+        PoolShape.objects.create(refreshed_at=NOW - dt.timedelta(days=days))
     for n, hours in enumerate((25, 23)):
         ConnectState.objects.create(
             key=f"k{n}",
@@ -361,7 +362,8 @@ def test_maintenance_deletes_only_what_is_past_retention(make_mailbox: Any) -> N
     done = run_maintenance(NOW, WarmupConfig())
 
     assert (done.logs_deleted, done.stats_deleted, done.windows_deleted) == (1, 1, 1)
-    assert done.counts_deleted == done.connections_deleted == 1
+    assert done.counts_deleted == done.connections_deleted == done.pool_shapes_deleted == 1
+    assert PoolShape.objects.get().refreshed_at == NOW - dt.timedelta(days=89)
     assert ConnectState.objects.get().key == "k1"
     assert SendCount.objects.get().minute == NOW - dt.timedelta(days=89)
     assert set(SendLog.objects.values_list("day", flat=True)) == {recent_day}

@@ -1,7 +1,8 @@
 """Daily upkeep: what is past its day or its retention goes, in batches so no statement
 holds locks for long.
 
-Send logs, day counters and per-minute send counts are kept LOG_RETENTION_DAYS (90),
+Send logs, day counters, per-minute send counts and the pool's daily shapes are kept
+LOG_RETENTION_DAYS (90),
 rate windows two days, started OAuth connections a day (metric snapshots are the metrics app's:
 metrics.tasks.snapshot prunes them). Streaks need no rollup: they are carried as sends are
 recorded (a day that ends below quota keeps streak 0)."""
@@ -15,7 +16,7 @@ from accounts.models import ConnectState
 from warmup.engine import workers
 from warmup.engine.deliverability import update_deliverability
 from warmup.engine.record import expire_stale_slots
-from warmup.models import DailyStat, RateWindow, SendCount, SendLog
+from warmup.models import DailyStat, PoolShape, RateWindow, SendCount, SendLog
 from warmup_project.config import WarmupConfig
 from warmup_project.db import delete_in_batches
 
@@ -32,6 +33,7 @@ class Maintenance:
     deliverability_updated: int
     windows_deleted: int
     connections_deleted: int
+    pool_shapes_deleted: int
 
 
 def run_maintenance(now: dt.datetime, config: WarmupConfig) -> Maintenance:
@@ -52,5 +54,8 @@ def run_maintenance(now: dt.datetime, config: WarmupConfig) -> Maintenance:
         # recent ones for a look in the database.
         connections_deleted=delete_in_batches(
             ConnectState.objects.filter(created_at__lt=now - dt.timedelta(days=1))
+        ),
+        pool_shapes_deleted=delete_in_batches(
+            PoolShape.objects.filter(refreshed_at__lt=now - dt.timedelta(days=LOG_RETENTION_DAYS))
         ),
     )
