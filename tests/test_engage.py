@@ -20,6 +20,7 @@ from tests.warmup_mail import sent_message
 from warmup.engine.engage import engage_pass, wants_reply
 from warmup.engine.threads import DELAY_MAX, DELAY_MIN
 from warmup.models import DailyStat, Placement, SendLog, SendStatus
+from warmup_project.db import db_now
 
 pytestmark = [
     pytest.mark.django_db,
@@ -213,7 +214,16 @@ def test_the_engage_command(make_mailbox: Any) -> None:
 
     with dovecot.Dovecot({"c@cmd.test": "cmd-pass"}) as server:
         reader = imap_box(make_mailbox, server, "c@cmd.test", reply_rate=0.0)
-        _, data = sent(make_mailbox(email="s@cmd-sender.test"), reader, 0)
+        # The command engages at the database's clock: a send of an hour ago by it (an
+        # older one would be past what engagement looks for).
+        an_hour_ago = db_now() - dt.timedelta(hours=1)
+        _, data = sent_message(
+            make_mailbox(email="s@cmd-sender.test"),
+            reader,
+            day=an_hour_ago.date(),
+            slot_no=0,
+            at=an_hour_ago,
+        )
         server.deliver("c@cmd.test", data)
         out = io.StringIO()
         call_command("engage", "--mailbox", str(reader.id), stdout=out)

@@ -35,8 +35,7 @@ def sent_message(
         topic=topic,
         slot_id=slot.id,
         token=content.make_token(slot.id, settings.SECRET_KEY),
-        # Engagement finds these by the token header until it matches Message-IDs.
-        tag_mode="header",
+        # The default mode, nothing that marks it: engagement knows it by its Message-ID.
         now=at,
     )
     SendLog.objects.filter(id=slot.id).update(
