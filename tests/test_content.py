@@ -51,6 +51,21 @@ def test_a_hundred_consecutive_messages_never_repeat_a_subject(language):
         assert len(set(subjects[:100])) == 100
 
 
+@pytest.mark.parametrize("language", content.LANGUAGES)
+def test_no_subject_ends_with_a_question_mark(language):
+    # rspamd scores SUBJECT_ENDS_QUESTION 1.0; the body asks, the subject names.
+    qualifiers = content.library(language).qualifiers
+    day = dt.date(2026, 11, 1)
+    subjects = [
+        content.subject_for(sender, day + dt.timedelta(days=d), n, language)[0]
+        for sender in range(40)
+        for d in range(10)
+        for n in range(30)
+    ]
+    assert len({s for s in subjects}) > 10 * len(qualifiers)
+    assert not [s for s in subjects if s.rstrip().endswith("?")]
+
+
 def test_mailboxes_do_not_share_one_script():
     day = dt.date(2026, 11, 28)
     firsts = {content.subject_for(sender, day, 0)[0] for sender in range(200)}

@@ -20,14 +20,12 @@ GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 # rspamd symbols about the way in, not the message's words or MIME: mail composed here has
 # no Received header and no signature, which the receiving servers add.
 NOT_CONTENT = {"RCVD_COUNT_ZERO", "RCVD_NO_TLS_LAST", "ONCE_RECEIVED", "R_DKIM_NA", "R_SPF_NA"}
-# rspamd's chartable rule (group "headers", weight 5) counts every accented letter as an
-# obfuscation when its language detector settles on a language without accents: its
-# frequency heuristic prefers English when the scores are close, which happens to short
-# French and Spanish mail (rspamd issue #3156). content.MIN_WORDS makes it rare: 2 to 4 of
-# the 750 French, German and Spanish messages of this sample in our runs (32 without it).
-# Allowed on 1%, listed, and never on English mail.
-MIXED_CHARSET = "R_MIXED_CHARSET"
-MIXED_CHARSET_MAX_SHARE = 0.01
+# rspamd's chartable rule (R_MIXED_CHARSET, weight 5) counts every accented letter as an
+# obfuscation when its language detector settles on a language without accents, which it
+# did for short French and Spanish mail, or mail with few function words (the words it
+# tells a language by first): 32 of this sample's 750 French, German and Spanish messages
+# as first written, 2 to 4 with content.MIN_WORDS, none with MIN_FUNCTION_WORDS too (nor
+# in 10,000 more French, Spanish and German messages and replies scanned by hand).
 
 
 def compose_all(now: dt.datetime) -> list[tuple[str, bytes]]:
@@ -125,10 +123,4 @@ def test_rspamd_finds_no_content_or_mime_rule(mail_folder):
         name: {s: v for s, v in symbols.items() if v > 0.5 and s not in NOT_CONTENT}
         for name, symbols in results.items()
     }
-    mixed = {
-        name: found.pop(MIXED_CHARSET) for name, found in heavy.items() if MIXED_CHARSET in found
-    }
-    print(f"rspamd {MIXED_CHARSET} above 0.5: {len(mixed)} messages: {mixed}")
-    assert len(mixed) <= MIXED_CHARSET_MAX_SHARE * COUNT
-    assert not [name for name in mixed if name.startswith("en")]
     assert not {name: found for name, found in heavy.items() if found}

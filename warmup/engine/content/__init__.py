@@ -65,6 +65,24 @@ _MORE = ("question", "wonder", "update", "note", "scheduling", "writeup", "thank
 _SEED_SALT = 0x5EED_C0DE
 # Words a French, German or Spanish body has at least (see body_text).
 MIN_WORDS = {"de": 60, "fr": 60, "es": 60}
+# The commonest function words of French and Spanish, and how many of them (counted
+# with repeats) a body has at least (see body_text). German bodies always had plenty.
+FUNCTION_WORDS = {
+    "fr": frozenset((
+        "avec", "dans", "est", "était", "été", "pour", "pas", "sur", "une", "qui", "qu",
+        "suis", "serai", "sera", "ont", "nous", "vous", "notre", "votre", "mon", "mes",
+        "ton", "tes", "moi", "toi", "même",
+    )),
+    "es": frozenset((
+        "las", "los", "fue", "antes", "otra", "otro", "muy", "estar", "estoy", "estaré",
+        "estaba", "porque", "qué", "yo", "tus", "sobre", "hemos", "tengo", "tienes",
+        "tenemos", "hasta", "desde", "mucho", "también", "esto", "eso", "ese", "nuestra",
+        "nuestro", "hay", "nada", "cuando", "mis",
+    )),
+}  # fmt: skip
+MIN_FUNCTION_WORDS = 6
+_EXTRA_SENTENCES = 8  # at most, to reach both minimums
+_WORD = re.compile(r"\w+")
 
 
 # -- tokens -------------------------------------------------------------------------------
@@ -349,10 +367,18 @@ def body_text(
             text = f"{lang.expand('warm', rng, values)} {text}"
         paragraphs.append(text)
     # rspamd's language detector takes short French, Spanish or German texts for English
-    # and then counts every accented letter as an obfuscation (R_MIXED_CHARSET, weight 5):
-    # of 750 such messages, 32 were flagged as written, 4 with at least MIN_WORDS words.
-    while sum(len(p.split()) for p in paragraphs) < MIN_WORDS.get(lang.code, 0):
-        paragraphs[-1] += " " + lang.expand(rng.choice(pool), rng, values)
+    # (or Norwegian…) and then counts every accented letter as an obfuscation
+    # (R_MIXED_CHARSET, weight 5): of 750 such messages, 32 were flagged as written, 4 with
+    # at least MIN_WORDS words. Those left had few function words, which is what the
+    # detector settles the language by first: a body has MIN_FUNCTION_WORDS of them too.
+    for _ in range(_EXTRA_SENTENCES):
+        if not _too_thin(lang.code, paragraphs):
+            break
+        # Of three drawn sentences, the first with a function word (not the one with the
+        # most: a few sentences would win every time, and repeat across the network).
+        options = [lang.expand(rng.choice(pool), rng, values) for _ in range(3)]
+        useful = [s for s in options if _function_words(lang.code, s)]
+        paragraphs[-1] += " " + (useful or options)[0]
     if lang.paragraphs and not reply and rng.random() < 0.2:
         own = rng.choice(lang.paragraphs)
         paragraphs.insert(
@@ -371,6 +397,20 @@ def body_text(
         )
         + f"\n\n-- \n{sender.signature(lang)}"
     )
+
+
+def _function_words(language: str, text: str) -> int:
+    common = FUNCTION_WORDS.get(language, frozenset())
+    return sum(w in common for w in _WORD.findall(text.lower()))
+
+
+def _too_thin(language: str, paragraphs: list[str]) -> bool:
+    """Whether a French, German or Spanish body is too short, or has too few function
+    words, for a spam filter's language detector to tell its language."""
+    text = " ".join(paragraphs)
+    if len(_WORD.findall(text)) < MIN_WORDS.get(language, 0):
+        return True
+    return language in FUNCTION_WORDS and _function_words(language, text) < MIN_FUNCTION_WORDS
 
 
 def attribution(language: str, when: dt.datetime, name: str) -> str:

@@ -103,7 +103,7 @@ QUALIFIERS = (
     " (Nachtrag)",
     " für Donnerstag",
     " (schnell)",
-    " - Meinung?",
+    " - deine Meinung",
     " - eine Frage",
     " vor Montag",
     " für den Call",

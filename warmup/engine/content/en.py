@@ -173,7 +173,7 @@ QUALIFIERS = (
     " for the team",
     " for Thursday",
     " (quick)",
-    " - thoughts?",
+    " - thoughts welcome",
     " - one question",
     " (update)",
     " before Monday",

@@ -126,7 +126,7 @@ QUALIFIERS = (
     " (seguimiento)",
     " para el jueves",
     " (rápido)",
-    " - ¿ideas?",
+    " - tus ideas",
     " - una pregunta",
     " antes del lunes",
     " para la llamada",
@@ -218,13 +218,15 @@ GRAMMAR = {
     "|si hace falta|si lo prefieres",
     "thanks": "{thank} {for_what}{amp}.",
     "thank": "Muchas gracias|Gracias|Mil gracias|Gracias de nuevo|Te lo agradezco mucho"
+    "|Te agradezco mucho|Gracias de verdad"
     "|Muchísimas gracias|Gracias otra vez|Infinitas gracias",
     "for_what": "por {ayuda} {topic}|por {el_x} {when}|por {el_x}",
     "amp": "|, {fue} {elogio}|. {fue_cap} {elogio}",
     "note": "{note_open} {someone} {asked} por {topic}.|{note_open} {estare} {away} {when2}."
     "|{note_open} {topic} {status_is} {status_state}.",
     "note_open": "Un aviso:|Otra cosa:|Por cierto,|De paso,|Antes de que se me olvide,"
-    "|Un detalle:|Ah, y|Posdata:|Para que conste,",
+    "|Un detalle:|Ah, y|Posdata:|Para que conste,|Antes de olvidarlo,|Antes de que se me pase,"
+    "|Ya que estamos,|Una cosa más:",
     "someone": "una compañera|nuestro jefe|alguien de contabilidad|un cliente"
     "|el equipo de diseño|un socio nuevo",
     "asked": "preguntó|me preguntó|quería saber|se interesó",

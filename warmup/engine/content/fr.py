@@ -126,7 +126,7 @@ QUALIFIERS = (
     " (suite)",
     " pour jeudi",
     " (rapide)",
-    " - avis ?",
+    " - ton avis",
     " - une question",
     " avant lundi",
     " pour l'appel",
@@ -204,9 +204,11 @@ GRAMMAR = {
     "|Cette semaine on a",
     "done": "mis à jour|nettoyé|partagé|réécrit|vérifié|déplacé|raccourci|complété",
     "artefact": "la première partie|les points ouverts|les chiffres|le résumé"
-    "|la deuxième section|l'introduction|la liste des noms|la dernière partie",
+    "|la deuxième section|l'introduction|la liste des noms|la dernière partie|les dates"
+    "|l'annexe|la liste des contacts|les questions en suspens",
     "where": "dans le dossier partagé|dans le document|sur notre page|dans le suivi"
-    "|comme convenu|pour l'équipe|dans la dernière version",
+    "|comme convenu|pour l'équipe|dans la dernière version|dans le dossier commun"
+    "|dans notre espace|sur le tableau|dans le brouillon",
     "scheduling": "{could_we} {meet} {slot_time} ?|{i_am} {free} {slot_time}, {if_that}.",
     "could_we": "On peut|On pourrait|On devrait|Ça te dirait de|Il faudrait|Tu aurais le temps de"
     "|On essaie de|Ce serait bien de",
