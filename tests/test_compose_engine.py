@@ -4,6 +4,7 @@ word, written again from the slot id, in the thread's language."""
 
 import datetime as dt
 import re
+import zoneinfo
 
 from accounts.models import Mailbox
 from tests.test_engine_smtp import DAY_START, NOON, engine_for, network  # noqa: F401
@@ -33,6 +34,7 @@ def test_replies_quote_their_originals_as_sent(network):  # noqa: F811
             language=LANGUAGES.get(box.email.split("@")[1], "")
         )
         Mailbox.objects.filter(id=box.id).update(display_name=f"Person {box.id}")
+    Mailbox.objects.filter(email__endswith="beta.test").update(timezone="Asia/Tokyo")
     plan_cycle(DAY_START, floor=30, margin=dt.timedelta(minutes=15))
     engine_for(EARLY).run_cycle(plan=False)
     sent = {
@@ -66,6 +68,7 @@ def test_replies_quote_their_originals_as_sent(network):  # noqa: F811
     by_original = {o.message_id: o for o in originals}
     answered = [g.message for g in server.received if g.message["In-Reply-To"] in by_original]
     assert len(answered) == len(ids)
+    in_tokyo = 0
     for reply in answered:
         original = sent[reply["In-Reply-To"]]
         row = by_original[reply["In-Reply-To"]]
@@ -82,8 +85,14 @@ def test_replies_quote_their_originals_as_sent(network):  # noqa: F811
         own, line = "\n".join(lines[: start - 1]), lines[start - 1]
         quoted = "\n".join(lines[start:])
         assert re.search(ATTRIBUTION[language], line), line
+        # The original's time as the replier's mail client shows it: in its time zone.
+        replier = Mailbox.objects.get(id=row.recipient_id)
+        shown = row.sent_at.astimezone(zoneinfo.ZoneInfo(replier.timezone))
+        assert f"{shown:%H:%M}" in line, (replier.timezone, row.sent_at, line)
+        in_tokyo += replier.timezone == "Asia/Tokyo"
         assert f"Person {row.sender_id}" in line
         assert quoted.rstrip("\n") == "\n".join(
             f"> {x}" if x else ">" for x in text_of(original).rstrip("\n").split("\n")
         )
         assert own.strip() not in text_of(original)
+    assert in_tokyo  # a replier whose clock is not the original's UTC one

@@ -23,7 +23,7 @@ from accounts.sql import timezones_in_use
 from accounts.transport.account import Account
 from accounts.transport.smtp import Envelope, Group, Outcome, Result
 from warmup import sql
-from warmup.engine import content, threads, workers
+from warmup.engine import content, pacing, threads, workers
 from warmup.engine.claim import Shard, claim_slots
 from warmup.engine.limits import Limits
 from warmup.engine.planner import local_date_expression, local_dates, plan_cycle, sending_mailboxes
@@ -541,7 +541,8 @@ class Engine:
                     slot_id=original.slot_id,
                     subject=original.subject,
                     message_id=original.message_id,
-                    sent_at=original.sent_at or now,
+                    # "On <date>, … wrote:" as the replier's mail client shows it.
+                    sent_at=pacing.local_time(original.sent_at or now, sender.timezone),
                     topic=original.topic,
                     references=original.references,
                     was_reply=original.was_reply,

@@ -73,8 +73,12 @@ def sending_window(local_date: dt.date, timezone: str, start_hour: int, end_hour
     )
 
 
+def local_time(now: dt.datetime, timezone: str) -> dt.datetime:
+    return now.astimezone(zoneinfo.ZoneInfo(timezone))
+
+
 def local_date(now: dt.datetime, timezone: str) -> dt.date:
-    return now.astimezone(zoneinfo.ZoneInfo(timezone)).date()
+    return local_time(now, timezone).date()
 
 
 def slot_times(window: Window, quota: int, rng: random.Random) -> list[dt.datetime]:
