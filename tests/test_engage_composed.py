@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from accounts.models import Mailbox
 from accounts.transport.sink import SinkServer
 from tests import dovecot
 from tests.test_engage_unmarked import folders, message
 from tests.test_engine_smtp import engine_for
+from tests.warmup_mail import mailbox_on
 from warmup.engine import content
 from warmup.engine.engage import engage_pass
 from warmup.engine.planner import plan_cycle
@@ -39,25 +39,9 @@ def test_composed_mail_is_found_in_every_tag_mode(
     owners = [django_user_model.objects.create_user(f"o{n}") for n in range(2)]
     users = {f"box{n}@d{n}.test": f"pass-{n}-{mode}" for n in range(4)}
     with SinkServer(users=users) as smtp, dovecot.Dovecot(users) as imap:
-        for n, (address, password) in enumerate(users.items()):
-            Mailbox.objects.create(
-                owner=owners[n % 2],
-                email=address,
-                smtp_host="127.0.0.1",
-                smtp_port=smtp.port,
-                smtp_security="none",
-                smtp_username=address,
-                smtp_password=password,
-                imap_host="127.0.0.1",
-                imap_port=imap.imap_port,
-                imap_security="none",
-                imap_username=address,
-                imap_password=password,
-                window_start_hour=0,
-                window_end_hour=24,
-                start_volume=5,
-                daily_max=20,
-                reply_rate=0.0,
+        for n, address in enumerate(users):
+            mailbox_on(
+                smtp, imap, owners[n % 2], address, start_volume=5, daily_max=20, reply_rate=0.0
             )
         plan_cycle(DAY_START, floor=5, margin=dt.timedelta(minutes=15))
         sent = engine_for(LATE, tag_mode=mode).run_cycle(plan=False)

@@ -21,6 +21,7 @@ from accounts.models import Mailbox
 from accounts.transport.sink import SinkServer
 from tests import dovecot
 from tests.test_engine_smtp import engine_for
+from tests.warmup_mail import mailbox_on
 from warmup.engine import content
 from warmup.engine.engage import engage_pass
 from warmup.engine.planner import plan_cycle
@@ -56,26 +57,10 @@ def test_send_deliver_engage_score_and_reply(transactional_db: Any, django_user_
     }
     with SinkServer(users=users) as smtp, dovecot.Dovecot(users) as imap:
         boxes = [
-            Mailbox.objects.create(
-                owner=owners[n % 2],
-                email=email,
-                smtp_host="127.0.0.1",
-                smtp_port=smtp.port,
-                smtp_security="none",
-                smtp_username=email,
-                smtp_password=password,
-                imap_host="127.0.0.1",
-                imap_port=imap.imap_port,
-                imap_security="none",
-                imap_username=email,
-                imap_password=password,
-                window_start_hour=0,
-                window_end_hour=24,
-                start_volume=6,
-                daily_max=20,
-                reply_rate=0.5,
+            mailbox_on(
+                smtp, imap, owners[n % 2], email, start_volume=6, daily_max=20, reply_rate=0.5
             )
-            for n, (email, password) in enumerate(users.items())
+            for n, email in enumerate(users)
         ]
         plan_cycle(DAY_START, floor=6, margin=dt.timedelta(minutes=15))
         sent = engine_for(LATE, tag_mode="header").run_cycle(plan=False)

@@ -20,6 +20,7 @@ from accounts.models import Mailbox, OwnerPlan
 from accounts.transport.sink import SinkServer
 from tests import dovecot
 from tests.test_engine_smtp import engine_for
+from tests.warmup_mail import mailbox_on
 from warmup.engine import content, pacing, threads
 from warmup.engine.engage import (
     REPLY_LOOKBACK,
@@ -296,23 +297,13 @@ def test_a_five_turn_thread_end_to_end(transactional_db: Any, settings: Any) -> 
     owner = get_user_model().objects.create_user("o")
     users = {"ann@alpha.test": "pass-ann-1", "ben@beta.test": "pass-ben-2"}
     with SinkServer(users=users) as smtp, dovecot.Dovecot(users) as imap:
-        for email, password in users.items():
-            Mailbox.objects.create(
-                owner=owner,
-                email=email,
+        for email in users:
+            mailbox_on(
+                smtp,
+                imap,
+                owner,
+                email,
                 display_name=email.split("@")[0].capitalize(),
-                smtp_host="127.0.0.1",
-                smtp_port=smtp.port,
-                smtp_security="none",
-                smtp_username=email,
-                smtp_password=password,
-                imap_host="127.0.0.1",
-                imap_port=imap.imap_port,
-                imap_security="none",
-                imap_username=email,
-                imap_password=password,
-                window_start_hour=0,
-                window_end_hour=24,
                 start_volume=1,
                 daily_max=20,
                 reply_rate=1.0,

@@ -8,6 +8,8 @@ import datetime as dt
 from django.conf import settings
 
 from accounts.models import Mailbox
+from accounts.transport.sink import SinkServer
+from tests.dovecot import Dovecot
 from warmup.engine import content
 from warmup.models import SendLog, SendStatus
 
@@ -43,3 +45,26 @@ def sent_message(
     )
     slot.message_id = slot.thread_id = message.message_id
     return slot, message.data
+
+
+def mailbox_on(
+    smtp: SinkServer, imap: Dovecot, owner: object, email: str, **fields: object
+) -> Mailbox:
+    """A warmup mailbox that sends through `smtp` and reads over `imap` (both on
+    loopback, no TLS) as `email` with its password there; sending all day (0-24 UTC)."""
+    password = imap.users[email]
+    values: dict[str, object] = {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp.port,
+        "smtp_security": "none",
+        "smtp_username": email,
+        "smtp_password": password,
+        "imap_host": "127.0.0.1",
+        "imap_port": imap.imap_port,
+        "imap_security": "none",
+        "imap_username": email,
+        "imap_password": password,
+        "window_start_hour": 0,
+        "window_end_hour": 24,
+    }
+    return Mailbox.objects.create(owner=owner, email=email, **{**values, **fields})
