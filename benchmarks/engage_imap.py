@@ -131,7 +131,6 @@ def main() -> None:
                     concurrency=concurrency,
                     every=dt.timedelta(minutes=15),
                     allow_private=True,  # Dovecot on loopback
-                    retention_days=settings.WARMUP.mail_retention_days,  # as the task
                 )
                 took = time.perf_counter() - started
                 errors = [r.error for r in stats.results if r.error]

@@ -203,7 +203,6 @@ def engagement_pass() -> None:
             concurrency=settings.WARMUP.imap_concurrency,
             every=dt.timedelta(minutes=15),
             allow_private=True,
-            retention_days=settings.WARMUP.mail_retention_days,  # as the task
         )
         took = time.monotonic() - started
     results = {r.mailbox_id: r for r in stats.results}

@@ -88,7 +88,6 @@ def engage() -> str:
         every=dt.timedelta(minutes=config.cron_interval_minutes),
         allow_private=config.allow_private_hosts,
         limit=config.imap_concurrency * ENGAGE_ROUNDS,
-        retention_days=config.mail_retention_days,
     )
     return stats.line()
 

@@ -671,14 +671,16 @@ def engage_pass(
     mailbox_id: int | None = None,
     limit: int | None = None,
     time_box_s: float = MAILBOX_TIME_BOX_S,
-    retention_days: int = 0,
+    retention_days: int | None = None,
 ) -> PassStats:
     """Engage the mailboxes that are due (or one, by id, whatever its schedule), at most
     `concurrency` IMAP sessions at once; then refresh the senders'
     deliverability. `allow_private`: WARMUP_ALLOW_PRIVATE_HOSTS; `time_box_s`: each
-    mailbox's whole session; `retention_days`: WARMUP_MAIL_RETENTION_DAYS (0 keeps
-    warmup mail for ever)."""
+    mailbox's whole session; `retention_days`: WARMUP_MAIL_RETENTION_DAYS unless given
+    (0 keeps warmup mail for ever), as plan_replies reads WARMUP_THREAD_TURNS."""
     started = time.monotonic()
+    if retention_days is None:
+        retention_days = settings.WARMUP.mail_retention_days
     ids = [mailbox_id] if mailbox_id is not None else claim_for_engagement(now, every, limit)
     stats = PassStats(mailboxes=len(ids))
     if concurrency <= 1 or len(ids) <= 1:

@@ -51,7 +51,6 @@ class Command(BaseCommand):
                 every=every,
                 allow_private=config.allow_private_hosts,
                 mailbox_id=options["mailbox"],
-                retention_days=config.mail_retention_days,
             )
             self._report(stats)
             return
@@ -70,7 +69,6 @@ class Command(BaseCommand):
                 concurrency=config.imap_concurrency,
                 every=self.every,
                 allow_private=config.allow_private_hosts,
-                retention_days=config.mail_retention_days,
             )
         except DatabaseError as exc:
             if self.once:
