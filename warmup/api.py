@@ -28,8 +28,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from accounts.models import Mailbox
-from accounts.sql import EmailDomain, timezones_in_use
+from accounts.models import EmailDomain, Mailbox
+from accounts.sql import timezones_in_use
 from warmup.engine import pacing
 from warmup.engine.planner import on_local_today
 from warmup.models import DailyStat, ReputationTarget, Verdict
@@ -391,9 +391,7 @@ class DomainViewSet(viewsets.GenericViewSet):
     lookup_value_regex = "[^/]+"
 
     def get_queryset(self) -> QuerySet[ReputationTarget]:
-        targets = ReputationTarget.objects.annotate(
-            status=reputation.status_expression(), rank=reputation.rank_expression()
-        )
+        targets = ReputationTarget.objects.annotate(status=reputation.status_expression())
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the types
             return targets.none()
         if _sees_every_owner(self.request):

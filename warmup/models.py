@@ -342,6 +342,31 @@ class ReputationTarget(models.Model):
         blank=True,
         help_text="A domain's: the DKIM selectors (s=) seen signing its mail at receivers.",
     )
+    # Its status's rank, worst first (warmup.reputation.status.STATUSES): 0 listed while
+    # on a blacklist, else 1 failing while an authentication record fails, else 2 warning
+    # when any check's last verdict is warn or error, else 3 ok. Computed by PostgreSQL as
+    # the row is written, so that lists filter and sort on it through an index rather
+    # than reading the checks of 50,000 domains at each request.
+    rank = models.GeneratedField(
+        expression=models.Case(
+            models.When(listed_since__isnull=False, then=0),
+            models.When(failing_since__isnull=False, then=1),
+            models.When(
+                models.Func(
+                    "checks",
+                    models.Value(
+                        f'$.*.verdict ? (@ == "{Verdict.WARN}" || @ == "{Verdict.ERROR}")'
+                    ),
+                    function="jsonb_path_exists",
+                    output_field=models.BooleanField(),
+                ),
+                then=2,
+            ),
+            default=3,
+        ),
+        output_field=models.SmallIntegerField(),
+        db_persist=True,
+    )
 
     class Meta:
         db_table = "reputation_targets"
@@ -362,6 +387,9 @@ class ReputationTarget(models.Model):
                 condition=Q(listed_since__isnull=False),
                 name="idx_reputation_listed",
             ),
+            # The API's orders (worst first, by name), each filter by status a range of it.
+            models.Index(fields=["rank", "name", "kind"], name="idx_reputation_rank_name"),
+            models.Index(fields=["name", "kind"], name="idx_reputation_name"),
         ]
 
     def __str__(self) -> str:
