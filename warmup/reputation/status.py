@@ -27,7 +27,7 @@ def status_expression() -> Expression:
     return Case(*(When(rank=rank, then=Value(status)) for rank, status in enumerate(STATUSES)))
 
 
-def rank_expression() -> Expression:
+def rank_expression() -> F:
     """0 for listed … 3 for ok: the default order, worst first."""
     return F("rank")
 
