@@ -409,8 +409,12 @@ class MailboxPerformanceView(APIView):
                 return Response({"error": "not_found", "detail": "no such mailbox"}, status=404)
             page = [box]
         else:
+            # The page's ids first (an index-only walk, however deep the page), then those
+            # mailboxes: an offset over whole mailbox rows read every row it skipped.
             paginator = Pagination()
-            page = paginator.paginate_queryset(boxes, request, self)
+            ids = paginator.paginate_queryset(boxes.values_list("id", flat=True), request, self)
+            loaded = boxes.in_bulk(ids)
+            page = [loaded[i] for i in ids]
         today = {
             s.mailbox_id: s
             for s in todays_stats(request, now).filter(mailbox__in=page).select_related("mailbox")
