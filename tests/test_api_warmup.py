@@ -325,10 +325,31 @@ def test_a_long_quota_list_counts_by_the_planners_estimate(
 ) -> None:
     from warmup import api
 
-    monkeypatch.setattr(api, "EXACT_COUNT_UP_TO", 0)
+    assert api.estimated_count(DailyStat.objects.filter(quota__gt=0)) >= 1  # a plan, read
+    monkeypatch.setattr(api, "EXACT_COUNT_UP_TO", 10)
+    monkeypatch.setattr(api, "estimated_count", lambda rows: 12_345)
     body = client_for(people["staff"]).get("/api/warmup/quota").json()
-    # Four rows; the estimate of a table this small is whatever the planner guesses.
-    assert len(body["results"]) == 4
-    assert body["count"] >= 1
+    assert body["count"] == 12_345 and len(body["results"]) == 4
+    # Under the limit, counted.
+    monkeypatch.setattr(api, "estimated_count", lambda rows: 10)
+    assert client_for(people["staff"]).get("/api/warmup/quota").json()["count"] == 4
     # An owner's list is counted row by row whatever its length.
     assert client_for(people["alice"]).get("/api/warmup/quota").json()["count"] == 3
+
+
+def test_an_estimate_below_the_rows_hides_none_of_them(
+    people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from warmup import api
+
+    monkeypatch.setattr(api, "EXACT_COUNT_UP_TO", 0)
+    monkeypatch.setattr(api, "estimated_count", lambda rows: 1)
+    staff = client_for(people["staff"])
+    first = staff.get("/api/warmup/quota?page_size=3").json()
+    assert first["count"] == 1
+    assert len(first["results"]) == 3 and first["next"] is not None
+    second = staff.get(first["next"]).json()
+    assert len(second["results"]) == 1 and second["next"] is None
+    assert staff.get("/api/warmup/quota?page_size=3&page=3").status_code == 404
+    seen = {r["mailbox_id"] for r in first["results"] + second["results"]}
+    assert seen == {b.id for b in people["boxes"]}

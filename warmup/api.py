@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from django.core.paginator import Page
+from django.core.paginator import EmptyPage, Page
 from django.core.paginator import Paginator as DjangoPaginator
 from django.db import connection
 from django.db.models import Count, F, QuerySet
@@ -299,13 +299,36 @@ class TodaysRows:
         ]
 
 
+class EstimatedPage(Page):
+    def __init__(self, rows: list[Any], number: int, paginator: DjangoPaginator, more: bool):
+        super().__init__(rows, number, paginator)
+        self.more = more
+
+    def has_next(self) -> bool:
+        return self.more
+
+
 class EstimatedPaginator(DjangoPaginator):
-    """Pages of `per_page` rows even where the count, an estimate, says fewer are left."""
+    """Pages of a list whose count may be an estimate: the rows, not the count, say where
+    the list ends. A page holds the rows that are there (one more is read to know whether
+    another page follows), any page from 1 may be asked for, and one past the last row is
+    a 404. `page=last` is the last by the count."""
+
+    def validate_number(self, number: Any) -> int:
+        try:
+            return super().validate_number(number)
+        except EmptyPage:
+            if int(number) < 1:
+                raise
+            return int(number)
 
     def page(self, number: Any) -> Page:
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
-        return Page(self.object_list[bottom : bottom + self.per_page], number, self)
+        rows = list(self.object_list[bottom : bottom + self.per_page + 1])
+        if not rows and number > 1:
+            raise EmptyPage("That page contains no results")
+        return EstimatedPage(rows[: self.per_page], number, self, more=len(rows) > self.per_page)
 
 
 class EstimatedCountPagination(Pagination):
@@ -327,7 +350,8 @@ class QuotaView(APIView):
         responses=paginated(QuotaOut),
         description=(
             f"`count` is exact up to {EXACT_COUNT_UP_TO:,} mailboxes; above, it is "
-            "PostgreSQL's estimate (within a few percent), and so are the page numbers."
+            "PostgreSQL's estimate, and `page=last` the last page by it. Pages go by the "
+            "rows: follow `next` until it is null."
         ),
     )
     def get(self, request: Request) -> Response:
