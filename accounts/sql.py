@@ -5,7 +5,6 @@ identifiers; values always bound as parameters."""
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import CharField, Func
 from psycopg import sql
 
 from accounts.models import Mailbox, TokenTotal
@@ -69,11 +68,3 @@ ADD_TOKEN_TOTAL = (
     )
     .as_string()
 )
-
-
-class EmailDomain(Func):
-    """accounts.models.email_domain in SQL: the lowercased part after the last "@" of an
-    address. No index serves it: a filter on it reads every mailbox it is applied to."""
-
-    template = "lower(split_part(%(expressions)s, '@', -1))"
-    output_field = CharField()

@@ -405,6 +405,20 @@ def test_page_size_is_capped() -> None:
     assert (body["count"], len(body["results"])) == (3, 2)
 
 
+def test_pages_of_mailboxes_and_of_their_performance_go_by_id() -> None:
+    # Both lists take a page's ids first, then load those mailboxes: in the same order.
+    owner = user("alice")
+    boxes = [mailbox_of(owner, n) for n in (3, 1, 2, 0)]
+    client = client_for(owner)
+    for url in ("/api/mailboxes/", "/api/warmup/mailbox"):
+        pages = [client.get(f"{url}?page_size=3&page={p}").json() for p in ("1", "last")]
+        assert [[m["id"] for m in page["results"]] for page in pages] == [
+            [b.id for b in boxes[:3]],
+            [boxes[3].id],
+        ]
+        assert pages[1]["results"][0]["email"] == boxes[3].email
+
+
 def test_users_cannot_see_touch_or_create_each_others_mailboxes() -> None:
     alice, bob = user("alice"), user("bob")
     bobs = mailbox_of(bob, 1)

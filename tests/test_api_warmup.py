@@ -261,3 +261,95 @@ def test_quota_shows_each_mailboxs_own_local_today() -> None:
                 expected[box.email] = (day.isoformat(), sent)
     rows = client_for(owner).get("/api/warmup/quota").json()["results"]
     assert {r["email"]: (r["date"], r["sent"]) for r in rows} == expected
+
+
+@pytest.mark.parametrize("status", ["all", "met", "behind"])
+def test_quota_pages_are_the_same_for_staff_and_owner_across_dates(status: str) -> None:
+    """Staff's pages merge one index walk per local date and quota_met value; an owner's
+    sort their rows whole. Both must give each mailbox's own local today, in each
+    ordering, page after page, as sorting those rows here does."""
+    import random
+    import zoneinfo
+
+    owner = user("alice")
+    staff = user("root", staff=True, perms=OPERATOR)
+    now = timezone.now()
+    rng = random.Random(7)
+    today = []
+    for n in range(14):
+        box = mailbox_of(owner, n)
+        box.timezone = ("Pacific/Kiritimati", "Pacific/Pago_Pago", "UTC")[n % 3]
+        box.save()
+        local_today = now.astimezone(zoneinfo.ZoneInfo(box.timezone)).date()
+        for age in range(3):
+            sent = rng.choice((0, 5, 30, 30))
+            stat = DailyStat.objects.create(
+                mailbox=box,
+                date=local_today - dt.timedelta(days=age),
+                quota=30 if n != 5 else 0,  # no quota: not listed
+                sent=sent,
+                quota_met=sent >= 30,
+                streak=rng.randint(0, 3),
+            )
+            if age == 0 and stat.quota > 0:
+                today.append(stat)
+    wanted = [s for s in today if status == "all" or s.quota_met == (status == "met")]
+    keys = {
+        "mailbox_id": lambda s: s.mailbox_id,
+        "email": lambda s: s.mailbox.email,
+        "remaining": lambda s: max(s.quota - s.sent, 0),
+        "sent": lambda s: s.sent,
+        "streak": lambda s: s.streak,
+    }
+    for name, key in keys.items():
+        for sign in ("", "-"):
+            expected = [
+                s.mailbox_id
+                for s in sorted(wanted, key=lambda s: (key(s), s.mailbox_id), reverse=sign == "-")
+            ]
+            for reader in (staff, owner):
+                client, seen = client_for(reader), []
+                for page in (1, 2, 3):
+                    url = f"/api/warmup/quota?status={status}&ordering={sign}{name}"
+                    response = client.get(f"{url}&page_size=5&page={page}")
+                    if response.status_code == 404:  # past the last page
+                        break
+                    body = response.json()
+                    assert body["count"] == len(expected)
+                    seen += [r["mailbox_id"] for r in body["results"]]
+                assert seen == expected, (reader.username, name, sign)
+
+
+def test_a_long_quota_list_counts_by_the_planners_estimate(
+    people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from warmup import api
+
+    assert api.estimated_count(DailyStat.objects.filter(quota__gt=0)) >= 1  # a plan, read
+    monkeypatch.setattr(api, "EXACT_COUNT_UP_TO", 10)
+    monkeypatch.setattr(api, "estimated_count", lambda rows: 12_345)
+    body = client_for(people["staff"]).get("/api/warmup/quota").json()
+    assert body["count"] == 12_345 and len(body["results"]) == 4
+    # Under the limit, counted.
+    monkeypatch.setattr(api, "estimated_count", lambda rows: 10)
+    assert client_for(people["staff"]).get("/api/warmup/quota").json()["count"] == 4
+    # An owner's list is counted row by row whatever its length.
+    assert client_for(people["alice"]).get("/api/warmup/quota").json()["count"] == 3
+
+
+def test_an_estimate_below_the_rows_hides_none_of_them(
+    people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from warmup import api
+
+    monkeypatch.setattr(api, "EXACT_COUNT_UP_TO", 0)
+    monkeypatch.setattr(api, "estimated_count", lambda rows: 1)
+    staff = client_for(people["staff"])
+    first = staff.get("/api/warmup/quota?page_size=3").json()
+    assert first["count"] == 1
+    assert len(first["results"]) == 3 and first["next"] is not None
+    second = staff.get(first["next"]).json()
+    assert len(second["results"]) == 1 and second["next"] is None
+    assert staff.get("/api/warmup/quota?page_size=3&page=3").status_code == 404
+    seen = {r["mailbox_id"] for r in first["results"] + second["results"]}
+    assert seen == {b.id for b in people["boxes"]}

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from accounts.api import ConnectViewSet, MailboxViewSet
@@ -10,7 +10,7 @@ from metrics.api import ControlView, MetricsView, ProcessMetricsView
 from metrics.views import dashboard
 from warmup.api import DomainViewSet, MailboxPerformanceView, QuotaView
 from warmup_project.logins import RefreshView, TokenView, admin_login
-from warmup_project.views import healthz
+from warmup_project.views import SchemaView, healthz
 
 admin.site.site_header = "Warmup operations"
 admin.site.site_title = "Warmup"
@@ -33,7 +33,7 @@ urlpatterns = [
     path("api/warmup/quota", QuotaView.as_view(), name="quota"),
     path("api/warmup/mailbox", MailboxPerformanceView.as_view(), name="mailbox-performance"),
     path("api/warmup/metrics", MetricsView.as_view(), name="metrics"),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path(
         "api/mailboxes/connect/<str:provider>/",
