@@ -12,9 +12,9 @@ planned beforehand with every slot due, so there is always something to claim. P
 - the worker's own view: one engine worker (a transport that accepts everything at once)
   runs its cycles from the day's start until every mailbox's day is planned; the longest
   stretch in which it claimed nothing, and how long the day took to plan;
-- other workers' view: the next day's plan (the first day's with --skip-worker-view) runs while another process claims batches
-  of due slots without pause; the longest gap between two claims, claim times (p50,
-  p99, max), and the plan's wall time;
+- other workers' view: the next day's plan (the first day's with --skip-worker-view)
+  runs while another process claims batches of due slots without pause; the longest gap
+  between two claims, claim times (p50, p99, max), and the plan's wall time;
 - a steady-state plan (nothing new to plan: the anti-join and the top-up scan), and
   claims of one batch with budgets, at 08:00 and at 13:00.
 """
@@ -146,15 +146,20 @@ def other_workers_view(day: dt.date, batch: int, floor: int, margin: dt.timedelt
     ready, stop, out = context.Event(), context.Event(), context.Queue()
     process = context.Process(target=claimer, args=(midnight(day), batch, ready, stop, out))
     process.start()
-    ready.wait()
-    time.sleep(2)  # a few claims before the plan: the claimer's pace when undisturbed
-    started = time.monotonic()
-    result = plan_cycle(midnight(day), floor=floor, margin=margin)
-    finished = time.monotonic()
-    time.sleep(2)
-    stop.set()
-    claims = out.get()
-    process.join()
+    try:
+        ready.wait()
+        time.sleep(2)  # a few claims before the plan: the claimer's pace when undisturbed
+        started = time.monotonic()
+        result = plan_cycle(midnight(day), floor=floor, margin=margin)
+        finished = time.monotonic()
+        time.sleep(2)
+        stop.set()
+        claims = out.get()
+    finally:
+        stop.set()
+        process.join(timeout=30)
+        if process.is_alive():
+            process.terminate()
     during = [(s, e, n) for s, e, n in claims if e > started and s < finished]
     before = [e - s for s, e, _ in claims if e <= started]
     times = [e - s for s, e, _ in during]
@@ -195,7 +200,13 @@ def planning_worker_view(day: dt.date, mailboxes: int) -> None:
             claims.append((started, time.monotonic()))
 
     cycle.claim_slots = timed_claim
-    config = dataclasses.replace(settings.WARMUP, batch_delay_ms=0)
+    config = dataclasses.replace(
+        settings.WARMUP,
+        batch_delay_ms=0,
+        global_minute_limit=LIMITS.per_minute,
+        global_hourly_limit=LIMITS.per_hour,
+        user_hourly_limit=LIMITS.per_user_hour,
+    )
     engine = cycle.Engine(
         config=config,
         transport=InstantTransport(),
@@ -204,24 +215,45 @@ def planning_worker_view(day: dt.date, mailboxes: int) -> None:
         token_secret="bench",
         sleep=lambda s: None,
     )
+    sends: list[tuple[float, float]] = []
+    real_send = engine.send_batch
+
+    def timed_send(*args, **kwargs):
+        started = time.monotonic()
+        try:
+            return real_send(*args, **kwargs)
+        finally:
+            sends.append((started, time.monotonic()))
+
+    engine.send_batch = timed_send  # type: ignore[method-assign]
     started = time.monotonic()
     sent = 0
     first = True
+    # Stretches within the cycles without a claim under way, and the same without the
+    # sending of the batches in them (what planning and the cycle's bookkeeping cost).
+    idle: list[float] = []
+    not_sending: list[float] = []
     try:
         while DailyStat.objects.filter(date=day).count() < mailboxes:
-            stats = engine.run_cycle(plan=first, time_box_s=30)
+            claims.clear()
+            sends.clear()
+            cycle_started = time.monotonic()
+            stats = engine.run_cycle(plan=first, time_box_s=120)
+            marks = [cycle_started, *(m for c in claims for m in c), time.monotonic()]
+            for a, b in zip(marks[::2], marks[1::2], strict=True):
+                idle.append(b - a)
+                not_sending.append(
+                    b - a - sum(min(b, e) - max(a, s) for s, e in sends if s < b and e > a)
+                )
             sent += stats.outcomes["sent"]
             first = False
     finally:
         cycle.claim_slots = real_claim
-    finished = time.monotonic()
-    marks = [started, *(m for c in claims for m in c), finished]
-    # Stretches without a claim under way: from each claim's end to the next one's start.
-    idle = [marks[i + 1] - marks[i] for i in range(0, len(marks) - 1, 2)]
     print(
-        f"planning worker's view, day {day}: planned in {finished - started:.2f} s of cycles; "
-        f"{len(claims)} claims, {sent} sent meanwhile; longest stretch without a claim "
-        f"{max(idle):.3f} s (first claim after {idle[0]:.3f} s)",
+        f"planning worker's view, day {day}: planned in {time.monotonic() - started:.2f} s "
+        f"of cycles; {sent} sent meanwhile; longest stretch without a claim {max(idle):.3f} s "
+        f"(the first, the plan's start: {idle[0]:.3f} s); without the batches' sending "
+        f"{max(not_sending):.3f} s (p99 {percentile(not_sending, 0.99):.3f} s)",
         flush=True,
     )
 
