@@ -12,7 +12,7 @@ planned beforehand with every slot due, so there is always something to claim. P
 - the worker's own view: one engine worker (a transport that accepts everything at once)
   runs its cycles from the day's start until every mailbox's day is planned; the longest
   stretch in which it claimed nothing, and how long the day took to plan;
-- other workers' view: the next day's plan (the first day's with --skip-worker-view)
+- other workers' view: the next day's plan (the first day's with --view others)
   runs while another process claims batches of due slots without pause; the longest gap
   between two claims, claim times (p50, p99, max), and the plan's wall time;
 - a steady-state plan (nothing new to plan: the anti-join and the top-up scan), and
@@ -226,6 +226,7 @@ def planning_worker_view(day: dt.date, mailboxes: int) -> None:
             sends.append((started, time.monotonic()))
 
     engine.send_batch = timed_send  # type: ignore[method-assign]
+    engine.run_cycle(plan=False, time_box_s=0)  # a worker already running: its network read
     started = time.monotonic()
     sent = 0
     first = True
@@ -263,7 +264,10 @@ def main() -> None:
     parser.add_argument("--mailboxes", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=1000, help="the one-batch claims")
     parser.add_argument(
-        "--skip-worker-view", action="store_true", help="only other workers' view of the plan"
+        "--view",
+        choices=("both", "worker", "others"),
+        default="both",
+        help="the planning worker's view, other workers' view, or both (default)",
     )
     args = parser.parse_args()
     sources = max(1000, args.mailboxes // 100)
@@ -277,14 +281,16 @@ def main() -> None:
             lambda: len(prepare_sources(DAY, sources)),
         )
         vacuum()
-        next_day = DAY
-        if not args.skip_worker_view:
+        planned = DAY
+        if args.view != "others":
             planning_worker_view(DAY, args.mailboxes)
             vacuum()
-            next_day = DAY + dt.timedelta(days=1)
-        other_workers_view(next_day, settings.WARMUP.batch_size, floor, margin)
-        vacuum()
-        start = midnight(next_day)
+        if args.view != "worker":
+            if args.view == "both":
+                planned += dt.timedelta(days=1)
+            other_workers_view(planned, settings.WARMUP.batch_size, floor, margin)
+            vacuum()
+        start = midnight(planned)
         timed(
             "steady-state plan (nothing new)",
             plan_cycle,

@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone as dj_timezone
 
 from accounts.transport.smtp import Group, Outcome, Result
+from warmup import tasks
 from warmup.engine import cycle, planner
 from warmup.engine.cycle import Engine, load_network
 from warmup.engine.planner import PLAN_AHEAD, plan_chunk, plan_cycle, start_sweep
@@ -248,3 +250,42 @@ def test_a_chunk_does_not_wait_for_another_planners_chunk(make_mailbox: Any) -> 
         thread.join()
     result = chunk(MONDAY, 10)
     assert result is not None and result.mailboxes == 1
+
+
+@pytest.mark.django_db
+def test_the_plan_task_is_time_boxed_and_dispatch_carries_the_sweep_on(
+    make_mailbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Planned, never due: they send three days from now only.
+    weekday = (dj_timezone.now().weekday() + 3) % 7
+    boxes = [make_mailbox(window_weekdays=1 << weekday) for _ in range(5)]
+    monkeypatch.setattr(planner, "PLAN_CHUNK", 2)
+    monkeypatch.setattr(tasks, "PLAN_TIME_BOX_S", 0)
+    tasks.plan()
+    assert PlanSweep.objects.get().next_mailbox_id == 0  # begun; its time box was spent
+    assert not DailyStat.objects.exists()
+    tasks.dispatch()
+    assert set(DailyStat.objects.values_list("mailbox_id", flat=True)) == {b.pk for b in boxes}
+    assert PlanSweep.objects.get().next_mailbox_id is None
+
+
+@pytest.mark.django_db
+def test_the_network_is_refreshed_a_span_of_ids_at_a_time(
+    make_mailbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan refreshes who can receive a span of ids per step, between claims; the
+    network in use serves until the refresh is complete."""
+    a, b, c = (make_mailbox() for _ in range(3))
+    for box in (a, b):
+        DailyStat.objects.create(mailbox=box, date=MONDAY.date(), quota=30, reserved=30)
+    engine = engine_at(MONDAY)
+    engine.run_cycle(plan=False)
+    assert engine.network is not None
+    assert {p.id for p in engine.network.peers} == {a.pk, b.pk}
+    DailyStat.objects.create(mailbox=c, date=MONDAY.date(), quota=30, reserved=30)
+    monkeypatch.setattr(cycle, "NETWORK_SPAN", b.pk)
+    engine.plan(cycle.CycleStats())
+    assert engine.refresh_network()  # (0, b] read: more to come, the old network serves
+    assert {p.id for p in engine.network.peers} == {a.pk, b.pk}
+    assert not engine.refresh_network()
+    assert {p.id for p in engine.network.peers} == {a.pk, b.pk, c.pk}

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from django.db import DatabaseError, transaction
-from django.db.models import F, IntegerField, OuterRef, Subquery
+from django.db.models import F, IntegerField, Max, OuterRef, Subquery
 
 from accounts import crypto, tokens
 from accounts.models import Mailbox, MailboxToken, email_domain, writing_language
@@ -68,14 +68,26 @@ class CycleStats:
         )
 
 
+# Mailbox ids a step of a network refresh reads: about 0.1-0.2 s (a full reload takes
+# 1-2 s at 100,000 mailboxes and over 10 s at 1,000,000, too long between two claims).
+NETWORK_SPAN = 10_000
+
+
 def load_network(now: dt.datetime) -> Network:
-    """Every mailbox that may receive now, with what it received on its local day. Only
-    mailboxes whose local day is planned: a received count writes the day's DailyStat
-    row, and a day with a row is planned in the planner's eyes."""
-    boxes = sending_mailboxes()
+    """Every mailbox that may receive now, with what it received on its local day."""
+    return Network(network_peers(now))
+
+
+def network_peers(now: dt.datetime, after: int = 0, upto: int | None = None) -> list[Peer]:
+    """The peers of the network with ids in (after, upto]. Only mailboxes whose local day
+    is planned: a received count writes the day's DailyStat row, and a day with a row is
+    planned in the planner's eyes."""
     timezones = timezones_in_use()
     if not timezones:
-        return Network([])
+        return []
+    boxes = sending_mailboxes().filter(id__gt=after)
+    if upto is not None:
+        boxes = boxes.filter(id__lte=upto)
     received = DailyStat.objects.filter(mailbox=OuterRef("pk"), date=OuterRef("local_date")).values(
         "received"
     )[:1]
@@ -88,19 +100,36 @@ def load_network(now: dt.datetime) -> Network:
         .order_by("id")
         .values_list("id", "email", "provider", "owner_id", "daily_max", "received_today")
     )
-    return Network(
-        [
-            Peer(
-                id=i,
-                domain=email_domain(email),
-                provider=provider,
-                owner_id=owner,
-                receive_cap=cap,
-                received=got,
-            )
-            for i, email, provider, owner, cap, got in rows
-        ]
-    )
+    return [
+        Peer(
+            id=i,
+            domain=email_domain(email),
+            provider=provider,
+            owner_id=owner,
+            receive_cap=cap,
+            received=got,
+        )
+        for i, email, provider, owner, cap, got in rows
+    ]
+
+
+@dataclass
+class NetworkRefresh:
+    """A reload of the network a span of ids at a time, between two claims; the network
+    in use serves until it is complete."""
+
+    after: int = 0
+    last: int | None = None  # the largest sending mailbox id, read at the first step
+    peers: list[Peer] = field(default_factory=list)
+
+    def step(self, now: dt.datetime) -> Network | None:
+        """Read the next span; the new network once the last span is read."""
+        if self.last is None:
+            self.last = sending_mailboxes().aggregate(last=Max("id"))["last"] or 0
+        upto = self.after + NETWORK_SPAN
+        self.peers += network_peers(now, self.after, upto)
+        self.after = upto
+        return Network(self.peers) if upto >= self.last else None
 
 
 _SENDER_FIELDS = (
@@ -281,6 +310,7 @@ class Engine:
         self.run_async = run_async
         self.stopping = False  # set by the first SIGTERM: finish the batch, then return
         self.network: Network | None = None
+        self.network_refresh: NetworkRefresh | None = None
         self.shard = shard
         self.registered = False
         self.heartbeat_timeout = dt.timedelta(seconds=config.heartbeat_timeout_s)
@@ -314,8 +344,8 @@ class Engine:
             return stats
         if plan:
             self.plan(stats)
-        if self.network is None:
-            self.network = load_network(self.clock())
+        if self.network is None:  # a new worker: none to serve while a refresh reads
+            self.network, self.network_refresh = load_network(self.clock()), None
         while not self.stopping:
             if time_box_s is not None and time.monotonic() - started > time_box_s:
                 break
@@ -335,11 +365,13 @@ class Engine:
                 self.send_batch(ids, self.network, stats)
                 self.heartbeat()
             # The batch delay is spent planning, as far as it goes; without a batch, one
-            # chunk and back to claiming what became due meanwhile.
+            # chunk (and a step of the network's refresh) and back to claiming what
+            # became due meanwhile.
             pause = self.config.batch_delay_ms / 1000 if ids else 0.0
             paused = time.monotonic()
             planning = self.plan_chunks(stats, pause)
-            if not ids and not planning:
+            refreshing = self.refresh_network()
+            if not ids and not planning and not refreshing:
                 break
             rest = pause - (time.monotonic() - paused)
             if rest > 0 and not self.stopping:
@@ -389,9 +421,9 @@ class Engine:
         planner.start_sweep(now)
         stats.topped_up = planner.top_up(now, self.plan_margin)
         # Who can receive, and how much they have: refreshed at each plan (and when a
-        # sweep that planned days already begun ends); in between, the picks themselves
-        # keep the counts current.
-        self.network = load_network(now)
+        # sweep that planned days already begun ends), a span at a time between claims;
+        # in between, the picks themselves keep the counts current.
+        self.network_refresh = NetworkRefresh()
         self.planned_late = 0
 
     @property
@@ -417,14 +449,24 @@ class Engine:
             if chunk.swept:
                 if self.planned_late:
                     # Mailboxes whose day began unplanned can receive from now on, not
-                    # from the next plan. (Days planned ahead join the network at the
-                    # next plan, before they begin: the reload costs 1-2 s at 100,000.)
-                    self.network = load_network(now)
+                    # from the next plan. A day planned ahead needs no refresh: the
+                    # mailbox receives on the day it is in.
+                    self.network_refresh = NetworkRefresh()
                     self.planned_late = 0
                 return False
             took = time.monotonic() - chunk_started
             if self.stopping or time.monotonic() - started + took > seconds:
                 return True
+
+    def refresh_network(self) -> bool:
+        """A step of the network's refresh under way; whether it goes on."""
+        if self.network_refresh is None:
+            return False
+        network = self.network_refresh.step(self.clock())
+        if network is None:
+            return True
+        self.network, self.network_refresh = network, None
+        return False
 
     def send_batch(self, ids: list[int], network: Network, stats: CycleStats) -> None:
         """Pick a recipient for each claimed slot, compose its message, send them, record
