@@ -53,8 +53,14 @@ from benchmarks.scratch import empty_scratch_database, open_scratch_database  # 
 from warmup.engine import cycle, simulate  # noqa: E402
 from warmup.engine.claim import claim_slots  # noqa: E402
 from warmup.engine.limits import Limits  # noqa: E402
-from warmup.engine.planner import plan_cycle  # noqa: E402
-from warmup.models import DailyStat, SendLog, SendStatus  # noqa: E402
+from warmup.engine.planner import (  # noqa: E402
+    PlanResult,
+    plan_chunk,
+    plan_cycle,
+    start_sweep,
+    top_up,
+)
+from warmup.models import DailyStat, PlanSweep, SendLog, SendStatus  # noqa: E402
 from warmup.sql import insert_slots  # noqa: E402
 
 DAY = dt.date(2026, 6, 1)
@@ -140,8 +146,24 @@ def claimer(now: dt.datetime, batch: int, ready, stop, out) -> None:
     out.put(claims)
 
 
-def other_workers_view(day: dt.date, batch: int, floor: int, margin: dt.timedelta) -> None:
-    """The day's plan in this process while another claims batches of due slots."""
+def plan_for(now: dt.datetime, seconds: float, floor: int, margin: dt.timedelta) -> PlanResult:
+    """The sweep's chunks for `seconds` at most, as workers plan them."""
+    started = time.monotonic()
+    start_sweep(now)
+    mailboxes = slots = 0
+    while time.monotonic() - started < seconds:
+        chunk = plan_chunk(now, floor=floor, margin=margin)
+        if chunk is None or chunk.swept:
+            break
+        mailboxes, slots = mailboxes + chunk.mailboxes, slots + chunk.slots
+    return PlanResult(mailboxes, slots, swept=False)
+
+
+def other_workers_view(
+    day: dt.date, batch: int, floor: int, margin: dt.timedelta, plan_seconds: float | None
+) -> None:
+    """The day's plan in this process while another claims batches of due slots (with
+    `plan_seconds`, the plan's first chunks only, for that long)."""
     context = multiprocessing.get_context("spawn")
     ready, stop, out = context.Event(), context.Event(), context.Queue()
     process = context.Process(target=claimer, args=(midnight(day), batch, ready, stop, out))
@@ -150,7 +172,10 @@ def other_workers_view(day: dt.date, batch: int, floor: int, margin: dt.timedelt
         ready.wait()
         time.sleep(2)  # a few claims before the plan: the claimer's pace when undisturbed
         started = time.monotonic()
-        result = plan_cycle(midnight(day), floor=floor, margin=margin)
+        if plan_seconds is None:
+            result = plan_cycle(midnight(day), floor=floor, margin=margin)
+        else:
+            result = plan_for(midnight(day), plan_seconds, floor, margin)
         finished = time.monotonic()
         time.sleep(2)
         stop.set()
@@ -164,9 +189,10 @@ def other_workers_view(day: dt.date, batch: int, floor: int, margin: dt.timedelt
     before = [e - s for s, e, _ in claims if e <= started]
     times = [e - s for s, e, _ in during]
     gap = longest_gap([e for _, e, _ in claims], started, finished)
+    rate = result.mailboxes / (finished - started)
     print(
         f"other workers' view, plan of {day} (all mailboxes, one time zone): "
-        f"plan wall time {finished - started:.2f} s ({result}); "
+        f"plan wall time {finished - started:.2f} s ({result}; {rate:.0f} mailboxes/s); "
         f"{len(during)} claims of up to {batch} during it, {sum(n for *_, n in during)} slots; "
         f"longest gap between claims {gap:.3f} s; "
         f"claim time p50 {percentile(times, 0.5) * 1000:.1f} ms, "
@@ -264,6 +290,11 @@ def main() -> None:
     parser.add_argument("--mailboxes", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=1000, help="the one-batch claims")
     parser.add_argument(
+        "--plan-seconds",
+        type=float,
+        help="other workers' view: stop the plan after this long (at 1,000,000 mailboxes)",
+    )
+    parser.add_argument(
         "--view",
         choices=("both", "worker", "others"),
         default="both",
@@ -288,29 +319,52 @@ def main() -> None:
         if args.view != "worker":
             if args.view == "both":
                 planned += dt.timedelta(days=1)
-            other_workers_view(planned, settings.WARMUP.batch_size, floor, margin)
+            other_workers_view(
+                planned, settings.WARMUP.batch_size, floor, margin, args.plan_seconds
+            )
             vacuum()
         start = midnight(planned)
-        timed(
-            "steady-state plan (nothing new)",
-            plan_cycle,
-            start + dt.timedelta(minutes=15),
-            floor=floor,
-            margin=margin,
-        )
+        if args.plan_seconds is not None:
+            # The day is partly planned: what a worker does between two claims, measured
+            # on the planned part.
+            PlanSweep.objects.update(next_mailbox_id=0)
+            timed(
+                "a chunk with nothing to plan (planned ids)",
+                plan_chunk,
+                start + dt.timedelta(minutes=15),
+                floor=floor,
+                margin=margin,
+            )
+            PlanSweep.objects.update(next_mailbox_id=None)
+            timed("top-up scan", top_up, start + dt.timedelta(minutes=15), margin)
+            refresh = cycle.NetworkRefresh()
+            timed(
+                "a step of the network's refresh", lambda: refresh.step(start) or len(refresh.peers)
+            )
+            timed("the network read at once", lambda: len(cycle.load_network(start)))
+        partly = args.plan_seconds is not None  # planning the rest would take an hour
+        if not partly:
+            timed(
+                "steady-state plan (nothing new)",
+                plan_cycle,
+                start + dt.timedelta(minutes=15),
+                floor=floor,
+                margin=margin,
+            )
         for hour in (8, 13):
             now = start + dt.timedelta(hours=hour)
             timed(
                 f"claim {args.batch} at {hour:02}:00 (budgets included)",
                 lambda n=now: len(claim_slots(n, worker="bench", limit=args.batch, limits=LIMITS)),
             )
-            timed(
-                f"plan + claim a cycle at {hour:02}:00",
-                lambda n=now: (
-                    plan_cycle(n, floor=floor, margin=margin),
-                    len(claim_slots(n, worker="bench", limit=args.batch, limits=LIMITS)),
-                ),
-            )
+            if not partly:
+                timed(
+                    f"plan + claim a cycle at {hour:02}:00",
+                    lambda n=now: (
+                        plan_cycle(n, floor=floor, margin=margin),
+                        len(claim_slots(n, worker="bench", limit=args.batch, limits=LIMITS)),
+                    ),
+                )
         print(
             f"slots: {SendLog.objects.count()}, sending: "
             f"{SendLog.objects.filter(status=SendStatus.SENDING).count()}"

@@ -32,6 +32,7 @@ from django.db.models import (
     Exists,
     F,
     Max,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -254,8 +255,11 @@ def plan_chunk(
         if sweep is None or sweep.next_mailbox_id is None:
             return None
         limit = limit or PLAN_CHUNK
+        # The span starts at the next sending mailbox: ids left by deleted mailboxes
+        # (or an id sequence far from 0) cost no chunk.
         after = sweep.next_mailbox_id
-        upto = after + PLAN_SPAN
+        following = sending_mailboxes().filter(id__gt=after).aggregate(first=Min("id"))["first"]
+        upto = (following or after + 1) - 1 + PLAN_SPAN
         boxes = unplanned_mailboxes(now, ahead=PLAN_AHEAD, after=after, upto=upto, limit=limit)
         logs: list[SlotRow] = []
         stats: list[DailyStat] = []
