@@ -265,7 +265,7 @@ def planning_worker_view(day: dt.date, mailboxes: int) -> None:
             claims.clear()
             sends.clear()
             cycle_started = time.monotonic()
-            stats = engine.run_cycle(plan=first, time_box_s=120)
+            stats = engine.run_cycle(plan=first, time_box_s=30)
             marks = [cycle_started, *(m for c in claims for m in c), time.monotonic()]
             for a, b in zip(marks[::2], marks[1::2], strict=True):
                 idle.append(b - a)

@@ -244,6 +244,7 @@ def test_a_chunk_does_not_wait_for_another_planners_chunk(make_mailbox: Any) -> 
     try:
         assert held.wait(10)
         assert chunk(MONDAY, 10) is None  # skipped at once, not waited for
+        assert not start_sweep(MONDAY)  # under way: not begun again, not waited for
         assert not DailyStat.objects.exists()
     finally:
         release.set()

@@ -229,13 +229,20 @@ def plan_cycle(now: dt.datetime, *, floor: int, margin: dt.timedelta) -> PlanRes
 
 def start_sweep(now: dt.datetime) -> bool:
     """Begin a sweep over the mailboxes, unless one is under way (it goes on: it is
-    never more than a sweep behind). True if this call began one."""
+    never more than a sweep behind). True if this call began one. Never waits: a row
+    locked by a chunk is a sweep under way."""
     PlanSweep.objects.get_or_create(id=PlanSweep.SINGLETON_ID)
-    return bool(
-        PlanSweep.objects.filter(id=PlanSweep.SINGLETON_ID, next_mailbox_id__isnull=True).update(
-            next_mailbox_id=0, started_at=now
+    with transaction.atomic():
+        sweep = (
+            PlanSweep.objects.select_for_update(skip_locked=True)
+            .filter(id=PlanSweep.SINGLETON_ID, next_mailbox_id__isnull=True)
+            .first()
         )
-    )
+        if sweep is None:
+            return False
+        sweep.next_mailbox_id, sweep.started_at = 0, now
+        sweep.save(update_fields=["next_mailbox_id", "started_at"])
+    return True
 
 
 def plan_chunk(
