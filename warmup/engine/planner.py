@@ -55,7 +55,8 @@ PLAN_CHUNK = 200
 # plan, a chunk is this many index probes, not a scan of every mailbox.
 PLAN_SPAN = 20_000
 # A mailbox's next local day is planned from this long before it begins: time for a
-# sweep of every mailbox (minutes at 1,000,000 mailboxes) after the next plan cycle.
+# sweep of every mailbox after the next plan cycle (a day of 1,000,000 mailboxes in one
+# time zone took about 45 minutes of chunks on a shared 2-core machine).
 PLAN_AHEAD = dt.timedelta(hours=3)
 DEFAULT_PLAN_CAP = OwnerPlan._meta.get_field("max_daily_quota").default
 
