@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 from typing import Any
 
 import pytest
@@ -151,6 +152,17 @@ def test_quota_refuses_unknown_query_values(people: dict[str, Any], query: str) 
     response = client_for(people["alice"]).get(f"/api/warmup/quota?{query}")
     assert response.status_code == 400, response.content
     assert response.json()["error"] == "invalid"
+
+
+def test_a_day_planned_ahead_is_not_history_yet(people: dict[str, Any]) -> None:
+    box = people["boxes"][1]
+    tomorrow = timezone.now().astimezone(zoneinfo.ZoneInfo(box.timezone)).date() + dt.timedelta(
+        days=1
+    )
+    DailyStat.objects.create(mailbox=box, date=tomorrow, quota=30, reserved=30)
+    body = client_for(people["alice"]).get(f"/api/warmup/mailbox?id={box.id}").json()
+    assert tomorrow.isoformat() not in {d["date"] for d in body["last_30_days"]["days"]}
+    assert len(body["last_30_days"]["days"]) == 2
 
 
 def test_one_mailboxs_performance_and_isolation(people: dict[str, Any]) -> None:

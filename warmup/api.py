@@ -394,12 +394,14 @@ def performance(
     history: dict[int, list[dict[str, Any]]],
 ) -> Performance:
     """The box's Performance, its days cut to its own last HISTORY_DAYS local dates."""
-    first = pacing.local_date(now, box.timezone) - dt.timedelta(days=HISTORY_DAYS - 1)
+    last = pacing.local_date(now, box.timezone)
+    first = last - dt.timedelta(days=HISTORY_DAYS - 1)
     stat = today.get(box.id)
     return Performance(
         box,
         Today(stat, now) if stat else None,
-        [d for d in history[box.id] if d["date"] >= first],
+        # Tomorrow's row exists once planned (hours ahead): not history yet.
+        [d for d in history[box.id] if first <= d["date"] <= last],
     )
 
 

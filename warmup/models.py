@@ -244,6 +244,30 @@ class EngineState(models.Model):
         return state
 
 
+class PlanSweep(models.Model):
+    """How far the planner's sweep over the mailboxes has got: the one row that lets
+    workers and the plan task share a day's planning in short chunks, each resuming
+    where the last one stopped (warmup.engine.planner). A chunk holds this row's lock
+    while it plans, so two planners never plan the same mailboxes at once."""
+
+    SINGLETON_ID = 1
+
+    id = models.IntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
+    # The next chunk plans mailboxes with a larger id; none while no sweep is under way.
+    next_mailbox_id = models.BigIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "plan_sweep"
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="plan_sweep_singleton")]
+
+    def __str__(self) -> str:
+        if self.next_mailbox_id is None:
+            return f"idle since {self.finished_at}"
+        return f"under way since {self.started_at}, next after mailbox {self.next_mailbox_id}"
+
+
 class Worker(models.Model):
     """A running engine process; its heartbeat tells the others it is alive."""
 

@@ -33,11 +33,14 @@ log = logging.getLogger("warmup.tasks")
 # A dispatch task stops claiming after this long (then finishes its batch); the next
 # one starts a minute after the last began.
 DISPATCH_TIME_BOX_S = 45
+# A plan task plans chunks for this long at most; the sweep's next chunks are planned
+# by the dispatch tasks between their batches, or by the next plan task.
+PLAN_TIME_BOX_S = 60
 
 
-def _run(engine: Engine, *, plan: bool, time_box_s: float | None) -> str:
+def _run(engine: Engine, *, plan: bool, time_box_s: float | None, dispatch: bool = True) -> str:
     try:
-        stats: CycleStats = engine.run_cycle(plan=plan, time_box_s=time_box_s)
+        stats: CycleStats = engine.run_cycle(plan=plan, time_box_s=time_box_s, dispatch=dispatch)
     finally:
         workers.unregister(engine.worker)
     line = stats.line()
@@ -46,12 +49,14 @@ def _run(engine: Engine, *, plan: bool, time_box_s: float | None) -> str:
 
 
 def plan() -> str:
-    """Expire, plan and top up (no sending): every WARMUP_CRON_INTERVAL_MINUTES."""
-    return _run(smtp_engine("q-plan:"), plan=True, time_box_s=0)  # a zero time box claims nothing
+    """Expire, top up, and plan the mailboxes' days chunk by chunk for PLAN_TIME_BOX_S at
+    most (no sending): every WARMUP_CRON_INTERVAL_MINUTES."""
+    return _run(smtp_engine("q-plan:"), plan=True, time_box_s=PLAN_TIME_BOX_S, dispatch=False)
 
 
 def dispatch(shard: int = 1, count: int = 1) -> str:
-    """Claim and send what is due, for DISPATCH_TIME_BOX_S: every minute, per shard."""
+    """Claim and send what is due, planning chunks of a sweep under way between the
+    batches, for DISPATCH_TIME_BOX_S: every minute, per shard."""
     engine = smtp_engine(f"q-shard{shard}:", Shard(shard, count))
     return _run(engine, plan=False, time_box_s=DISPATCH_TIME_BOX_S)
 

@@ -1,5 +1,6 @@
-"""One engine cycle: expire, plan, then claim → pair → compose → send → record in batches
-until nothing is due, the time box is spent, or a stop was asked for."""
+"""One engine cycle: expire and start planning, then claim → pair → compose → send →
+record in batches, planning a chunk of mailboxes between two batches, until nothing is
+due or to plan, the time box is spent, or a stop was asked for."""
 
 from __future__ import annotations
 
@@ -14,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from django.db import DatabaseError, transaction
-from django.db.models import F, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, IntegerField, Max, Min, OuterRef, Subquery
 
 from accounts import crypto, tokens
 from accounts.models import Mailbox, MailboxToken, email_domain, writing_language
@@ -23,10 +23,10 @@ from accounts.sql import timezones_in_use
 from accounts.transport.account import Account
 from accounts.transport.smtp import Envelope, Group, Outcome, Result
 from warmup import sql
-from warmup.engine import content, pacing, threads, workers
+from warmup.engine import content, pacing, planner, threads, workers
 from warmup.engine.claim import Shard, claim_slots
 from warmup.engine.limits import Limits
-from warmup.engine.planner import local_date_expression, local_dates, plan_cycle, sending_mailboxes
+from warmup.engine.planner import local_date_expression, local_dates, sending_mailboxes
 from warmup.engine.recipients import Network, Peer, pair_recipients
 from warmup.engine.record import Sent, expire_stale_slots, record_results
 from warmup.models import DailyStat, EngineState, SendLog, SendStatus, Worker
@@ -68,36 +68,70 @@ class CycleStats:
         )
 
 
+# Mailbox ids a step of a network refresh reads: about 0.1-0.2 s (a full reload takes
+# 1-2 s at 100,000 mailboxes and over 10 s at 1,000,000, too long between two claims).
+NETWORK_SPAN = 10_000
+
+
 def load_network(now: dt.datetime) -> Network:
     """Every mailbox that may receive now, with what it received on its local day."""
-    boxes = sending_mailboxes()
+    return Network(network_peers(now))
+
+
+def network_peers(now: dt.datetime, after: int = 0, upto: int | None = None) -> list[Peer]:
+    """The peers of the network with ids in (after, upto]. Only mailboxes whose local day
+    is planned: a received count writes the day's DailyStat row, and a day with a row is
+    planned in the planner's eyes."""
     timezones = timezones_in_use()
     if not timezones:
-        return Network([])
+        return []
+    boxes = sending_mailboxes().filter(id__gt=after)
+    if upto is not None:
+        boxes = boxes.filter(id__lte=upto)
     received = DailyStat.objects.filter(mailbox=OuterRef("pk"), date=OuterRef("local_date")).values(
         "received"
     )[:1]
     rows = (
         boxes.annotate(
             local_date=local_date_expression(local_dates(now, timezones)),
-            received_today=Coalesce(Subquery(received, output_field=IntegerField()), Value(0)),
+            received_today=Subquery(received, output_field=IntegerField()),
         )
+        .filter(received_today__isnull=False)
         .order_by("id")
         .values_list("id", "email", "provider", "owner_id", "daily_max", "received_today")
     )
-    return Network(
-        [
-            Peer(
-                id=i,
-                domain=email_domain(email),
-                provider=provider,
-                owner_id=owner,
-                receive_cap=cap,
-                received=got,
-            )
-            for i, email, provider, owner, cap, got in rows
-        ]
-    )
+    return [
+        Peer(
+            id=i,
+            domain=email_domain(email),
+            provider=provider,
+            owner_id=owner,
+            receive_cap=cap,
+            received=got,
+        )
+        for i, email, provider, owner, cap, got in rows
+    ]
+
+
+@dataclass
+class NetworkRefresh:
+    """A reload of the network a span of ids at a time, between two claims; the network
+    in use serves until it is complete."""
+
+    after: int = 0
+    last: int | None = None  # the largest sending mailbox id, read at the first step
+    peers: list[Peer] = field(default_factory=list)
+
+    def step(self, now: dt.datetime) -> Network | None:
+        """Read the next span; the new network once the last span is read."""
+        if self.last is None:
+            self.last = sending_mailboxes().aggregate(last=Max("id"))["last"] or 0
+        # From the next sending mailbox on: a gap in the ids costs no step.
+        following = sending_mailboxes().filter(id__gt=self.after).aggregate(first=Min("id"))
+        upto = (following["first"] or self.after + 1) - 1 + NETWORK_SPAN
+        self.peers += network_peers(now, self.after, upto)
+        self.after = upto
+        return Network(self.peers) if upto >= self.last else None
 
 
 _SENDER_FIELDS = (
@@ -278,6 +312,7 @@ class Engine:
         self.run_async = run_async
         self.stopping = False  # set by the first SIGTERM: finish the batch, then return
         self.network: Network | None = None
+        self.network_refresh: NetworkRefresh | None = None
         self.shard = shard
         self.registered = False
         self.heartbeat_timeout = dt.timedelta(seconds=config.heartbeat_timeout_s)
@@ -285,14 +320,22 @@ class Engine:
         # thing next cycle, so nothing sent is forgotten.
         self.unrecorded: list[Sent] = []
         self.limits = Limits.from_config(config)
+        self.planned_late = 0  # by this worker's chunks since its network was loaded
 
-    def run_cycle(self, *, plan: bool = True, time_box_s: float | None = None) -> CycleStats:
-        """Plan (when asked: every cron interval), then dispatch what is due.
+    def run_cycle(
+        self, *, plan: bool = True, time_box_s: float | None = None, dispatch: bool = True
+    ) -> CycleStats:
+        """Start planning (when asked: every cron interval), then dispatch what is due
+        (unless `dispatch` is off) and plan chunk by chunk between the batches.
 
-        Planning is the heavier half; dispatching runs more often (run_warmup: every
+        A day's plan is hundreds of chunks at 100,000 mailboxes, each a fraction of a
+        second: between two claims a worker plans one chunk, or as many as fit in the
+        batch delay, so planning never holds up its sends for long, and any worker's
+        cycle (this one's next, another's) continues a sweep that is under way.
+        Dispatching runs more often than planning starts (run_warmup: every
         DISPATCH_EVERY_S), so a rate budget spent in one minute is used again in the
-        next instead of waiting for the next plan. Every cycle first says this worker is
-        alive, settles what an earlier failed cycle left, and runs the reaper."""
+        next. Every cycle first says this worker is alive, settles what an earlier
+        failed cycle left, and runs the reaper."""
         started = time.monotonic()
         stats = CycleStats()
         self.heartbeat()
@@ -303,25 +346,38 @@ class Engine:
             return stats
         if plan:
             self.plan(stats)
-        if self.network is None:
-            self.network = load_network(self.clock())
+        if self.network is None:  # a new worker: none to serve while a refresh reads
+            self.network, self.network_refresh = load_network(self.clock()), None
         while not self.stopping:
             if time_box_s is not None and time.monotonic() - started > time_box_s:
                 break
-            ids = claim_slots(
-                self.clock(),
-                worker=self.worker,
-                limit=self.config.batch_size,
-                limits=self.limits,
-                shard=self.shard,
+            ids = (
+                claim_slots(
+                    self.clock(),
+                    worker=self.worker,
+                    limit=self.config.batch_size,
+                    limits=self.limits,
+                    shard=self.shard,
+                )
+                if dispatch
+                else []
             )
-            if not ids:
+            if ids:
+                stats.claimed += len(ids)
+                self.send_batch(ids, self.network, stats)
+                self.heartbeat()
+            # The batch delay is spent planning, as far as it goes; without a batch, one
+            # chunk (and a step of the network's refresh) and back to claiming what
+            # became due meanwhile.
+            pause = self.config.batch_delay_ms / 1000 if ids else 0.0
+            paused = time.monotonic()
+            planning = self.plan_chunks(stats, pause)
+            refreshing = self.refresh_network()
+            if not ids and not planning and not refreshing:
                 break
-            stats.claimed += len(ids)
-            self.send_batch(ids, self.network, stats)
-            self.heartbeat()
-            if self.config.batch_delay_ms and not self.stopping:
-                self.sleep(self.config.batch_delay_ms / 1000)
+            rest = pause - (time.monotonic() - paused)
+            if rest > 0 and not self.stopping:
+                self.sleep(rest)
         stats.duration_s = time.monotonic() - started
         if plan or stats.claimed:
             EngineState.objects.filter(id=EngineState.SINGLETON_ID).update(
@@ -360,18 +416,59 @@ class Engine:
             )
 
     def plan(self, stats: CycleStats) -> None:
+        """Expire yesterday's leftovers, start a planning sweep (the cycle plans it chunk
+        by chunk) and top up today's short days."""
         now = self.clock()
         stats.expired = expire_stale_slots(now)
-        result = plan_cycle(
-            now,
-            floor=self.config.min_daily_quota,
-            margin=dt.timedelta(minutes=self.config.cron_interval_minutes),
-        )
-        stats.planned_mailboxes, stats.planned_slots = result.mailboxes, result.slots
-        stats.topped_up = result.topped_up
-        # Who can receive, and how much they have: refreshed at each plan; in between,
-        # the picks themselves keep the counts current.
-        self.network = load_network(now)
+        planner.start_sweep(now)
+        stats.topped_up = planner.top_up(now, self.plan_margin)
+        # Who can receive, and how much they have: refreshed at each plan (and when a
+        # sweep that planned days already begun ends), a span at a time between claims;
+        # in between, the picks themselves keep the counts current.
+        self.network_refresh = NetworkRefresh()
+        self.planned_late = 0
+
+    @property
+    def plan_margin(self) -> dt.timedelta:
+        return dt.timedelta(minutes=self.config.cron_interval_minutes)
+
+    def plan_chunks(self, stats: CycleStats, seconds: float) -> bool:
+        """Plan chunks of the sweep under way: one, then more while the next one is
+        expected to end within `seconds`. Whether there is more to plan: False when no
+        sweep is under way, it has just ended, or another planner holds it."""
+        started = time.monotonic()
+        while True:
+            chunk_started = time.monotonic()
+            now = self.clock()
+            chunk = planner.plan_chunk(
+                now, floor=self.config.min_daily_quota, margin=self.plan_margin
+            )
+            if chunk is None:
+                return False
+            stats.planned_mailboxes += chunk.mailboxes
+            stats.planned_slots += chunk.slots
+            self.planned_late += chunk.late
+            if chunk.swept:
+                if self.planned_late:
+                    # Mailboxes whose day began unplanned can receive from now on, not
+                    # from the next plan. A day planned ahead needs no refresh: the
+                    # mailbox receives on the day it is in.
+                    self.network_refresh = NetworkRefresh()
+                    self.planned_late = 0
+                return False
+            took = time.monotonic() - chunk_started
+            if self.stopping or time.monotonic() - started + took > seconds:
+                return True
+
+    def refresh_network(self) -> bool:
+        """A step of the network's refresh under way; whether it goes on."""
+        if self.network_refresh is None:
+            return False
+        network = self.network_refresh.step(self.clock())
+        if network is None:
+            return True
+        self.network, self.network_refresh = network, None
+        return False
 
     def send_batch(self, ids: list[int], network: Network, stats: CycleStats) -> None:
         """Pick a recipient for each claimed slot, compose its message, send them, record

@@ -2,8 +2,18 @@
 
 A mailbox's day is planned when its DailyStat row for that local date exists; the slots
 (SendLog rows) and that row go in together, with ON CONFLICT DO NOTHING, so planning
-twice, or on several workers at once, changes nothing. In the steady state a cycle finds
-no mailbox to plan with one anti-join; the work comes when a time zone's day begins.
+twice, or on several workers at once, changes nothing. Only the planner writes the row
+of a day before it is planned: a mailbox joins the network (receives, and so gets a
+received count) only once its own day is planned (warmup.engine.cycle.load_network).
+
+Planning is a sweep over the mailboxes by id, in chunks of at most PLAN_CHUNK mailboxes
+(one transaction each, a fraction of a second), so a worker plans between two claims
+and never stops sending for long. Where the sweep has got is a database row (PlanSweep),
+locked by the chunk under way: any worker or the plan task continues it, and two
+planners never plan the same mailboxes at once. A sweep plans each mailbox's local
+today if it has no plan (a mailbox just enabled) and its next local day once that
+begins within PLAN_AHEAD, so the day is planned before it begins, time zones or not.
+In the steady state a sweep finds nothing to plan, a few index probes per mailbox.
 """
 
 from __future__ import annotations
@@ -16,17 +26,38 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Case, DateField, Exists, F, OuterRef, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    DateField,
+    Exists,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from accounts import status as mailbox_status
 from accounts.models import Mailbox, OwnerPlan
 from accounts.sql import timezones_in_use
 from warmup.engine import pacing
-from warmup.models import DailyStat
+from warmup.models import DailyStat, PlanSweep
 from warmup.sql import SlotRow, insert_slots
 
-PLAN_BATCH = 2000  # mailboxes per transaction
+# Mailboxes planned per chunk (one transaction): 200 mailboxes of 30 sends, 6,000
+# slots, take 0.1 s on an idle machine and 0.4 s on a busy one (benchmarks/plan_claim.py).
+PLAN_CHUNK = 200
+# Mailbox ids a chunk looks through at most: in the steady state, when nothing is to
+# plan, a chunk is this many index probes, not a scan of every mailbox.
+PLAN_SPAN = 20_000
+# A mailbox's next local day is planned from this long before it begins: time for a
+# sweep of every mailbox after the next plan cycle (a day of 1,000,000 mailboxes in one
+# time zone took about 45 minutes of chunks on a shared 2-core machine).
+PLAN_AHEAD = dt.timedelta(hours=3)
 DEFAULT_PLAN_CAP = OwnerPlan._meta.get_field("max_daily_quota").default
 
 _PLAN_FIELDS = (
@@ -49,6 +80,8 @@ class PlanResult:
     mailboxes: int
     slots: int
     topped_up: int = 0
+    swept: bool = True  # the sweep reached the last mailbox (a chunk: it was the last)
+    late: int = 0  # mailboxes whose local day had begun unplanned (just enabled, say)
 
 
 def local_dates(now: dt.datetime, timezones: Iterable[str]) -> dict[str, dt.date]:
@@ -92,22 +125,50 @@ def sending_mailboxes() -> QuerySet[Mailbox]:
     return Mailbox.objects.filter(warmup_enabled=True, status=mailbox_status.ACTIVE)
 
 
-def unplanned_mailboxes(now: dt.datetime) -> list[dict[str, Any]]:
+def unplanned_mailboxes(
+    now: dt.datetime,
+    *,
+    ahead: dt.timedelta = dt.timedelta(0),
+    after: int = 0,
+    upto: int | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Sending mailboxes (by id, in (after, upto], at most `limit`) whose local day at
+    `now` or at `now + ahead` has no plan yet. Each row has the planner's fields,
+    "local_date" (its local today) and "days": the dates to plan, today first."""
     timezones = timezones_in_use()
     if not timezones:
         return []
-    dates = local_dates(now, timezones)
-    planned = DailyStat.objects.filter(mailbox=OuterRef("pk"), date=OuterRef("local_date"))
-    return list(
-        sending_mailboxes()
-        .annotate(
-            local_date=local_date_expression(dates),
+    today, later = local_dates(now, timezones), local_dates(now + ahead, timezones)
+    boxes = sending_mailboxes().filter(id__gt=after)
+    if upto is not None:
+        boxes = boxes.filter(id__lte=upto)
+    rows = (
+        boxes.annotate(
+            local_date=local_date_expression(today),
+            ahead_date=local_date_expression(later),
             plan_cap=plan_cap_of(),
+            today_planned=_planned_on("local_date"),
+            ahead_planned=_planned_on("ahead_date"),
         )
-        .filter(~Exists(planned))
+        .filter(Q(today_planned=False) | Q(ahead_planned=False))
         .order_by("id")
-        .values(*_PLAN_FIELDS, "local_date", "plan_cap")
+        .values(
+            *_PLAN_FIELDS, "local_date", "ahead_date", "plan_cap", "today_planned", "ahead_planned"
+        )
     )
+    found = list(rows[:limit] if limit is not None else rows)
+    for box in found:
+        later_date, today_planned = box.pop("ahead_date"), box.pop("today_planned")
+        missing = {box["local_date"]} if not today_planned else set()
+        if not box.pop("ahead_planned"):
+            missing.add(later_date)
+        box["days"] = sorted(missing)
+    return found
+
+
+def _planned_on(date_field: str) -> Exists:
+    return Exists(DailyStat.objects.filter(mailbox=OuterRef("pk"), date=OuterRef(date_field)))
 
 
 def day_quota(box: dict[str, Any], floor: int) -> int:
@@ -155,28 +216,80 @@ def day_plan(
 
 
 def plan_cycle(now: dt.datetime, *, floor: int, margin: dt.timedelta) -> PlanResult:
-    """Plan the mailboxes whose local day has no plan yet, and top up today's short days.
-    `margin` (the time between two cycles) is kept free at the end of each window, so the
-    last slots are still claimed inside it."""
-    boxes = unplanned_mailboxes(now)
-    slots = 0
-    for start in range(0, len(boxes), PLAN_BATCH):
-        batch = boxes[start : start + PLAN_BATCH]
+    """A whole sweep at once, then the top-up: what a plan cycle leaves planned, for the
+    simulator's checks, tests and benchmarks. Workers plan chunk by chunk between their
+    claims instead (warmup.engine.cycle)."""
+    start_sweep(now)
+    mailboxes = slots = late = 0
+    while (chunk := plan_chunk(now, floor=floor, margin=margin)) is not None:
+        mailboxes, slots, late = mailboxes + chunk.mailboxes, slots + chunk.slots, late + chunk.late
+        if chunk.swept:
+            break
+    return PlanResult(mailboxes, slots, topped_up=top_up(now, margin), late=late)
+
+
+def start_sweep(now: dt.datetime) -> bool:
+    """Begin a sweep over the mailboxes, unless one is under way (it goes on: it is
+    never more than a sweep behind). True if this call began one. Never waits: a row
+    locked by a chunk is a sweep under way."""
+    PlanSweep.objects.get_or_create(id=PlanSweep.SINGLETON_ID)
+    with transaction.atomic():
+        sweep = (
+            PlanSweep.objects.select_for_update(skip_locked=True)
+            .filter(id=PlanSweep.SINGLETON_ID, next_mailbox_id__isnull=True)
+            .first()
+        )
+        if sweep is None:
+            return False
+        sweep.next_mailbox_id, sweep.started_at = 0, now
+        sweep.save(update_fields=["next_mailbox_id", "started_at"])
+    return True
+
+
+def plan_chunk(
+    now: dt.datetime, *, floor: int, margin: dt.timedelta, limit: int | None = None
+) -> PlanResult | None:
+    """Plan the sweep's next chunk: up to `limit` mailboxes among the next PLAN_SPAN
+    ids, in one transaction that also moves the sweep on. None when no sweep is under
+    way or another planner's chunk is (it holds the sweep's row: this one does not wait).
+    `margin` (the time between two cycles) is kept free at the end of each window, so
+    the last slots are still claimed inside it."""
+    with transaction.atomic():
+        sweep = (
+            PlanSweep.objects.select_for_update(skip_locked=True)
+            .filter(id=PlanSweep.SINGLETON_ID, next_mailbox_id__isnull=False)
+            .first()
+        )
+        if sweep is None or sweep.next_mailbox_id is None:
+            return None
+        limit = limit or PLAN_CHUNK
+        # The span starts at the next sending mailbox: ids left by deleted mailboxes
+        # (or an id sequence far from 0) cost no chunk.
+        after = sweep.next_mailbox_id
+        following = sending_mailboxes().filter(id__gt=after).aggregate(first=Min("id"))["first"]
+        upto = (following or after + 1) - 1 + PLAN_SPAN
+        boxes = unplanned_mailboxes(now, ahead=PLAN_AHEAD, after=after, upto=upto, limit=limit)
         logs: list[SlotRow] = []
         stats: list[DailyStat] = []
-        for box in batch:
-            quota, times = day_plan(box, now, floor, margin)
-            stats.append(
-                DailyStat(
-                    mailbox_id=box["id"], date=box["local_date"], quota=quota, reserved=len(times)
+        for box in boxes:
+            for day in box["days"]:
+                quota, times = day_plan({**box, "local_date": day}, now, floor, margin)
+                stats.append(
+                    DailyStat(mailbox_id=box["id"], date=day, quota=quota, reserved=len(times))
                 )
-            )
-            logs.extend((box["id"], box["local_date"], n, at) for n, at in enumerate(times))
-        with transaction.atomic():
-            insert_slots(logs, now)
-            DailyStat.objects.bulk_create(stats, batch_size=5000, ignore_conflicts=True)
-        slots += len(logs)
-    return PlanResult(mailboxes=len(boxes), slots=slots, topped_up=top_up(now, margin))
+                logs.extend((box["id"], day, n, at) for n, at in enumerate(times))
+        insert_slots(logs, now)
+        DailyStat.objects.bulk_create(stats, batch_size=5000, ignore_conflicts=True)
+        # A full chunk may have left mailboxes in its span: the next one starts after it.
+        reached = boxes[-1]["id"] if len(boxes) == limit else upto
+        last = sending_mailboxes().aggregate(last=Max("id"))["last"] or 0
+        swept = reached >= last
+        sweep.next_mailbox_id = None if swept else reached
+        if swept:
+            sweep.finished_at = now
+        sweep.save(update_fields=["next_mailbox_id", "finished_at"])
+    late = sum(1 for box in boxes if box["local_date"] in box["days"])
+    return PlanResult(mailboxes=len(boxes), slots=len(logs), swept=swept, late=late)
 
 
 def top_up(now: dt.datetime, margin: dt.timedelta) -> int:

@@ -1,5 +1,6 @@
-"""Run the warmup engine: plan every WARMUP_CRON_INTERVAL_MINUTES (or --interval), and
-dispatch what is due every 20 seconds in between.
+"""Run the warmup engine: start a planning sweep every WARMUP_CRON_INTERVAL_MINUTES (or
+--interval), and dispatch what is due every 20 seconds in between, planning the sweep's
+chunks between batches (a chunk is a fraction of a second: sends are never held up long).
 
 Any number of workers may run against one PostgreSQL database: --worker-id I of
 --worker-count N (or WARMUP_WORKER_ID / WARMUP_WORKER_COUNT) makes this one prefer the
