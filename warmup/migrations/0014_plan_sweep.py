@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("warmup", "0011_pool_shapes"),
+        ("warmup", "0013_quota_list_indexes"),
     ]
 
     operations = [
