@@ -168,9 +168,12 @@ def _box(owner: Any, email: str, **fields: Any) -> Mailbox:
 
 
 def _turns(a: Mailbox, b: Mailbox, n: int) -> list[SendLog]:
-    """A thread of `n` sent messages between a and b, a first, each replying to the last."""
+    """A thread of `n` sent messages between a and b, a first, each replying to the last
+    (marked replied to, as plan_replies marks the sends it answers)."""
     sends: list[SendLog] = []
     for turn in range(1, n + 1):
+        if sends:
+            SendLog.objects.filter(id=sends[-1].id).update(reply_planned=True)
         sender, recipient = (a, b) if turn % 2 else (b, a)
         message_id = f"<t{turn}.{a.id}@{sender.email.split('@')[1]}>"
         sends.append(

@@ -172,6 +172,32 @@ def insert_slots(rows: Sequence[SlotRow], now: dt.datetime) -> None:
         cursor.execute(TRUNCATE_PLANNED_SLOTS)
 
 
+# The given sends (ids, then their days: the days prune the scan to their partitions)
+# not yet replied to are from now on: returns their ids.
+MARK_REPLY_PLANNED = _text(
+    sql.SQL(
+        "UPDATE {t} SET {planned} = true WHERE {id} = ANY(%s) AND {day} = ANY(%s) "
+        "AND NOT {planned} RETURNING {id}"
+    ).format(
+        t=_table(SendLog),
+        planned=column(SendLog, "reply_planned").ident,
+        id=column(SendLog, "id").ident,
+        day=column(SendLog, "day").ident,
+    )
+)
+
+
+def mark_reply_planned(sends: Sequence[tuple[int, dt.date]]) -> set[int]:
+    """Of these (id, day) sends, those no reply was planned to, now marked: the one
+    statement that decides who replies, under any concurrency (a row's update waits for
+    another's and then finds it marked)."""
+    if not sends:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(MARK_REPLY_PLANNED, [[i for i, _ in sends], sorted({d for _, d in sends})])
+        return {i for (i,) in cursor.fetchall()}
+
+
 # --- day counters -----------------------------------------------------------------------
 
 
@@ -417,3 +443,86 @@ THREAD_CHAINS = _text(
         logs=_table(SendLog),
     )
 )
+
+
+# --- the send log's partitions (warmup.partitions) -----------------------------------------
+
+_LOGS = _table(SendLog)
+DEFAULT_PARTITION = "logs_default"
+# What 0002 set on the plain table: a partitioned table has no storage to take it, so
+# each partition gets it.
+PARTITION_STORAGE = sql.SQL(
+    "autovacuum_vacuum_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.01"
+)
+# The partitions of `logs`, by name (the default one included).
+LOG_PARTITIONS = _text(
+    sql.SQL(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = {}::regclass"
+    ).format(sql.Literal(SendLog._meta.db_table))
+)
+# One session at a time creates or drops partitions (a lock for the transaction).
+LOCK_PARTITIONS = "SELECT pg_advisory_xact_lock(hashtext('warmup.partitions'))"
+_ALL_LOG_COLUMNS = _names(
+    [column(SendLog, f.name) for f in SendLog._meta.concrete_fields],
+)
+
+
+def create_default_partition() -> str:
+    return _text(
+        sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} DEFAULT WITH ({})").format(
+            sql.Identifier(DEFAULT_PARTITION), _LOGS, PARTITION_STORAGE
+        )
+    )
+
+
+def create_partition(name: str, day: dt.date) -> list[tuple[str, list[Any]]]:
+    """The statements that make `name` the partition of `day`, taking that day's rows out
+    of the default partition: a table like `logs`, the rows moved into it, attached.
+    ATTACH (unlike CREATE … PARTITION OF) leaves `logs` open to reads and writes; it
+    locks the default partition, which the caller has locked already."""
+    table = sql.Identifier(name)
+    return [
+        (
+            _text(
+                sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING CONSTRAINTS) WITH ({})").format(
+                    table, _LOGS, PARTITION_STORAGE
+                )
+            ),
+            [],
+        ),
+        (
+            _text(
+                sql.SQL(
+                    "WITH moved AS (DELETE FROM {default} WHERE day = %s RETURNING {cols}) "
+                    "INSERT INTO {table} ({cols}) SELECT {cols} FROM moved"
+                ).format(
+                    default=sql.Identifier(DEFAULT_PARTITION), table=table, cols=_ALL_LOG_COLUMNS
+                )
+            ),
+            [day],
+        ),
+        (
+            _text(
+                # DDL takes no parameters: the bounds are literals.
+                sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
+                    _LOGS, table, sql.Literal(day), sql.Literal(day + dt.timedelta(days=1))
+                )
+            ),
+            [],
+        ),
+    ]
+
+
+def lock_default_partition() -> str:
+    return _text(
+        sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(sql.Identifier(DEFAULT_PARTITION))
+    )
+
+
+def count_rows(table: str) -> str:
+    return _text(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
+
+
+def drop_table(table: str) -> str:
+    return _text(sql.SQL("DROP TABLE {}").format(sql.Identifier(table)))

@@ -21,8 +21,9 @@ neither a recorded send nor signed by us — a user's own — is never flagged, 
 deleted. A login the server refuses pauses the mailbox's engagement with the reason.
 
 Idempotent: a placement and a verdict are recorded at their first sighting only, a send
-gets at most one reply (a unique constraint), and filed messages are not seen again. A
-header that cannot be read gives no verdict; it never stops the mailbox's engagement.
+gets at most one reply (its reply_planned, set by a conditional update), and filed
+messages are not seen again. A header that cannot be read gives no verdict; it never
+stops the mailbox's engagement.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import IntegrityError, connections, transaction
+from django.db import connections, transaction
 from django.db.models import F, Q
 
 from accounts import crypto, tokens
@@ -376,7 +377,7 @@ def plan_replies(
     candidates = [
         _Received(*row)
         for row in SendLog.objects.filter(Q(id__in=received) | lately, recipient_id=box.id)
-        .exclude(replies__isnull=False)
+        .filter(reply_planned=False)
         .order_by("id")
         .values_list("id", "sender_id", "day", "message_id", "thread_id", "in_reply_to_id")
     ]
@@ -399,37 +400,37 @@ def plan_replies(
     picked = [c for c in picked if c.id in due]
     if not picked:
         return 0
-    try:
-        with transaction.atomic():
-            row = (
-                DailyStat.objects.select_for_update(of=("self",))
-                .filter(mailbox_id=box.id, date=today)
-                .annotate(plan_cap=plan_cap_of("mailbox__owner"))
-                .first()
+    with transaction.atomic():
+        row = (
+            DailyStat.objects.select_for_update(of=("self",))
+            .filter(mailbox_id=box.id, date=today)
+            .annotate(plan_cap=plan_cap_of("mailbox__owner"))
+            .first()
+        )
+        if row is None:  # the day is not planned yet: next pass
+            return 0
+        room = min(box.daily_max, row.plan_cap) - (row.reserved - row.failed)
+        picked = picked[: max(room, 0)]
+        # Each send is replied to once: those another pass answered first are not ours.
+        ours = sql.mark_reply_planned([(c.id, c.day) for c in picked])
+        picked = [c for c in picked if c.id in ours]
+        if not picked:
+            return 0
+        SendLog.objects.bulk_create(
+            SendLog(
+                sender_id=box.id,
+                day=today,
+                slot_no=row.reserved + n,
+                recipient_id=c.sender_id,
+                in_reply_to_id=c.id,
+                thread_id=c.thread,
+                status=SendStatus.PLANNED,
+                scheduled_at=due[c.id],
+                timestamp=now,
             )
-            if row is None:  # the day is not planned yet: next pass
-                return 0
-            room = min(box.daily_max, row.plan_cap) - (row.reserved - row.failed)
-            picked = picked[: max(room, 0)]
-            if not picked:
-                return 0
-            SendLog.objects.bulk_create(
-                SendLog(
-                    sender_id=box.id,
-                    day=today,
-                    slot_no=row.reserved + n,
-                    recipient_id=c.sender_id,
-                    in_reply_to_id=c.id,
-                    thread_id=c.thread,
-                    status=SendStatus.PLANNED,
-                    scheduled_at=due[c.id],
-                    timestamp=now,
-                )
-                for n, c in enumerate(picked)
-            )
-            DailyStat.objects.filter(id=row.id).update(reserved=row.reserved + len(picked))
-    except IntegrityError:  # another pass replied first: nothing planned here
-        return 0
+            for n, c in enumerate(picked)
+        )
+        DailyStat.objects.filter(id=row.id).update(reserved=row.reserved + len(picked))
     with transaction.atomic():  # after this mailbox's own row is released
         add_to_days(Counter((c.sender_id, c.day) for c in picked), "replied")
     return len(picked)

@@ -22,6 +22,7 @@ from django.db.models.functions import Coalesce
 from accounts import status as mailbox_status
 from accounts.models import Mailbox, OwnerPlan
 from accounts.sql import timezones_in_use
+from warmup import partitions
 from warmup.engine import pacing
 from warmup.models import DailyStat
 from warmup.sql import SlotRow, insert_slots
@@ -158,6 +159,7 @@ def plan_cycle(now: dt.datetime, *, floor: int, margin: dt.timedelta) -> PlanRes
     """Plan the mailboxes whose local day has no plan yet, and top up today's short days.
     `margin` (the time between two cycles) is kept free at the end of each window, so the
     last slots are still claimed inside it."""
+    partitions.ensure_around(now)  # the days' partitions before their rows (free once made)
     boxes = unplanned_mailboxes(now)
     slots = 0
     for start in range(0, len(boxes), PLAN_BATCH):
