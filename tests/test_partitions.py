@@ -155,3 +155,11 @@ def test_a_send_is_marked_replied_to_once_whoever_asks_at_the_same_time(
 
     assert (ours, theirs) == ({original.id}, [set()])
     assert sql.mark_reply_planned([(original.id, TODAY)]) == set()
+
+
+def test_thread_links_are_followed_over_every_day_an_original_can_lie() -> None:
+    from warmup.engine import engage, threads
+
+    seen_and_sent = engage.REPLY_LOOKBACK + engage.RECEIVED_WINDOW
+    assert seen_and_sent + dt.timedelta(days=2) <= threads.ORIGINAL_DAYS_BEFORE
+    assert dt.timedelta(days=1) <= threads.ORIGINAL_DAYS_AFTER

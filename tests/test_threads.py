@@ -260,7 +260,9 @@ def test_a_batch_reads_every_chain_in_one_statement(django_assert_num_queries: A
     long, short = _turns(a, b, 4), _turns(b, a, 1)
     engine = engine_for(NOW)
     with django_assert_num_queries(1):
-        originals = engine._replies([long[-1].id, long[1].id, short[0].id])
+        originals = engine._replies(
+            [long[-1].id, long[1].id, short[0].id], threads.originals_of([TODAY])
+        )
     subject = content.subject_for(a.id, TODAY, long[0].slot_no)[0]
     fourth = originals[long[-1].id]
     assert (fourth.recipient_id, fourth.message_id) == (b.id, long[3].message_id)

@@ -33,6 +33,14 @@ _NAME = re.compile(r"logs_(\d{8})")
 _known: set[dt.date] = set()
 
 
+def in_flight_since(now: dt.datetime) -> dt.date:
+    """The earliest day a slot claimed or sent around `now` can have: a slot lives on its
+    sender's local day (the westmost zone, UTC−12, is a day behind UTC until noon), with a
+    day's margin for a batch that crosses midnight. Statements that find slots in flight
+    by id name this bound, so PostgreSQL reads those few days' partitions, not all 90."""
+    return (now - dt.timedelta(hours=12) - dt.timedelta(days=1)).date()
+
+
 def partition_name(day: dt.date) -> str:
     return f"logs_{day:%Y%m%d}"
 

@@ -277,8 +277,11 @@ def record_placements(
             place = placements[slot_id]
             by_place[place].append(slot_id)
             counts[place][(sender_id, day)] += 1
+        days = {day for _, _, day in fresh}  # their partitions only
         for place, ids in by_place.items():
-            SendLog.objects.filter(id__in=ids).update(placement=place, placement_seen_at=now)
+            SendLog.objects.filter(id__in=ids, day__in=days).update(
+                placement=place, placement_seen_at=now
+            )
     # The senders' counters after the placements are committed, each in its own
     # transaction (a crash in between loses a count, never a placement).
     for place, counted in counts.items():
@@ -288,7 +291,7 @@ def record_placements(
 
 
 # What record_verdicts writes on each send, in the order of Verdicts.stored().
-_VERDICT_FIELDS = ("id", "auth_spf", "auth_dkim", "auth_dmarc", "auth_receiver")
+_VERDICT_FIELDS = ("id", "day", "auth_spf", "auth_dkim", "auth_dmarc", "auth_receiver")
 
 
 def verdicts_of(found: Iterable[tuple[int, Found]]) -> dict[int, verdicts.Verdicts]:
@@ -325,10 +328,9 @@ def record_verdicts(mailbox_id: int, read: dict[int, verdicts.Verdicts]) -> tupl
             .order_by("id")
             .values_list("id", "sender_id", "day")
         )
-        sql.update_rows(
-            SendLog,
+        sql.update_slots(
             _VERDICT_FIELDS,
-            [(slot_id, *read[slot_id].stored()) for slot_id, _, _ in fresh],
+            [(slot_id, day, *read[slot_id].stored()) for slot_id, _, day in fresh],
         )
     counts: dict[str, Counter[tuple[int, dt.date]]] = defaultdict(Counter)
     for slot_id, sender_id, day in fresh:
@@ -382,7 +384,14 @@ def plan_replies(
         .values_list("id", "sender_id", "day", "message_id", "thread_id", "in_reply_to_id")
     ]
     # A reply's turn is its place in its thread: one statement for those found.
-    chain = threads.chains(c.id for c in candidates if c.in_reply_to_id)
+    replies = [c for c in candidates if c.in_reply_to_id]
+    chain = (
+        threads.chains(
+            (c.id for c in replies), (min(c.day for c in replies), max(c.day for c in replies))
+        )
+        if replies
+        else {}
+    )
     picked = [
         c
         for c in candidates
