@@ -175,6 +175,12 @@ class Expected:
     since: dt.date
 
 
+def days_from(start: dt.datetime) -> dt.date:
+    """The earliest day (a send's sender's local date) of sends made since `start`: the
+    send log's partitions of older days are then not even planned for."""
+    return (start - dt.timedelta(days=1)).date()
+
+
 def expected_received(mailbox_id: int, now: dt.datetime) -> Expected:
     """The sends to this mailbox of the last RECEIVED_WINDOW that may still be in its
     inbox or spam folder: not seen yet, or seen in the last FILING_RETRY (a pass that
@@ -186,6 +192,7 @@ def expected_received(mailbox_id: int, now: dt.datetime) -> Expected:
             recipient_id=mailbox_id,
             status__in=(SendStatus.SENT, SendStatus.UNKNOWN),
             sent_at__gte=start,
+            day__gte=days_from(start),
         )
         .filter(Q(placement=Placement.NOT_SEEN) | Q(placement_seen_at__gte=now - FILING_RETRY))
         .exclude(message_id="")
@@ -209,6 +216,7 @@ def expected_sent(mailbox_id: int, now: dt.datetime) -> Expected:
             status__in=(SendStatus.SENT, SendStatus.UNKNOWN),
             timestamp__gte=start,
             sent_at__gte=start,
+            day__gte=days_from(start),
         )
         .exclude(message_id="")
         .values_list("id", "message_id")
@@ -265,6 +273,9 @@ def record_placements(
             SendLog.objects.select_for_update(of=("self",))
             .filter(
                 id__in=placements,
+                # Found in the folders searched since a day before RECEIVED_WINDOW,
+                # by Message-ID or token: sent since, give or take a day.
+                day__gte=days_from(now - RECEIVED_WINDOW - dt.timedelta(days=2)),
                 recipient_id=mailbox_id,
                 placement=Placement.NOT_SEEN,
                 status__in=(SendStatus.SENT, SendStatus.UNKNOWN),
@@ -378,7 +389,11 @@ def plan_replies(
     )
     candidates = [
         _Received(*row)
-        for row in SendLog.objects.filter(Q(id__in=received) | lately, recipient_id=box.id)
+        for row in SendLog.objects.filter(
+            Q(id__in=received) | lately,
+            recipient_id=box.id,
+            day__gte=days_from(now - REPLY_LOOKBACK - RECEIVED_WINDOW),
+        )
         .filter(reply_planned=False)
         .order_by("id")
         .values_list("id", "sender_id", "day", "message_id", "thread_id", "in_reply_to_id")
