@@ -91,3 +91,13 @@ def make_mailbox(owner: Any) -> Any:
         return Mailbox.objects.create(**values)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def no_remembered_partitions() -> Iterator[None]:
+    """The send log partitions a process has seen: a test's may have been rolled back."""
+    from warmup import partitions
+
+    partitions.forget()
+    yield
+    partitions.forget()

@@ -39,6 +39,7 @@ def claimed(sender: Any, count: int, first: int = 0) -> list[SendLog]:
 def outcome(slot: SendLog, recipient: Any, kind: Outcome, code: int | None, text: str) -> Sent:
     return Sent(
         Result(slot.id, kind, code, text),
+        slot.day,
         slot.sender_id,
         recipient.id,
         f"<{slot.id}@example.test>",

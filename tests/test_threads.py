@@ -168,9 +168,12 @@ def _box(owner: Any, email: str, **fields: Any) -> Mailbox:
 
 
 def _turns(a: Mailbox, b: Mailbox, n: int) -> list[SendLog]:
-    """A thread of `n` sent messages between a and b, a first, each replying to the last."""
+    """A thread of `n` sent messages between a and b, a first, each replying to the last
+    (marked replied to, as plan_replies marks the sends it answers)."""
     sends: list[SendLog] = []
     for turn in range(1, n + 1):
+        if sends:
+            SendLog.objects.filter(id=sends[-1].id).update(reply_planned=True)
         sender, recipient = (a, b) if turn % 2 else (b, a)
         message_id = f"<t{turn}.{a.id}@{sender.email.split('@')[1]}>"
         sends.append(
@@ -257,7 +260,9 @@ def test_a_batch_reads_every_chain_in_one_statement(django_assert_num_queries: A
     long, short = _turns(a, b, 4), _turns(b, a, 1)
     engine = engine_for(NOW)
     with django_assert_num_queries(1):
-        originals = engine._replies([long[-1].id, long[1].id, short[0].id])
+        originals = engine._replies(
+            [long[-1].id, long[1].id, short[0].id], threads.originals_of([TODAY])
+        )
     subject = content.subject_for(a.id, TODAY, long[0].slot_no)[0]
     fourth = originals[long[-1].id]
     assert (fourth.recipient_id, fourth.message_id) == (b.id, long[3].message_id)

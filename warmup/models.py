@@ -44,7 +44,14 @@ class Placement(models.TextChoices):
 
 
 class SendLog(models.Model):
-    """One planned send ("slot") of a mailbox on its local day, then its outcome."""
+    """One planned send ("slot") of a mailbox on its local day, then its outcome.
+
+    The table is partitioned by `day` (warmup.partitions): a partition per day, and a
+    default one for days that have none yet. PostgreSQL wants the partition key in every
+    unique key, so the database's primary key is (id, day); ids still come from one
+    sequence and stay unique, so Django keeps `id` as the key. No foreign key can point
+    into the table without the day, hence in_reply_to is not a database constraint and
+    "one reply per send" is kept by `reply_planned` (engage.plan_replies)."""
 
     sender = models.ForeignKey(
         Mailbox, on_delete=models.CASCADE, related_name="send_logs", db_index=False
@@ -67,8 +74,22 @@ class SendLog(models.Model):
     thread_id = models.CharField(
         max_length=255, blank=True, help_text="Message-ID of the first message of the thread."
     )
+    # Not a database constraint (see above). A send whose day's partition was dropped by
+    # retention leaves its replies' link pointing at nothing: replies come within days of
+    # their original, so such a reply is itself weeks from its own drop, and nothing reads
+    # a link that old (threads.chains and the cycle find no original and stop there).
     in_reply_to = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replies"
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="replies",
+        db_constraint=False,
+    )
+    reply_planned = models.BooleanField(
+        default=False,
+        help_text="A reply to this send is planned: set once, by a conditional update, so "
+        "a message is replied to once however often engagement sees it.",
     )
     worker = models.CharField(max_length=100, blank=True)
     scheduled_at = models.DateTimeField()
@@ -121,12 +142,6 @@ class SendLog(models.Model):
             *not_negative("logs", "slot_no", "attempts"),
             models.CheckConstraint(
                 condition=Q(placement__in=Placement.values), name="logs_placement_valid"
-            ),
-            # A message is replied to once, however often engagement sees it.
-            models.UniqueConstraint(
-                fields=["in_reply_to"],
-                condition=Q(in_reply_to__isnull=False),
-                name="logs_one_reply_per_send",
             ),
         ]
 

@@ -66,19 +66,24 @@ def _execute(statement: str, params: Sequence[Any]) -> int:
 
 
 @cache
-def _update_statement(model: type[models.Model], names: tuple[str, ...]) -> str:
+def _update_statement(
+    model: type[models.Model], names: tuple[str, ...], keys: int = 1, prune: str = ""
+) -> str:
     cols = columns(model, *names)
-    key, table = cols[0].name, _table(model)
+    table = _table(model)
+    match = sql.SQL(" AND ").join(
+        sql.SQL("{t}.{k} = v.{k}").format(t=table, k=c.ident) for c in cols[:keys]
+    )
+    if prune:
+        match = sql.SQL("{} AND {}.{} = ANY(%s)").format(match, table, column(model, prune).ident)
     return _text(
-        sql.SQL(
-            "{cte} UPDATE {table} SET {assignments} FROM v WHERE {table}.{key} = v.{key}"
-        ).format(
+        sql.SQL("{cte} UPDATE {table} SET {assignments} FROM v WHERE {match}").format(
             cte=_rows_cte(cols),
             table=table,
             assignments=sql.SQL(", ").join(
-                sql.SQL("{0} = v.{0}").format(sql.Identifier(c.name)) for c in cols[1:]
+                sql.SQL("{0} = v.{0}").format(sql.Identifier(c.name)) for c in cols[keys:]
             ),
-            key=sql.Identifier(key),
+            match=match,
         )
     )
 
@@ -87,10 +92,24 @@ def update_rows(
     model: type[models.Model], fields: tuple[str, ...], rows: Sequence[Sequence[Any]]
 ) -> int:
     """Set the fields of each row found by the first field (its key, usually "id") to the
-    row's values, in one statement; returns rows updated."""
+    row's values, in one statement; returns rows updated. Send slots: update_slots."""
+    assert model is not SendLog, "update_slots: the send log's rows are found by id and day"
     if not rows:
         return 0
     return _execute(_update_statement(model, fields), _arrays(rows, len(fields)))
+
+
+def update_slots(fields: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> int:
+    """update_rows for send slots: each row starts with the slot's (id, day). The days are
+    also named as constants in the statement, so PostgreSQL plans for those days'
+    partitions only (not 90 index probes and a plan per partition for each row)."""
+    assert fields[:2] == ("id", "day"), fields
+    if not rows:
+        return 0
+    return _execute(
+        _update_statement(SendLog, fields, 2, "day"),
+        [*_arrays(rows, len(fields)), sorted({row[1] for row in rows})],
+    )
 
 
 # --- send slots -------------------------------------------------------------------------
@@ -170,6 +189,32 @@ def insert_slots(rows: Sequence[SlotRow], now: dt.datetime) -> None:
                 copy.write_row(row)
         cursor.execute(INSERT_PLANNED_SLOTS, values)
         cursor.execute(TRUNCATE_PLANNED_SLOTS)
+
+
+# The given sends (ids, then their days: the days prune the scan to their partitions)
+# not yet replied to are from now on: returns their ids.
+MARK_REPLY_PLANNED = _text(
+    sql.SQL(
+        "UPDATE {t} SET {planned} = true WHERE {id} = ANY(%s) AND {day} = ANY(%s) "
+        "AND NOT {planned} RETURNING {id}"
+    ).format(
+        t=_table(SendLog),
+        planned=column(SendLog, "reply_planned").ident,
+        id=column(SendLog, "id").ident,
+        day=column(SendLog, "day").ident,
+    )
+)
+
+
+def mark_reply_planned(sends: Sequence[tuple[int, dt.date]]) -> set[int]:
+    """Of these (id, day) sends, those no reply was planned to, now marked: the one
+    statement that decides who replies, under any concurrency (a row's update waits for
+    another's and then finds it marked)."""
+    if not sends:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(MARK_REPLY_PLANNED, [[i for i, _ in sends], sorted({d for _, d in sends})])
+        return {i for (i,) in cursor.fetchall()}
 
 
 # --- day counters -----------------------------------------------------------------------
@@ -386,7 +431,11 @@ def drop_schema(name: str) -> str:
 
 # Each given send's thread up to it, following in_reply_to by primary key (a few rows per
 # send, whatever the table's size): (start id, then the turn's id, sender_id, day, slot_no,
-# message_id, thread_id), first message first. Parameters: the ids, the longest chain.
+# message_id, thread_id), first message first. Parameters: the ids, the first and last
+# of their days, how many days before and after a reply's day its original's may be, the
+# longest chain. A link is followed
+# by a lateral look-up bounded by those days: on the partitioned `logs` it reads those
+# days' partitions only, one index probe each (a plain join hashed all 90 partitions).
 _TURN = ("id", "sender", "day", "slot_no", "message_id", "thread_id", "sent_at")
 # The sender of each turn, as a reply's quote names it and writes its text again.
 _TURN_SENDER = ("email", "display_name", "language", "timezone")
@@ -394,14 +443,17 @@ THREAD_CHAINS = _text(
     sql.SQL(
         "WITH RECURSIVE chain AS ("
         " SELECT l.{id} AS start_id, 1 AS up, l.{parent}, {turn} FROM {logs} l"
-        " WHERE l.{id} = ANY(%s)"
+        " WHERE l.{id} = ANY(%s) AND l.{day} BETWEEN %s AND %s"
         " UNION ALL"
-        " SELECT c.start_id, c.up + 1, l.{parent}, {turn} FROM chain c"
-        " JOIN {logs} l ON l.{id} = c.{parent} WHERE c.up < %s"
+        " SELECT c.start_id, c.up + 1, l.* FROM chain c CROSS JOIN LATERAL ("
+        "SELECT l.{parent}, {turn} FROM {logs} l WHERE l.{id} = c.{parent}"
+        " AND l.{day} BETWEEN c.{day} - %s AND c.{day} + %s LIMIT 1) l"
+        " WHERE c.up < %s"
         ") SELECT c.start_id, {chained}, {sender_cols} FROM chain c"
         " JOIN {mailboxes} m ON m.{mailbox_id} = c.{sender}"
         " ORDER BY c.start_id, c.up DESC"
     ).format(
+        day=column(SendLog, "day").ident,
         chained=sql.SQL(", ").join(
             sql.SQL("c.{}").format(c.ident) for c in columns(SendLog, *_TURN)
         ),
@@ -417,3 +469,86 @@ THREAD_CHAINS = _text(
         logs=_table(SendLog),
     )
 )
+
+
+# --- the send log's partitions (warmup.partitions) -----------------------------------------
+
+_LOGS = _table(SendLog)
+DEFAULT_PARTITION = "logs_default"
+# What 0002 set on the plain table: a partitioned table has no storage to take it, so
+# each partition gets it.
+PARTITION_STORAGE = sql.SQL(
+    "autovacuum_vacuum_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.01"
+)
+# The partitions of `logs`, by name (the default one included).
+LOG_PARTITIONS = _text(
+    sql.SQL(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = {}::regclass"
+    ).format(sql.Literal(SendLog._meta.db_table))
+)
+# One session at a time creates or drops partitions (a lock for the transaction).
+LOCK_PARTITIONS = "SELECT pg_advisory_xact_lock(hashtext('warmup.partitions'))"
+_ALL_LOG_COLUMNS = _names(
+    [column(SendLog, f.name) for f in SendLog._meta.concrete_fields],
+)
+
+
+def create_default_partition() -> str:
+    return _text(
+        sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} DEFAULT WITH ({})").format(
+            sql.Identifier(DEFAULT_PARTITION), _LOGS, PARTITION_STORAGE
+        )
+    )
+
+
+def create_partition(name: str, day: dt.date) -> list[tuple[str, list[Any]]]:
+    """The statements that make `name` the partition of `day`, taking that day's rows out
+    of the default partition: a table like `logs`, the rows moved into it, attached.
+    ATTACH (unlike CREATE … PARTITION OF) leaves `logs` open to reads and writes; it
+    locks the default partition, which the caller has locked already."""
+    table = sql.Identifier(name)
+    return [
+        (
+            _text(
+                sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING CONSTRAINTS) WITH ({})").format(
+                    table, _LOGS, PARTITION_STORAGE
+                )
+            ),
+            [],
+        ),
+        (
+            _text(
+                sql.SQL(
+                    "WITH moved AS (DELETE FROM {default} WHERE day = %s RETURNING {cols}) "
+                    "INSERT INTO {table} ({cols}) SELECT {cols} FROM moved"
+                ).format(
+                    default=sql.Identifier(DEFAULT_PARTITION), table=table, cols=_ALL_LOG_COLUMNS
+                )
+            ),
+            [day],
+        ),
+        (
+            _text(
+                # DDL takes no parameters: the bounds are literals.
+                sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
+                    _LOGS, table, sql.Literal(day), sql.Literal(day + dt.timedelta(days=1))
+                )
+            ),
+            [],
+        ),
+    ]
+
+
+def lock_default_partition() -> str:
+    return _text(
+        sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(sql.Identifier(DEFAULT_PARTITION))
+    )
+
+
+def count_rows(table: str) -> str:
+    return _text(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
+
+
+def drop_table(table: str) -> str:
+    return _text(sql.SQL("DROP TABLE {}").format(sql.Identifier(table)))

@@ -22,6 +22,7 @@ from django.db.models import F, QuerySet
 from django.db.models.functions import Mod
 
 from accounts import status as mailbox_status
+from warmup import partitions
 from warmup.engine.limits import Limits, reserve_budget
 from warmup.models import CLAIMABLE_STATUSES, SendLog, SendStatus
 
@@ -40,6 +41,9 @@ def claim_slots(
     """Ids of the slots this worker now owns (status `sending`, attempts + 1)."""
     due = SendLog.objects.select_for_update(skip_locked=True, of=("self",)).filter(
         status__in=CLAIMABLE_STATUSES,
+        # Older days' slots are stale (expire_stale_slots fails them); bounded, the claim
+        # reads the partitions of the days in flight only.
+        day__gte=partitions.in_flight_since(now),
         sender__warmup_enabled=True,
         sender__status=mailbox_status.ACTIVE,
     )
@@ -54,10 +58,14 @@ def claim_slots(
                     mine.filter(scheduled_at__lte=now - STEAL_AFTER).exclude(shard_no=shard.id - 1),
                     limit - len(candidates),
                 )
-        granted = reserve_budget(now, [owner for _, owner in candidates], limits)
-        ids = [slot_id for (slot_id, _), ok in zip(candidates, granted, strict=True) if ok]
+        granted = reserve_budget(now, [owner for _, _, owner in candidates], limits)
+        taken = [
+            (slot_id, day) for (slot_id, day, _), ok in zip(candidates, granted, strict=True) if ok
+        ]
+        ids = [slot_id for slot_id, _ in taken]
         if ids:
-            SendLog.objects.filter(id__in=ids).update(
+            # The days too: the send log's partitions of those days only.
+            SendLog.objects.filter(id__in=ids, day__in={day for _, day in taken}).update(
                 status=SendStatus.SENDING,
                 worker=worker,
                 claimed_at=now,
@@ -68,6 +76,6 @@ def claim_slots(
     return ids
 
 
-def _take(slots: QuerySet[SendLog], limit: int) -> list[tuple[int, int]]:
-    """(slot id, owner id) of the first `limit` slots by scheduled time."""
-    return list(slots.order_by("scheduled_at").values_list("id", "sender__owner_id")[:limit])
+def _take(slots: QuerySet[SendLog], limit: int) -> list[tuple[int, dt.date, int]]:
+    """(slot id, day, owner id) of the first `limit` slots by scheduled time."""
+    return list(slots.order_by("scheduled_at").values_list("id", "day", "sender__owner_id")[:limit])

@@ -22,7 +22,7 @@ from accounts.models import Mailbox, MailboxToken, email_domain, writing_languag
 from accounts.sql import timezones_in_use
 from accounts.transport.account import Account
 from accounts.transport.smtp import Envelope, Group, Outcome, Result
-from warmup import sql
+from warmup import partitions, sql
 from warmup.engine import content, pacing, planner, threads, workers
 from warmup.engine.claim import Shard, claim_slots
 from warmup.engine.limits import Limits
@@ -242,11 +242,11 @@ class ClaimedSlot(NamedTuple):
 _SLOT_FIELDS = ("id", "day", "slot_no", "in_reply_to_id")
 
 
-def read_claimed(ids: list[int]) -> list[ClaimedSlot]:
+def read_claimed(ids: list[int], now: dt.datetime) -> list[ClaimedSlot]:
     """The claimed slots with their senders (one query), by sender and slot number, so a
     sender's messages go out in order over its one connection."""
     rows = (
-        SendLog.objects.filter(id__in=ids)
+        SendLog.objects.filter(id__in=ids, day__gte=partitions.in_flight_since(now))
         .order_by("sender_id", "slot_no")
         .values_list(
             *_SLOT_FIELDS,
@@ -267,6 +267,7 @@ def read_claimed(ids: list[int]) -> list[ClaimedSlot]:
 class _Outgoing(NamedTuple):
     """What recording needs of a composed slot besides the transport's result (Sent)."""
 
+    day: dt.date
     sender_id: int
     recipient_id: int
     message_id: str
@@ -474,8 +475,11 @@ class Engine:
         """Pick a recipient for each claimed slot, compose its message, send them, record
         the results. A fixed number of statements whatever the batch's size."""
         now = self.clock()
-        slots = read_claimed(ids)
-        originals = self._replies([s.in_reply_to_id for s in slots if s.in_reply_to_id])
+        slots = read_claimed(ids, now)
+        originals = self._replies(
+            [s.in_reply_to_id for s in slots if s.in_reply_to_id],
+            threads.originals_of(s.day for s in slots if s.in_reply_to_id),
+        )
         recipients = self._pick(slots, originals, network)
         batch = self._compose_batch(slots, recipients, originals, now)
         self._release(batch.unpaired, now, now + UNPAIRED_RETRY, "no recipient in the network fits")
@@ -545,7 +549,9 @@ class Engine:
             envelopes[sender.id].append(
                 Envelope(slot.id, sender.email, emails[recipient], message.data)
             )
-            batch.outgoing[slot.id] = _Outgoing(sender.id, recipient, message.message_id, thread)
+            batch.outgoing[slot.id] = _Outgoing(
+                slot.day, sender.id, recipient, message.message_id, thread
+            )
         # A sender that broke on a later slot may have earlier ones composed: none go out.
         batch.groups = {
             sender_id: Group(account, envelopes[sender_id])
@@ -564,11 +570,10 @@ class Engine:
         # From here a slot may reach a server: if this worker dies now, the reaper must
         # not plan it again, and engagement must still know the message by its
         # Message-ID (with WARMUP_TAG_MODE=none nothing else in it says it is ours).
-        sql.update_rows(
-            SendLog,
-            ("id", "started_at", "recipient_id", "message_id", "thread_id"),
+        sql.update_slots(
+            ("id", "day", "started_at", "recipient_id", "message_id", "thread_id"),
             [
-                (slot_id, now, out.recipient_id, out.message_id, out.thread_id)
+                (slot_id, out.day, now, out.recipient_id, out.message_id, out.thread_id)
                 for slot_id, out in batch.outgoing.items()
             ],
         )
@@ -663,13 +668,15 @@ class Engine:
         )
         return message, message.message_id
 
-    def _replies(self, original_ids: list[int]) -> dict[int, _Original]:
+    def _replies(
+        self, original_ids: list[int], days: tuple[dt.date, dt.date]
+    ) -> dict[int, _Original]:
         """The sends these reply slots answer, each with its thread up to it (one statement
         for the batch): the thread's subject and topic (its first message's, recomputed in
         its sender's language, the thread's), the Message-IDs before it, its own Message-ID,
         slot, send time and sender (now the recipient), for the reply's quote."""
         out = {}
-        for slot_id, chain in threads.chains(original_ids).items():
+        for slot_id, chain in threads.chains(original_ids, days).items():
             if not chain:  # deleted since the claim: _pick finds no recipient for the reply
                 continue
             first, original = chain[0], chain[-1]
@@ -699,7 +706,11 @@ class Engine:
     ) -> None:
         """Give claimed slots back, not attempted: due again at `due_at`."""
         if slot_ids:
-            SendLog.objects.filter(id__in=slot_ids, status=SendStatus.SENDING).update(
+            SendLog.objects.filter(
+                id__in=slot_ids,
+                day__gte=partitions.in_flight_since(now),  # only the partitions of days in flight
+                status=SendStatus.SENDING,
+            ).update(
                 status=SendStatus.PLANNED,
                 attempts=F("attempts") - 1,  # nothing was attempted
                 scheduled_at=due_at,

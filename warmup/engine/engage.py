@@ -21,8 +21,9 @@ neither a recorded send nor signed by us — a user's own — is never flagged, 
 deleted. A login the server refuses pauses the mailbox's engagement with the reason.
 
 Idempotent: a placement and a verdict are recorded at their first sighting only, a send
-gets at most one reply (a unique constraint), and filed messages are not seen again. A
-header that cannot be read gives no verdict; it never stops the mailbox's engagement.
+gets at most one reply (its reply_planned, set by a conditional update), and filed
+messages are not seen again. A header that cannot be read gives no verdict; it never
+stops the mailbox's engagement.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import IntegrityError, connections, transaction
+from django.db import connections, transaction
 from django.db.models import F, Q
 
 from accounts import crypto, tokens
@@ -174,6 +175,12 @@ class Expected:
     since: dt.date
 
 
+def days_from(start: dt.datetime) -> dt.date:
+    """The earliest day (a send's sender's local date) of sends made since `start`: the
+    send log's partitions of older days are then not even planned for."""
+    return (start - dt.timedelta(days=1)).date()
+
+
 def expected_received(mailbox_id: int, now: dt.datetime) -> Expected:
     """The sends to this mailbox of the last RECEIVED_WINDOW that may still be in its
     inbox or spam folder: not seen yet, or seen in the last FILING_RETRY (a pass that
@@ -185,6 +192,7 @@ def expected_received(mailbox_id: int, now: dt.datetime) -> Expected:
             recipient_id=mailbox_id,
             status__in=(SendStatus.SENT, SendStatus.UNKNOWN),
             sent_at__gte=start,
+            day__gte=days_from(start),
         )
         .filter(Q(placement=Placement.NOT_SEEN) | Q(placement_seen_at__gte=now - FILING_RETRY))
         .exclude(message_id="")
@@ -208,6 +216,7 @@ def expected_sent(mailbox_id: int, now: dt.datetime) -> Expected:
             status__in=(SendStatus.SENT, SendStatus.UNKNOWN),
             timestamp__gte=start,
             sent_at__gte=start,
+            day__gte=days_from(start),
         )
         .exclude(message_id="")
         .values_list("id", "message_id")
@@ -264,6 +273,9 @@ def record_placements(
             SendLog.objects.select_for_update(of=("self",))
             .filter(
                 id__in=placements,
+                # Found in the folders searched since a day before RECEIVED_WINDOW,
+                # by Message-ID or token: sent since, give or take a day.
+                day__gte=days_from(now - RECEIVED_WINDOW - dt.timedelta(days=2)),
                 recipient_id=mailbox_id,
                 placement=Placement.NOT_SEEN,
                 status__in=(SendStatus.SENT, SendStatus.UNKNOWN),
@@ -276,8 +288,11 @@ def record_placements(
             place = placements[slot_id]
             by_place[place].append(slot_id)
             counts[place][(sender_id, day)] += 1
+        days = {day for _, _, day in fresh}  # their partitions only
         for place, ids in by_place.items():
-            SendLog.objects.filter(id__in=ids).update(placement=place, placement_seen_at=now)
+            SendLog.objects.filter(id__in=ids, day__in=days).update(
+                placement=place, placement_seen_at=now
+            )
     # The senders' counters after the placements are committed, each in its own
     # transaction (a crash in between loses a count, never a placement).
     for place, counted in counts.items():
@@ -287,7 +302,7 @@ def record_placements(
 
 
 # What record_verdicts writes on each send, in the order of Verdicts.stored().
-_VERDICT_FIELDS = ("id", "auth_spf", "auth_dkim", "auth_dmarc", "auth_receiver")
+_VERDICT_FIELDS = ("id", "day", "auth_spf", "auth_dkim", "auth_dmarc", "auth_receiver")
 
 
 def verdicts_of(found: Iterable[tuple[int, Found]]) -> dict[int, verdicts.Verdicts]:
@@ -324,10 +339,9 @@ def record_verdicts(mailbox_id: int, read: dict[int, verdicts.Verdicts]) -> tupl
             .order_by("id")
             .values_list("id", "sender_id", "day")
         )
-        sql.update_rows(
-            SendLog,
+        sql.update_slots(
             _VERDICT_FIELDS,
-            [(slot_id, *read[slot_id].stored()) for slot_id, _, _ in fresh],
+            [(slot_id, day, *read[slot_id].stored()) for slot_id, _, day in fresh],
         )
     counts: dict[str, Counter[tuple[int, dt.date]]] = defaultdict(Counter)
     for slot_id, sender_id, day in fresh:
@@ -375,13 +389,24 @@ def plan_replies(
     )
     candidates = [
         _Received(*row)
-        for row in SendLog.objects.filter(Q(id__in=received) | lately, recipient_id=box.id)
-        .exclude(replies__isnull=False)
+        for row in SendLog.objects.filter(
+            Q(id__in=received) | lately,
+            recipient_id=box.id,
+            day__gte=days_from(now - REPLY_LOOKBACK - RECEIVED_WINDOW),
+        )
+        .filter(reply_planned=False)
         .order_by("id")
         .values_list("id", "sender_id", "day", "message_id", "thread_id", "in_reply_to_id")
     ]
     # A reply's turn is its place in its thread: one statement for those found.
-    chain = threads.chains(c.id for c in candidates if c.in_reply_to_id)
+    replies = [c for c in candidates if c.in_reply_to_id]
+    chain = (
+        threads.chains(
+            (c.id for c in replies), (min(c.day for c in replies), max(c.day for c in replies))
+        )
+        if replies
+        else {}
+    )
     picked = [
         c
         for c in candidates
@@ -399,37 +424,37 @@ def plan_replies(
     picked = [c for c in picked if c.id in due]
     if not picked:
         return 0
-    try:
-        with transaction.atomic():
-            row = (
-                DailyStat.objects.select_for_update(of=("self",))
-                .filter(mailbox_id=box.id, date=today)
-                .annotate(plan_cap=plan_cap_of("mailbox__owner"))
-                .first()
+    with transaction.atomic():
+        row = (
+            DailyStat.objects.select_for_update(of=("self",))
+            .filter(mailbox_id=box.id, date=today)
+            .annotate(plan_cap=plan_cap_of("mailbox__owner"))
+            .first()
+        )
+        if row is None:  # the day is not planned yet: next pass
+            return 0
+        room = min(box.daily_max, row.plan_cap) - (row.reserved - row.failed)
+        picked = picked[: max(room, 0)]
+        # Each send is replied to once: those another pass answered first are not ours.
+        ours = sql.mark_reply_planned([(c.id, c.day) for c in picked])
+        picked = [c for c in picked if c.id in ours]
+        if not picked:
+            return 0
+        SendLog.objects.bulk_create(
+            SendLog(
+                sender_id=box.id,
+                day=today,
+                slot_no=row.reserved + n,
+                recipient_id=c.sender_id,
+                in_reply_to_id=c.id,
+                thread_id=c.thread,
+                status=SendStatus.PLANNED,
+                scheduled_at=due[c.id],
+                timestamp=now,
             )
-            if row is None:  # the day is not planned yet: next pass
-                return 0
-            room = min(box.daily_max, row.plan_cap) - (row.reserved - row.failed)
-            picked = picked[: max(room, 0)]
-            if not picked:
-                return 0
-            SendLog.objects.bulk_create(
-                SendLog(
-                    sender_id=box.id,
-                    day=today,
-                    slot_no=row.reserved + n,
-                    recipient_id=c.sender_id,
-                    in_reply_to_id=c.id,
-                    thread_id=c.thread,
-                    status=SendStatus.PLANNED,
-                    scheduled_at=due[c.id],
-                    timestamp=now,
-                )
-                for n, c in enumerate(picked)
-            )
-            DailyStat.objects.filter(id=row.id).update(reserved=row.reserved + len(picked))
-    except IntegrityError:  # another pass replied first: nothing planned here
-        return 0
+            for n, c in enumerate(picked)
+        )
+        DailyStat.objects.filter(id=row.id).update(reserved=row.reserved + len(picked))
     with transaction.atomic():  # after this mailbox's own row is released
         add_to_days(Counter((c.sender_id, c.day) for c in picked), "replied")
     return len(picked)

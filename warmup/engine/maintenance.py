@@ -1,11 +1,13 @@
 """Daily upkeep: what is past its day or its retention goes, in batches so no statement
 holds locks for long.
 
-Send logs, day counters, per-minute send counts and the pool's daily shapes are kept
-LOG_RETENTION_DAYS (90),
-rate windows two days, started OAuth connections a day (metric snapshots are the metrics app's:
-metrics.tasks.snapshot prunes them). Streaks need no rollup: they are carried as sends are
-recorded (a day that ends below quota keeps streak 0)."""
+The send log goes a day at a time: partitions of days past retention are dropped
+(warmup.partitions), then the stray rows of such days that the default partition caught
+are deleted in batches; the coming days' partitions are made ahead. Send logs, day
+counters, per-minute send counts and the pool's daily shapes are kept LOG_RETENTION_DAYS
+(90), rate windows two days, started OAuth connections a day (metric snapshots are the
+metrics app's: metrics.tasks.snapshot prunes them). Streaks need no rollup: they are
+carried as sends are recorded (a day that ends below quota keeps streak 0)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from accounts.models import ConnectState
+from warmup import partitions
 from warmup.engine import workers
 from warmup.engine.deliverability import update_deliverability
 from warmup.engine.record import expire_stale_slots
@@ -27,7 +30,9 @@ LOG_RETENTION_DAYS = 90
 class Maintenance:
     expired: int
     reaped: workers.Reaped
-    logs_deleted: int
+    log_partitions_created: int
+    log_partitions_dropped: int
+    logs_deleted: int  # rows of the dropped partitions and strays of the default one
     stats_deleted: int
     counts_deleted: int
     deliverability_updated: int
@@ -38,10 +43,13 @@ class Maintenance:
 
 def run_maintenance(now: dt.datetime, config: WarmupConfig) -> Maintenance:
     log_cutoff = (now - dt.timedelta(days=LOG_RETENTION_DAYS)).date()
+    dropped = partitions.drop_before(log_cutoff)
     return Maintenance(
         expired=expire_stale_slots(now),
         reaped=workers.reap(now, dt.timedelta(seconds=config.heartbeat_timeout_s)),
-        logs_deleted=delete_in_batches(SendLog.objects.filter(day__lt=log_cutoff)),
+        log_partitions_created=partitions.ensure_around(now),
+        log_partitions_dropped=dropped.partitions,
+        logs_deleted=dropped.rows + delete_in_batches(SendLog.objects.filter(day__lt=log_cutoff)),
         stats_deleted=delete_in_batches(DailyStat.objects.filter(date__lt=log_cutoff)),
         counts_deleted=delete_in_batches(
             SendCount.objects.filter(minute__lt=now - dt.timedelta(days=LOG_RETENTION_DAYS))

@@ -44,6 +44,7 @@ from django.db.models.functions import Coalesce
 from accounts import status as mailbox_status
 from accounts.models import Mailbox, OwnerPlan
 from accounts.sql import timezones_in_use
+from warmup import partitions
 from warmup.engine import pacing
 from warmup.models import DailyStat, PlanSweep
 from warmup.sql import SlotRow, insert_slots
@@ -254,6 +255,7 @@ def plan_chunk(
     way or another planner's chunk is (it holds the sweep's row: this one does not wait).
     `margin` (the time between two cycles) is kept free at the end of each window, so
     the last slots are still claimed inside it."""
+    partitions.ensure_around(now)  # the days' partitions before their rows (free once made)
     with transaction.atomic():
         sweep = (
             PlanSweep.objects.select_for_update(skip_locked=True)

@@ -49,6 +49,7 @@ _STOPS = {
 # What recording writes to a slot, in the order of the rows it builds.
 _RECORDED = (
     "id",
+    "day",
     "status",
     "smtp_code",
     "smtp_error",
@@ -72,6 +73,7 @@ class Sent:
     """What the cycle knows of one attempted slot besides the transport's result."""
 
     result: Result
+    day: dt.date  # the slot's: with its id, what finds it in its day's partition
     sender_id: int
     recipient_id: int | None
     message_id: str
@@ -90,7 +92,11 @@ def record_results(now: dt.datetime, sends: Sequence[Sent], rng: random.Random) 
     with transaction.atomic():
         slots = list(
             SendLog.objects.select_for_update(of=("self",))
-            .filter(id__in=by_slot, status=SendStatus.SENDING)
+            .filter(
+                id__in=by_slot,
+                day__in={s.day for s in sends},  # its days' partitions only
+                status=SendStatus.SENDING,
+            )
             .order_by("id")
             .values_list("id", "day", "attempts", "scheduled_at", "sender_id", "sender__timezone")
         )
@@ -113,6 +119,7 @@ def record_results(now: dt.datetime, sends: Sequence[Sent], rng: random.Random) 
             rows.append(
                 (
                     slot_id,
+                    day,
                     status,
                     result.code,
                     error,
@@ -129,7 +136,7 @@ def record_results(now: dt.datetime, sends: Sequence[Sent], rng: random.Random) 
             mailbox_events[sender_id].append(result)
             if status == SendStatus.SENT:
                 received.append(send)
-        sql.update_rows(SendLog, _RECORDED, rows)
+        sql.update_slots(_RECORDED, rows)
         _count_received(now, received, stat_deltas)
         _apply_stat_deltas(stat_deltas)
         paused = _update_mailboxes(now, mailbox_events, rng)

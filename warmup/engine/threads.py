@@ -32,6 +32,13 @@ DELAY_MAX = dt.timedelta(hours=8)
 END_MARGIN = dt.timedelta(minutes=5)
 # Longest chain followed: far above any configurable length; a guard, not a rule.
 MAX_CHAIN = 64
+# Where a reply's original may lie, in days around the reply's own day: seen at most
+# engage.REPLY_LOOKBACK (3 days) before the reply is planned, sent at most
+# engage.RECEIVED_WINDOW (7 days) before it was seen, and each day a local date of its own
+# mailbox (time zones from UTC−12 to UTC+14: a day more each way). Links are followed
+# within these days only (the send log's partitions of those days).
+ORIGINAL_DAYS_BEFORE = dt.timedelta(days=12)
+ORIGINAL_DAYS_AFTER = dt.timedelta(days=1)
 
 
 def thread_length(thread_id: str, turns: Sequence[tuple[int, int]]) -> int:
@@ -79,15 +86,28 @@ class Turn(NamedTuple):
     sender_timezone: str
 
 
-def chains(slot_ids: Iterable[int]) -> dict[int, list[Turn]]:
+def originals_of(reply_days: Iterable[dt.date]) -> tuple[dt.date, dt.date]:
+    """The days the originals of replies of these days can have (first, last)."""
+    days = list(reply_days)
+    if not days:  # no replies, no originals to look for
+        return dt.date.min, dt.date.min
+    return min(days) - ORIGINAL_DAYS_BEFORE, max(days) + ORIGINAL_DAYS_AFTER
+
+
+def chains(slot_ids: Iterable[int], days: tuple[dt.date, dt.date]) -> dict[int, list[Turn]]:
     """Each send's thread up to it, first message first (its turn = the list's length): one
-    statement for them all, following in_reply_to by primary key (a few rows each)."""
+    statement for them all, following in_reply_to by primary key (a few rows each). The
+    sends' days lie within `days` (first, last): the send log's partitions of those days
+    are read, not all 90."""
     ids = sorted(set(slot_ids))
     if not ids:
         return {}
     out: dict[int, list[Turn]] = {i: [] for i in ids}
     with connection.cursor() as cursor:
-        cursor.execute(sql.THREAD_CHAINS, [ids, MAX_CHAIN])
+        cursor.execute(
+            sql.THREAD_CHAINS,
+            [ids, *days, ORIGINAL_DAYS_BEFORE.days, ORIGINAL_DAYS_AFTER.days, MAX_CHAIN],
+        )
         for start_id, *turn in cursor.fetchall():
             out[start_id].append(Turn(*turn))
     return out

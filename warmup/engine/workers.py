@@ -108,8 +108,10 @@ def release(slots: QuerySet[SendLog], now: dt.datetime, *, why: str) -> Reaped:
     unknown with the day's counter. Call inside a transaction."""
     locked = slots.select_for_update(skip_locked=True, of=("self",))
     started = list(locked.filter(started_at__isnull=False).values_list("id", "sender_id", "day"))
+    waiting = list(locked.filter(started_at__isnull=True).values_list("id", "day"))
+    # By id and day: the send log's partitions of those days only.
     replanned = SendLog.objects.filter(
-        id__in=list(locked.filter(started_at__isnull=True).values_list("id", flat=True))
+        id__in=[i for i, _ in waiting], day__in={d for _, d in waiting}
     ).update(
         status=SendStatus.PLANNED,
         attempts=Greatest(F("attempts") - 1, Value(0)),  # nothing reached a server
@@ -118,7 +120,9 @@ def release(slots: QuerySet[SendLog], now: dt.datetime, *, why: str) -> Reaped:
         timestamp=now,
     )
     if started:
-        SendLog.objects.filter(id__in=[s[0] for s in started]).update(
+        SendLog.objects.filter(
+            id__in=[s[0] for s in started], day__in={s[2] for s in started}
+        ).update(
             status=SendStatus.UNKNOWN,
             smtp_error=f"{why} during the send: it may have been delivered, never resent",
             timestamp=now,
