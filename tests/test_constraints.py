@@ -14,6 +14,7 @@ from warmup.models import (
     DAILY_COUNTERS,
     DailyStat,
     EngineState,
+    PlanSweep,
     RateWindow,
     ReputationTarget,
     SendCount,
@@ -51,6 +52,7 @@ BAD_VALUES: dict[str, dict[str, Any]] = {
     "logs_placement_valid": {"placement": "junk"},
     **{f"warmup_logs_{name}_gte_0": {name: -1} for name in DAILY_COUNTERS},
     "engine_state_singleton": {"id": 2},
+    "plan_sweep_singleton": {"id": 2},
     "workers_shard_in_range": {"shard": 4, "shard_count": 3},
     "rate_windows_used_gte_0": {"used": -1},
     "send_totals_total_gte_0": {"total": -1},
@@ -97,6 +99,9 @@ def good_row(name: str, mailbox: Mailbox) -> models.Model:
     if name.startswith("engine_state"):
         EngineState.objects.all().delete()
         return EngineState()
+    if name.startswith("plan_sweep"):
+        PlanSweep.objects.all().delete()
+        return PlanSweep(id=PlanSweep.SINGLETON_ID)
     if name.startswith("workers_"):
         return Worker(name="w", host="h", pid=1, started_at=NOW, heartbeat_at=NOW)
     if name.startswith("rate_windows_"):
