@@ -10,6 +10,7 @@ import pytest
 
 from warmup.engine import content
 from warmup.engine.cycle import load_network
+from warmup.engine.planner import plan_cycle
 from warmup.engine.recipients import Network, Peer, pair_recipients
 
 PROVIDERS = ["gmail", "outlook", "yahoo"]
@@ -78,5 +79,6 @@ def test_a_domain_is_one_domain_whatever_its_case(make_mailbox):
     now = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
     make_mailbox(email="Ann@Alpha.TEST", window_start_hour=0, window_end_hour=24)
     make_mailbox(email="bob@alpha.test", window_start_hour=0, window_end_hour=24)
+    plan_cycle(now, floor=1, margin=dt.timedelta(minutes=15))  # the network: planned days
     assert {peer.domain for peer in load_network(now).peers} == {"alpha.test"}
     assert content.Party("Ann@Alpha.TEST").domain == "alpha.test"
