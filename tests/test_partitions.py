@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import zoneinfo
 from typing import Any
 
+import psycopg
 import pytest
 from django.db import IntegrityError, connection, connections, transaction
 
@@ -162,4 +164,59 @@ def test_thread_links_are_followed_over_every_day_an_original_can_lie() -> None:
 
     seen_and_sent = engage.REPLY_LOOKBACK + engage.RECEIVED_WINDOW
     assert seen_and_sent + dt.timedelta(days=2) <= threads.ORIGINAL_DAYS_BEFORE
-    assert dt.timedelta(days=1) <= threads.ORIGINAL_DAYS_AFTER
+    # The original sent by a mailbox on UTC+14 a moment before a mailbox on UTC−12
+    # replies: its local date is two days after the reply's.
+    before = dt.datetime(2026, 1, 2, 10, 30, tzinfo=dt.UTC)
+    east = before.astimezone(zoneinfo.ZoneInfo("Etc/GMT-14")).date()
+    west = (before + dt.timedelta(minutes=5)).astimezone(zoneinfo.ZoneInfo("Etc/GMT+12")).date()
+    assert east - west == dt.timedelta(days=2) <= threads.ORIGINAL_DAYS_AFTER
+
+
+def holding(statement: str) -> Any:
+    """A second session that has run `statement` in an open transaction (its locks held
+    until closed)."""
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        password=settings["PASSWORD"],
+        host=settings["HOST"],
+        port=settings["PORT"] or None,
+    )
+    other.execute(statement)
+    return other
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_partition_whose_locks_are_busy_is_made_later_not_waited_for(
+    make_mailbox: Any,
+) -> None:
+    box = make_mailbox()
+    day = dt.date(2032, 5, 6)
+    early = slot(box, 0, day)
+    # A recording session holds mailbox rows: attaching (which locks `mailboxes` for the
+    # foreign keys) cannot go on, so it gives up after its lock timeout, changing nothing.
+    busy = holding(f"UPDATE mailboxes SET consecutive_failures = 0 WHERE id = {box.id}")
+    try:
+        assert partitions.ensure([day]) == 0
+        assert where(early) == "logs_default"
+    finally:
+        busy.close()
+    assert partitions.ensure([day]) == 1  # asked again, made
+    assert where(early) == "logs_20320506"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retention_gives_up_on_a_busy_send_log_and_drops_the_day_later(
+    make_mailbox: Any,
+) -> None:
+    box = make_mailbox()
+    old = days_ago(LOG_RETENTION_DAYS + 5)
+    partitions.ensure([old])
+    slot(box, 0, old)
+    reader = holding("SELECT count(*) FROM logs")  # a long read, like the pool figures
+    try:
+        assert partitions.drop_before(days_ago(LOG_RETENTION_DAYS)) == partitions.Dropped(0, 0)
+    finally:
+        reader.close()
+    assert partitions.drop_before(days_ago(LOG_RETENTION_DAYS)) == partitions.Dropped(1, 1)

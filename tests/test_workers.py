@@ -249,8 +249,16 @@ def test_setup_schedules_is_idempotent_and_follows_the_worker_count(settings: An
     from warmup.management.commands.setup_schedules import setup_schedules
 
     settings.WARMUP = WarmupConfig(worker_count=3, cron_interval_minutes=10)
-    created, updated, removed = setup_schedules()
+    now = dt.datetime(2026, 12, 6, 3, 0, tzinfo=dt.UTC)
+    created, updated, removed = setup_schedules(now=now)
     assert len(created) == 9 and not updated and not removed
+    # The two daily tasks half a day apart: maintenance's partition drop never waits
+    # for the pool figures' read of the whole send log.
+    daily = dict(Schedule.objects.filter(schedule_type="D").values_list("name", "next_run"))
+    assert daily == {
+        "warmup: maintenance": now,
+        "warmup: pool figures": now + dt.timedelta(hours=12),
+    }
     assert setup_schedules() == ([], [], [])
     engage = Schedule.objects.get(name="warmup: engage")
     assert (engage.func, engage.minutes) == ("warmup.tasks.engage", 1)

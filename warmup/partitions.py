@@ -17,13 +17,16 @@ default partition, where maintenance deletes them.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
 from warmup import sql
+
+log = logging.getLogger(__name__)
 
 # Partitions made ahead of the latest local date: the planner's next days, whatever
 # happens to maintenance in between.
@@ -64,14 +67,19 @@ def forget() -> None:
 
 def ensure(days: Iterable[dt.date]) -> int:
     """A partition for each of these days, created where missing; returns how many were
-    created. Free for days already seen by this process."""
+    created. Free for days already seen by this process. A day whose partition could not
+    be made now (its locks were held past LOCK_TIMEOUT) is tried again at the next call;
+    meanwhile its rows go to the default partition."""
     wanted = set(days) - _known
     if not wanted:
         return 0
     _known.update(partition_days())
     created = 0
     for day in sorted(wanted - _known):
-        created += _create(day)
+        made = _create(day)
+        if made is None:
+            continue
+        created += made
         _known.add(day)
     return created
 
@@ -83,18 +91,32 @@ def ensure_around(now: dt.datetime) -> int:
     return ensure(today + dt.timedelta(days=n) for n in range(-1, 2 + AHEAD_DAYS))
 
 
-def _create(day: dt.date) -> int:
+def _create(day: dt.date) -> int | None:
+    """1 if this call made the day's partition, 0 if another process had; None if the
+    locks it needs were not free within LOCK_TIMEOUT (nothing changed)."""
     name = partition_name(day)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql.LOCK_PARTITIONS)
-        if name in partition_days().values():  # another process made it meanwhile
-            return 0
-        cursor.execute(sql.create_default_partition())
-        # Inserts of that day wait here, then go to the new partition: none can slip into
-        # the default partition between the move and the attach.
-        cursor.execute(sql.lock_default_partition())
-        for statement, params in sql.create_partition(name, day):
-            cursor.execute(statement, params)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql.LOCK_PARTITIONS)
+            if name in partition_days().values():  # another process made it meanwhile
+                return 0
+            cursor.execute(sql.create_default_partition())
+            cursor.execute(sql.SET_LOCK_TIMEOUT)
+            # ATTACH locks `mailboxes` (the foreign keys) after the default partition;
+            # recording locks mailbox rows and then the default partition's. Taken
+            # here first, in recording's order, so the two never deadlock.
+            cursor.execute(sql.LOCK_MAILBOXES_FOR_ATTACH)
+            # Until the commit, an insert of that day waits on the default partition and
+            # then fails (its row no longer fits the default): rare, since partitions
+            # are made days ahead; the insert's cycle is retried.
+            cursor.execute(sql.lock_default_partition())
+            for statement, params in sql.create_partition(name, day):
+                cursor.execute(statement, params)
+    except OperationalError as exc:
+        if not sql.is_lock_timeout(exc):
+            raise
+        log.warning("partition %s not made now: its locks are busy (tried again later)", name)
+        return None
     return 1
 
 
@@ -111,13 +133,24 @@ def drop_before(cutoff: dt.date) -> Dropped:
     for day, name in sorted(partition_days().items()):
         if day >= cutoff:
             break
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql.LOCK_PARTITIONS)
-            if name not in partition_days().values():  # another process dropped it
-                continue
-            cursor.execute(sql.count_rows(name))
-            rows += cursor.fetchone()[0]
-            cursor.execute(sql.drop_table(name))
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(sql.LOCK_PARTITIONS)
+                if name not in partition_days().values():  # another process dropped it
+                    continue
+                cursor.execute(sql.count_rows(name))
+                held = cursor.fetchone()[0]
+                # DROP waits for every statement on `logs` to end, and every new one
+                # waits behind it: a long reader (the pool figures) would stop claims.
+                # Given up after LOCK_TIMEOUT; the next maintenance drops it.
+                cursor.execute(sql.SET_LOCK_TIMEOUT)
+                cursor.execute(sql.drop_table(name))
+        except OperationalError as exc:
+            if not sql.is_lock_timeout(exc):
+                raise
+            log.warning("partition %s not dropped now: the send log is busy", name)
+            continue
+        rows += held
         partitions += 1
         _known.discard(day)
     return Dropped(partitions, rows)

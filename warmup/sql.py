@@ -489,6 +489,17 @@ LOG_PARTITIONS = _text(
 )
 # One session at a time creates or drops partitions (a lock for the transaction).
 LOCK_PARTITIONS = "SELECT pg_advisory_xact_lock(hashtext('warmup.partitions'))"
+# How long making or dropping a partition waits for its table locks before it gives up
+# (and is tried again later): statements queued behind it wait that long at most.
+SET_LOCK_TIMEOUT = "SET LOCAL lock_timeout = '2s'"
+LOCK_MAILBOXES_FOR_ATTACH = "LOCK TABLE mailboxes IN SHARE ROW EXCLUSIVE MODE"
+
+
+def is_lock_timeout(exc: Exception) -> bool:
+    """Whether a database error is a lock_timeout's (SQLSTATE 55P03, lock_not_available)."""
+    return getattr(getattr(exc, "__cause__", None), "sqlstate", None) == "55P03"
+
+
 _ALL_LOG_COLUMNS = _names(
     [column(SendLog, f.name) for f in SendLog._meta.concrete_fields],
 )
