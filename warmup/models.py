@@ -88,6 +88,7 @@ class SendLog(models.Model):
     )
     reply_planned = models.BooleanField(
         default=False,
+        db_default=False,  # rows written by raw SQL (benchmarks, operators' scripts) too
         help_text="A reply to this send is planned: set once, by a conditional update, so "
         "a message is replied to once however often engagement sees it.",
     )

@@ -347,7 +347,9 @@ class Engine:
             return stats
         if plan:
             self.plan(stats)
-        if self.network is None:  # a new worker: none to serve while a refresh reads
+        # The network serves the sends: a cycle that only plans (the plan task) reads
+        # none. A new worker reads it whole: it has none to serve while a refresh reads.
+        if dispatch and self.network is None:
             self.network, self.network_refresh = load_network(self.clock()), None
         while not self.stopping:
             if time_box_s is not None and time.monotonic() - started > time_box_s:
@@ -363,7 +365,7 @@ class Engine:
                 if dispatch
                 else []
             )
-            if ids:
+            if ids and self.network is not None:
                 stats.claimed += len(ids)
                 self.send_batch(ids, self.network, stats)
                 self.heartbeat()
@@ -373,7 +375,7 @@ class Engine:
             pause = self.config.batch_delay_ms / 1000 if ids else 0.0
             paused = time.monotonic()
             planning = self.plan_chunks(stats, pause)
-            refreshing = self.refresh_network()
+            refreshing = dispatch and self.refresh_network()
             if not ids and not planning and not refreshing:
                 break
             rest = pause - (time.monotonic() - paused)
@@ -403,10 +405,15 @@ class Engine:
         if self.unrecorded:
             record_results(self.clock(), self.unrecorded, self.rng)
             self.unrecorded = []
+        now = self.clock()
         with transaction.atomic():
             left = workers.release(
-                SendLog.objects.filter(status=SendStatus.SENDING, worker=self.worker),
-                self.clock(),
+                SendLog.objects.filter(
+                    status=SendStatus.SENDING,
+                    worker=self.worker,
+                    day__gte=partitions.in_flight_since(now),  # this worker's days
+                ),
+                now,
                 why="an interrupted cycle",
             )
         if left:

@@ -320,7 +320,9 @@ def verdicts_of(found: Iterable[tuple[int, Found]]) -> dict[int, verdicts.Verdic
     return out
 
 
-def record_verdicts(mailbox_id: int, read: dict[int, verdicts.Verdicts]) -> tuple[int, set[int]]:
+def record_verdicts(
+    mailbox_id: int, now: dt.datetime, read: dict[int, verdicts.Verdicts]
+) -> tuple[int, set[int]]:
     """The receiver's verdicts on each send this mailbox received, the first time they
     are read (a send with any verdict field set is done), and the DMARC counters of the
     sender's day, once per send; (how many were new, their senders)."""
@@ -332,6 +334,8 @@ def record_verdicts(mailbox_id: int, read: dict[int, verdicts.Verdicts]) -> tupl
             SendLog.objects.select_for_update(of=("self",))
             .filter(
                 id__in=read,
+                # Found where record_placements finds them: the same days.
+                day__gte=days_from(now - RECEIVED_WINDOW - dt.timedelta(days=2)),
                 recipient_id=mailbox_id,
                 status__in=(SendStatus.SENT, SendStatus.UNKNOWN),
                 **empty,
@@ -603,7 +607,7 @@ def _engage(
     # The database before the filing: if it fails, the messages are still in the
     # inbox for the next pass.
     done.placed, done.senders = record_placements(box.id, now, placements)
-    done.judged, judged_senders = record_verdicts(box.id, read)
+    done.judged, judged_senders = record_verdicts(box.id, now, read)
     done.senders |= judged_senders
     done.replies = plan_replies(box, now, list(inbox))
     _check(deadline)

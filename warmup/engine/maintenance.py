@@ -46,7 +46,7 @@ def run_maintenance(now: dt.datetime, config: WarmupConfig) -> Maintenance:
     dropped = partitions.drop_before(log_cutoff)
     return Maintenance(
         expired=expire_stale_slots(now),
-        reaped=workers.reap(now, dt.timedelta(seconds=config.heartbeat_timeout_s)),
+        reaped=workers.reap(now, dt.timedelta(seconds=config.heartbeat_timeout_s), every_day=True),
         log_partitions_created=partitions.ensure_around(now),
         log_partitions_dropped=dropped.partitions,
         logs_deleted=dropped.rows + delete_in_batches(SendLog.objects.filter(day__lt=log_cutoff)),

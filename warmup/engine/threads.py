@@ -35,10 +35,11 @@ MAX_CHAIN = 64
 # Where a reply's original may lie, in days around the reply's own day: seen at most
 # engage.REPLY_LOOKBACK (3 days) before the reply is planned, sent at most
 # engage.RECEIVED_WINDOW (7 days) before it was seen, and each day a local date of its own
-# mailbox (time zones from UTC−12 to UTC+14: a day more each way). Links are followed
-# within these days only (the send log's partitions of those days).
+# mailbox (time zones from UTC−12 to UTC+14, 26 hours apart: at one moment two mailboxes'
+# dates differ by up to 2 days). Links are followed within these days only (the send
+# log's partitions of those days).
 ORIGINAL_DAYS_BEFORE = dt.timedelta(days=12)
-ORIGINAL_DAYS_AFTER = dt.timedelta(days=1)
+ORIGINAL_DAYS_AFTER = dt.timedelta(days=2)
 
 
 def thread_length(thread_id: str, turns: Sequence[tuple[int, int]]) -> int:

@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Greatest
 
-from warmup import sql
+from warmup import partitions, sql
 from warmup.engine.counters import count_attempts
 from warmup.engine.record import add_to_days
 from warmup.models import SendLog, SendStatus, Worker
@@ -74,10 +74,13 @@ class Reaped:
         return bool(self.workers or self.replanned or self.unknown)
 
 
-def reap(now: dt.datetime, timeout: dt.timedelta) -> Reaped:
+def reap(now: dt.datetime, timeout: dt.timedelta, *, every_day: bool = False) -> Reaped:
     """Release the slots of dead workers (see the module's docstring). Returns what it did;
-    nothing when another worker's reaper holds the lock."""
+    nothing when another worker's reaper holds the lock. Each cycle looks at the days in
+    flight only (their partitions, not all 90); the daily maintenance, `every_day`, also
+    finds the slots of a worker that died before those days (the engine was down)."""
     cutoff = now - timeout
+    days = {} if every_day else {"day__gte": partitions.in_flight_since(cutoff)}
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(sql.TRY_REAPER_LOCK, [REAPER_LOCK])
@@ -87,9 +90,11 @@ def reap(now: dt.datetime, timeout: dt.timedelta) -> Reaped:
         alive = Worker.objects.filter(heartbeat_at__gte=cutoff).values("name")
         # Slots of dead workers, and of workers no longer registered at all (reaped
         # earlier, or removed by hand), once their claim is older than the timeout.
-        orphaned = SendLog.objects.filter(status=SendStatus.SENDING, claimed_at__lt=cutoff).filter(
-            Q(worker__in=dead) | ~Q(worker__in=alive)
-        )
+        orphaned = SendLog.objects.filter(
+            status=SendStatus.SENDING,
+            claimed_at__lt=cutoff,
+            **days,
+        ).filter(Q(worker__in=dead) | ~Q(worker__in=alive))
         result = release(orphaned, now, why="its worker stopped")
         Worker.objects.filter(name__in=dead).delete()
     result = Reaped(len(dead), result.replanned, result.unknown)

@@ -83,7 +83,7 @@ def partition(apps, schema_editor) -> None:
             "CREATE TABLE logs (LIKE logs_unpartitioned INCLUDING CONSTRAINTS) "
             "PARTITION BY RANGE (day)"
         )
-        cursor.execute("ALTER TABLE logs ADD COLUMN reply_planned boolean NOT NULL")
+        cursor.execute("ALTER TABLE logs ADD COLUMN reply_planned boolean NOT NULL DEFAULT false")
         # A sequence owned by the column, as a serial's: identity columns on partitioned
         # tables need PostgreSQL 17.
         cursor.execute("CREATE SEQUENCE logs_id_seq OWNED BY logs.id")
@@ -173,6 +173,7 @@ class Migration(migrations.Migration):
                     name="reply_planned",
                     field=models.BooleanField(
                         default=False,
+                        db_default=False,
                         help_text="A reply to this send is planned: set once, by a conditional "
                         "update, so a message is replied to once however often engagement "
                         "sees it.",
