@@ -273,11 +273,14 @@ class TodaysRows:
         if not self._every_owner:
             return list(self._rows.order_by(*self._order).values_list("id", flat=True)[page])
         columns = ("id", *(name.lstrip("-") for name in self._order))
-        branches = [
-            self._keyed(branch).order_by(*self._order).values_list(*columns)[: page.stop]
+        first, *others = [
+            self._keyed(branch).order_by(*self._order).values_list(*columns)
             for branch in self._branches()
         ]
-        merged = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
+        if not others:  # one walk: its page
+            return [row[0] for row in first[page]]
+        tops = [branch[: page.stop] for branch in (first, *others)]
+        merged = tops[0].union(*tops[1:], all=True)
         return [row[0] for row in merged.order_by(*self._order)[page]]
 
     def _branches(self) -> list[QuerySet[DailyStat]]:
