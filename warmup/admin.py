@@ -245,7 +245,7 @@ class ReputationTargetAdmin(ReadOnlyAdmin):
     )
     list_filter = ("kind", ReputationStatusFilter)
     search_fields = ("name",)
-    ordering = (reputation.rank_expression().asc(), "name")
+    ordering = ("rank", "name")  # the stored rank: listed (0) … ok (3), worst first
     fields = (
         "name",
         "kind",
@@ -263,7 +263,7 @@ class ReputationTargetAdmin(ReadOnlyAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[ReputationTarget]:
         return super().get_queryset(request).annotate(status=reputation.status_expression())
 
-    @admin.display(description="status", ordering=reputation.rank_expression())
+    @admin.display(description="status", ordering="rank")
     def status(self, target: ReputationTarget) -> str:
         return getattr(target, "status", "")
 

@@ -9,7 +9,7 @@ when any check's last verdict is warn or error, else `ok`.
 
 from __future__ import annotations
 
-from django.db.models import Case, Expression, F, Q, Value, When
+from django.db.models import Case, Expression, Q, Value, When
 
 from warmup.reputation.results import ADDRESS_CHECKS, DOMAIN_CHECKS
 
@@ -25,11 +25,6 @@ CHECKS = (*DOMAIN_CHECKS, *(c for c in ADDRESS_CHECKS if c not in DOMAIN_CHECKS)
 def status_expression() -> Expression:
     """The status of a ReputationTarget row, as a SQL expression."""
     return Case(*(When(rank=rank, then=Value(status)) for rank, status in enumerate(STATUSES)))
-
-
-def rank_expression() -> F:
-    """0 for listed … 3 for ok: the default order, worst first."""
-    return F("rank")
 
 
 def having_status(status: str) -> Q:
