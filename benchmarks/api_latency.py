@@ -51,6 +51,7 @@ from drf_spectacular.generators import SchemaGenerator  # noqa: E402
 from rest_framework_simplejwt.tokens import AccessToken  # noqa: E402
 
 from accounts.models import Mailbox  # noqa: E402
+from benchmarks.reputation_reads import checked_targets  # noqa: E402
 from benchmarks.scratch import empty_scratch_database, open_scratch_database  # noqa: E402
 from benchmarks.timing import p50_p95  # noqa: E402
 from warmup.engine import simulate  # noqa: E402
@@ -77,7 +78,6 @@ ZONES = (
     "Pacific/Kiritimati",
 )
 DOMAINS, ADDRESSES = 50_000, 200
-CHECKED_AT = "2026-12-01T06:00:00+00:00"
 # The GETs the schema leaves out.
 OUTSIDE_SCHEMA = ("/api/schema/", "/api/docs/", "/healthz", "/metrics")
 
@@ -112,45 +112,12 @@ def fill_daily_stats(ages: range) -> None:
         )
 
 
-def verdict(value: str) -> dict[str, str]:
-    return {"verdict": value, "detail": "", "checked_at": CHECKED_AT}
-
-
 def fill_targets() -> None:
-    """As benchmarks/reputation_reads.py: every domain checked, 2 % failing SPF, 1 in 7
-    with DMARC warning, 1 in 500 listed; 2 of the server addresses listed. The mailboxes'
-    domains are d0.sim … d33333.sim; the others are domains no mailbox sends from now."""
-    since = "2026-11-28T00:00:00+00:00"
+    """The checked domains and server addresses of benchmarks/reputation_reads.py. The
+    mailboxes' domains are d0.sim … d33333.sim; the others are domains no mailbox sends
+    from now."""
     ReputationTarget.objects.bulk_create(
-        [
-            ReputationTarget(
-                kind=ReputationTarget.DOMAIN,
-                name=f"d{n}.sim",
-                checks={
-                    "mx": verdict("pass"),
-                    "spf": verdict("fail" if n % 50 == 0 else "pass"),
-                    "dkim": verdict("pass"),
-                    "dmarc": verdict("warn" if n % 7 == 0 else "pass"),
-                    "dnsbl": verdict("fail" if n % 500 == 0 else "pass"),
-                },
-                checked_at=CHECKED_AT,
-                failing_since=since if n % 50 == 0 else None,
-                failing_reason="spf: fail" if n % 50 == 0 else "",
-                listed_since=since if n % 500 == 0 else None,
-            )
-            for n in range(DOMAINS)
-        ]
-        + [
-            ReputationTarget(
-                kind=ReputationTarget.ADDRESS,
-                name=f"192.0.{n // 250}.{n % 250 + 1}",
-                checks={"ptr": verdict("pass"), "dnsbl": verdict("fail" if n < 2 else "pass")},
-                checked_at=CHECKED_AT,
-                listed_since=since if n < 2 else None,
-            )
-            for n in range(ADDRESSES)
-        ],
-        batch_size=5000,
+        checked_targets(lambda n: f"d{n}.sim", DOMAINS, ADDRESSES), batch_size=5000
     )
 
 

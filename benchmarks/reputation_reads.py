@@ -73,35 +73,45 @@ def fill() -> None:
         for n in range(MAILBOXES)
     ]
     Mailbox.objects.bulk_create(boxes, batch_size=5000)
-    since = dt.datetime(2026, 11, 28, tzinfo=dt.UTC)
     ReputationTarget.objects.bulk_create(
-        [
-            ReputationTarget(
-                kind=ReputationTarget.DOMAIN,
-                name=f"dom{n}.test",
-                checks={
-                    "mx": verdict("pass"),
-                    "spf": verdict("fail" if n % 50 == 0 else "pass"),
-                    "dkim": verdict("pass"),
-                    "dmarc": verdict("warn" if n % 7 == 0 else "pass"),
-                    "dnsbl": verdict("fail" if n % 500 == 0 else "pass"),
-                },
-                failing_since=since if n % 50 == 0 else None,
-                listed_since=since if n % 500 == 0 else None,
-            )
-            for n in range(DOMAINS)
-        ]
-        + [
-            ReputationTarget(
-                kind=ReputationTarget.ADDRESS,
-                name=f"192.0.{n // 250}.{n % 250 + 1}",
-                checks={"ptr": verdict("pass"), "dnsbl": verdict("fail" if n < 2 else "pass")},
-                listed_since=since if n < 2 else None,
-            )
-            for n in range(ADDRESSES)
-        ],
-        batch_size=5000,
+        checked_targets(lambda n: f"dom{n}.test", DOMAINS, ADDRESSES), batch_size=5000
     )
+
+
+def checked_targets(
+    domain: Callable[[int], str], domains: int, addresses: int
+) -> list[ReputationTarget]:
+    """`domains` checked domains (named by `domain(n)`): 2 % failing SPF, 1 in 7 with a
+    DMARC warning, 1 in 500 listed; and `addresses` server addresses, 2 of them listed.
+    Also benchmarks/api_latency.py's."""
+    since = dt.datetime(2026, 11, 28, tzinfo=dt.UTC)
+    return [
+        ReputationTarget(
+            kind=ReputationTarget.DOMAIN,
+            name=domain(n),
+            checks={
+                "mx": verdict("pass"),
+                "spf": verdict("fail" if n % 50 == 0 else "pass"),
+                "dkim": verdict("pass"),
+                "dmarc": verdict("warn" if n % 7 == 0 else "pass"),
+                "dnsbl": verdict("fail" if n % 500 == 0 else "pass"),
+            },
+            checked_at=AT,
+            failing_since=since if n % 50 == 0 else None,
+            failing_reason="spf: fail" if n % 50 == 0 else "",
+            listed_since=since if n % 500 == 0 else None,
+        )
+        for n in range(domains)
+    ] + [
+        ReputationTarget(
+            kind=ReputationTarget.ADDRESS,
+            name=f"192.0.{n // 250}.{n % 250 + 1}",
+            checks={"ptr": verdict("pass"), "dnsbl": verdict("fail" if n < 2 else "pass")},
+            checked_at=AT,
+            listed_since=since if n < 2 else None,
+        )
+        for n in range(addresses)
+    ]
 
 
 def timed(label: str, run: Callable[[], object], times: int = 20) -> None:
