@@ -363,11 +363,14 @@ class QuotaView(APIView):
         now = db_now()
         met = {"all": (False, True), "met": (True,), "behind": (False,)}[status]
         paginator = EstimatedCountPagination()
-        # The page's ids first, then those rows with their mailboxes.
-        ids = paginator.paginate_queryset(TodaysRows(request, now, met, ordering), request, self)
-        rows = DailyStat.objects.select_related("mailbox").in_bulk(ids)
+        rows = paginator.paginate_by_ids(
+            TodaysRows(request, now, met, ordering),
+            DailyStat.objects.select_related("mailbox"),
+            request,
+            self,
+        )
         return paginator.get_paginated_response(
-            QuotaOut([Today(rows[i], now) for i in ids], many=True).data
+            QuotaOut([Today(row, now) for row in rows], many=True).data
         )
 
 
@@ -438,12 +441,10 @@ class MailboxPerformanceView(APIView):
                 return Response({"error": "not_found", "detail": "no such mailbox"}, status=404)
             page = [box]
         else:
-            # The page's ids first (an index-only walk, however deep the page), then those
-            # mailboxes: an offset over whole mailbox rows read every row it skipped.
             paginator = Pagination()
-            ids = paginator.paginate_queryset(boxes.values_list("id", flat=True), request, self)
-            loaded = boxes.in_bulk(ids)
-            page = [loaded[i] for i in ids]
+            page = paginator.paginate_by_ids(
+                boxes.values_list("id", flat=True), boxes, request, self
+            )
         today = {
             s.mailbox_id: s
             for s in todays_stats(request, now).filter(mailbox__in=page).select_related("mailbox")

@@ -15,6 +15,7 @@ from itertools import accumulate
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db.models import QuerySet
 from django.http import Http404
 from rest_framework import exceptions, parsers, serializers
 from rest_framework.pagination import PageNumberPagination
@@ -78,6 +79,14 @@ class Pagination(PageNumberPagination):
             if raw is not None and raw != "last" and whole_number(raw) is None:
                 raise bad_request(f"must be a whole number from 1, not {raw[:20]!r}.", name)
         return super().paginate_queryset(queryset, request, view)
+
+    def paginate_by_ids(self, ids: Any, rows: QuerySet[Any], request: Any, view: Any) -> list[Any]:
+        """The page of `ids` (an ordered list of ids: a walk of an index, however deep the
+        page), then those `rows`, in that order: an offset over whole joined rows would
+        read every row it skips."""
+        page = self.paginate_queryset(ids, request, view) or []
+        found = rows.in_bulk(page)
+        return [found[i] for i in page]
 
 
 def paginated(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
