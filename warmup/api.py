@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from django.core.paginator import EmptyPage, Page
-from django.core.paginator import Paginator as DjangoPaginator
 from django.db import connection
 from django.db.models import Count, F, QuerySet
 from django.http import Http404
@@ -40,6 +38,7 @@ from warmup.reputation import run
 from warmup.reputation import status as reputation
 from warmup.reputation.results import ADDRESS_CHECKS, DOMAIN_CHECKS
 from warmup_project.api import (
+    EstimatedCountPagination,
     Pagination,
     RoundedFloat,
     bad_request,
@@ -300,42 +299,6 @@ class TodaysRows:
             for day, zones in dates
             for met in self.met
         ]
-
-
-class EstimatedPage(Page):
-    def __init__(self, rows: list[Any], number: int, paginator: DjangoPaginator, more: bool):
-        super().__init__(rows, number, paginator)
-        self.more = more
-
-    def has_next(self) -> bool:
-        return self.more
-
-
-class EstimatedPaginator(DjangoPaginator):
-    """Pages of a list whose count may be an estimate: the rows, not the count, say where
-    the list ends. A page holds the rows that are there (one more is read to know whether
-    another page follows), any page from 1 may be asked for, and one past the last row is
-    a 404. `page=last` is the last by the count."""
-
-    def validate_number(self, number: Any) -> int:
-        try:
-            return super().validate_number(number)
-        except EmptyPage:
-            if int(number) < 1:
-                raise
-            return int(number)
-
-    def page(self, number: Any) -> Page:
-        number = self.validate_number(number)
-        bottom = (number - 1) * self.per_page
-        rows = list(self.object_list[bottom : bottom + self.per_page + 1])
-        if not rows and number > 1:
-            raise EmptyPage("That page contains no results")
-        return EstimatedPage(rows[: self.per_page], number, self, more=len(rows) > self.per_page)
-
-
-class EstimatedCountPagination(Pagination):
-    django_paginator_class = EstimatedPaginator
 
 
 class QuotaView(APIView):

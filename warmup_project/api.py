@@ -15,6 +15,8 @@ from itertools import accumulate
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.core.paginator import EmptyPage, Page
+from django.core.paginator import Paginator as DjangoPaginator
 from django.db.models import QuerySet
 from django.http import Http404
 from rest_framework import exceptions, parsers, serializers
@@ -166,3 +168,39 @@ class RoundedFloat(serializers.FloatField):
     # djangorestframework-stubs give FloatField.to_representation a str; DRF's gives a float.
     def to_representation(self, value: Any) -> float:  # type: ignore[override]
         return round(float(value), self.digits)
+
+
+class EstimatedPage(Page):
+    def __init__(self, rows: list[Any], number: int, paginator: DjangoPaginator, more: bool):
+        super().__init__(rows, number, paginator)
+        self.more = more
+
+    def has_next(self) -> bool:
+        return self.more
+
+
+class EstimatedPaginator(DjangoPaginator):
+    """Pages of a list whose count may be an estimate: the rows, not the count, say where
+    the list ends. A page holds the rows that are there (one more is read to know whether
+    another page follows), any page from 1 may be asked for, and one past the last row is
+    a 404. `page=last` is the last by the count."""
+
+    def validate_number(self, number: Any) -> int:
+        try:
+            return super().validate_number(number)
+        except EmptyPage:
+            if int(number) < 1:
+                raise
+            return int(number)
+
+    def page(self, number: Any) -> Page:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        rows = list(self.object_list[bottom : bottom + self.per_page + 1])
+        if not rows and number > 1:
+            raise EmptyPage("That page contains no results")
+        return EstimatedPage(rows[: self.per_page], number, self, more=len(rows) > self.per_page)
+
+
+class EstimatedCountPagination(Pagination):
+    django_paginator_class = EstimatedPaginator
