@@ -11,15 +11,20 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import multiprocessing
+import pickle
 import random
+import signal
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import F
 
 from accounts.models import Mailbox, OwnerPlan
@@ -43,27 +48,50 @@ FAILURE_MIX = (
 )
 
 
-@dataclass(frozen=True)
-class Attempt:
-    at: dt.datetime
-    slot_id: int
-    sender_email: str
-    outcome: Outcome
+@dataclass
+class Ledger:
+    """What reached the servers, as the report counts it: attempts by minute and by
+    owner and hour, deliveries (sent or unknown: it may have been delivered) by slot and
+    by sender. Counts only, so a worker process hands its ledger back in one piece and
+    the ledgers of several add up."""
+
+    attempts: int = 0
+    per_minute: Counter[dt.datetime] = field(default_factory=Counter)
+    per_owner_hour: Counter[tuple[int, dt.datetime]] = field(default_factory=Counter)
+    deliveries: Counter[int] = field(default_factory=Counter)  # slot id → deliveries
+    delivered_by: Counter[str] = field(default_factory=Counter)  # sender address → deliveries
+
+    def add(self, other: Ledger) -> None:
+        self.attempts += other.attempts
+        self.per_minute.update(other.per_minute)
+        self.per_owner_hour.update(other.per_owner_hour)
+        self.deliveries.update(other.deliveries)
+        self.delivered_by.update(other.delivered_by)
 
 
 class SimTransport:
-    """Answers every send at once: a failure with probability `fail_rate`, else 250."""
+    """Answers every send at once: a failure with probability `fail_rate`, else 250.
+    Every attempt goes into its ledger (`owner_of`: each sender address's owner)."""
 
-    def __init__(self, fail_rate: float, rng: random.Random, clock: Callable[[], dt.datetime]):
+    def __init__(
+        self,
+        fail_rate: float,
+        rng: random.Random,
+        clock: Callable[[], dt.datetime],
+        owner_of: dict[str, int],
+    ):
         self.fail_rate = fail_rate
         self.rng = rng
         self.clock = clock
-        self.ledger: list[Attempt] = []
+        self.owner_of = owner_of
+        self.ledger = Ledger()
         weights = [w for *_, w in FAILURE_MIX]
         self._choices = (FAILURE_MIX, weights)
 
     async def send_batch(self, groups: Sequence[Group]) -> list[Result]:
-        now = self.clock()
+        minute = self.clock().replace(second=0, microsecond=0)
+        hour = minute.replace(minute=0)
+        ledger = self.ledger
         results = []
         for group in groups:
             for envelope in group.envelopes:
@@ -71,7 +99,12 @@ class SimTransport:
                     outcome, code, text, _ = self.rng.choices(*self._choices)[0]
                 else:
                     outcome, code, text = Outcome.SENT, 250, "250 OK"
-                self.ledger.append(Attempt(now, envelope.slot_id, envelope.mail_from, outcome))
+                ledger.attempts += 1
+                ledger.per_minute[minute] += 1
+                ledger.per_owner_hour[(self.owner_of[envelope.mail_from], hour)] += 1
+                if outcome in (Outcome.SENT, Outcome.UNKNOWN):
+                    ledger.deliveries[envelope.slot_id] += 1
+                    ledger.delivered_by[envelope.mail_from] += 1
                 results.append(Result(envelope.slot_id, outcome, code, text))
         return results
 
@@ -198,11 +231,35 @@ def housekeeping() -> None:
 class Day:
     """What run_day hands to the report."""
 
-    transport: SimTransport
+    ledger: Ledger
     cycles: int
     wall_s: float
     workers: int
     kills: int
+
+
+@dataclass(frozen=True)
+class _DayPlan:
+    """What every simulated worker of a day needs to know (and a process inherits)."""
+
+    config: WarmupConfig
+    start: dt.datetime
+    fail_rate: float
+    seed: int
+    tick: dt.timedelta
+    workers: int
+    kill_every: dt.timedelta | None
+    restart_after: dt.timedelta
+    progress: Callable[[dt.datetime, CycleStats], None]
+
+
+@dataclass
+class _WorkerDay:
+    """One simulated worker's day, as its process hands it back."""
+
+    ledger: Ledger
+    cycles: int = 0
+    kills: int = 0
 
 
 def run_day(
@@ -217,72 +274,180 @@ def run_day(
     restart_after: dt.timedelta = dt.timedelta(minutes=5),
     progress: Callable[[dt.datetime, CycleStats], None] = lambda now, stats: None,
 ) -> Day:
-    """Cycles every `tick` from the day's 00:00 UTC to the next 00:00 with `workers`
-    simulated workers (shards 1..workers) sharing the database. With `kill_every`, one
-    worker in turn dies that often in the middle of a batch (sent, not recorded) and a
-    new one takes its shard `restart_after` later."""
-    clock_now = [dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)]
-    rng = random.Random(seed)
-    transport = SimTransport(fail_rate, random.Random(seed + 1), lambda: clock_now[0])
-    generation = Counter[int]()
+    """Cycles every simulated minute from the day's 00:00 UTC to the next 00:00 with
+    `workers` simulated workers (shards 1..workers) sharing the database, each in a
+    process of its own (forked: one worker runs in this process), as run_warmup's
+    workers do: they claim at the same time, each minute in step with the others. With
+    `kill_every`, one worker in turn dies that often in the middle of a batch (sent, not
+    recorded) and a new one takes its shard `restart_after` later."""
+    plan = _DayPlan(
+        config=config,
+        start=dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC),
+        fail_rate=fail_rate,
+        seed=seed,
+        tick=tick,
+        workers=workers,
+        kill_every=kill_every,
+        restart_after=restart_after,
+        progress=progress,
+    )
+    started = time.monotonic()
+    days = [_work_day(plan, 1, None)] if workers == 1 else _in_processes(plan)
+    ledger = Ledger()
+    for worker_day in days:
+        ledger.add(worker_day.ledger)
+    return Day(
+        ledger=ledger,
+        cycles=days[0].cycles,
+        wall_s=time.monotonic() - started,
+        workers=workers,
+        kills=sum(d.kills for d in days),
+    )
 
-    def start_worker(shard: int) -> tuple[Engine, KillSwitch]:
-        generation[shard] += 1
+
+def _in_processes(plan: _DayPlan) -> list[_WorkerDay]:
+    """Each worker's day in a forked process, in step at every simulated minute; the
+    first failure stops them all and is raised here."""
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(plan.workers)
+    connections.close_all()  # each process opens its own
+    processes = []
+    pipes = []
+    try:
+        for shard in range(1, plan.workers + 1):
+            receiving, sending = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_worker_process, args=(plan, shard, barrier, sending), daemon=True
+            )
+            process.start()
+            sending.close()
+            processes.append(process)
+            pipes.append(receiving)
+        outcomes = []
+        for receiving in pipes:
+            try:
+                outcomes.append(receiving.recv())
+            except EOFError:
+                outcomes.append(RuntimeError("a simulated worker's process died"))
+        for process in processes:
+            process.join()
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    if failures:
+        # A worker that failed broke the others' barrier: its own error says why.
+        raise next(
+            (f for f in failures if not isinstance(f, threading.BrokenBarrierError)), failures[0]
+        )
+    return outcomes
+
+
+def _worker_process(
+    plan: _DayPlan, shard: int, barrier: threading.Barrier, pipe: Connection
+) -> None:
+    """A forked worker: its day, or the exception that ended it, back through `pipe`."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops its workers
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        outcome: _WorkerDay | BaseException = _work_day(plan, shard, barrier)
+    except BaseException as exc:
+        barrier.abort()
+        outcome = exc if _picklable(exc) else RuntimeError(f"{type(exc).__name__}: {exc}")
+    finally:
+        connections.close_all()
+    pipe.send(outcome)
+    pipe.close()
+
+
+def _picklable(exc: BaseException) -> bool:
+    try:
+        pickle.dumps(exc)
+    except Exception:
+        return False
+    return True
+
+
+def _work_day(plan: _DayPlan, shard: int, barrier: threading.Barrier | None) -> _WorkerDay:
+    """Worker `shard`'s day: a cycle every simulated minute (planning every `tick`), in
+    step with the other workers through `barrier`. Worker 1 also does the hourly
+    housekeeping while the others wait."""
+    clock_now = [plan.start]
+    rng = random.Random(plan.seed + 7919 * (shard - 1))
+    transport = SimTransport(
+        plan.fail_rate,
+        random.Random(plan.seed + 1 + 7919 * (shard - 1)),
+        lambda: clock_now[0],
+        dict(Mailbox.objects.values_list("email", "owner_id")),
+    )
+    generation = 0
+
+    def start_worker() -> tuple[Engine, KillSwitch]:
+        nonlocal generation
+        generation += 1
         switch = KillSwitch(transport)
         engine = Engine(
-            config=config,
+            config=plan.config,
             transport=switch,
             clock=lambda: clock_now[0],
-            worker=f"sim-worker-{shard}.{generation[shard]}",
+            worker=f"sim-worker-{shard}.{generation}",
             token_secret="simulation",  # noqa: S106 - tokens of a simulation, not a secret
             rng=rng,
             sleep=lambda s: None,
-            shard=Shard(shard, workers),
+            shard=Shard(shard, plan.workers),
         )
         return engine, switch
 
-    live = {shard: start_worker(shard) for shard in range(1, workers + 1)}
-    dead: dict[int, dt.datetime] = {}  # shard → when its replacement starts
-    start = clock_now[0]
-    end = start + dt.timedelta(days=1)
-    cycles = kills = 0
+    def in_step() -> None:
+        if barrier is not None:
+            barrier.wait()
+
+    live: tuple[Engine, KillSwitch] | None = start_worker()
+    restart_at = plan.start
+    end = plan.start + dt.timedelta(days=1)
+    day = _WorkerDay(transport.ledger)
     victim = 0
-    started = time.monotonic()
     minute = dt.timedelta(minutes=1)
     while clock_now[0] < end:
         now = clock_now[0]
         # Plan every `tick` (the cron interval), dispatch every simulated minute: what
         # run_warmup does with its dispatch cadence.
-        plan = (now - end).total_seconds() % tick.total_seconds() == 0
+        planning = (now - end).total_seconds() % plan.tick.total_seconds() == 0
         if now.minute == 0:
-            housekeeping()
-        if kill_every and now > start and (now - start) % kill_every == dt.timedelta(0):
-            victim = victim % workers + 1
-            if victim in live:
-                live[victim][1].armed = True
-        for shard, at in list(dead.items()):
-            if now >= at:
-                live[shard] = start_worker(shard)
-                del dead[shard]
-        for shard, (engine, _) in list(live.items()):
+            if shard == 1:
+                housekeeping()
+            in_step()
+        if (
+            plan.kill_every
+            and now > plan.start
+            and (now - plan.start) % plan.kill_every == dt.timedelta(0)
+        ):
+            victim = victim % plan.workers + 1
+            if victim == shard and live is not None:
+                live[1].armed = True
+        if live is None and now >= restart_at:
+            live = start_worker()
+        if live is not None:
             try:
-                stats = engine.run_cycle(plan=plan)
+                stats = live[0].run_cycle(plan=planning)
             except WorkerKilled:
-                kills += 1
-                del live[shard]
-                dead[shard] = now + restart_after
-                continue
-            if plan or stats.claimed:
-                progress(now, stats)
-        cycles += plan
+                day.kills += 1
+                live = None
+                restart_at = now + plan.restart_after
+            else:
+                if planning or stats.claimed:
+                    plan.progress(now, stats)
+        day.cycles += planning
+        in_step()  # every worker has done this minute
         clock_now[0] += minute
-    return Day(transport, cycles, time.monotonic() - started, workers, kills)
+    return day
 
 
 def report(
     *, run: Day, day: dt.date, limits: Limits, users: int, owner_sizes: str = "even"
 ) -> Report:
-    transport = run.transport
+    ledger = run.ledger
     started = time.monotonic()
     update_pool(dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC))
     pool_s = time.monotonic() - started
@@ -291,22 +456,10 @@ def report(
     total = stats.count()
     met = stats.filter(sent__gte=F("quota")).count()
     cap_of = dict(Mailbox.objects.values_list("email", "daily_max"))
-    delivered = Counter(
-        a.sender_email for a in transport.ledger if a.outcome in (Outcome.SENT, Outcome.UNKNOWN)
-    )
-    cap_violations = sum(1 for email, n in delivered.items() if n > cap_of[email])
-    owner_of = dict(Mailbox.objects.values_list("email", "owner_id"))
-    minute: Counter[dt.datetime] = Counter()
+    cap_violations = sum(1 for email, n in ledger.delivered_by.items() if n > cap_of[email])
     hour: Counter[dt.datetime] = Counter()
-    user_hour: Counter[tuple[int, dt.datetime]] = Counter()
-    for a in transport.ledger:
-        m = a.at.replace(second=0, microsecond=0)
-        minute[m] += 1
-        hour[m.replace(minute=0)] += 1
-        user_hour[(owner_of[a.sender_email], m.replace(minute=0))] += 1
-    slot_deliveries = Counter(
-        a.slot_id for a in transport.ledger if a.outcome in (Outcome.SENT, Outcome.UNKNOWN)
-    )
+    for at, n in ledger.per_minute.items():
+        hour[at.replace(minute=0)] += n
     by_status = defaultdict(int)
     for status, n in Counter(
         SendLog.objects.filter(day=day).values_list("status", flat=True)
@@ -319,13 +472,15 @@ def report(
         behind=total - met,
         cap_violations=cap_violations,
         rate_violations={
-            "per_minute": sum(1 for n in minute.values() if n > limits.per_minute),
+            "per_minute": sum(1 for n in ledger.per_minute.values() if n > limits.per_minute),
             "per_hour": sum(1 for n in hour.values() if n > limits.per_hour),
-            "per_user_hour": sum(1 for n in user_hour.values() if n > limits.per_user_hour),
+            "per_user_hour": sum(
+                1 for n in ledger.per_owner_hour.values() if n > limits.per_user_hour
+            ),
         },
-        duplicates=sum(n - 1 for n in slot_deliveries.values() if n > 1),
+        duplicates=sum(n - 1 for n in ledger.deliveries.values() if n > 1),
         sends_by_status=dict(sorted(by_status.items())),
-        attempts=len(transport.ledger),
+        attempts=ledger.attempts,
         cycles=run.cycles,
         wall_s=round(run.wall_s, 2),
         workers=run.workers,

@@ -66,7 +66,7 @@ class Command(BaseCommand):
         parser.add_argument("--hour-limit", type=int, help="default: WARMUP_GLOBAL_HOURLY_LIMIT")
         parser.add_argument("--user-hour-limit", type=int, help="default: WARMUP_USER_HOURLY_LIMIT")
         parser.add_argument(
-            "--workers", type=int, default=1, help="simulated workers sharing the database"
+            "--workers", type=int, default=1, help="simulated workers, a process each"
         )
         parser.add_argument(
             "--kill-every",
