@@ -320,7 +320,9 @@ class Census:
 
 # The cache key names the shapes it holds, so that a census pickled by the code before a
 # deploy is never read by the code after it (the key changes with any field's name).
-_SHAPES = " ".join(f.name for shape in (Census, Capacity, Reputation) for f in fields(shape))
+_SHAPES = " ".join(
+    f.name for shape in (Census, Capacity, Limits, Reputation) for f in fields(shape)
+)
 CENSUS_KEY = f"metrics.census:{zlib.crc32(_SHAPES.encode()):08x}"
 
 
