@@ -6,8 +6,12 @@ directions × each filter), the last page of each list, and SQL queries per requ
 
 The endpoints come from the schema (drf-spectacular), so a new one is measured without
 editing this file; the GETs outside it (/api/schema/, /api/docs/, /healthz, /metrics) are
-listed here. Requests go through Django's full stack in this process (middleware, JWT
-authentication, views, serialisation), without an HTTP server in front.
+listed here. The metrics and control readings take their counts over every mailbox from
+the census (metrics.reading) that the `warmup: metric census` schedule keeps every
+minute: this script keeps one as that schedule does (again before an endpoint once the
+last is a minute old) and prints what counting it takes. Requests go through Django's full
+stack in this process (middleware, JWT authentication, views, serialisation), without an
+HTTP server in front.
 
 Usage (a scratch database it may fill and empty; filling takes a few minutes):
     createdb -h 127.0.0.1 -U postgres warmup_bench
@@ -54,8 +58,10 @@ from accounts.models import Mailbox  # noqa: E402
 from benchmarks.reputation_reads import checked_targets  # noqa: E402
 from benchmarks.scratch import empty_scratch_database, open_scratch_database  # noqa: E402
 from benchmarks.timing import p50_p95  # noqa: E402
+from metrics.reading import keep_census, take_census  # noqa: E402
 from warmup.engine import simulate  # noqa: E402
 from warmup.models import DailyStat, ReputationTarget  # noqa: E402
+from warmup_project.db import db_now  # noqa: E402
 
 DAYS = 30
 PREFIX = "sim-owner-"
@@ -80,6 +86,7 @@ ZONES = (
 DOMAINS, ADDRESSES = 50_000, 200
 # The GETs the schema leaves out.
 OUTSIDE_SCHEMA = ("/api/schema/", "/api/docs/", "/healthz", "/metrics")
+CENSUS_EVERY_S = 60
 
 
 # --- the data ------------------------------------------------------------------------
@@ -209,6 +216,23 @@ def measure(client: Client, token: str, url: str, n: int) -> Figures:
     return Figures(response.status_code, *p50_p95(times), len(queries))
 
 
+@dataclass
+class CensusSchedule:
+    """The `warmup: metric census` schedule's work, done here: a census kept every
+    CENSUS_EVERY_S at most."""
+
+    kept_at: float = -float("inf")
+
+    def keep(self) -> float | None:
+        """Keep a census if the last is a minute old; how long counting it took (ms)."""
+        if time.perf_counter() - self.kept_at < CENSUS_EVERY_S:
+            return None
+        started = time.perf_counter()
+        keep_census(take_census(db_now(), settings.WARMUP))
+        self.kept_at = time.perf_counter()
+        return (self.kept_at - started) * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mailboxes", type=int, default=100_000)
@@ -240,6 +264,8 @@ def main() -> None:
         assert own is not None
         ids = {"{id}": str(own.id), "{name}": own.email.rsplit("@", 1)[1]}
         client = Client(SERVER_NAME="127.0.0.1")  # a host ALLOWED_HOSTS has
+        census = CensusSchedule()
+        print(f"census (the schedule's task, every minute): {census.keep():.0f} ms")
         print(
             f"\n{'endpoint and query':<62} {'who':<5} {'code':>4} {'p50 ms':>7} {'p95 ms':>7} "
             f"{'queries':>7} {'q@10':>5} {'q@100':>5}"
@@ -250,6 +276,7 @@ def main() -> None:
         for call in calls():
             if args.only not in call.path:
                 continue
+            census.keep()
             for who, account in (("staff", staff), ("user", ordinary)):
                 token = str(AccessToken.for_user(account))
                 url = call.url(ids)

@@ -169,8 +169,8 @@ def main() -> None:
         base = settings.WARMUP
         # What the snapshot task does every interval: a reading that assesses capacity
         # afresh, kept; scrapes then take capacity from it.
-        p50, p95 = timed(lambda: read(db_now(), base, fresh_capacity=True), 5)
-        take_snapshot(read(db_now(), base, fresh_capacity=True))
+        p50, p95 = timed(lambda: read(db_now(), base, fresh=True), 5)
+        take_snapshot(read(db_now(), base, fresh=True))
         print(f"\n{'snapshot task (read with a fresh capacity)':<52} {p50:8.1f} {p95:8.1f}")
         scraper = Client(SERVER_NAME="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
         for detailed in (False, True):

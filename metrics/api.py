@@ -160,6 +160,9 @@ class ReputationOut(serializers.Serializer):  # a reading's Reputation
 
 class MetricsOut(serializers.Serializer):
     at = serializers.DateTimeField()
+    # When the mailboxes, today's counters and the domains were counted (metrics.reading's
+    # census): up to two minutes before `at`.
+    counted_at = serializers.DateTimeField()
     total_mailboxes = serializers.IntegerField()
     active_mailboxes = serializers.IntegerField()
     quotas_today = serializers.IntegerField()

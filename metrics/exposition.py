@@ -98,6 +98,11 @@ GAUGES: tuple[tuple[str, str, str | Callable[[Reading], float]], ...] = (
         _last_cycle_age,
     ),
     (
+        "warmup_census_age_seconds",
+        "Seconds since the mailboxes, today's counters and the domains were counted.",
+        lambda r: max((r.at - r.counted_at).total_seconds(), 0.0),
+    ),
+    (
         "warmup_capacity_demand",
         "Sum of today's quotas of the mailboxes that send.",
         "capacity.demand",

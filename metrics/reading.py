@@ -2,17 +2,25 @@
 the JSON metrics, the control API, the snapshots and the admin dashboard show.
 
 "Today" is each mailbox's own local date. Every query is an aggregate or reads a few
-rows, so a reading stays cheap at 100,000 mailboxes; only `quota_fill`, for the detailed
-per-mailbox series (WARMUP_ENABLE_DETAILED_METRICS), reads one row per mailbox.
+rows. The aggregates over every mailbox and domain (the Census: today's DailyStat rows,
+the mailboxes, the domains' verdicts, the capacity) take 0.5-1 s at 100,000 mailboxes,
+so django-q2's `metric census` schedule counts them every minute and keeps them in the
+shared cache; a reading takes them from there while they are younger than
+CENSUS_MAX_AGE, and counts them itself otherwise (`fresh`, a missing or older census).
+The rest (engine, workers, the last hour, due slots, totals) is read at each reading.
+Only `quota_fill`, for the detailed per-mailbox series (WARMUP_ENABLE_DETAILED_METRICS),
+reads one row per mailbox.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Case, Count, F, FloatField, IntegerField, Q, Sum, Value, When
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Floor
@@ -47,6 +55,9 @@ SCORE_BUCKETS = (20, 40, 60, 80, 90, 100)
 OVERDUE_AFTER = dt.timedelta(minutes=10)
 ATTEMPT_STATUSES = (SendStatus.SENT, SendStatus.FAILED, SendStatus.UNKNOWN, SendStatus.DEFERRED)
 _WINDOW = ("mailbox__timezone", "mailbox__window_start_hour", "mailbox__window_end_hour")
+# A census older than this is counted again by the reading that needs it: the schedule
+# counts one every minute, and django-q2 may start it late.
+CENSUS_MAX_AGE = dt.timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -118,6 +129,7 @@ def read_reputation(boxes: dict[str, Any]) -> Reputation:
 @dataclass(frozen=True)
 class Reading:
     at: dt.datetime
+    counted_at: dt.datetime  # when the Census was counted (mailboxes, today, domains)
     total_mailboxes: int
     active_mailboxes: int  # warmup enabled and status active: the ones that send
     # Today's DailyStat rows (each mailbox's local date).
@@ -212,10 +224,10 @@ def today_rows(now: dt.datetime) -> Any:
     return DailyStat.objects.filter(planner.on_local_today(now, timezones_in_use()))
 
 
-def _today(now: dt.datetime) -> tuple[Counter[str], dict[Any, pacing.Window]]:
+def _today(now: dt.datetime) -> tuple[Counter[str], frozenset[tuple[str, int, int]]]:
     """Counters of today's rows, and how many quotas are met and on pace: grouped by
     window, quota and sent, so pace is judged by pacing.pace itself on a few hundred
-    groups rather than per mailbox."""
+    groups rather than per mailbox. With the windows' keys (timezone, start, end hour)."""
     groups = list(
         today_rows(now)
         .values(*_WINDOW, "quota", "sent", "quota_met")
@@ -245,7 +257,7 @@ def _today(now: dt.datetime) -> tuple[Counter[str], dict[Any, pacing.Window]]:
         window = windows[tuple(g[k] for k in _WINDOW)]
         if pacing.pace(now, window, g["quota"], g["sent"]) != "behind":
             totals["on_pace"] += g["n"]
-    return totals, windows
+    return totals, frozenset(windows)
 
 
 def todays_demands(now: dt.datetime, floor: int, sending: int | None = None) -> list[Demand]:
@@ -291,15 +303,33 @@ def quota_fill(now: dt.datetime) -> list[tuple[int, float]]:
     ]
 
 
-def read(
-    now: dt.datetime,
-    config: WarmupConfig,
-    *,
-    fresh_capacity: bool = False,
-) -> Reading:
-    """The system now. Capacity takes two scans of today's rows, and changes only with
-    quotas and limits: it comes from the last snapshot when that is younger than two
-    intervals (snapshots assess it afresh, `fresh_capacity`), else it is assessed here."""
+@dataclass(frozen=True)
+class Census:
+    """What a reading counts over every mailbox and domain, at `at`: the mailboxes'
+    aggregate, today's DailyStat counters (pace judged at `at`) and their windows' keys,
+    the capacity, and the domains' verdicts."""
+
+    at: dt.datetime
+    boxes: dict[str, Any]
+    today: Counter[str]
+    window_keys: frozenset[tuple[str, int, int]]
+    capacity_at: dt.datetime
+    capacity: Capacity
+    reputation: Reputation
+
+
+# The cache key names the shapes it holds, so that a census pickled by the code before a
+# deploy is never read by the code after it (the key changes with any field's name).
+_SHAPES = " ".join(
+    f.name for shape in (Census, Capacity, Limits, Reputation) for f in fields(shape)
+)
+CENSUS_KEY = f"metrics.census:{zlib.crc32(_SHAPES.encode()):08x}"
+
+
+def take_census(now: dt.datetime, config: WarmupConfig, *, fresh: bool = False) -> Census:
+    """Count the census now. Capacity takes two scans of today's rows and changes only
+    with quotas and limits: it comes from the last snapshot when that is younger than two
+    intervals (snapshots assess it afresh, `fresh`), else it is assessed here."""
     boxes = Mailbox.objects.aggregate(
         total=Count("id"),
         active=Count("id", filter=Q(warmup_enabled=True, status=mailbox_status.ACTIVE)),
@@ -322,8 +352,46 @@ def read(
             for le in SCORE_BUCKETS
         },
     )
+    today, window_keys = _today(now)
+    capacity_at, capacity = (None, None) if fresh else recent_capacity(now, config)
+    if capacity is None or capacity_at is None:
+        demands = todays_demands(now, config.min_daily_quota, sending=boxes["active"])
+        capacity_at, capacity = now, assess(demands, Limits.from_config(config))
+    return Census(
+        at=now,
+        boxes=boxes,
+        today=today,
+        window_keys=window_keys,
+        capacity_at=capacity_at,
+        capacity=capacity,
+        reputation=read_reputation(boxes),
+    )
+
+
+def keep_census(census: Census) -> None:
+    """Keep `census` in the shared cache (the database's: every process reads the same
+    one) for the readings of the next CENSUS_MAX_AGE. The cache's own expiry, on the
+    web processes' clocks, only clears it away; freshness is judged on the database's."""
+    cache.set(CENSUS_KEY, census, timeout=10 * CENSUS_MAX_AGE.total_seconds())
+
+
+def recent_census(now: dt.datetime) -> Census | None:
+    """The kept census, if it was counted within CENSUS_MAX_AGE before `now`."""
+    census = cache.get(CENSUS_KEY)
+    if isinstance(census, Census) and now - CENSUS_MAX_AGE <= census.at <= now:
+        return census
+    return None
+
+
+def read(now: dt.datetime, config: WarmupConfig, *, fresh: bool = False) -> Reading:
+    """The system now: the census kept by the `metric census` schedule when it is younger
+    than CENSUS_MAX_AGE, else counted here (and always with `fresh`, as snapshots do);
+    the rest read now."""
+    census = None if fresh else recent_census(now)
+    if census is None:
+        census = take_census(now, config, fresh=fresh)
+    boxes, today = census.boxes, census.today
     tokens = dict(TokenTotal.objects.values_list("name", "total"))
-    today, windows = _today(now)
     last_hour = dict(
         SendCount.objects.filter(minute__gt=now - dt.timedelta(hours=1), minute__lte=now)
         .values_list("status")
@@ -346,10 +414,6 @@ def read(
         for w in Worker.objects.order_by("shard", "name")
     ]
     alive = [s.worker for s in workers if s.alive]
-    capacity_at, capacity = (None, None) if fresh_capacity else recent_capacity(now, config)
-    if capacity is None or capacity_at is None:
-        demands = todays_demands(now, config.min_daily_quota, sending=boxes["active"])
-        capacity_at, capacity = now, assess(demands, Limits.from_config(config))
     totals = dict(SendTotal.objects.values_list("status", "total"))
     facts = Facts(
         engine_running=state.running,
@@ -367,10 +431,11 @@ def read(
         failed_last_hour=last_hour.get(SendStatus.FAILED, 0),
         quotas_today=today["quotas"],
         on_pace_today=today["on_pace"],
-        capacity_shortfall=capacity.shortfall,
+        capacity_shortfall=census.capacity.shortfall,
     )
     return Reading(
         at=now,
+        counted_at=census.at,
         total_mailboxes=boxes["total"],
         active_mailboxes=boxes["active"],
         quotas_today=today["quotas"],
@@ -392,8 +457,8 @@ def read(
         workers_alive=facts.workers_alive,
         shards_expected=facts.shards_expected,
         shards_alive=facts.shards_alive,
-        capacity=capacity,
-        capacity_at=capacity_at,
+        capacity=census.capacity,
+        capacity_at=census.capacity_at,
         inbox_today=today["inbox"],
         spam_today=today["spam"],
         engagement_paused=boxes["engagement_paused"],
@@ -405,10 +470,11 @@ def read(
         scored=boxes["scored"],
         score_sum=boxes["score_sum"] or 0,
         score_buckets={le: boxes[f"score_le_{le}"] for le in SCORE_BUCKETS},
-        reputation=read_reputation(boxes),
+        reputation=census.reputation,
         pool=PoolShape.latest(),
         health=evaluate(facts),
-        windows=windows,
+        # At `now`, not at the census: a local day may have begun since.
+        windows=_windows(now, set(census.window_keys)),
     )
 
 

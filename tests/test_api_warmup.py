@@ -276,6 +276,49 @@ def test_quota_shows_each_mailboxs_own_local_today() -> None:
 
 
 @pytest.mark.parametrize(
+    ("now", "local_todays"),
+    [
+        # Kiritimati (UTC+14) turns to 2 June at 10:00 UTC, when Pago Pago (UTC-11) is at
+        # 23:00 on 31 May.
+        (dt.datetime(2026, 6, 1, 9, 59, 59, tzinfo=dt.UTC), ("2026-06-01", "2026-05-31")),
+        (dt.datetime(2026, 6, 1, 10, 0, tzinfo=dt.UTC), ("2026-06-02", "2026-05-31")),
+    ],
+    ids=["before Kiritimati's midnight", "at it"],
+)
+def test_a_mailboxs_performance_is_of_its_own_local_today(
+    now: dt.datetime, local_todays: tuple[str, str]
+) -> None:
+    from warmup.api import histories, performance
+
+    owner = user("alice")
+    boxes = []
+    for n, tz in enumerate(("Pacific/Kiritimati", "Pacific/Pago_Pago")):
+        box = mailbox_of(owner, n)
+        box.timezone = tz
+        box.save()
+        boxes.append(box)
+        for day in range(28, 35):  # 28 May to 3 June, each its own `sent`
+            date = dt.date(2026, 5, 1) + dt.timedelta(days=day - 1)
+            DailyStat.objects.create(
+                mailbox=box, date=date, quota=30, sent=day, streak=n, quota_met=day == 32
+            )
+    history = histories(boxes, now)
+    for box, local_today in zip(boxes, local_todays, strict=True):
+        got = performance(box, now, history[box.id])
+        assert got.today is not None
+        assert (got.today.stat.date.isoformat(), got.today.stat.sent) == (
+            local_today,
+            int(local_today[-2:]) + (31 if local_today.startswith("2026-06") else 0),
+        )
+        assert got.today.stat.mailbox is box and got.today.stat.streak == boxes.index(box)
+        assert got.days[-1]["date"].isoformat() == local_today  # later days: not yet
+    # A mailbox whose local today has no row yet has no Today, and its days end before.
+    DailyStat.objects.filter(mailbox=boxes[0], date__gte=dt.date(2026, 6, 1)).delete()
+    early = performance(boxes[0], now, histories(boxes, now)[boxes[0].id])
+    assert early.today is None and early.days[-1]["date"] == dt.date(2026, 5, 31)
+
+
+@pytest.mark.parametrize(
     "zones",
     [("Pacific/Kiritimati", "Pacific/Pago_Pago", "UTC"), ("UTC",)],
     ids=["three dates", "one date"],

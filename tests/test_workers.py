@@ -251,7 +251,7 @@ def test_setup_schedules_is_idempotent_and_follows_the_worker_count(settings: An
     settings.WARMUP = WarmupConfig(worker_count=3, cron_interval_minutes=10)
     now = dt.datetime(2026, 12, 6, 3, 0, tzinfo=dt.UTC)
     created, updated, removed = setup_schedules(now=now)
-    assert len(created) == 9 and not updated and not removed
+    assert len(created) == 10 and not updated and not removed
     # The two daily tasks half a day apart: maintenance's partition drop never waits
     # for the pool figures' read of the whole send log.
     daily = dict(Schedule.objects.filter(schedule_type="D").values_list("name", "next_run"))
@@ -275,12 +275,13 @@ def test_setup_schedules_is_idempotent_and_follows_the_worker_count(settings: An
         "warmup: reputation checks",
     ]
     assert len(removed) == 3
-    # run_warmup workers send (compose): qcluster keeps engagement, snapshots, the
-    # reputation checks, maintenance and the pool figures.
+    # run_warmup workers send (compose): qcluster keeps engagement, the census,
+    # snapshots, the reputation checks, maintenance and the pool figures.
     created, updated, removed = setup_schedules(sending=False)
     assert not created and not updated
     assert sorted(removed) == ["warmup: dispatch shard 1 of 1", "warmup: plan"]
     assert sorted(Schedule.objects.values_list("func", flat=True)) == [
+        "metrics.tasks.census",
         "metrics.tasks.snapshot",
         "warmup.tasks.check_reputation",
         "warmup.tasks.engage",

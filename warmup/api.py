@@ -124,10 +124,13 @@ class DayOut(serializers.Serializer):
 @extend_schema_field(DayOut(many=True))
 class DaysField(serializers.Field):
     """DayOut's shape for the schema; at run time the rows (plain values already) are
-    passed through, as a page of 50 mailboxes holds 1,500 of them."""
+    given as they are, their DayOut fields only, as a page of 50 mailboxes holds 1,500."""
 
     def to_representation(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [{**day, "date": day["date"].isoformat()} for day in value]
+        return [
+            {"date": day["date"].isoformat(), **{name: day[name] for name in DAY_FIELDS}}
+            for day in value
+        ]
 
 
 @dataclass(frozen=True)
@@ -340,38 +343,37 @@ class QuotaView(APIView):
 # --- one mailbox's performance -----------------------------------------------------------
 
 
-HISTORY_FIELDS = ("date", "quota", "sent", "failed", "deferred", "unknown", "received", "quota_met")
+# A day's counters in the history (DayOut, `date` aside); a Today reads those of TODAY_FIELDS.
+DAY_FIELDS = ("quota", "sent", "failed", "deferred", "unknown", "received", "quota_met")
+TODAY_FIELDS = ("quota", "sent", "failed", "quota_met", "streak")
 
 
 def histories(boxes: list[Mailbox], now: dt.datetime) -> dict[int, list[dict[str, Any]]]:
-    """The last HISTORY_DAYS DailyStats of each mailbox, in one query."""
-    since = now.date() - dt.timedelta(days=HISTORY_DAYS)  # a day early: local dates vary
+    """The last HISTORY_DAYS DailyStats of each mailbox (from a day early, and tomorrow's
+    if planned: local dates vary), today's among them, in one query."""
+    since = now.date() - dt.timedelta(days=HISTORY_DAYS)
     rows: dict[int, list[dict[str, Any]]] = {box.id: [] for box in boxes}
     for row in (
         DailyStat.objects.filter(mailbox__in=boxes, date__gte=since)
         .order_by("mailbox_id", "date")
-        .values("mailbox_id", *HISTORY_FIELDS)
+        .values("mailbox_id", "date", *dict.fromkeys(DAY_FIELDS + TODAY_FIELDS))
     ):
         rows[row.pop("mailbox_id")].append(row)
     return rows
 
 
-def performance(
-    box: Mailbox,
-    now: dt.datetime,
-    today: dict[int, DailyStat],
-    history: dict[int, list[dict[str, Any]]],
-) -> Performance:
-    """The box's Performance, its days cut to its own last HISTORY_DAYS local dates."""
+def performance(box: Mailbox, now: dt.datetime, history: list[dict[str, Any]]) -> Performance:
+    """The box's Performance from its `history` rows: its Today is the row of its own
+    local today, its days those of its last HISTORY_DAYS local dates."""
     last = pacing.local_date(now, box.timezone)
     first = last - dt.timedelta(days=HISTORY_DAYS - 1)
-    stat = today.get(box.id)
-    return Performance(
-        box,
-        Today(stat, now) if stat else None,
-        # Tomorrow's row exists once planned (hours ahead): not history yet.
-        [d for d in history[box.id] if first <= d["date"] <= last],
-    )
+    # Tomorrow's row exists once planned (hours ahead): not history yet.
+    days = [d for d in history if first <= d["date"] <= last]
+    today = None
+    if days and days[-1]["date"] == last:
+        stat = DailyStat(mailbox=box, date=last, **{f: days[-1][f] for f in TODAY_FIELDS})
+        today = Today(stat, now)
+    return Performance(box, today, days)
 
 
 class MailboxPerformanceView(APIView):
@@ -408,13 +410,9 @@ class MailboxPerformanceView(APIView):
             page = paginator.paginate_by_ids(
                 boxes.values_list("id", flat=True), boxes, request, self
             )
-        today = {
-            s.mailbox_id: s
-            for s in todays_stats(request, now).filter(mailbox__in=page).select_related("mailbox")
-        }
         history = histories(page, now)
         rows = PerformanceOut(
-            [performance(box, now, today, history) for box in page], many=True
+            [performance(box, now, history[box.id]) for box in page], many=True
         ).data
         if raw is not None:
             return Response(rows[0])

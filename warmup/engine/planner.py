@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -86,7 +85,7 @@ class PlanResult:
 
 
 def local_dates(now: dt.datetime, timezones: Iterable[str]) -> dict[str, dt.date]:
-    return {tz: now.astimezone(zoneinfo.ZoneInfo(tz)).date() for tz in timezones}
+    return {tz: pacing.local_date(now, tz) for tz in timezones}
 
 
 def on_local_today(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import zoneinfo
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -153,7 +152,7 @@ def _count_received(
         return
     zones = dict(Mailbox.objects.filter(id__in=recipients).values_list("id", "timezone"))
     for recipient_id, count in recipients.items():
-        day = now.astimezone(zoneinfo.ZoneInfo(zones[recipient_id])).date()
+        day = pacing.local_date(now, zones[recipient_id])
         deltas[(recipient_id, day)]["received"] += count
 
 

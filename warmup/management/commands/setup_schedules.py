@@ -1,13 +1,13 @@
 """Create or update the django-q2 schedules that run the engine under `qcluster`
 (idempotent: run it at every deploy): planning and metric snapshots every
 WARMUP_CRON_INTERVAL_MINUTES, one dispatch task a minute per shard (1..
-WARMUP_WORKER_COUNT), IMAP engagement every minute, the reputation checks that are due
-every WARMUP_CRON_INTERVAL_MINUTES (each domain once a day), maintenance and the pool
-figures daily. Schedules of shards beyond the count go.
+WARMUP_WORKER_COUNT), IMAP engagement and the metrics' census every minute, the
+reputation checks that are due every WARMUP_CRON_INTERVAL_MINUTES (each domain once a
+day), maintenance and the pool figures daily. Schedules of shards beyond the count go.
 
 With --senders-run-warmup the `run_warmup` workers plan and send (docker/compose.yaml):
-qcluster then runs only engagement, snapshots, maintenance and the pool figures, and the
-plan and dispatch schedules go."""
+qcluster then runs only engagement, the census, snapshots, maintenance and the pool
+figures, and the plan and dispatch schedules go."""
 
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ def wanted(cron_minutes: int, shards: int, *, sending: bool = True) -> dict[str,
             "minutes": cron_minutes,
             **every,
         },
+        # The readings' census (metrics.reading), served while under two minutes old.
+        f"{PREFIX}metric census": {"func": "metrics.tasks.census", "minutes": 1, **every},
         f"{PREFIX}engage": {"func": "warmup.tasks.engage", "minutes": 1, **every},
         f"{PREFIX}reputation checks": {
             "func": "warmup.tasks.check_reputation",
