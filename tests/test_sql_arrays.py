@@ -1,0 +1,63 @@
+"""The array literals the engine's set-based statements pass their rows in: every value
+comes back from PostgreSQL as it went in."""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+
+from warmup import sql
+from warmup.models import SendStatus
+
+pytestmark = pytest.mark.django_db
+
+AWKWARD = [
+    "plain",
+    "",
+    "NULL",
+    'a "quoted" word',
+    "back\\slash and \\\"both\\\"",
+    "comma, {braces} and spaces",
+    "  leading and trailing  ",
+    "tab\tnew\nline",
+    "unicode: Grüße, 日本語, 🙂",
+    None,
+]
+
+
+def round_trip(values: list, kind: str) -> list:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT v FROM unnest(%s::{kind}[]) WITH ORDINALITY AS t(v, n) ORDER BY n",
+            [sql._array_literal(values, kind)],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_text_comes_back_as_it_went_in():
+    assert round_trip(AWKWARD, "text") == AWKWARD
+    assert round_trip(AWKWARD, "varchar") == AWKWARD
+
+
+def test_numbers_dates_times_and_booleans():
+    assert round_trip([1, -2, 2**62, None, 0], "bigint") == [1, -2, 2**62, None, 0]
+    assert round_trip([3, 4], "integer") == [3, 4]
+    assert round_trip([dt.date(2026, 3, 2), None], "date") == [dt.date(2026, 3, 2), None]
+    kiritimati = dt.timezone(dt.timedelta(hours=14))
+    times = [
+        dt.datetime(2026, 3, 2, 23, 59, 59, 999999, tzinfo=dt.UTC),
+        dt.datetime(2026, 3, 3, 9, 30, tzinfo=kiritimati),
+        None,
+    ]
+    assert round_trip(times, "timestamp with time zone") == times
+    assert round_trip([True, False, None], "boolean") == [True, False, None]
+
+
+def test_choices_go_as_their_values():
+    assert round_trip([SendStatus.SENT, SendStatus.DEFERRED], "text") == ["sent", "deferred"]
+
+
+def test_no_rows_is_an_empty_array_per_column():
+    cols = (sql.Column("a", "bigint"), sql.Column("b", "text"))
+    assert sql._arrays([], cols) == ["{}", "{}"]
+    assert round_trip([], "text") == []
