@@ -209,6 +209,33 @@ def test_refused_login_pauses_only_that_mailbox(network, caplog):
         assert password not in victim.status_reason
 
 
+def test_a_new_password_is_used_from_the_next_batch(network):
+    """The engine keeps each sender's decrypted login between batches: a password changed
+    meanwhile (its server wants the new one) must not be sent from the old entry."""
+    server, boxes, users = network
+    changed = boxes[2]
+    plan_cycle(DAY_START, floor=30, margin=dt.timedelta(minutes=15))
+    now = [DAY_START + dt.timedelta(hours=6)]
+    engine = engine_for(now[0])
+    engine.clock = lambda: now[0]
+    engine.run_cycle(plan=False)
+    assert any(r.login == changed.email for r in server.received)
+
+    users[changed.email] = "a-new-password-entered-by-its-owner"
+    box = Mailbox.objects.get(pk=changed.pk)
+    box.smtp_password = users[changed.email]
+    box.save()
+    before = len(server.received)
+    now[0] = NOON
+    engine.run_cycle(plan=False)
+
+    changed.refresh_from_db()
+    assert changed.status == "active", changed.status_reason
+    late = server.received[before:]
+    assert any(r.login == changed.email for r in late)
+    assert not SendLog.objects.filter(sender=changed, status=SendStatus.DEFERRED).exists()
+
+
 def test_an_unreadable_secret_stops_only_that_mailbox(network, caplog):
     server, boxes, _ = network
     victim = boxes[5]

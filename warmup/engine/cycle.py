@@ -18,7 +18,13 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, IntegerField, Max, Min, OuterRef, Subquery
 
 from accounts import crypto, tokens
-from accounts.models import Mailbox, MailboxToken, email_domain, writing_language
+from accounts.models import (
+    AUTH_PASSWORD,
+    Mailbox,
+    MailboxToken,
+    email_domain,
+    writing_language,
+)
 from accounts.sql import timezones_in_use
 from accounts.transport.account import Account
 from accounts.transport.smtp import Envelope, Group, Outcome, Result
@@ -71,6 +77,9 @@ class CycleStats:
 # Mailbox ids a step of a network refresh reads: about 0.1-0.2 s (a full reload takes
 # 1-2 s at 100,000 mailboxes and over 10 s at 1,000,000, too long between two claims).
 NETWORK_SPAN = 10_000
+# Decrypted password logins a worker keeps (Engine.password_logins): more than the
+# mailboxes of 100,000, then it starts again.
+PASSWORD_LOGINS_KEPT = 200_000
 
 
 def load_network(now: dt.datetime) -> Network:
@@ -322,6 +331,9 @@ class Engine:
         self.unrecorded: list[Sent] = []
         self.limits = Limits.from_config(config)
         self.planned_late = 0  # by this worker's chunks since its network was loaded
+        # Password logins by sender as read (its secret's ciphertext included, so a new
+        # password or endpoint is a new entry): one decryption per sender, not per send.
+        self.password_logins: dict[_Sender, Account] = {}
 
     def run_cycle(
         self, *, plan: bool = True, time_box_s: float | None = None, dispatch: bool = True
@@ -537,7 +549,7 @@ class Engine:
                 continue
             try:
                 if sender.id not in accounts:
-                    accounts[sender.id] = sender.account(now)
+                    accounts[sender.id] = self._login(sender, now)
                     envelopes[sender.id] = []
                     batch.senders[sender.id] = sender
                 original = originals.get(slot.in_reply_to_id) if slot.in_reply_to_id else None
@@ -571,6 +583,17 @@ class Engine:
             if out.sender_id not in batch.broken
         }
         return batch
+
+    def _login(self, sender: _Sender, now: dt.datetime) -> Account:
+        """The sender's SMTP login: a password login as decrypted before, if it was."""
+        if sender.auth_method != AUTH_PASSWORD:
+            return sender.account(now)  # tokens expire: accounts.tokens keeps them
+        account = self.password_logins.get(sender)
+        if account is None:
+            if len(self.password_logins) >= PASSWORD_LOGINS_KEPT:
+                self.password_logins.clear()
+            account = self.password_logins[sender] = sender.account(now)
+        return account
 
     def _send(self, batch: _Composed, now: dt.datetime, stats: CycleStats) -> None:
         """Send the groups and record what happened to each slot."""
