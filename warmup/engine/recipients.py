@@ -61,7 +61,7 @@ class Network:
         network has nobody left that fits."""
         if not self.peers:
             return None
-        sample = [self.peers[rng.randrange(len(self.peers))] for _ in range(SAMPLES)]
+        sample = rng.choices(self.peers, k=SAMPLES)
         fitting = [p for p in sample if self._fits(sender, p)]
         if not fitting:
             # Small or nearly exhausted network: look at everyone once.
