@@ -299,7 +299,8 @@ class MailboxQuerySet(models.QuerySet["Mailbox"]):
             # Every selected row is locked, then judged as it is once locked: filtering in
             # the query would judge the snapshot, so a row the engine is stopping (still
             # active in the snapshot) would be skipped, and stay stopped after a resume.
-            selected = self.select_for_update(of=("self",)).order_by("pk")
+            # FOR NO KEY UPDATE, as recording's (accounts.sql.COUNT_SUCCESS_LOCKING).
+            selected = self.select_for_update(of=("self",), no_key=True).order_by("pk")
             boxes: list[Mailbox] = [
                 box
                 for box in selected.only("pk", "email", *STATE_FIELDS)

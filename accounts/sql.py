@@ -33,11 +33,15 @@ _FAILURES = column(Mailbox, "consecutive_failures").ident
 # in one statement (as MailboxQuerySet.set_status takes a person's), so the two never
 # hold one row each and wait for the other's: the mailboxes judged next (`troubled`)
 # and those of `clean` with failures in a row, whose count then goes back to 0.
+# FOR NO KEY UPDATE, the lock an UPDATE of these columns takes: FOR UPDATE would also
+# wait for the key-share locks that other workers' foreign-key checks hold on the same
+# mailboxes (a send's recipient, a day's row), taken in no particular order — two
+# workers recording at once deadlocked on that.
 COUNT_SUCCESS_LOCKING = (
     sql.SQL(
         "WITH locked AS MATERIALIZED (SELECT {id} FROM {t} "
         "WHERE {id} = ANY(%(clean)s) AND {failures} > 0 OR {id} = ANY(%(troubled)s) "
-        "ORDER BY {id} FOR UPDATE) "
+        "ORDER BY {id} FOR NO KEY UPDATE) "
         "UPDATE {t} SET {failures} = 0 FROM locked "
         "WHERE {t}.{id} = locked.{id} AND {t}.{id} = ANY(%(clean)s) AND {t}.{failures} > 0"
     )

@@ -7,7 +7,9 @@ import datetime as dt
 import random
 from typing import Any
 
+import psycopg
 import pytest
+from django.db import connection
 
 from accounts import status as mailbox_status
 from accounts.models import FAILURES_BEFORE_ERROR
@@ -187,3 +189,43 @@ def test_lifetime_totals_add_up_across_batches(make_mailbox: Any) -> None:
     SendLog.objects.all().delete()
     DailyStat.objects.all().delete()
     assert SendTotal.objects.get(status="sent").total == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recording_does_not_wait_for_another_sessions_foreign_key_locks(
+    make_mailbox: Any,
+) -> None:
+    """Another worker's transaction that sent to these mailboxes (its slots' and days'
+    foreign keys hold key-share locks on them) must not hold up recording's locks on the
+    same mailboxes: recording took FOR UPDATE there, which waits for key-share locks, and
+    two workers recording at once deadlocked (simulate_day --workers 2 found it)."""
+    healthy, failing, recipient = make_mailbox(), make_mailbox(), make_mailbox()
+    healthy.consecutive_failures = 3
+    healthy.save()
+    sends = [outcome(s, recipient, Outcome.SENT, 250, "OK") for s in claimed(healthy, 1)]
+    sends += [outcome(s, recipient, Outcome.FAILED, 550, "550 no") for s in claimed(failing, 1)]
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        password=settings["PASSWORD"],
+        host=settings["HOST"],
+        port=settings["PORT"] or None,
+    )
+    try:
+        # What a foreign-key check takes on each mailbox, held in an open transaction.
+        other.execute(
+            "SELECT 1 FROM mailboxes WHERE id = ANY(%s) FOR KEY SHARE",
+            [[healthy.id, failing.id, recipient.id]],
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")
+        record_results(NOW, sends, random.Random(1))  # a lock timeout fails the test
+    finally:
+        other.close()
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+    healthy.refresh_from_db()
+    failing.refresh_from_db()
+    assert healthy.consecutive_failures == 0
+    assert failing.consecutive_failures == 1

@@ -204,7 +204,7 @@ def _update_mailboxes(now: dt.datetime, events: dict[int, list[Result]], rng: ra
     if not troubled:
         return 0
     boxes = (
-        Mailbox.objects.select_for_update()
+        Mailbox.objects.select_for_update(no_key=True)  # as COUNT_SUCCESS_LOCKING
         .filter(id__in=troubled)
         .only(*_MAILBOX_STATE)
         .order_by("id")
