@@ -300,3 +300,20 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(network):
     plan_cycle(DAY_START, floor=30, margin=dt.timedelta(minutes=15))
     engine_for(NOON - dt.timedelta(hours=6)).run_cycle(plan=False)
     assert statements_of_a_batch(4) == statements_of_a_batch(40) == BATCH_STATEMENTS
+
+
+def test_a_worker_whose_network_predates_the_plan_reads_it_again(network):
+    """A worker that read the network before another worker planned the day (nobody could
+    receive yet) finds no recipient for its first batch: it reads the network again and
+    its next batches are paired, instead of releasing every slot until the next plan."""
+    server, _, _ = network
+    engine = engine_for(NOON)
+    engine.network = load_network(NOON)  # before the plan: empty
+    assert len(engine.network) == 0
+    plan_cycle(DAY_START, floor=30, margin=dt.timedelta(minutes=15))  # another worker's
+
+    stats = engine.run_cycle(plan=False)
+
+    assert 0 < stats.unpaired <= 25  # the first batch, at most
+    assert stats.outcomes["sent"] > 100
+    assert len(server.received) == stats.outcomes["sent"]

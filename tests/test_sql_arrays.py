@@ -16,7 +16,7 @@ AWKWARD = [
     "",
     "NULL",
     'a "quoted" word',
-    "back\\slash and \\\"both\\\"",
+    'back\\slash and \\"both\\"',
     "comma, {braces} and spaces",
     "  leading and trailing  ",
     "tab\tnew\nline",

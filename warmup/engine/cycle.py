@@ -334,6 +334,7 @@ class Engine:
         # Password logins by sender as read (its secret's ciphertext included, so a new
         # password or endpoint is a new entry): one decryption per sender, not per send.
         self.password_logins: dict[_Sender, Account] = {}
+        self.unpaired_refresh_at: dt.datetime | None = None  # the last refresh for want of pairs
 
     def run_cycle(
         self, *, plan: bool = True, time_box_s: float | None = None, dispatch: bool = True
@@ -503,6 +504,17 @@ class Engine:
         batch = self._compose_batch(slots, recipients, originals, now)
         self._release(batch.unpaired, now, now + UNPAIRED_RETRY, "no recipient in the network fits")
         stats.unpaired += len(batch.unpaired)
+        if (
+            batch.unpaired
+            and self.network_refresh is None
+            and (
+                self.unpaired_refresh_at is None or now >= self.unpaired_refresh_at + UNPAIRED_RETRY
+            )
+        ):
+            # Nobody fit: the network may be older than the days planned since (another
+            # worker's sweep, a worker started before the day's plan): read it again.
+            self.network_refresh = NetworkRefresh()
+            self.unpaired_refresh_at = now
         self._stop_broken(batch.broken, [(s.id, s.sender.id) for s in slots], now)
         for sender_id, why in batch.waiting.items():
             self._release(
