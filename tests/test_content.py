@@ -2,6 +2,7 @@
 threaded and quoting; tag modes; the operator's own texts; the language rule."""
 
 import datetime as dt
+import random
 import re
 from email import message_from_bytes, policy
 
@@ -282,3 +283,16 @@ def test_a_display_name_cannot_add_a_header():
         assert message["From"].addresses[0].display_name == "Ann Bcc: x@y"
         assert message["To"].addresses[0].addr_spec == "tom@r.test"
         assert not message.defects
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 8, 9, 33, 64, 100, 1000])
+def test_choice_draws_what_random_choice_draws(size):
+    """content.choice is rng.choice without the method calls: texts written before it
+    (quoted by later replies) must come out the same."""
+    items = list(range(size))
+    for seed in range(50):
+        ours, theirs = random.Random(seed), random.Random(seed)
+        assert [content.choice(ours, items) for _ in range(40)] == [
+            theirs.choice(items) for _ in range(40)
+        ]
+        assert ours.random() == theirs.random()  # the same state after
