@@ -120,8 +120,19 @@ class SendLog(models.Model):
     class Meta:
         db_table = "logs"
         indexes = [
-            models.Index(fields=["sender", "timestamp"], name="idx_logs_sender_timestamp"),
-            models.Index(fields=["status", "timestamp"], name="idx_logs_status_timestamp"),
+            # Partial indexes, so a slot's claim, start and record (each an update that
+            # is never HOT) write an entry only where a row matches: engagement's look-up
+            # of a mailbox's own delivered sends, and the reaper's of claimed slots.
+            models.Index(
+                fields=["sender", "sent_at"],
+                condition=Q(sent_at__isnull=False),
+                name="idx_logs_sender_sent",
+            ),
+            models.Index(
+                fields=["worker", "claimed_at"],
+                condition=Q(status=SendStatus.SENDING),
+                name="idx_logs_sending",
+            ),
             # Engagement's look-ups: the sends a mailbox received (sent ones only).
             models.Index(
                 fields=["recipient", "sent_at"],

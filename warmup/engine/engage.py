@@ -207,14 +207,12 @@ def expected_received(mailbox_id: int, now: dt.datetime) -> Expected:
 
 
 def expected_sent(mailbox_id: int, now: dt.datetime) -> Expected:
-    """This mailbox's own sends of the last SENT_COPY_WINDOW (idx_logs_sender_timestamp:
-    a delivered row's `timestamp` is its sending time or later)."""
+    """This mailbox's own sends of the last SENT_COPY_WINDOW (idx_logs_sender_sent)."""
     start = now - SENT_COPY_WINDOW
     rows = (
         SendLog.objects.filter(
             sender_id=mailbox_id,
             status__in=(SendStatus.SENT, SendStatus.UNKNOWN),
-            timestamp__gte=start,
             sent_at__gte=start,
             day__gte=days_from(start),
         )
