@@ -229,3 +229,34 @@ def test_recording_does_not_wait_for_another_sessions_foreign_key_locks(
     failing.refresh_from_db()
     assert healthy.consecutive_failures == 0
     assert failing.consecutive_failures == 1
+
+
+def test_slots_left_when_their_day_ended_expire_recent_days_at_a_plan_all_at_maintenance(
+    make_mailbox: Any,
+) -> None:
+    """A plan expires the stale slots of the days in flight (their partitions only); the
+    daily maintenance also those of days that ended while the engine was down."""
+    from warmup.engine.record import expire_stale_slots
+
+    box = make_mailbox(timezone="UTC")
+
+    def waiting(day: dt.date) -> SendLog:
+        return SendLog.objects.create(
+            sender=box,
+            day=day,
+            slot_no=0,
+            status=SendStatus.PLANNED,
+            scheduled_at=dt.datetime.combine(day, dt.time(15), tzinfo=dt.UTC),
+            timestamp=NOW,
+        )
+
+    today, yesterday, long_ago = (
+        waiting(TODAY),
+        waiting(TODAY - dt.timedelta(days=1)),
+        waiting(TODAY - dt.timedelta(days=5)),
+    )
+    assert expire_stale_slots(NOW) == 1
+    assert expire_stale_slots(NOW, every_day=True) == 1
+    statuses = dict(SendLog.objects.values_list("id", "status"))
+    assert statuses[today.id] == SendStatus.PLANNED  # its day is not over
+    assert statuses[yesterday.id] == statuses[long_ago.id] == SendStatus.FAILED

@@ -45,7 +45,7 @@ def run_maintenance(now: dt.datetime, config: WarmupConfig) -> Maintenance:
     log_cutoff = (now - dt.timedelta(days=LOG_RETENTION_DAYS)).date()
     dropped = partitions.drop_before(log_cutoff)
     return Maintenance(
-        expired=expire_stale_slots(now),
+        expired=expire_stale_slots(now, every_day=True),
         reaped=workers.reap(now, dt.timedelta(seconds=config.heartbeat_timeout_s), every_day=True),
         log_partitions_created=partitions.ensure_around(now),
         log_partitions_dropped=dropped.partitions,

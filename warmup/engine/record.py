@@ -21,7 +21,7 @@ from accounts import status as mailbox_status
 from accounts.models import SENDING_STATE_FIELDS, Mailbox
 from accounts.sql import timezones_in_use
 from accounts.transport.smtp import Outcome, Result
-from warmup import sql
+from warmup import partitions, sql
 from warmup.engine import pacing
 from warmup.engine.counters import count_attempts
 from warmup.engine.planner import local_date_expression, local_dates
@@ -239,20 +239,24 @@ def _update_mailboxes(now: dt.datetime, events: dict[int, list[Result]], rng: ra
 _MAILBOX_STATE = ("id", *SENDING_STATE_FIELDS)
 
 
-def expire_stale_slots(now: dt.datetime) -> int:
+def expire_stale_slots(now: dt.datetime, *, every_day: bool = False) -> int:
     """Slots still waiting when their sender's local day is over will never count toward
-    that day: mark them failed, so they neither linger nor get sent a day late."""
+    that day: mark them failed, so they neither linger nor get sent a day late. The
+    days in flight only (their partitions, not all 90): each plan runs this, so a day is
+    expired soon after it ends; the daily maintenance, `every_day`, also finds the
+    slots of days that ended while the engine was down."""
     timezones = timezones_in_use()
     if not timezones:
         return 0
+    days = {} if every_day else {"day__gte": partitions.in_flight_since(now)}
     today = local_date_expression(local_dates(now, timezones), field="sender__timezone")
     stale = (
         # Only due slots can be stale: the partial claim index keeps this scan small.
-        SendLog.objects.filter(status__in=CLAIMABLE_STATUSES, scheduled_at__lt=now)
+        SendLog.objects.filter(status__in=CLAIMABLE_STATUSES, scheduled_at__lt=now, **days)
         .annotate(sender_today=today)
         .filter(day__lt=F("sender_today"))
         .values("id")
     )
-    return SendLog.objects.filter(id__in=stale).update(
+    return SendLog.objects.filter(id__in=stale, **days).update(
         status=SendStatus.FAILED, smtp_error="expired: not sent within its day", timestamp=now
     )
