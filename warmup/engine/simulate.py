@@ -227,6 +227,36 @@ def housekeeping() -> None:
         cursor.execute(sql.VACUUM_ANALYZE_ENGINE_TABLES)
 
 
+class Housekeeper:
+    """The hourly housekeeping beside the workers, as autovacuum runs beside real ones: a
+    thread with a connection of its own. An hour whose last run is still going skips
+    its own; an error is raised by `finish`."""
+
+    def __init__(self) -> None:
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def hour(self) -> None:
+        if self.thread is not None and self.thread.is_alive():
+            return
+        self.thread = threading.Thread(target=self._run, name="housekeeping", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            housekeeping()
+        except BaseException as exc:  # raised in the worker by finish()
+            self.error = exc
+        finally:
+            connections.close_all()  # this thread's
+
+    def finish(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
 @dataclass
 class Day:
     """What run_day hands to the report."""
@@ -371,8 +401,8 @@ def _picklable(exc: BaseException) -> bool:
 
 def _work_day(plan: _DayPlan, shard: int, barrier: threading.Barrier | None) -> _WorkerDay:
     """Worker `shard`'s day: a cycle every simulated minute (planning every `tick`), in
-    step with the other workers through `barrier`. Worker 1 also does the hourly
-    housekeeping while the others wait."""
+    step with the other workers through `barrier`. Worker 1 also starts the hourly
+    housekeeping, which runs beside the workers."""
     clock_now = [plan.start]
     rng = random.Random(plan.seed + 7919 * (shard - 1))
     transport = SimTransport(
@@ -403,6 +433,7 @@ def _work_day(plan: _DayPlan, shard: int, barrier: threading.Barrier | None) -> 
         if barrier is not None:
             barrier.wait()
 
+    housekeeper = Housekeeper()
     live: tuple[Engine, KillSwitch] | None = start_worker()
     restart_at = plan.start
     end = plan.start + dt.timedelta(days=1)
@@ -414,10 +445,8 @@ def _work_day(plan: _DayPlan, shard: int, barrier: threading.Barrier | None) -> 
         # Plan every `tick` (the cron interval), dispatch every simulated minute: what
         # run_warmup does with its dispatch cadence.
         planning = (now - end).total_seconds() % plan.tick.total_seconds() == 0
-        if now.minute == 0:
-            if shard == 1:
-                housekeeping()
-            in_step()
+        if now.minute == 0 and shard == 1:
+            housekeeper.hour()
         if (
             plan.kill_every
             and now > plan.start
@@ -441,6 +470,7 @@ def _work_day(plan: _DayPlan, shard: int, barrier: threading.Barrier | None) -> 
         day.cycles += planning
         in_step()  # every worker has done this minute
         clock_now[0] += minute
+    housekeeper.finish()
     return day
 
 
