@@ -423,6 +423,8 @@ def _function_words(language: str, text: str) -> int:
 def _too_thin(language: str, paragraphs: list[str]) -> bool:
     """Whether a French, German or Spanish body is too short, or has too few function
     words, for a spam filter's language detector to tell its language."""
+    if language not in MIN_WORDS and language not in FUNCTION_WORDS:
+        return False  # English: no minimum, nothing to count
     text = " ".join(paragraphs)
     if len(_WORD.findall(text)) < MIN_WORDS.get(language, 0):
         return True
