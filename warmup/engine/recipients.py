@@ -61,14 +61,28 @@ class Network:
         network has nobody left that fits."""
         if not self.peers:
             return None
-        sample = rng.choices(self.peers, k=SAMPLES)
-        fitting = [p for p in sample if self._fits(sender, p)]
-        if not fitting:
+        # _fits and _rank written out over the sample: the first best one, as min() takes.
+        best, best_rank = None, None
+        for peer in rng.choices(self.peers, k=SAMPLES):
+            if (
+                peer.id == sender.id
+                or peer.domain == sender.domain
+                or peer.received >= peer.receive_cap
+            ):
+                continue
+            rank = (
+                peer.owner_id == sender.owner_id,
+                peer.provider == sender.provider,
+                peer.received / max(peer.receive_cap, 1),
+            )
+            if best_rank is None or rank < best_rank:
+                best, best_rank = peer, rank
+        if best is None:
             # Small or nearly exhausted network: look at everyone once.
             fitting = [p for p in self.peers if self._fits(sender, p)]
             if not fitting:
                 return None
-        best = min(fitting, key=lambda p: self._rank(sender, p))
+            best = min(fitting, key=lambda p: self._rank(sender, p))
         best.received += 1
         return best
 
