@@ -337,7 +337,7 @@ def test_quota_pages_are_the_same_for_staff_and_owner_across_dates(
 
     from warmup import api
 
-    if walked:  # every list "long", its first page (6 rows read) walked, the next sorted
+    if walked:  # every list "long": a first page walked, a middle sorted, a last walked back
         monkeypatch.setattr(api, "EXACT_COUNT_UP_TO", -1)
         monkeypatch.setattr(api, "WALK_UP_TO", 6)
 
@@ -401,6 +401,9 @@ def test_a_long_quota_list_counts_by_the_planners_estimate(
     monkeypatch.setattr(api, "estimated_count", lambda rows: 12_345)
     body = client_for(people["staff"]).get("/api/warmup/quota").json()
     assert body["count"] == 12_345 and len(body["results"]) == 4
+    # `page=last` counts exactly: an estimate above the rows would make it a 404.
+    last = client_for(people["staff"]).get("/api/warmup/quota?page_size=3&page=last").json()
+    assert last["count"] == 4 and len(last["results"]) == 1 and last["next"] is None
     # Under the limit, counted.
     monkeypatch.setattr(api, "estimated_count", lambda rows: 10)
     assert client_for(people["staff"]).get("/api/warmup/quota").json()["count"] == 4

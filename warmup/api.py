@@ -214,8 +214,8 @@ def estimated_count(rows: QuerySet[Any]) -> int:
     return int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
 
 
-# Pages of every owner's list (staff's) ending within this many rows are merged from
-# index walks; deeper ones (`page=last`) sort today's rows whole.
+# Pages of every owner's list (staff's) within this many rows of its start (or of its
+# end: `page=last`) are merged from index walks; pages deeper on both sides sort.
 WALK_UP_TO = 5_000
 
 
@@ -230,8 +230,9 @@ class TodaysRows:
     owner's long list would be a sort of 100,000 rows (60-100 ms): instead its first pages
     merge one walk per local date in use and `quota_met` value of that ordering's index
     (DailyStat's idx_warmup_logs_*; by email, of the mailboxes' unique email index), each
-    read only as far as the page ends, and deep pages (past WALK_UP_TO rows, which every
-    walk would read whole) sort."""
+    read only as far as the page ends; a page within WALK_UP_TO rows of the end (by the
+    exact count) is the first page of the reverse order, and pages deeper on both sides
+    (which every walk would read whole) sort."""
 
     request: Request
     now: dt.datetime
@@ -256,6 +257,10 @@ class TodaysRows:
     def _estimate(self) -> int:
         return estimated_count(self._rows.values("id"))
 
+    @property
+    def _key(self) -> str:
+        return self.ordering.lstrip("-")
+
     @cached_property
     def _order(self) -> tuple[str, ...]:
         # Ties go by mailbox id in the ordering's direction.
@@ -269,19 +274,38 @@ class TodaysRows:
             return rows.annotate(remaining=remaining())
         if key != "email":
             return rows
-        if walked:  # the walk goes down the mailboxes' email index
-            return rows.annotate(email=F("mailbox__email"))
-        # Sorted whole: each row's email by its mailbox's key, so PostgreSQL cannot choose
-        # to walk every mailbox by email probing for the few rows at quota (300 ms).
+        if walked and estimated_count(rows) > EXACT_COUNT_UP_TO:
+            return rows.annotate(email=F("mailbox__email"))  # down the mailboxes' email index
+        # Few rows (those at quota, say): each one's email by its mailbox's key, and sorted,
+        # so PostgreSQL cannot walk every mailbox by email probing for them (30-300 ms).
         return rows.annotate(
             email=Subquery(Mailbox.objects.filter(id=OuterRef("mailbox_id")).values("email"))
         )
 
+    @cached_property
+    def _total(self) -> int:
+        return self._rows.count()  # one range of idx_warmup_logs_day: some 30 ms for 100,000
+
     def count(self) -> int:
-        return self._estimate if self._long else self._rows.count()
+        # `page=last` is the last page by the count: exact for it, as an estimate above the
+        # rows would make it a page past them.
+        pages = EstimatedCountPagination
+        if self._long and self.request.query_params.get(pages.page_query_param) != "last":
+            return self._estimate
+        return self._total
 
     def __getitem__(self, page: slice) -> list[int]:
-        if not self._long or (page.stop or 0) > WALK_UP_TO:
+        start, stop = page.start or 0, page.stop or 0
+        if self._long and stop > WALK_UP_TO:
+            # A page near the end (`page=last`) is a first page of the reverse order.
+            total = self._total
+            if start >= total:
+                return []
+            if total - start <= WALK_UP_TO:
+                sign = "" if self.ordering.startswith("-") else "-"
+                back = TodaysRows(self.request, self.now, self.met, sign + self._key)
+                return back[max(total - stop, 0) : total - start][::-1]
+        if not self._long or stop > WALK_UP_TO:
             rows = self._keyed(self._rows, walked=False).order_by(*self._order)
             return list(rows.values_list("id", flat=True)[page])
         columns = ("id", *(name.lstrip("-") for name in self._order))
@@ -322,7 +346,7 @@ class QuotaView(APIView):
         responses=paginated(QuotaOut),
         description=(
             f"`count` is exact up to {EXACT_COUNT_UP_TO:,} mailboxes; above, it is "
-            "PostgreSQL's estimate, and `page=last` the last page by it. Pages go by the "
+            "PostgreSQL's estimate (`page=last` counts exactly). Pages go by the "
             "rows: follow `next` until it is null."
         ),
     )
