@@ -44,6 +44,12 @@ WORKER_ENV = {
 }
 
 
+def behind_today() -> Any:
+    """Today's days short of their quota: from 21:00 UTC the workers plan tomorrow too
+    (three hours ahead), and tomorrow's days have sent nothing yet."""
+    return DailyStat.objects.filter(date=timezone.now().date(), sent__lt=F("quota"))
+
+
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -55,7 +61,7 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 def state() -> str:
     statuses = Counter(SendLog.objects.values_list("status", flat=True))
     behind = list(
-        DailyStat.objects.filter(sent__lt=F("quota")).values_list(
+        behind_today().values_list(
             "mailbox__email", "quota", "reserved", "sent", "failed", "unknown", "deferred"
         )[:5]
     )
@@ -89,16 +95,17 @@ def network(make_mailbox: Any) -> Iterator[SinkServer]:
 
 def bring_replacements_forward() -> None:
     """Replacements for lost sends are spread over the rest of the day; the test has no
-    day to wait, so they become due, and overdue enough for any worker to take them."""
+    day to wait, so they become due, and overdue enough for any worker to take them.
+    Today's only: from 21:00 UTC the workers plan tomorrow too (three hours ahead)."""
     now = timezone.now()
-    SendLog.objects.filter(status=SendStatus.PLANNED, scheduled_at__gt=now).update(
+    SendLog.objects.filter(day=now.date(), status=SendStatus.PLANNED, scheduled_at__gt=now).update(
         scheduled_at=now - STEAL_AFTER
     )
 
 
 def check_outcome(server: SinkServer) -> Counter[tuple[str, str]]:
     assert not SendLog.objects.filter(status=SendStatus.SENDING).exists()
-    behind = DailyStat.objects.filter(sent__lt=F("quota"))
+    behind = behind_today()
     assert not behind.exists(), list(behind.values("mailbox__email", "sent", "quota"))
     delivered = Counter(m.mail_from for m in server.received)
     caps = dict(Mailbox.objects.values_list("email", "daily_max"))
@@ -168,7 +175,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
         # Then the survivors finish everything, replacements for the unknown included.
         def done() -> bool:
             bring_replacements_forward()
-            return not DailyStat.objects.filter(sent__lt=F("quota")).exists()
+            return not behind_today().exists()
 
         wait_for(done, 90, "every mailbox at quota")
         outputs = stop(workers[1:])
@@ -211,7 +218,7 @@ def test_workers_survive_their_database_connections_being_killed(network: SinkSe
 
         def done() -> bool:
             bring_replacements_forward()
-            return not DailyStat.objects.filter(sent__lt=F("quota")).exists()
+            return not behind_today().exists()
 
         wait_for(done, 120, "every mailbox at quota")
         outputs = stop(workers)
@@ -257,7 +264,7 @@ def test_qcluster_alone_keeps_every_mailbox_at_quota_and_a_redelivered_task_send
     )
     try:
         wait_for(
-            lambda: not DailyStat.objects.filter(sent__lt=F("quota")).exists(),
+            lambda: not behind_today().exists(),
             120,
             "every mailbox at quota under qcluster",
         )
