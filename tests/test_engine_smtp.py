@@ -317,36 +317,3 @@ def test_a_worker_whose_network_predates_the_plan_reads_it_again(network):
     assert 0 < stats.unpaired <= 25  # the first batch, at most
     assert stats.outcomes["sent"] > 100
     assert len(server.received) == stats.outcomes["sent"]
-
-
-def test_a_plan_reads_the_network_again_at_most_hourly(network, django_user_model):
-    server, boxes, users = network
-    plan_cycle(DAY_START, floor=30, margin=dt.timedelta(minutes=15))
-    now = [NOON]
-    engine = engine_for(NOON)
-    engine.clock = lambda: now[0]
-    engine.run_cycle()
-    assert len(engine.network) == len(boxes)
-    newcomer = Mailbox.objects.create(
-        owner=django_user_model.objects.create_user("newcomer"),
-        email="new@eta.test",
-        smtp_host="127.0.0.1",
-        smtp_port=server.port,
-        smtp_security="none",
-        smtp_username="new@eta.test",
-        smtp_password="the-newcomer's-password",
-        imap_host="127.0.0.1",
-        imap_username="new@eta.test",
-        window_start_hour=0,
-        window_end_hour=24,
-    )
-    users[newcomer.email] = "the-newcomer's-password"
-    plan_cycle(NOON, floor=30, margin=dt.timedelta(minutes=15))  # its day, by another worker
-
-    now[0] = NOON + dt.timedelta(minutes=15)  # the next plan: the network read 15 min ago
-    engine.run_cycle()
-    assert newcomer.id not in {p.id for p in engine.network.peers}
-
-    now[0] = NOON + dt.timedelta(hours=1)
-    engine.run_cycle()
-    assert newcomer.id in {p.id for p in engine.network.peers}

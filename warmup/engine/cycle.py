@@ -77,11 +77,6 @@ class CycleStats:
 # Mailbox ids a step of a network refresh reads: about 0.1-0.2 s (a full reload takes
 # 1-2 s at 100,000 mailboxes and over 10 s at 1,000,000, too long between two claims).
 NETWORK_SPAN = 10_000
-# How often a plan reads the network again. Other workers' picks, counted in the
-# database, reach this worker's counts then: at about one receive an hour per mailbox
-# that leaves a pick's view of a receive cap a receive or so behind, and reading the
-# whole network at every plan (every 15 minutes) was 5 % of a simulated day's work.
-NETWORK_REFRESH_EVERY = dt.timedelta(hours=1)
 # Decrypted password logins a worker keeps (Engine.password_logins): more than the
 # mailboxes of 100,000, then it starts again.
 PASSWORD_LOGINS_KEPT = 200_000
@@ -340,7 +335,6 @@ class Engine:
         # password or endpoint is a new entry): one decryption per sender, not per send.
         self.password_logins: dict[_Sender, Account] = {}
         self.unpaired_refresh_at: dt.datetime | None = None  # the last refresh for want of pairs
-        self.network_read_at: dt.datetime | None = None  # the last refresh at a plan
 
     def run_cycle(
         self, *, plan: bool = True, time_box_s: float | None = None, dispatch: bool = True
@@ -449,13 +443,10 @@ class Engine:
         stats.expired = expire_stale_slots(now)
         planner.start_sweep(now)
         stats.topped_up = planner.top_up(now, self.plan_margin)
-        # Who can receive, and how much they have: read again at a plan at most every
-        # NETWORK_REFRESH_EVERY (and when a sweep that planned days already begun ends,
-        # or a batch found nobody to pair), a span at a time between claims; in between,
-        # the picks themselves keep the counts current.
-        if self.network_read_at is None or now >= self.network_read_at + NETWORK_REFRESH_EVERY:
-            self.network_refresh = NetworkRefresh()
-            self.network_read_at = now
+        # Who can receive, and how much they have: refreshed at each plan (and when a
+        # sweep that planned days already begun ends), a span at a time between claims;
+        # in between, the picks themselves keep the counts current.
+        self.network_refresh = NetworkRefresh()
         self.planned_late = 0
 
     @property
