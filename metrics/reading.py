@@ -27,6 +27,7 @@ from django.db.models.functions import Floor
 
 from accounts import status as mailbox_status
 from accounts.models import AUTH_METHODS, DNS_BROKEN, RECONNECT_NEEDED, Mailbox, TokenTotal
+from accounts.sql import timezones_in_use
 from metrics.capacity import Capacity, Demand, assess
 from metrics.health import Facts, Verdict, evaluate
 from metrics.models import MetricSnapshot
@@ -43,7 +44,6 @@ from warmup.models import (
     SendStatus,
     SendTotal,
     Worker,
-    on_local_today,
 )
 from warmup.models import Verdict as CheckVerdict
 from warmup.reputation.results import DOMAIN_CHECKS
@@ -221,7 +221,7 @@ def _windows(now: dt.datetime, keys: set[tuple[str, int, int]]) -> dict[Any, pac
 
 
 def today_rows(now: dt.datetime) -> Any:
-    return DailyStat.objects.filter(on_local_today(now))
+    return DailyStat.objects.filter(planner.on_local_today(now, timezones_in_use()))
 
 
 def _today(now: dt.datetime) -> tuple[Counter[str], frozenset[tuple[str, int, int]]]:

@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, F, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, QuerySet
 from django.http import Http404
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -32,8 +32,8 @@ from rest_framework.views import APIView
 from accounts.models import EmailDomain, Mailbox
 from accounts.sql import timezones_in_use
 from warmup.engine import pacing
-from warmup.engine.planner import local_dates
-from warmup.models import DailyStat, ReputationTarget, Verdict, on_local_today, remaining
+from warmup.engine.planner import local_dates, on_local_today
+from warmup.models import DailyStat, ReputationTarget, Verdict, remaining
 from warmup.reputation import run
 from warmup.reputation import status as reputation
 from warmup.reputation.results import ADDRESS_CHECKS, DOMAIN_CHECKS
@@ -194,15 +194,21 @@ QUOTA_ORDERINGS = tuple(
 EXACT_COUNT_UP_TO = 10_000
 
 
+def _visible_timezones(request: Request) -> list[str]:
+    if _sees_every_owner(request):
+        return timezones_in_use()
+    return list(
+        Mailbox.objects.filter(owner=signed_in(request.user))
+        .values_list("timezone", flat=True)
+        .distinct()
+    )
+
+
 def todays_stats(request: Request, now: dt.datetime) -> QuerySet[DailyStat]:
     """Each visible mailbox's DailyStat of its own local today."""
-    rows = DailyStat.objects.filter(on_local_today(now))
-    if _sees_every_owner(request):
-        return rows
-    # The dates a local day of UTC-12 to UTC+14 can have, said too (always true): an
-    # owner's rows are then read by (mailbox, date), not by walking every mailbox's today.
-    utc, one = now.astimezone(dt.UTC).date(), dt.timedelta(days=1)
-    return rows.filter(mailbox__owner=signed_in(request.user), date__range=(utc - one, utc + one))
+    return _owned(request, DailyStat.objects.all(), "mailbox__owner").filter(
+        on_local_today(now, _visible_timezones(request))
+    )
 
 
 def estimated_count(rows: QuerySet[Any]) -> int:
@@ -214,25 +220,17 @@ def estimated_count(rows: QuerySet[Any]) -> int:
     return int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
 
 
-# Pages of every owner's list (staff's) within this many rows of its start (or of its
-# end: `page=last`) are merged from index walks; pages deeper on both sides sort.
-WALK_UP_TO = 5_000
-
-
 @dataclass(frozen=True)
 class TodaysRows:
     """The ids of today's DailyStat rows with a quota (those with `quota_met` among
     `met`), in `ordering`, as the paginator reads them: count() and slices.
 
-    Today's rows are one range of idx_warmup_logs_day (idx_warmup_logs_day_met for those
-    at quota) over every time zone. A short list (an owner's few hundred rows, or every
-    owner's at quota: the count is exact up to EXACT_COUNT_UP_TO) is sorted whole. Every
-    owner's long list would be a sort of 100,000 rows (60-100 ms): instead its first pages
-    merge one walk per local date in use and `quota_met` value of that ordering's index
-    (DailyStat's idx_warmup_logs_*; by email, of the mailboxes' unique email index), each
-    read only as far as the page ends; a page within WALK_UP_TO rows of the end (by the
-    exact count) is the first page of the reverse order, and pages deeper on both sides
-    (which every walk would read whole) sort."""
+    An owner's few hundred rows are sorted whole. Every owner's (staff's) would be a sort
+    of 100,000 rows joined to their mailboxes' time zones (some 300 ms): instead a page
+    merges one walk per local date and `quota_met` value of that ordering's index
+    (DailyStat's idx_warmup_logs_*; by email, of the mailboxes' unique email index),
+    each read only as far as the page ends, so it costs about what it shows (deep pages
+    more). Their count is PostgreSQL's estimate when that is above EXACT_COUNT_UP_TO."""
 
     request: Request
     now: dt.datetime
@@ -240,26 +238,21 @@ class TodaysRows:
     ordering: str
 
     @cached_property
+    def _every_owner(self) -> bool:
+        return _sees_every_owner(self.request)
+
+    @cached_property
     def _rows(self) -> QuerySet[DailyStat]:
         rows = todays_stats(self.request, self.now).filter(quota__gt=0)
         if len(self.met) == 1:
             rows = rows.filter(quota_met=self.met[0])
-        return rows
+        return self._keyed(rows)
 
-    @cached_property
-    def _long(self) -> bool:
-        """Every owner's list, and longer than EXACT_COUNT_UP_TO by PostgreSQL's estimate."""
-        if not _sees_every_owner(self.request):
-            return False
-        return self._estimate > EXACT_COUNT_UP_TO
-
-    @cached_property
-    def _estimate(self) -> int:
-        return estimated_count(self._rows.values("id"))
-
-    @property
-    def _key(self) -> str:
-        return self.ordering.lstrip("-")
+    def _keyed(self, rows: QuerySet[DailyStat]) -> QuerySet[DailyStat]:
+        key = self.ordering.lstrip("-")
+        if key == "remaining":
+            return rows.annotate(remaining=remaining())
+        return rows.annotate(email=F("mailbox__email")) if key == "email" else rows
 
     @cached_property
     def _order(self) -> tuple[str, ...]:
@@ -268,50 +261,23 @@ class TodaysRows:
         key = self.ordering.lstrip("-")
         return (self.ordering,) if key == "mailbox_id" else (self.ordering, f"{sign}mailbox_id")
 
-    def _keyed(self, rows: QuerySet[DailyStat], *, walked: bool) -> QuerySet[DailyStat]:
-        key = self.ordering.lstrip("-")
-        if key == "remaining":
-            return rows.annotate(remaining=remaining())
-        if key != "email":
-            return rows
-        if walked and estimated_count(rows) > EXACT_COUNT_UP_TO:
-            return rows.annotate(email=F("mailbox__email"))  # down the mailboxes' email index
-        # Few rows (those at quota, say): each one's email by its mailbox's key, and sorted,
-        # so PostgreSQL cannot walk every mailbox by email probing for them (30-300 ms).
-        return rows.annotate(
-            email=Subquery(Mailbox.objects.filter(id=OuterRef("mailbox_id")).values("email"))
-        )
-
-    @cached_property
-    def _total(self) -> int:
-        return self._rows.count()  # one range of idx_warmup_logs_day: some 30 ms for 100,000
-
     def count(self) -> int:
-        # `page=last` is the last page by the count: exact for it, as an estimate above the
-        # rows would make it a page past them.
-        pages = EstimatedCountPagination
-        if self._long and self.request.query_params.get(pages.page_query_param) != "last":
-            return self._estimate
-        return self._total
+        if not self._every_owner:
+            return self._rows.count()
+        estimate = estimated_count(self._rows.values("id"))
+        if estimate > EXACT_COUNT_UP_TO:
+            return estimate
+        # Branch by branch: each reads its index's part, where the filter on every date
+        # at once would join today's rows to every mailbox.
+        return sum(branch.count() for branch in self._branches())
 
     def __getitem__(self, page: slice) -> list[int]:
-        start, stop = page.start or 0, page.stop or 0
-        if self._long and stop > WALK_UP_TO:
-            # A page near the end (`page=last`) is a first page of the reverse order.
-            total = self._total
-            if start >= total:
-                return []
-            if total - start <= WALK_UP_TO:
-                sign = "" if self.ordering.startswith("-") else "-"
-                back = TodaysRows(self.request, self.now, self.met, sign + self._key)
-                return back[max(total - stop, 0) : total - start][::-1]
-        if not self._long or stop > WALK_UP_TO:
-            rows = self._keyed(self._rows, walked=False).order_by(*self._order)
-            return list(rows.values_list("id", flat=True)[page])
+        if not self._every_owner:
+            return list(self._rows.order_by(*self._order).values_list("id", flat=True)[page])
         columns = ("id", *(name.lstrip("-") for name in self._order))
         first, *others = [
-            self._keyed(branch, walked=True).order_by(*self._order).values_list(*columns)
-            for branch in self._walks()
+            self._keyed(branch).order_by(*self._order).values_list(*columns)
+            for branch in self._branches()
         ]
         if not others:  # one walk: its page
             return [row[0] for row in first[page]]
@@ -319,14 +285,21 @@ class TodaysRows:
         merged = tops[0].union(*tops[1:], all=True)
         return [row[0] for row in merged.order_by(*self._order)[page]]
 
-    def _walks(self) -> list[QuerySet[DailyStat]]:
+    def _branches(self) -> list[QuerySet[DailyStat]]:
         """Today's rows with a quota, one queryset per local date some mailbox is on now
-        and per `quota_met` value of `met`: each a range of the ordering's index, the
-        rows of that date whose day is not today's left by their span."""
-        dates = sorted(set(local_dates(self.now, timezones_in_use()).values()))
+        (those of its mailboxes' time zones; all, when every one is on the same date) and
+        per `quota_met` value of `met`: each an index's range."""
+        by_date: dict[dt.date, list[str]] = {}
+        for tz, day in local_dates(self.now, timezones_in_use()).items():
+            by_date.setdefault(day, []).append(tz)
+        dates: list[tuple[dt.date, dict[str, list[str]]]]
+        if len(by_date) <= 1:
+            dates = [(next(iter(by_date), self.now.date()), {})]
+        else:
+            dates = [(day, {"mailbox__timezone__in": zones}) for day, zones in by_date.items()]
         return [
-            DailyStat.objects.filter(on_local_today(self.now), quota__gt=0, date=day, quota_met=met)
-            for day in dates or [self.now.date()]
+            DailyStat.objects.filter(quota__gt=0, date=day, quota_met=met, **zones)
+            for day, zones in dates
             for met in self.met
         ]
 
@@ -346,7 +319,7 @@ class QuotaView(APIView):
         responses=paginated(QuotaOut),
         description=(
             f"`count` is exact up to {EXACT_COUNT_UP_TO:,} mailboxes; above, it is "
-            "PostgreSQL's estimate (`page=last` counts exactly). Pages go by the "
+            "PostgreSQL's estimate, and `page=last` the last page by it. Pages go by the "
             "rows: follow `next` until it is null."
         ),
     )

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import datetime as dt
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -187,13 +185,6 @@ def remaining() -> models.Func:
     return Greatest(models.F("quota") - models.F("sent"), 0, output_field=models.IntegerField())
 
 
-def on_local_today(now: dt.datetime) -> Q:
-    """DailyStat rows of each mailbox's own local today at `now`: the one range of the
-    rows' fixed spans, over every time zone at once (idx_warmup_logs_day; the extended
-    statistics warmup_logs_day_stats tell PostgreSQL how few rows of a date it holds)."""
-    return Q(day_starts__lte=now, day_ends__gt=now)
-
-
 class DailyStat(models.Model):
     """One mailbox's counters for one local date; streaks and completion come from here."""
 
@@ -215,22 +206,14 @@ class DailyStat(models.Model):
     dmarc_fail = models.IntegerField(default=0)
     quota_met = models.BooleanField(default=False)
     streak = models.IntegerField(default=0, help_text="Consecutive days at quota up to this one.")
-    # When the row's local day begins and ends: `date` in its mailbox's time zone, fixed
-    # by the database as the row is inserted (the trigger warmup_logs_day_bounds of
-    # migration 0016, so every insert path fills them), so "each mailbox's today" is the
-    # one range `day_starts <= now < day_ends` (on_local_today), without the mailboxes' zones.
-    # A mailbox whose time zone changes keeps its rows' spans: those already made (today's
-    # and a planned tomorrow) stay in the old zone, the days planned after in the new.
-    day_starts = models.DateTimeField(null=True, editable=False)
-    day_ends = models.DateTimeField(null=True, editable=False)
 
     class Meta:
         db_table = "warmup_logs"
         indexes = [
             models.Index(fields=["date"], name="idx_warmup_logs_date"),
-            # The orders of every owner's quota list, walked for one local date and
-            # quota_met at a time (warmup.api.TodaysRows) and merged, so that a first page
-            # reads about as many rows as it shows instead of sorting every mailbox's day.
+            # The quota list's orders, walked for one local date and quota_met at a time
+            # (warmup.api.TodaysRows) and merged, so that a page reads about as many rows
+            # as it shows instead of sorting every mailbox's day.
             models.Index(fields=["date", "quota_met", "mailbox"], name="idx_warmup_logs_today_id"),
             models.Index(
                 fields=["date", "quota_met", "sent", "mailbox"], name="idx_warmup_logs_sent"
@@ -244,13 +227,6 @@ class DailyStat(models.Model):
                 remaining(),
                 models.F("mailbox"),
                 name="idx_warmup_logs_remaining",
-            ),
-            # Today's rows (on_local_today), and the few of them at quota.
-            models.Index(fields=["day_ends", "day_starts"], name="idx_warmup_logs_day"),
-            models.Index(
-                fields=["day_ends", "day_starts"],
-                condition=Q(quota_met=True),
-                name="idx_warmup_logs_day_met",
             ),
         ]
         constraints = [

@@ -88,6 +88,24 @@ def local_dates(now: dt.datetime, timezones: Iterable[str]) -> dict[str, dt.date
     return {tz: pacing.local_date(now, tz) for tz in timezones}
 
 
+def on_local_today(
+    now: dt.datetime, timezones: Iterable[str], zone_field: str = "mailbox__timezone"
+) -> Q:
+    """DailyStat rows of each mailbox's own local today. Zones are grouped by their local
+    date (two or three dates at any instant), so the filter is a few `date = d AND
+    timezone IN (…)` terms the date index serves, and one term when every zone is on the
+    same date."""
+    by_date: dict[dt.date, list[str]] = {}
+    for tz, day in local_dates(now, timezones).items():
+        by_date.setdefault(day, []).append(tz)
+    if len(by_date) <= 1:
+        return Q(date=next(iter(by_date), now.date()))
+    today = Q()
+    for day, zones in by_date.items():
+        today |= Q(date=day, **{f"{zone_field}__in": zones})
+    return today
+
+
 def local_date_expression(dates: dict[str, dt.date], field: str = "timezone") -> Case:
     """SQL for "the mailbox's local date": one WHEN per time zone in use (a few hundred
     at most), so the query needs none of the database's time zone tables."""
