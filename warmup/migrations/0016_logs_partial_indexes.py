@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0013_mailbox_email_domain_index"),
-        ("warmup", "0016_day_bounds"),
+        ("warmup", "0015_logs_partitioned_by_day"),
     ]
 
     operations = [
