@@ -9,10 +9,10 @@ import threading
 import zoneinfo
 from typing import Any
 
-import psycopg
 import pytest
 from django.db import IntegrityError, connection, connections, transaction
 
+from tests.sessions import holding
 from warmup import partitions, sql
 from warmup.engine.maintenance import LOG_RETENTION_DAYS, run_maintenance
 from warmup.models import SendLog, SendStatus
@@ -170,21 +170,6 @@ def test_thread_links_are_followed_over_every_day_an_original_can_lie() -> None:
     east = before.astimezone(zoneinfo.ZoneInfo("Etc/GMT-14")).date()
     west = (before + dt.timedelta(minutes=5)).astimezone(zoneinfo.ZoneInfo("Etc/GMT+12")).date()
     assert east - west == dt.timedelta(days=2) <= threads.ORIGINAL_DAYS_AFTER
-
-
-def holding(statement: str) -> Any:
-    """A second session that has run `statement` in an open transaction (its locks held
-    until closed)."""
-    settings = connection.settings_dict
-    other = psycopg.connect(
-        dbname=settings["NAME"],
-        user=settings["USER"],
-        password=settings["PASSWORD"],
-        host=settings["HOST"],
-        port=settings["PORT"] or None,
-    )
-    other.execute(statement)
-    return other
 
 
 @pytest.mark.django_db(transaction=True)

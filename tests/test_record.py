@@ -7,13 +7,13 @@ import datetime as dt
 import random
 from typing import Any
 
-import psycopg
 import pytest
 from django.db import connection
 
 from accounts import status as mailbox_status
 from accounts.models import FAILURES_BEFORE_ERROR
 from accounts.transport.smtp import Outcome, Result
+from tests.sessions import holding
 from warmup.engine.record import Sent, record_results
 from warmup.models import DailyStat, SendCount, SendLog, SendStatus, SendTotal
 
@@ -204,20 +204,12 @@ def test_recording_does_not_wait_for_another_sessions_foreign_key_locks(
     healthy.save()
     sends = [outcome(s, recipient, Outcome.SENT, 250, "OK") for s in claimed(healthy, 1)]
     sends += [outcome(s, recipient, Outcome.FAILED, 550, "550 no") for s in claimed(failing, 1)]
-    settings = connection.settings_dict
-    other = psycopg.connect(
-        dbname=settings["NAME"],
-        user=settings["USER"],
-        password=settings["PASSWORD"],
-        host=settings["HOST"],
-        port=settings["PORT"] or None,
+    # What a foreign-key check takes on each mailbox, held in an open transaction.
+    other = holding(
+        "SELECT 1 FROM mailboxes WHERE id = ANY(%s) FOR KEY SHARE",
+        [[healthy.id, failing.id, recipient.id]],
     )
     try:
-        # What a foreign-key check takes on each mailbox, held in an open transaction.
-        other.execute(
-            "SELECT 1 FROM mailboxes WHERE id = ANY(%s) FOR KEY SHARE",
-            [[healthy.id, failing.id, recipient.id]],
-        )
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '2s'")
         record_results(NOW, sends, random.Random(1))  # a lock timeout fails the test
