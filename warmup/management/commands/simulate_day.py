@@ -20,7 +20,6 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, OperationalError, connections
-from django.db.utils import load_backend
 
 from accounts.models import Mailbox
 from warmup import sql
@@ -215,12 +214,15 @@ class throwaway_database:
         conn = self.connection
         conn.close()
         if self.url:
-            settings_dict = connections.configure_settings(
-                {"default": environ.Env.db_url_config(self.url)}
-            )["default"]
-            backend = load_backend(settings_dict["ENGINE"])
-            connections["default"] = backend.DatabaseWrapper(settings_dict, "default")
-            self.cleanup = lambda: connections["default"].close()
+            # In place, like the schema below: every thread's connection (the hourly
+            # housekeeping has its own) is made from this same settings dictionary.
+            conn.settings_dict.clear()
+            conn.settings_dict.update(
+                connections.configure_settings({"default": environ.Env.db_url_config(self.url)})[
+                    "default"
+                ]
+            )
+            self.cleanup = conn.close
             self.say("simulating in the database given by --database")
         else:
             schema = f"warmup_sim_{os.getpid()}"
@@ -246,7 +248,6 @@ class throwaway_database:
             if self.cleanup:
                 self.cleanup()
         finally:
-            connections["default"] = self.connection
             self.connection.close()
             self.connection.settings_dict.clear()
             self.connection.settings_dict.update(self.saved)
