@@ -451,6 +451,25 @@ VACUUM_ANALYZE_ENGINE_TABLES = _text(
         sql.SQL(", ").join(_table(m) for m in (SendLog, DailyStat, RateWindow, Mailbox))
     )
 )
+# The tables of the current schema autovacuum would analyze now: more rows changed since
+# their last ANALYZE than autovacuum_analyze_threshold + the scale factor (the table's
+# own, as the send log's partitions have, else the server's) × its rows. Quoted names.
+STALE_STATISTICS = """
+SELECT quote_ident(s.schemaname) || '.' || quote_ident(s.relname)
+FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+WHERE s.schemaname = current_schema()
+  AND s.n_mod_since_analyze > current_setting('autovacuum_analyze_threshold')::integer
+    + greatest(c.reltuples, 0) * coalesce(
+        (SELECT split_part(o, '=', 2)::float8 FROM unnest(c.reloptions) o
+         WHERE split_part(o, '=', 1) = 'autovacuum_analyze_scale_factor'),
+        current_setting('autovacuum_analyze_scale_factor')::float8)
+ORDER BY 1
+"""
+
+
+def analyze(table: str) -> str:
+    """ANALYZE of a table named as STALE_STATISTICS names it (already quoted)."""
+    return _text(sql.SQL("ANALYZE {}").format(sql.SQL(table)))
 
 
 def create_schema(name: str) -> str:
