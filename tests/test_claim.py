@@ -117,3 +117,30 @@ def test_concurrent_claimers_never_share_a_slot_nor_pass_the_limit(make_mailbox,
     rows = SendLog.objects.filter(id__in=every)
     assert {r.worker for r in rows} <= {f"w{n}" for n in range(8)}
     assert all(r.attempts == 1 for r in rows)
+
+
+def test_the_claim_reads_the_claim_index_in_order_and_stops_at_its_batch(db, make_mailbox):
+    """The plan of the claim as it runs (its SET LOCAL before it): the claim index in
+    `scheduled_at` order, no sort nor hash join, however few rows PostgreSQL expects
+    (here: a handful of the day's slots left due, as late in a busy hour)."""
+    from django.test.utils import CaptureQueriesContext
+
+    from warmup.engine.claim import Shard
+
+    boxes = [make_mailbox() for _ in range(30)]
+    make_slots(boxes, 100)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE logs")  # every slot due: then most are claimed and sent
+    SendLog.objects.exclude(slot_no=0).update(status=SendStatus.SENT)
+    with CaptureQueriesContext(connection) as queries:
+        assert len(claim_slots(NOW, worker="w", limit=1000, limits=WIDE, shard=Shard(1, 2))) == 30
+    sent = [q["sql"] for q in queries.captured_queries]
+    first = next(i for i, s in enumerate(sent) if "SKIP LOCKED" in s)
+    with connection.cursor() as cursor:
+        for statement in sent[: first + 1]:
+            if statement.startswith("SET LOCAL"):
+                cursor.execute(statement)
+        cursor.execute(f"EXPLAIN {sent[first]}")
+        plan = "\n".join(row for (row,) in cursor.fetchall())
+    assert "Sort" not in plan and "Hash" not in plan, plan
+    assert "Index Scan using" in plan and "scheduled_at_idx" in plan, plan

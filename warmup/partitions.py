@@ -44,6 +44,13 @@ def in_flight_since(now: dt.datetime) -> dt.date:
     return (now - dt.timedelta(hours=12) - dt.timedelta(days=1)).date()
 
 
+def latest_due_day(now: dt.datetime) -> dt.date:
+    """The latest day a slot due at `now` can have: the eastmost zone's (UTC+14) local
+    date. Later days' slots are not due yet (a slot is scheduled within its day, and
+    one deferred past its day's end fails), so the claim leaves their partitions out."""
+    return (now + dt.timedelta(hours=14)).date()
+
+
 def partition_name(day: dt.date) -> str:
     return f"logs_{day:%Y%m%d}"
 

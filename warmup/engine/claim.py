@@ -17,12 +17,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db import connection, transaction
+from django.db.models import BigIntegerField, ExpressionWrapper, F, QuerySet
 from django.db.models.functions import Mod
 
 from accounts import status as mailbox_status
-from warmup import partitions
+from warmup import partitions, sql
 from warmup.engine.limits import Limits, reserve_budget
 from warmup.models import CLAIMABLE_STATUSES, SendLog, SendStatus
 
@@ -41,17 +41,21 @@ def claim_slots(
     """Ids of the slots this worker now owns (status `sending`, attempts + 1)."""
     due = SendLog.objects.select_for_update(skip_locked=True, of=("self",)).filter(
         status__in=CLAIMABLE_STATUSES,
-        # Older days' slots are stale (expire_stale_slots fails them); bounded, the claim
-        # reads the partitions of the days in flight only.
-        day__gte=partitions.in_flight_since(now),
+        # Older days' slots are stale (expire_stale_slots fails them), later days' not
+        # due yet: the claim reads the partitions of the days in flight only.
+        day__range=(partitions.in_flight_since(now), partitions.latest_due_day(now)),
         sender__warmup_enabled=True,
         sender__status=mailbox_status.ACTIVE,
     )
     with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(sql.CLAIM_IN_SCHEDULED_ORDER)
         if shard is None or shard.count == 1:
             candidates = _take(due.filter(scheduled_at__lte=now), limit)
         else:
-            mine = due.alias(shard_no=Mod("sender_id", shard.count))
+            # An integer (Mod of integers is a float to Django: a cast on every row).
+            shard_no = ExpressionWrapper(Mod("sender_id", shard.count), BigIntegerField())
+            mine = due.alias(shard_no=shard_no)
             candidates = _take(mine.filter(scheduled_at__lte=now, shard_no=shard.id - 1), limit)
             if len(candidates) < limit:
                 candidates += _take(
