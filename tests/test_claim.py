@@ -5,10 +5,12 @@ import threading
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from hypothesis import given
 from hypothesis import strategies as st
 
-from warmup.engine.claim import claim_slots
+from warmup import partitions
+from warmup.engine.claim import Shard, claim_slots
 from warmup.engine.limits import Limits, grant
 from warmup.models import RateWindow, SendLog, SendStatus
 
@@ -122,11 +124,9 @@ def test_concurrent_claimers_never_share_a_slot_nor_pass_the_limit(make_mailbox,
 def test_the_claim_reads_the_claim_index_in_order_and_stops_at_its_batch(db, make_mailbox):
     """The plan of the claim as it runs (its SET LOCAL before it): the claim index in
     `scheduled_at` order, no sort nor hash join, however few rows PostgreSQL expects
-    (here: a handful of the day's slots left due, as late in a busy hour)."""
-    from django.test.utils import CaptureQueriesContext
-
-    from warmup.engine.claim import Shard
-
+    (here: a handful of the day's slots left due, as late in a busy hour), and only the
+    partitions of days in flight."""
+    partitions.ensure(NOW.date() + dt.timedelta(days=k) for k in range(-3, 4))
     boxes = [make_mailbox() for _ in range(30)]
     make_slots(boxes, 100)
     with connection.cursor() as cursor:
@@ -142,5 +142,10 @@ def test_the_claim_reads_the_claim_index_in_order_and_stops_at_its_batch(db, mak
                 cursor.execute(statement)
         cursor.execute(f"EXPLAIN {sent[first]}")
         plan = "\n".join(row for (row,) in cursor.fetchall())
-    assert "Sort" not in plan and "Hash" not in plan, plan
+    nodes = [line.strip().removeprefix("->  ").split("  (")[0] for line in plan.splitlines()]
+    assert not [n for n in nodes if n == "Sort" or "Hash" in n], plan
     assert "Index Scan using" in plan and "scheduled_at_idx" in plan, plan
+    # Only the days whose slots can be due: not the older ones, nor the days ahead.
+    read = {name for name in partitions.partition_days().values() if f"{name} " in plan}
+    days = {NOW.date() + dt.timedelta(days=k) for k in (-1, 0, 1)}
+    assert read == {partitions.partition_name(day) for day in days}

@@ -51,6 +51,11 @@ def latest_due_day(now: dt.datetime) -> dt.date:
     return (now + dt.timedelta(hours=14)).date()
 
 
+def in_flight(now: dt.datetime) -> tuple[dt.date, dt.date]:
+    """The days a slot claimed, sent or due around `now` can have, for `day__range`."""
+    return in_flight_since(now), latest_due_day(now)
+
+
 def partition_name(day: dt.date) -> str:
     return f"logs_{day:%Y%m%d}"
 

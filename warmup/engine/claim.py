@@ -43,7 +43,7 @@ def claim_slots(
         status__in=CLAIMABLE_STATUSES,
         # Older days' slots are stale (expire_stale_slots fails them), later days' not
         # due yet: the claim reads the partitions of the days in flight only.
-        day__range=(partitions.in_flight_since(now), partitions.latest_due_day(now)),
+        day__range=partitions.in_flight(now),
         sender__warmup_enabled=True,
         sender__status=mailbox_status.ACTIVE,
     )

@@ -255,7 +255,7 @@ def read_claimed(ids: list[int], now: dt.datetime) -> list[ClaimedSlot]:
     """The claimed slots with their senders (one query), by sender and slot number, so a
     sender's messages go out in order over its one connection."""
     rows = (
-        SendLog.objects.filter(id__in=ids, day__gte=partitions.in_flight_since(now))
+        SendLog.objects.filter(id__in=ids, day__range=partitions.in_flight(now))
         .order_by("sender_id", "slot_no")
         .values_list(
             *_SLOT_FIELDS,
@@ -424,7 +424,7 @@ class Engine:
                 SendLog.objects.filter(
                     status=SendStatus.SENDING,
                     worker=self.worker,
-                    day__gte=partitions.in_flight_since(now),  # this worker's days
+                    day__range=partitions.in_flight(now),  # this worker's days
                 ),
                 now,
                 why="an interrupted cycle",
@@ -750,7 +750,7 @@ class Engine:
         if slot_ids:
             SendLog.objects.filter(
                 id__in=slot_ids,
-                day__gte=partitions.in_flight_since(now),  # only the partitions of days in flight
+                day__range=partitions.in_flight(now),  # only the partitions of days in flight
                 status=SendStatus.SENDING,
             ).update(
                 status=SendStatus.PLANNED,

@@ -248,7 +248,7 @@ def expire_stale_slots(now: dt.datetime, *, every_day: bool = False) -> int:
     timezones = timezones_in_use()
     if not timezones:
         return 0
-    days = {} if every_day else {"day__gte": partitions.in_flight_since(now)}
+    days = {} if every_day else {"day__range": partitions.in_flight(now)}
     today = local_date_expression(local_dates(now, timezones), field="sender__timezone")
     stale = (
         # Only due slots can be stale: the partial claim index keeps this scan small.

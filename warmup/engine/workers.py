@@ -80,7 +80,11 @@ def reap(now: dt.datetime, timeout: dt.timedelta, *, every_day: bool = False) ->
     flight only (their partitions, not all 90); the daily maintenance, `every_day`, also
     finds the slots of a worker that died before those days (the engine was down)."""
     cutoff = now - timeout
-    days = {} if every_day else {"day__gte": partitions.in_flight_since(cutoff)}
+    days = (
+        {}
+        if every_day
+        else {"day__range": (partitions.in_flight_since(cutoff), partitions.latest_due_day(now))}
+    )
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(sql.TRY_REAPER_LOCK, [REAPER_LOCK])
