@@ -455,6 +455,10 @@ def embedded_database_url(socket_folder: Path) -> str:
     return f"postgres://postgres@/warmup?host={quote(str(socket_folder), safe='/')}"
 
 
+# Server settings every connection starts with (libpq's `options`).
+SERVER_OPTIONS = "-c jit=off"
+
+
 def _read_database(
     env: Mapping[str, str], debug: bool, problems: list[ConfigProblem]
 ) -> dict[str, Any]:
@@ -486,6 +490,11 @@ def _read_database(
     if not database.get("HOST") and str(options.get("host", "")).startswith("/"):
         database["HOST"] = options.pop("host")
     options.setdefault("application_name", "warmup")
+    # No JIT compilation: the engine's statements are short, but PostgreSQL's estimates
+    # for the send log (millions of rows, most of them already sent) pass
+    # jit_above_cost, and compiling took 35 ms of a 37 ms claim. libpq's `options`,
+    # after any the URL gives (?options=...): the URL's own jit setting wins.
+    options["options"] = " ".join(filter(None, [SERVER_OPTIONS, options.get("options", "")]))
     database["CONN_MAX_AGE"] = 60
     database["CONN_HEALTH_CHECKS"] = True
     return database

@@ -230,7 +230,7 @@ class throwaway_database:
                 cursor.execute(sql.create_schema(schema))
             conn.close()
             options = dict(conn.settings_dict.get("OPTIONS", {}))
-            options["options"] = f"-c search_path={schema}"
+            options["options"] = f"{options.get('options', '')} -c search_path={schema}".strip()
             conn.settings_dict["OPTIONS"] = options
 
             def drop() -> None:
