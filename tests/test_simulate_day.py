@@ -60,3 +60,17 @@ def test_a_day_in_a_given_database_meets_every_quota_and_is_analyzed_there(
         ).fetchall()
     # The housekeeping thread used the simulation's database, not DATABASE_URL's.
     assert "mailboxes" in {name for (name,) in analyzed}
+
+
+def test_a_database_that_is_not_postgresql_is_refused_before_anything_runs() -> None:
+    arguments = ["--mailboxes", "2", "--database", "mysql://u@127.0.0.1/warmup"]
+    run = subprocess.run(
+        [sys.executable, "manage.py", "simulate_day", *arguments],
+        cwd=ROOT,
+        env={**os.environ, "DEBUG": "true"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 1
+    assert "--database: scheme 'mysql' is not supported" in run.stderr

@@ -459,6 +459,16 @@ def embedded_database_url(socket_folder: Path) -> str:
 SERVER_OPTIONS = "-c jit=off"
 
 
+def database_of(url: str) -> dict[str, Any]:
+    """The Django DATABASES entry for a PostgreSQL URL, with the options every connection
+    of warmup gets (simulate_day --database); ValueError when it is not one."""
+    problems: list[ConfigProblem] = []
+    database = _read_database({"DATABASE_URL": url}, False, problems)
+    if problems:
+        raise ValueError(problems[0].message)
+    return database
+
+
 def _read_database(
     env: Mapping[str, str], debug: bool, problems: list[ConfigProblem]
 ) -> dict[str, Any]:

@@ -15,7 +15,6 @@ import random
 import signal
 from typing import Any
 
-import environ
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -26,6 +25,7 @@ from warmup import sql
 from warmup.engine import simulate
 from warmup.engine.cycle import CycleStats
 from warmup.engine.limits import Limits
+from warmup_project.config import database_of
 
 
 class Command(BaseCommand):
@@ -214,13 +214,15 @@ class throwaway_database:
         conn = self.connection
         conn.close()
         if self.url:
-            # In place, like the schema below: every thread's connection (the hourly
+            # In place, like the schema below: every thread's connection (the
             # housekeeping has its own) is made from this same settings dictionary.
+            try:
+                database = database_of(self.url)
+            except ValueError as exc:
+                raise CommandError(f"--database: {exc}") from None
             conn.settings_dict.clear()
             conn.settings_dict.update(
-                connections.configure_settings({"default": environ.Env.db_url_config(self.url)})[
-                    "default"
-                ]
+                connections.configure_settings({"default": database})["default"]
             )
             self.cleanup = conn.close
             self.say("simulating in the database given by --database")
