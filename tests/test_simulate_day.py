@@ -20,10 +20,9 @@ from tests.test_run_warmup import ROOT, database_url
 
 
 @pytest.fixture
-def simulation_database(django_db_setup: Any, django_db_blocker: Any) -> Iterator[str]:
+def simulation_database(django_db_setup: Any) -> Iterator[str]:
     """An empty database beside the test database, dropped afterwards."""
-    with django_db_blocker.unblock():
-        name = f"{connection.settings_dict['NAME']}_simulated"
+    name = f"{connection.settings_dict['NAME']}_simulated"
     create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
     drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
     with psycopg.connect(database_url(), autocommit=True) as admin:

@@ -502,8 +502,8 @@ def _read_database(
     options.setdefault("application_name", "warmup")
     # No JIT compilation: the engine's statements are short, but PostgreSQL's estimates
     # for the send log (millions of rows, most of them already sent) pass
-    # jit_above_cost, and compiling took 35 ms of a 37 ms claim. libpq's `options`,
-    # after any the URL gives (?options=...): the URL's own jit setting wins.
+    # jit_above_cost, and compiling took 35 ms of a 37 ms claim. In libpq's `options`
+    # ours come first and any the URL gives (?options=...) after: the URL's setting wins.
     options["options"] = " ".join(filter(None, [SERVER_OPTIONS, options.get("options", "")]))
     database["CONN_MAX_AGE"] = 60
     database["CONN_HEALTH_CHECKS"] = True
