@@ -19,6 +19,7 @@ from accounts import crypto
 from accounts import status as mailbox_status
 from accounts.transport.account import Account
 from warmup_project.hosts import host_problem
+from warmup_project.sql import array_literal
 
 # A mailbox's sending days (window_weekdays): bit 0 = Monday … bit 6 = Sunday.
 ALL_WEEKDAYS = 0b1111111
@@ -332,7 +333,11 @@ class MailboxQuerySet(models.QuerySet["Mailbox"]):
 
         with connection.cursor() as cursor:
             cursor.execute(
-                sql.COUNT_SUCCESS_LOCKING, {"clean": list(clean), "troubled": list(judged_next)}
+                sql.COUNT_SUCCESS_LOCKING,
+                {
+                    "clean": array_literal(clean, "bigint"),
+                    "troubled": array_literal(judged_next, "bigint"),
+                },
             )
             return cursor.rowcount
 

@@ -40,10 +40,10 @@ _FAILURES = column(Mailbox, "consecutive_failures").ident
 COUNT_SUCCESS_LOCKING = (
     sql.SQL(
         "WITH locked AS MATERIALIZED (SELECT {id} FROM {t} "
-        "WHERE {id} = ANY(%(clean)s) AND {failures} > 0 OR {id} = ANY(%(troubled)s) "
-        "ORDER BY {id} FOR NO KEY UPDATE) "
-        "UPDATE {t} SET {failures} = 0 FROM locked "
-        "WHERE {t}.{id} = locked.{id} AND {t}.{id} = ANY(%(clean)s) AND {t}.{failures} > 0"
+        "WHERE {id} = ANY(%(clean)s::bigint[]) AND {failures} > 0 "
+        "OR {id} = ANY(%(troubled)s::bigint[]) ORDER BY {id} FOR NO KEY UPDATE) "
+        "UPDATE {t} SET {failures} = 0 FROM locked WHERE {t}.{id} = locked.{id} "
+        "AND {t}.{id} = ANY(%(clean)s::bigint[]) AND {t}.{failures} > 0"
     )
     .format(t=sql.Identifier(Mailbox._meta.db_table), id=_ID, failures=_FAILURES)
     .as_string()

@@ -6,8 +6,10 @@ import datetime as dt
 import pytest
 from django.db import connection
 
+from accounts.models import Mailbox
 from warmup import sql
-from warmup.models import SendStatus
+from warmup.models import SendLog, SendStatus
+from warmup_project.sql import array_literal
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +31,7 @@ def round_trip(values: list, kind: str) -> list:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT v FROM unnest(%s::{kind}[]) WITH ORDINALITY AS t(v, n) ORDER BY n",
-            [sql._array_literal(values, kind)],
+            [array_literal(values, kind)],
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -61,3 +63,17 @@ def test_no_rows_is_an_empty_array_per_column():
     cols = (sql.Column("a", "bigint"), sql.Column("b", "text"))
     assert sql._arrays([], cols) == ["{}", "{}"]
     assert round_trip([], "text") == []
+
+
+def test_any_lookup_passes_the_ids_as_one_array(make_mailbox):
+    boxes = [make_mailbox() for _ in range(4)]
+    wanted = {boxes[0].id, boxes[2].id, boxes[3].id}
+    found = Mailbox.objects.filter(id__any=wanted)
+    statement, params = found.values_list("id").query.sql_with_params()
+    assert "= ANY(%s::bigint[])" in statement
+    assert len(params) == 1  # `id__in` would bind one parameter per id
+    assert set(found.values_list("id", flat=True)) == wanted
+    assert not Mailbox.objects.filter(id__any=[]).exists()
+    # In an UPDATE too (the claim's), and on a primary key of the partitioned send log.
+    assert Mailbox.objects.filter(id__any=[boxes[1].id]).update(consecutive_failures=2) == 1
+    assert list(SendLog.objects.filter(id__any=[1, 2]).values_list("id")) == []

@@ -1,9 +1,13 @@
 """The hand-written SQL of warmup_project, by name (each app keeps its own in
 `<app>/sql.py`): parameters are always bound, never formatted into the text."""
 
-from typing import NamedTuple
+import datetime as dt
+from collections.abc import Collection, Sequence
+from typing import Any, NamedTuple
 
 from django.db import connection, models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.sql.compiler import SQLCompiler
 from psycopg import sql
 
 
@@ -33,6 +37,51 @@ def column(model: type[models.Model], name: str) -> Column:
 
 def columns(model: type[models.Model], *names: str) -> tuple[Column, ...]:
     return tuple(column(model, name) for name in names)
+
+
+_INTEGERS = frozenset({"bigint", "integer", "smallint"})
+
+
+def array_literal(values: Sequence[Any], kind: str) -> str:
+    """`values` as PostgreSQL's text form of an array of `kind`, to pass as one parameter
+    (`%s::bigint[]`): integers as they are, anything else double-quoted (backslash and
+    quote escaped), None as NULL. psycopg adapts a list element by element in Python,
+    about 2 µs an element, which came to 70 ms of the statements of a batch of 1,000
+    sends; this is a join."""
+    if kind in _INTEGERS and None not in values:
+        return "{" + ",".join(map(str, map(int, values))) + "}"
+    return "{" + ",".join(map(_array_element, values)) + "}"
+
+
+def _array_element(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    text = value.isoformat() if isinstance(value, dt.date) else str(value)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@models.IntegerField.register_lookup
+class AnyOf(models.Lookup):
+    """`id__any=ids`: `id = ANY(%s::bigint[])`, the ids in one array parameter, where
+    `id__in` writes one placeholder per id. For the engine's lists of a batch's size
+    (1,000 ids): psycopg binds client-side, splitting a query's text at its placeholders
+    with a regular expression and caching the split only for short texts, so an IN of
+    1,000 was split again at every statement (about 9 % of a worker's time at 100,000
+    mailboxes), and PostgreSQL parsed 1,000 constants. An empty list matches nothing."""
+
+    lookup_name = "any"
+    prepare_rhs = False
+
+    def as_sql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper
+    ) -> tuple[str, tuple[str | int, ...]]:
+        lhs, params = self.process_lhs(compiler, connection)
+        kind = self.lhs.output_field.db_type(connection)
+        assert kind in _INTEGERS, kind
+        ids: Collection[int] = self.rhs
+        return f"{lhs} = ANY(%s::{kind}[])", (*params, array_literal(list(ids), kind))
 
 
 # The database's clock (warmup_project.db.db_now).

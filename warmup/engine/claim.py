@@ -69,7 +69,7 @@ def claim_slots(
         ids = [slot_id for slot_id, _ in taken]
         if ids:
             # The days too: the send log's partitions of those days only.
-            SendLog.objects.filter(id__in=ids, day__in={day for _, day in taken}).update(
+            SendLog.objects.filter(id__any=ids, day__in={day for _, day in taken}).update(
                 status=SendStatus.SENDING,
                 worker=worker,
                 claimed_at=now,

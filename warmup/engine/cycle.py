@@ -255,7 +255,7 @@ def read_claimed(ids: list[int], now: dt.datetime) -> list[ClaimedSlot]:
     """The claimed slots with their senders (one query), by sender and slot number, so a
     sender's messages go out in order over its one connection."""
     rows = (
-        SendLog.objects.filter(id__in=ids, day__range=partitions.in_flight(now))
+        SendLog.objects.filter(id__any=ids, day__range=partitions.in_flight(now))
         .order_by("sender_id", "slot_no")
         .values_list(
             *_SLOT_FIELDS,
@@ -547,7 +547,7 @@ class Engine:
         cannot be read or whose message cannot be composed is broken: none of its slots
         go out."""
         emails = dict(
-            Mailbox.objects.filter(id__in={r for r in recipients if r}).values_list("id", "email")
+            Mailbox.objects.filter(id__any={r for r in recipients if r}).values_list("id", "email")
         )
         batch = _Composed()
         accounts: dict[int, Account] = {}
@@ -749,7 +749,7 @@ class Engine:
         """Give claimed slots back, not attempted: due again at `due_at`."""
         if slot_ids:
             SendLog.objects.filter(
-                id__in=slot_ids,
+                id__any=slot_ids,
                 day__range=partitions.in_flight(now),  # only the partitions of days in flight
                 status=SendStatus.SENDING,
             ).update(

@@ -92,7 +92,7 @@ def record_results(now: dt.datetime, sends: Sequence[Sent], rng: random.Random) 
         slots = list(
             SendLog.objects.select_for_update(of=("self",))
             .filter(
-                id__in=by_slot,
+                id__any=by_slot,
                 day__in={s.day for s in sends},  # its days' partitions only
                 status=SendStatus.SENDING,
             )
@@ -150,7 +150,7 @@ def _count_received(
     recipients = Counter(s.recipient_id for s in sent if s.recipient_id)
     if not recipients:
         return
-    zones = dict(Mailbox.objects.filter(id__in=recipients).values_list("id", "timezone"))
+    zones = dict(Mailbox.objects.filter(id__any=recipients).values_list("id", "timezone"))
     for recipient_id, count in recipients.items():
         day = pacing.local_date(now, zones[recipient_id])
         deltas[(recipient_id, day)]["received"] += count
