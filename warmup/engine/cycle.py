@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from django.db import DatabaseError, transaction
-from django.db.models import F, IntegerField, Max, Min, OuterRef, Subquery
+from django.db.models import F, Max, Min
 
 from accounts import crypto, tokens
 from accounts.models import (
@@ -35,7 +35,7 @@ from warmup.engine.limits import Limits
 from warmup.engine.planner import local_date_expression, local_dates, sending_mailboxes
 from warmup.engine.recipients import Network, Peer, pair_recipients
 from warmup.engine.record import Sent, expire_stale_slots, record_results
-from warmup.models import DailyStat, EngineState, SendLog, SendStatus, Worker
+from warmup.models import EngineState, SendLog, SendStatus, Worker
 from warmup_project.config import WarmupConfig
 
 log = logging.getLogger("warmup.engine")
@@ -97,17 +97,13 @@ def network_peers(now: dt.datetime, after: int = 0, upto: int | None = None) -> 
     boxes = sending_mailboxes().filter(id__gt=after)
     if upto is not None:
         boxes = boxes.filter(id__lte=upto)
-    received = DailyStat.objects.filter(mailbox=OuterRef("pk"), date=OuterRef("local_date")).values(
-        "received"
-    )[:1]
+    # Joined to the local day's row, which is read once (a subquery filtered on and
+    # selected was evaluated twice a mailbox).
     rows = (
-        boxes.annotate(
-            local_date=local_date_expression(local_dates(now, timezones)),
-            received_today=Subquery(received, output_field=IntegerField()),
-        )
-        .filter(received_today__isnull=False)
+        boxes.annotate(local_date=local_date_expression(local_dates(now, timezones)))
+        .filter(daily_stats__date=F("local_date"))
         .order_by("id")
-        .values_list("id", "email", "provider", "owner_id", "daily_max", "received_today")
+        .values_list("id", "email", "provider", "owner_id", "daily_max", "daily_stats__received")
     )
     return [
         Peer(
