@@ -85,6 +85,7 @@ class SendLog(models.Model):
         blank=True,
         related_name="replies",
         db_constraint=False,
+        db_index=False,  # Meta: idx_logs_in_reply_to, of replies only
     )
     reply_planned = models.BooleanField(
         default=False,
@@ -140,6 +141,13 @@ class SendLog(models.Model):
                 name="idx_logs_recipient_sent",
             ),
             # The claim query's scan: due slots only, a small part of the table.
+            # The replies to a send (deleting sends sets their link to NULL): most slots
+            # are no reply, and a full index took an entry at every one of their updates.
+            models.Index(
+                fields=["in_reply_to"],
+                condition=Q(in_reply_to__isnull=False),
+                name="idx_logs_in_reply_to",
+            ),
             models.Index(
                 fields=["scheduled_at"],
                 condition=Q(status__in=CLAIMABLE_STATUSES),
