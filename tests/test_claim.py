@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from warmup import partitions
 from warmup.engine.claim import Shard, claim_slots
 from warmup.engine.limits import Limits, grant
+from warmup.engine.record import EXPIRED
 from warmup.models import RateWindow, SendLog, SendStatus
 
 NOW = dt.datetime(2026, 11, 28, 12, 30, 15, tzinfo=dt.UTC)
@@ -60,6 +61,23 @@ def test_claims_only_due_slots_oldest_first(db, make_mailbox):
 def test_paused_mailboxes_are_not_claimed(db, make_mailbox):
     make_slots([make_mailbox(status="paused"), make_mailbox(warmup_enabled=False)], 2)
     assert claim_slots(NOW, worker="w", limit=10, limits=WIDE) == []
+
+
+def test_a_slot_whose_day_is_over_for_its_sender_is_failed_not_claimed(db, make_mailbox):
+    """A slot given back after its sender's day ended (a release, the reaper) is still due
+    on its day: the claim fails it as expired instead of sending it a day late, and it
+    takes no budget."""
+    here = make_mailbox(timezone="UTC")
+    # At 12:30 UTC it is already 02:30 on the next day on Kiritimati (UTC+14).
+    ahead = make_mailbox(timezone="Pacific/Kiritimati")
+    make_slots([here, ahead], 2)
+    ids = claim_slots(NOW, worker="w", limit=10, limits=WIDE)
+    assert set(ids) == set(SendLog.objects.filter(sender=here).values_list("id", flat=True))
+    stale = SendLog.objects.filter(sender=ahead)
+    assert {(s.status, s.smtp_error, s.attempts) for s in stale} == {
+        (SendStatus.FAILED, EXPIRED, 0)
+    }
+    assert RateWindow.objects.get(key="global:minute").used == 2
 
 
 def test_budgets_hold_back_what_they_do_not_allow(db, make_mailbox, django_user_model):

@@ -290,3 +290,43 @@ def test_the_network_is_refreshed_a_span_of_ids_at_a_time(
     assert {p.id for p in engine.network.peers} == {a.pk, b.pk}
     assert not engine.refresh_network()
     assert {p.id for p in engine.network.peers} == {a.pk, b.pk, c.pk}
+
+
+@pytest.mark.django_db
+def test_a_plan_expires_stale_slots_when_a_local_day_has_ended_since_its_last(
+    make_mailbox: Any,
+) -> None:
+    """Slots go stale when their sender's day ends: a worker's plan expires them when a
+    time zone in use has begun a new date since its last expiry, not at every plan (the
+    statement reads the day's whole partition). A slot given back in between is the
+    claim's to fail (test_claim)."""
+    box = make_mailbox(timezone="UTC")
+    noon = MONDAY + dt.timedelta(hours=12)
+
+    def stale_slot(n: int, day: dt.date) -> SendLog:
+        at = dt.datetime.combine(day, dt.time(15), tzinfo=dt.UTC)
+        return SendLog.objects.create(sender=box, day=day, slot_no=n, scheduled_at=at, timestamp=at)
+
+    sunday = MONDAY.date() - dt.timedelta(days=1)
+    first = stale_slot(0, sunday)
+    worker = engine_at(noon)
+    stats = cycle.CycleStats()
+    worker.plan(stats)
+    assert stats.expired == 1
+    first.refresh_from_db()
+    assert first.status == "failed"
+    # Later the same day, nothing has ended since: no expiry runs.
+    second = stale_slot(1, sunday)
+    worker.clock = lambda: noon + dt.timedelta(hours=6)
+    stats = cycle.CycleStats()
+    worker.plan(stats)
+    assert stats.expired == 0
+    second.refresh_from_db()
+    assert second.status == "planned"
+    # After the next midnight, Monday's leftovers and the one left over are expired.
+    worker.clock = lambda: noon + dt.timedelta(hours=13)
+    stats = cycle.CycleStats()
+    worker.plan(stats)
+    assert stats.expired == 1
+    second.refresh_from_db()
+    assert second.status == "failed"

@@ -23,7 +23,9 @@ from django.db.models.functions import Mod
 
 from accounts import status as mailbox_status
 from warmup import partitions, sql
+from warmup.engine import pacing
 from warmup.engine.limits import Limits, reserve_budget
+from warmup.engine.record import EXPIRED
 from warmup.models import CLAIMABLE_STATUSES, SendLog, SendStatus
 
 STEAL_AFTER = dt.timedelta(minutes=1)
@@ -42,7 +44,8 @@ def claim_slots(
     due = SendLog.objects.select_for_update(skip_locked=True, of=("self",)).filter(
         status__in=CLAIMABLE_STATUSES,
         # Older days' slots are stale (expire_stale_slots fails them), later days' not
-        # due yet: the claim reads the partitions of the days in flight only.
+        # due yet: the claim reads the partitions of the days in flight only. Within
+        # them, a slot whose sender's day is over is failed, not taken (_expire_stale).
         day__range=partitions.in_flight(now),
         sender__warmup_enabled=True,
         sender__status=mailbox_status.ACTIVE,
@@ -62,9 +65,12 @@ def claim_slots(
                     mine.filter(scheduled_at__lte=now - STEAL_AFTER).exclude(shard_no=shard.id - 1),
                     limit - len(candidates),
                 )
-        granted = reserve_budget(now, [owner for _, _, owner in candidates], limits)
+        candidates = _expire_stale(candidates, now)
+        granted = reserve_budget(now, [owner for _, _, owner, _ in candidates], limits)
         taken = [
-            (slot_id, day) for (slot_id, day, _), ok in zip(candidates, granted, strict=True) if ok
+            (slot_id, day)
+            for (slot_id, day, _, _), ok in zip(candidates, granted, strict=True)
+            if ok
         ]
         ids = [slot_id for slot_id, _ in taken]
         if ids:
@@ -80,6 +86,28 @@ def claim_slots(
     return ids
 
 
-def _take(slots: QuerySet[SendLog], limit: int) -> list[tuple[int, dt.date, int]]:
-    """(slot id, day, owner id) of the first `limit` slots by scheduled time."""
-    return list(slots.order_by("scheduled_at").values_list("id", "day", "sender__owner_id")[:limit])
+_Candidate = tuple[int, dt.date, int, str]  # slot id, day, owner id, sender's time zone
+
+
+def _take(slots: QuerySet[SendLog], limit: int) -> list[_Candidate]:
+    """The first `limit` slots by scheduled time."""
+    return list(
+        slots.order_by("scheduled_at").values_list(
+            "id", "day", "sender__owner_id", "sender__timezone"
+        )[:limit]
+    )
+
+
+def _expire_stale(candidates: list[_Candidate], now: dt.datetime) -> list[_Candidate]:
+    """The candidates whose day is not over in their sender's time zone; the others are
+    failed here as expired. A slot goes stale when its sender's local day ends, and the
+    plan expires what is due then (record.expire_stale_slots); one given back after that
+    (a release, the reaper) is caught here, so it is never sent a day late."""
+    today = {tz: pacing.local_date(now, tz) for tz in {c[3] for c in candidates}}
+    stale = [(slot_id, day) for slot_id, day, _, tz in candidates if day < today[tz]]
+    if not stale:
+        return candidates
+    SendLog.objects.filter(id__any=[i for i, _ in stale], day__in={d for _, d in stale}).update(
+        status=SendStatus.FAILED, smtp_error=EXPIRED, timestamp=now
+    )
+    return [c for c in candidates if c[1] >= today[c[3]]]

@@ -331,6 +331,8 @@ class Engine:
         # password or endpoint is a new entry): one decryption per sender, not per send.
         self.password_logins: dict[_Sender, Account] = {}
         self.unpaired_refresh_at: dt.datetime | None = None  # the last refresh for want of pairs
+        # Each time zone's local date at this worker's last expiry of stale slots.
+        self.expired_for: dict[str, dt.date] | None = None
 
     def run_cycle(
         self, *, plan: bool = True, time_box_s: float | None = None, dispatch: bool = True
@@ -436,7 +438,11 @@ class Engine:
         """Expire yesterday's leftovers, start a planning sweep (the cycle plans it chunk
         by chunk) and top up today's short days."""
         now = self.clock()
-        stats.expired = expire_stale_slots(now)
+        # Slots go stale when a local day ends; one given back later is the claim's.
+        dates = local_dates(now, timezones_in_use())
+        if dates != self.expired_for:
+            stats.expired = expire_stale_slots(now)
+            self.expired_for = dates
         planner.start_sweep(now)
         stats.topped_up = planner.top_up(now, self.plan_margin)
         # Who can receive, and how much they have: refreshed at each plan (and when a

@@ -239,24 +239,32 @@ def _update_mailboxes(now: dt.datetime, events: dict[int, list[Result]], rng: ra
 _MAILBOX_STATE = ("id", *SENDING_STATE_FIELDS)
 
 
+# What a slot left waiting when its sender's local day ended says (failed).
+EXPIRED = "expired: not sent within its day"
+
+
 def expire_stale_slots(now: dt.datetime, *, every_day: bool = False) -> int:
     """Slots still waiting when their sender's local day is over will never count toward
     that day: mark them failed, so they neither linger nor get sent a day late. The
-    days in flight only (their partitions, not all 90): each plan runs this, so a day is
-    expired soon after it ends; the daily maintenance, `every_day`, also finds the
-    slots of days that ended while the engine was down."""
+    days in flight only (their partitions, not all 90): a plan runs this when a time
+    zone in use has begun a new date since the worker's last run (Engine.plan), so a
+    day is expired soon after it ends; the daily maintenance, `every_day`, also finds
+    the slots of days that ended while the engine was down. Not at every plan: the
+    planner takes the due slots for most of the day's partition (it judges the status
+    and the time apart, and most slots are planned and early in the day), so this reads
+    the whole partition, 0.4 s at 100,000 mailboxes."""
     timezones = timezones_in_use()
     if not timezones:
         return 0
     days = {} if every_day else {"day__range": partitions.in_flight(now)}
     today = local_date_expression(local_dates(now, timezones), field="sender__timezone")
     stale = (
-        # Only due slots can be stale: the partial claim index keeps this scan small.
+        # Only due slots can be stale.
         SendLog.objects.filter(status__in=CLAIMABLE_STATUSES, scheduled_at__lt=now, **days)
         .annotate(sender_today=today)
         .filter(day__lt=F("sender_today"))
         .values("id")
     )
     return SendLog.objects.filter(id__in=stale, **days).update(
-        status=SendStatus.FAILED, smtp_error="expired: not sent within its day", timestamp=now
+        status=SendStatus.FAILED, smtp_error=EXPIRED, timestamp=now
     )
