@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from accounts.models import OwnerPlan
+from accounts.models import Mailbox, OwnerPlan
 from warmup.engine.planner import plan_cycle
 from warmup.models import DailyStat, SendLog, SendStatus
 
@@ -90,3 +90,42 @@ def test_top_up_replaces_failures_within_the_cap(
     new = SendLog.objects.filter(sender=box, slot_no__gte=30)
     assert all(s.scheduled_at >= MONDAY + dt.timedelta(hours=6) for s in new)
     assert plan(MONDAY + dt.timedelta(hours=6)).topped_up == 0  # and only once
+
+
+def test_the_search_for_unplanned_days_looks_each_mailbox_up(db, make_mailbox, owner):
+    """A mailbox's planned days are looked up in the (mailbox, date) index, not found by
+    hashing the whole DailyStat table (every day kept: 90 of them) at every chunk."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from warmup.engine.planner import PLAN_AHEAD, unplanned_mailboxes
+
+    now = MONDAY + dt.timedelta(hours=22)  # three hours ahead is Tuesday
+    boxes = [make_mailbox(timezone="UTC") for _ in range(3)]
+    plan(now)
+    DailyStat.objects.filter(mailbox=boxes[1]).delete()
+    DailyStat.objects.filter(mailbox=boxes[2], date=now.date()).delete()
+    # A network of some size, every other day planned: PostgreSQL would hash the table.
+    many = Mailbox.objects.bulk_create(
+        Mailbox(owner=owner, email=f"m{n}@many{n}.test", timezone="UTC", smtp_host="h")
+        for n in range(1000)
+    )
+    DailyStat.objects.bulk_create(
+        DailyStat(mailbox=box, date=day, quota=30)
+        for box in many
+        for day in (now.date(), (now + PLAN_AHEAD).date())
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE mailboxes; ANALYZE warmup_logs")
+    with CaptureQueriesContext(connection) as queries:
+        found = unplanned_mailboxes(now, ahead=PLAN_AHEAD, limit=200)
+    later = (now + PLAN_AHEAD).date()
+    assert {b["id"]: b["days"] for b in found} == {
+        boxes[1].pk: sorted({now.date(), later}),
+        boxes[2].pk: [now.date()],
+    }
+    (search,) = [q["sql"] for q in queries.captured_queries if "plan_cap" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + search)
+        explained = "\n".join(row[0] for row in cursor.fetchall())
+    assert "hashed SubPlan" not in explained

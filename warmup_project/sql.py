@@ -84,6 +84,9 @@ class AnyOf(models.Lookup):
         return f"{lhs} = ANY(%s::{kind}[])", (*params, array_literal(list(ids), kind))
 
 
+models.ForeignKey.register_lookup(AnyOf)  # mailbox_id__any: the key it holds
+
+
 # The database's clock (warmup_project.db.db_now).
 NOW = "SELECT now()"
 # /healthz: does the database answer?

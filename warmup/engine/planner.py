@@ -27,14 +27,16 @@ from typing import Any
 from django.db import transaction
 from django.db.models import (
     Case,
+    Count,
     DateField,
-    Exists,
     F,
+    IntegerField,
     Max,
     Min,
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
 )
@@ -148,27 +150,39 @@ def unplanned_mailboxes(
             local_date=local_date_expression(today),
             ahead_date=local_date_expression(later),
             plan_cap=plan_cap_of(),
-            today_planned=_planned_on("local_date"),
-            ahead_planned=_planned_on("ahead_date"),
         )
-        .filter(Q(today_planned=False) | Q(ahead_planned=False))
+        .alias(
+            days_planned=_days_planned(),
+            days_wanted=Case(When(local_date=F("ahead_date"), then=Value(1)), default=Value(2)),
+        )
+        .filter(days_planned__lt=F("days_wanted"))
         .order_by("id")
-        .values(
-            *_PLAN_FIELDS, "local_date", "ahead_date", "plan_cap", "today_planned", "ahead_planned"
-        )
+        .values(*_PLAN_FIELDS, "local_date", "ahead_date", "plan_cap")
     )
     found = list(rows[:limit] if limit is not None else rows)
+    planned = set(
+        DailyStat.objects.filter(
+            mailbox_id__any=[box["id"] for box in found],
+            date__in={*today.values(), *later.values()},
+        ).values_list("mailbox_id", "date")
+    )
     for box in found:
-        later_date, today_planned = box.pop("ahead_date"), box.pop("today_planned")
-        missing = {box["local_date"]} if not today_planned else set()
-        if not box.pop("ahead_planned"):
-            missing.add(later_date)
-        box["days"] = sorted(missing)
+        days = {box["local_date"], box.pop("ahead_date")}
+        box["days"] = sorted(d for d in days if (box["id"], d) not in planned)
     return found
 
 
-def _planned_on(date_field: str) -> Exists:
-    return Exists(DailyStat.objects.filter(mailbox=OuterRef("pk"), date=OuterRef(date_field)))
+def _days_planned() -> Coalesce:
+    """How many of a mailbox's local dates today and ahead (one date or two) have a plan
+    (a DailyStat row): a count, so PostgreSQL looks each mailbox's rows up in the
+    (mailbox, date) index. As EXISTS, it hashed the whole DailyStat table (every day
+    kept, 90 of them) four times per chunk: 180 ms of a chunk's 181 at 100,000
+    mailboxes on the day's second day."""
+    rows = DailyStat.objects.filter(
+        Q(date=OuterRef("local_date")) | Q(date=OuterRef("ahead_date")), mailbox=OuterRef("pk")
+    )
+    count = rows.order_by().values("mailbox").annotate(n=Count("*")).values("n")
+    return Coalesce(Subquery(count, output_field=IntegerField()), 0)
 
 
 def day_quota(box: dict[str, Any], floor: int) -> int:
