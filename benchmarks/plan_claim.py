@@ -60,6 +60,7 @@ from warmup.engine.planner import (  # noqa: E402
     start_sweep,
     top_up,
 )
+from warmup.engine.record import expire_stale_slots  # noqa: E402
 from warmup.models import DailyStat, PlanSweep, SendLog, SendStatus  # noqa: E402
 from warmup.sql import insert_slots  # noqa: E402
 
@@ -319,6 +320,11 @@ def main() -> None:
         if args.view != "worker":
             if args.view == "both":
                 planned += dt.timedelta(days=1)
+                # The first day's leftovers are stale at the next midnight (the plan
+                # there expires them, and a claim would fail rather than send them):
+                # the sources get that day's due slots too.
+                expire_stale_slots(midnight(planned))
+                prepare_sources(planned, sources)
             other_workers_view(
                 planned, settings.WARMUP.batch_size, floor, margin, args.plan_seconds
             )
