@@ -70,8 +70,10 @@ def test_a_slot_whose_day_is_over_for_its_sender_is_failed_not_claimed(db, make_
     here = make_mailbox(timezone="UTC")
     # At 12:30 UTC it is already 02:30 on the next day on Kiritimati (UTC+14).
     ahead = make_mailbox(timezone="Pacific/Kiritimati")
-    make_slots([here, ahead], 2)
-    ids = claim_slots(NOW, worker="w", limit=10, limits=WIDE)
+    make_slots([here], 2)
+    # More stale slots than a batch, due before the others: the claim still takes these.
+    make_slots([ahead], 3, scheduled_at=NOW - dt.timedelta(minutes=10))
+    ids = claim_slots(NOW, worker="w", limit=2, limits=WIDE)
     assert set(ids) == set(SendLog.objects.filter(sender=here).values_list("id", flat=True))
     stale = SendLog.objects.filter(sender=ahead)
     assert {(s.status, s.smtp_error, s.attempts) for s in stale} == {

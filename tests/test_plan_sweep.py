@@ -323,7 +323,7 @@ def test_a_plan_expires_stale_slots_when_a_local_day_has_ended_since_its_last(
     assert stats.expired == 0
     second.refresh_from_db()
     assert second.status == "planned"
-    # After the next midnight, Monday's leftovers and the one left over are expired.
+    # After the next midnight, the expiry runs again and finds the one left over.
     worker.clock = lambda: noon + dt.timedelta(hours=13)
     stats = cycle.CycleStats()
     worker.plan(stats)

@@ -53,19 +53,13 @@ def claim_slots(
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(sql.CLAIM_IN_SCHEDULED_ORDER)
-        if shard is None or shard.count == 1:
-            candidates = _take(due.filter(scheduled_at__lte=now), limit)
-        else:
-            # An integer (Mod of integers is a float to Django: a cast on every row).
-            shard_no = ExpressionWrapper(Mod("sender_id", shard.count), BigIntegerField())
-            mine = due.alias(shard_no=shard_no)
-            candidates = _take(mine.filter(scheduled_at__lte=now, shard_no=shard.id - 1), limit)
-            if len(candidates) < limit:
-                candidates += _take(
-                    mine.filter(scheduled_at__lte=now - STEAL_AFTER).exclude(shard_no=shard.id - 1),
-                    limit - len(candidates),
-                )
-        candidates = _expire_stale(candidates, now)
+        # Stale candidates are failed and the take runs again, past them (they are no
+        # longer due): a batch of them ahead of the due ones never makes an empty claim.
+        while True:
+            found = _candidates(due, now, limit, shard)
+            candidates = _expire_stale(found, now)
+            if len(candidates) == len(found):
+                break
         granted = reserve_budget(now, [owner for _, _, owner, _ in candidates], limits)
         taken = [
             (slot_id, day)
@@ -89,6 +83,24 @@ def claim_slots(
 _Candidate = tuple[int, dt.date, int, str]  # slot id, day, owner id, sender's time zone
 
 
+def _candidates(
+    due: QuerySet[SendLog], now: dt.datetime, limit: int, shard: Shard | None
+) -> list[_Candidate]:
+    """The first `limit` due slots: the shard's own, then others' that waited."""
+    if shard is None or shard.count == 1:
+        return _take(due.filter(scheduled_at__lte=now), limit)
+    # An integer (Mod of integers is a float to Django: a cast on every row).
+    shard_no = ExpressionWrapper(Mod("sender_id", shard.count), BigIntegerField())
+    mine = due.alias(shard_no=shard_no)
+    candidates = _take(mine.filter(scheduled_at__lte=now, shard_no=shard.id - 1), limit)
+    if len(candidates) < limit:
+        candidates += _take(
+            mine.filter(scheduled_at__lte=now - STEAL_AFTER).exclude(shard_no=shard.id - 1),
+            limit - len(candidates),
+        )
+    return candidates
+
+
 def _take(slots: QuerySet[SendLog], limit: int) -> list[_Candidate]:
     """The first `limit` slots by scheduled time."""
     return list(
@@ -100,9 +112,10 @@ def _take(slots: QuerySet[SendLog], limit: int) -> list[_Candidate]:
 
 def _expire_stale(candidates: list[_Candidate], now: dt.datetime) -> list[_Candidate]:
     """The candidates whose day is not over in their sender's time zone; the others are
-    failed here as expired. A slot goes stale when its sender's local day ends, and the
-    plan expires what is due then (record.expire_stale_slots); one given back after that
-    (a release, the reaper) is caught here, so it is never sent a day late."""
+    failed here as expired. A slot goes stale when its sender's local day ends; the
+    plan expires such slots when a date begins (record.expire_stale_slots), and any the
+    claim meets first (due before that plan, or given back later: a release, the
+    reaper) are failed here, so none is ever sent a day late."""
     today = {tz: pacing.local_date(now, tz) for tz in {c[3] for c in candidates}}
     stale = [(slot_id, day) for slot_id, day, _, tz in candidates if day < today[tz]]
     if not stale:

@@ -435,10 +435,13 @@ class Engine:
             )
 
     def plan(self, stats: CycleStats) -> None:
-        """Expire yesterday's leftovers, start a planning sweep (the cycle plans it chunk
-        by chunk) and top up today's short days."""
+        """Expire the leftovers of days that ended (when a time zone in use has begun a
+        new date since this engine's last expiry: the plan task's engine, new at each
+        run, expires at every run), start a planning sweep (the cycle plans it chunk by
+        chunk) and top up today's short days."""
         now = self.clock()
-        # Slots go stale when a local day ends; one given back later is the claim's.
+        # Slots go stale when a local day ends; one due or given back later is the
+        # claim's to fail (claim._expire_stale).
         dates = local_dates(now, timezones_in_use())
         if dates != self.expired_for:
             stats.expired = expire_stale_slots(now)

@@ -246,10 +246,12 @@ EXPIRED = "expired: not sent within its day"
 def expire_stale_slots(now: dt.datetime, *, every_day: bool = False) -> int:
     """Slots still waiting when their sender's local day is over will never count toward
     that day: mark them failed, so they neither linger nor get sent a day late. The
-    days in flight only (their partitions, not all 90): a plan runs this when a time
-    zone in use has begun a new date since the worker's last run (Engine.plan), so a
-    day is expired soon after it ends; the daily maintenance, `every_day`, also finds
-    the slots of days that ended while the engine was down. Not at every plan: the
+    days in flight only (their partitions, not all 90): a worker's plan runs this when
+    a time zone in use has begun a new date since its last run (Engine.plan; the plan
+    task, a new engine each time, at every run), so a day is expired soon after it
+    ends. Slots the claim never meets (a paused sender's) wait for the next date or
+    the daily maintenance, `every_day`, which also finds the slots of days that ended
+    while the engine was down. Not at every plan of a worker: the
     planner takes the due slots for most of the day's partition (it judges the status
     and the time apart, and most slots are planned and early in the day), so this reads
     the whole partition, 0.4 s at 100,000 mailboxes."""
