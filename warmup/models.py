@@ -140,7 +140,6 @@ class SendLog(models.Model):
                 condition=Q(sent_at__isnull=False),
                 name="idx_logs_recipient_sent",
             ),
-            # The claim query's scan: due slots only, a small part of the table.
             # The replies to a send (deleting sends sets their link to NULL): most slots
             # are no reply, and a full index took an entry at every one of their updates.
             models.Index(
@@ -148,6 +147,7 @@ class SendLog(models.Model):
                 condition=Q(in_reply_to__isnull=False),
                 name="idx_logs_in_reply_to",
             ),
+            # The claim query's scan: due slots only, a small part of the table.
             models.Index(
                 fields=["scheduled_at"],
                 condition=Q(status__in=CLAIMABLE_STATUSES),
