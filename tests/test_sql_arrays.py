@@ -77,3 +77,10 @@ def test_any_lookup_passes_the_ids_as_one_array(make_mailbox):
     # In an UPDATE too (the claim's), and on a primary key of the partitioned send log.
     assert Mailbox.objects.filter(id__any=[boxes[1].id]).update(consecutive_failures=2) == 1
     assert list(SendLog.objects.filter(id__any=[1, 2]).values_list("id")) == []
+    # None is left out, as __in does: excluding [id, None] keeps the others.
+    others = Mailbox.objects.exclude(id__any=[boxes[0].id, None])
+    assert set(others.values_list("id", flat=True)) == {b.id for b in boxes[1:]}
+    # Ids, not a query nor a string.
+    for wrong in (Mailbox.objects.values("id"), "123"):
+        with pytest.raises(TypeError, match="collection of ids"):
+            Mailbox.objects.filter(id__any=wrong)
