@@ -307,26 +307,26 @@ def test_a_plan_expires_stale_slots_when_a_local_day_has_ended_since_its_last(
         at = dt.datetime.combine(day, dt.time(15), tzinfo=dt.UTC)
         return SendLog.objects.create(sender=box, day=day, slot_no=n, scheduled_at=at, timestamp=at)
 
+    worker = engine_at(noon)
+
+    def expired_by_plan_at(hours: int) -> int:
+        worker.clock = lambda: noon + dt.timedelta(hours=hours)
+        stats = cycle.CycleStats()
+        worker.plan(stats)
+        return stats.expired
+
+    def status(slot: SendLog) -> str:
+        slot.refresh_from_db()
+        return slot.status
+
     sunday = MONDAY.date() - dt.timedelta(days=1)
     first = stale_slot(0, sunday)
-    worker = engine_at(noon)
-    stats = cycle.CycleStats()
-    worker.plan(stats)
-    assert stats.expired == 1
-    first.refresh_from_db()
-    assert first.status == "failed"
+    assert expired_by_plan_at(0) == 1
+    assert status(first) == "failed"
     # Later the same day, nothing has ended since: no expiry runs.
     second = stale_slot(1, sunday)
-    worker.clock = lambda: noon + dt.timedelta(hours=6)
-    stats = cycle.CycleStats()
-    worker.plan(stats)
-    assert stats.expired == 0
-    second.refresh_from_db()
-    assert second.status == "planned"
+    assert expired_by_plan_at(6) == 0
+    assert status(second) == "planned"
     # After the next midnight, the expiry runs again and finds the one left over.
-    worker.clock = lambda: noon + dt.timedelta(hours=13)
-    stats = cycle.CycleStats()
-    worker.plan(stats)
-    assert stats.expired == 1
-    second.refresh_from_db()
-    assert second.status == "failed"
+    assert expired_by_plan_at(13) == 1
+    assert status(second) == "failed"
