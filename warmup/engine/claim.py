@@ -117,10 +117,10 @@ def _expire_stale(candidates: list[_Candidate], now: dt.datetime) -> list[_Candi
     claim meets first (due before that plan, or given back later: a release, the
     reaper) are failed here, so none is ever sent a day late."""
     today = {tz: pacing.local_date(now, tz) for tz in {c[3] for c in candidates}}
-    stale = [(slot_id, day) for slot_id, day, _, tz in candidates if day < today[tz]]
-    if not stale:
-        return candidates
-    SendLog.objects.filter(id__any=[i for i, _ in stale], day__in={d for _, d in stale}).update(
-        status=SendStatus.FAILED, smtp_error=EXPIRED, timestamp=now
-    )
-    return [c for c in candidates if c[1] >= today[c[3]]]
+    fresh = [c for c in candidates if c[1] >= today[c[3]]]
+    if len(fresh) < len(candidates):
+        stale = [c for c in candidates if c[1] < today[c[3]]]
+        SendLog.objects.filter(id__any=[c[0] for c in stale], day__in={c[1] for c in stale}).update(
+            status=SendStatus.FAILED, smtp_error=EXPIRED, timestamp=now
+        )
+    return fresh

@@ -251,10 +251,10 @@ def expire_stale_slots(now: dt.datetime, *, every_day: bool = False) -> int:
     task, a new engine each time, at every run), so a day is expired soon after it
     ends. Slots the claim never meets (a paused sender's) wait for the next date or
     the daily maintenance, `every_day`, which also finds the slots of days that ended
-    while the engine was down. Not at every plan of a worker: the
-    planner takes the due slots for most of the day's partition (it judges the status
-    and the time apart, and most slots are planned and early in the day), so this reads
-    the whole partition, 0.4 s at 100,000 mailboxes."""
+    while the engine was down. Not at every plan of a worker: PostgreSQL takes most of
+    the day's partition to be due (it judges the status and the time apart, and most
+    slots are planned and early in the day), so this reads the whole partition, 0.4 s
+    at 100,000 mailboxes."""
     timezones = timezones_in_use()
     if not timezones:
         return 0
