@@ -45,10 +45,9 @@ from django.db.models.functions import Coalesce
 from accounts import status as mailbox_status
 from accounts.models import Mailbox, OwnerPlan
 from accounts.sql import timezones_in_use
-from warmup import partitions
+from warmup import partitions, sql
 from warmup.engine import pacing
 from warmup.models import DailyStat, PlanSweep
-from warmup.sql import SlotRow, insert_slots
 
 # Mailboxes planned per chunk (one transaction): 200 mailboxes of 30 sends, 6,000
 # slots, take 0.1 s on an idle machine and 0.4 s on a busy one (benchmarks/plan_claim.py).
@@ -284,7 +283,7 @@ def plan_chunk(
         following = sending_mailboxes().filter(id__gt=after).aggregate(first=Min("id"))["first"]
         upto = (following or after + 1) - 1 + PLAN_SPAN
         boxes = unplanned_mailboxes(now, ahead=PLAN_AHEAD, after=after, upto=upto, limit=limit)
-        logs: list[SlotRow] = []
+        logs: list[sql.SlotRow] = []
         stats: list[DailyStat] = []
         for box in boxes:
             for day in box["days"]:
@@ -293,7 +292,7 @@ def plan_chunk(
                     DailyStat(mailbox_id=box["id"], date=day, quota=quota, reserved=len(times))
                 )
                 logs.extend((box["id"], day, n, at) for n, at in enumerate(times))
-        insert_slots(logs, now)
+        sql.insert_slots(logs, now)
         DailyStat.objects.bulk_create(stats, batch_size=5000, ignore_conflicts=True)
         # A full chunk may have left mailboxes in its span: the next one starts after it.
         reached = boxes[-1]["id"] if len(boxes) == limit else upto
@@ -345,8 +344,8 @@ def top_up(now: dt.datetime, margin: dt.timedelta) -> int:
             .select_related("mailbox")
             .annotate(plan_cap=plan_cap_of("mailbox__owner"))
         )
-        logs: list[SlotRow] = []
-        changed: list[DailyStat] = []
+        logs: list[sql.SlotRow] = []
+        reserved: list[tuple[int, int]] = []
         for row in rows:
             box = row.mailbox
             cap = min(box.daily_max, row.plan_cap)
@@ -363,9 +362,9 @@ def top_up(now: dt.datetime, margin: dt.timedelta) -> int:
             rng = random.Random(f"{box.id}:{row.date.isoformat()}:{row.reserved}")
             times = pacing.slot_times(window, n, rng)
             logs.extend((box.id, row.date, row.reserved + i, at) for i, at in enumerate(times))
-            row.reserved += n
-            changed.append(row)
-        DailyStat.objects.bulk_update(changed, ["reserved"], batch_size=1000)
-        insert_slots(logs, now)
+            reserved.append((row.id, row.reserved + n))
+        # One statement whatever the rows (bulk_update writes a CASE WHEN per row).
+        sql.update_rows(DailyStat, ("id", "reserved"), reserved)
+        sql.insert_slots(logs, now)
         added = len(logs)
     return added
