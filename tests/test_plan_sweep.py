@@ -293,6 +293,36 @@ def test_the_network_is_refreshed_a_span_of_ids_at_a_time(
 
 
 @pytest.mark.django_db
+def test_a_plan_reads_the_network_again_after_an_hour_or_a_new_date(make_mailbox: Any) -> None:
+    """Reading the network is most of a plan's cost: a plan begins it again when an hour
+    has passed since the last read (other workers' picks) or a time zone in use has
+    begun a new date (its mailboxes' counts start again), not at every plan."""
+    a, b = make_mailbox(timezone="UTC"), make_mailbox(timezone="UTC")
+    DailyStat.objects.create(mailbox=a, date=MONDAY.date(), quota=30, reserved=30)
+    engine = engine_at(MONDAY)
+
+    def plan_at(minutes: int) -> bool:
+        """Whether a plan at MONDAY + minutes begins a read (which is then completed)."""
+        engine.clock = lambda: MONDAY + dt.timedelta(minutes=minutes)
+        engine.plan(cycle.CycleStats())
+        began = engine.network_refresh is not None
+        while engine.refresh_network():
+            pass
+        return began
+
+    assert plan_at(10 * 60)
+    assert {p.id for p in engine.network.peers} == {a.pk}
+    DailyStat.objects.create(mailbox=b, date=MONDAY.date(), quota=30, reserved=30)
+    assert not plan_at(10 * 60 + 15)
+    assert not plan_at(10 * 60 + 45)
+    assert {p.id for p in engine.network.peers} == {a.pk}  # b unseen until the next read
+    assert plan_at(11 * 60)
+    assert {p.id for p in engine.network.peers} == {a.pk, b.pk}
+    assert plan_at(23 * 60 + 50)
+    assert plan_at(24 * 60 + 5)  # 15 minutes later, but Tuesday in UTC
+
+
+@pytest.mark.django_db
 def test_a_plan_expires_stale_slots_when_a_local_day_has_ended_since_its_last(
     make_mailbox: Any,
 ) -> None:
