@@ -256,8 +256,9 @@ def test_an_unreadable_secret_stops_only_that_mailbox(network, caplog):
 
 # What one batch costs, whatever its size: the slots with their senders, the originals
 # of its replies, the recipients' addresses, started_at, then the record step (a
-# savepoint, the slots, their statuses, the mailboxes' days and failures, the counters).
-BATCH_STATEMENTS = 13
+# savepoint, the slots' statuses in one statement that finds and locks them too, the
+# mailboxes' days and failures, the counters).
+BATCH_STATEMENTS = 12
 
 
 def statements_of_a_batch(size: int) -> int:

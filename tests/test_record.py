@@ -46,6 +46,9 @@ def outcome(slot: SendLog, recipient: Any, kind: Outcome, code: int | None, text
         recipient.id,
         f"<{slot.id}@example.test>",
         f"<{slot.id}@example.test>",
+        slot.attempts,
+        slot.scheduled_at,
+        slot.sender.timezone,
     )
 
 
@@ -192,6 +195,36 @@ def test_lifetime_totals_add_up_across_batches(make_mailbox: Any) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_slot_given_back_meanwhile_is_left_as_it_is_and_counts_nowhere(
+    make_mailbox: Any,
+) -> None:
+    """A reaper may give back a slot between its send and its record (its worker was
+    presumed dead): recording writes only the slots still `sending`, in the statement
+    that locks them, and counts only those."""
+    sender, recipient = make_mailbox(), make_mailbox()
+    kept, given_back = claimed(sender, 2)
+    SendLog.objects.filter(id=given_back.id).update(status=SendStatus.UNKNOWN)
+    counts = record_results(
+        NOW,
+        [
+            outcome(kept, recipient, Outcome.SENT, 250, "250 OK"),
+            outcome(given_back, recipient, Outcome.SENT, 250, "250 OK"),
+        ],
+        random.Random(1),
+    )
+    assert counts["sent"] == 1
+    given_back.refresh_from_db()
+    assert (given_back.status, given_back.message_id, given_back.sent_at) == (
+        SendStatus.UNKNOWN,
+        "",
+        None,
+    )
+    kept.refresh_from_db()
+    assert kept.status == SendStatus.SENT
+    assert DailyStat.objects.get(mailbox=sender).sent == 1
+    assert DailyStat.objects.get(mailbox=recipient).received == 1
+
+
 def test_recording_does_not_wait_for_another_sessions_foreign_key_locks(
     make_mailbox: Any,
 ) -> None:

@@ -29,6 +29,7 @@ from warmup.models import (
     RateWindow,
     SendCount,
     SendLog,
+    SendStatus,
     SendTotal,
 )
 from warmup_project.sql import Column, array_literal, column, columns
@@ -120,6 +121,37 @@ def update_slots(fields: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> int:
             sorted({row[1] for row in rows}),
         ],
     )
+
+
+@cache
+def _record_statement(fields: tuple[str, ...]) -> str:
+    table = _table(SendLog)
+    return _update_statement(SendLog, fields, 2, "day") + _text(
+        sql.SQL(" AND {t}.{status} = %s RETURNING {t}.{id}").format(
+            t=table,
+            status=column(SendLog, "status").ident,
+            id=column(SendLog, "id").ident,
+        )
+    )
+
+
+def record_slots(fields: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> set[int]:
+    """update_slots for recording: only the rows still `sending` are written (a reaper
+    may have given some back meanwhile), locked by the same statement; returns their
+    ids. Pass the rows in id order, the order the rows are then locked in."""
+    assert fields[:2] == ("id", "day"), fields
+    if not rows:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _record_statement(fields),
+            [
+                *_arrays(rows, _columns(SendLog, fields)),
+                sorted({row[1] for row in rows}),
+                SendStatus.SENDING,
+            ],
+        )
+        return {slot_id for (slot_id,) in cursor.fetchall()}
 
 
 # --- send slots -------------------------------------------------------------------------

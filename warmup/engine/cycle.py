@@ -244,10 +244,12 @@ class ClaimedSlot(NamedTuple):
     day: dt.date
     slot_no: int
     in_reply_to_id: int | None  # a reply to this send; None for a new message
+    attempts: int  # this one included
+    scheduled_at: dt.datetime
     sender: _Sender
 
 
-_SLOT_FIELDS = ("id", "day", "slot_no", "in_reply_to_id")
+_SLOT_FIELDS = ("id", "day", "slot_no", "in_reply_to_id", "attempts", "scheduled_at")
 
 
 def read_claimed(ids: list[int], now: dt.datetime) -> list[ClaimedSlot]:
@@ -280,6 +282,9 @@ class _Outgoing(NamedTuple):
     recipient_id: int
     message_id: str
     thread_id: str
+    attempts: int
+    scheduled_at: dt.datetime
+    timezone: str
 
 
 @dataclass
@@ -601,7 +606,14 @@ class Engine:
                 Envelope(slot.id, sender.email, emails[recipient], message.data)
             )
             batch.outgoing[slot.id] = _Outgoing(
-                slot.day, sender.id, recipient, message.message_id, thread
+                slot.day,
+                sender.id,
+                recipient,
+                message.message_id,
+                thread,
+                slot.attempts,
+                slot.scheduled_at,
+                sender.timezone,
             )
         # A sender that broke on a later slot may have earlier ones composed: none go out.
         batch.groups = {

@@ -77,6 +77,11 @@ class Sent:
     recipient_id: int | None
     message_id: str
     thread_id: str
+    # The slot as claimed (attempts counts this one) and its sender's time zone: what
+    # a deferral needs (its backoff, and whether it would pass the end of the day).
+    attempts: int
+    scheduled_at: dt.datetime
+    timezone: str
 
 
 def end_of_day(day: dt.date, timezone: str) -> dt.datetime:
@@ -84,58 +89,54 @@ def end_of_day(day: dt.date, timezone: str) -> dt.datetime:
 
 
 def record_results(now: dt.datetime, sends: Sequence[Sent], rng: random.Random) -> Counter[str]:
-    """Write every outcome; returns counts by outcome for the cycle's log line."""
+    """Write every outcome; returns counts by outcome for the cycle's log line. A slot no
+    longer `sending` (a reaper gave it back meanwhile) is left as it is, and counts
+    nowhere."""
     if not sends:
         return Counter()
-    by_slot = {s.result.slot_id: s for s in sends}
-    with transaction.atomic():
-        slots = list(
-            SendLog.objects.select_for_update(of=("self",))
-            .filter(
-                id__any=by_slot,
-                day__in={s.day for s in sends},  # its days' partitions only
-                status=SendStatus.SENDING,
+    rows = []
+    written: dict[int, tuple[SendStatus, Sent]] = {}
+    for send in sorted(sends, key=lambda s: s.result.slot_id):
+        result = send.result
+        status = _SLOT_STATUS[result.outcome]
+        error = "" if result.outcome is Outcome.SENT else result.text
+        scheduled_at = send.scheduled_at
+        if status == SendStatus.DEFERRED:
+            scheduled_at = now + pacing.backoff(send.attempts, rng)
+            if scheduled_at >= end_of_day(send.day, send.timezone):
+                status = SendStatus.FAILED  # the day is a slot's lifetime
+                error = f"{result.text} (deferred past the end of its day)".strip()
+        delivered = status in (SendStatus.SENT, SendStatus.UNKNOWN)
+        rows.append(
+            (
+                result.slot_id,
+                send.day,
+                status,
+                result.code,
+                error,
+                now,
+                scheduled_at,
+                send.recipient_id if delivered else None,
+                send.message_id if delivered else "",
+                send.thread_id if delivered else "",
+                now if delivered else None,
             )
-            .order_by("id")
-            .values_list("id", "day", "attempts", "scheduled_at", "sender_id", "sender__timezone")
         )
-        rows = []
+        written[result.slot_id] = (status, send)
+    with transaction.atomic():
+        # One statement finds, locks and writes the slots (no SELECT … FOR UPDATE first).
+        recorded = sql.record_slots(_RECORDED, rows)
         statuses: Counter[str] = Counter()
         stat_deltas: dict[tuple[int, dt.date], Counter[str]] = defaultdict(Counter)
         mailbox_events: dict[int, list[Result]] = defaultdict(list)
         received: list[Sent] = []
-        for slot_id, day, attempts, scheduled_at, sender_id, timezone in slots:
-            send = by_slot[slot_id]
-            result = send.result
-            status = _SLOT_STATUS[result.outcome]
-            error = "" if result.outcome is Outcome.SENT else result.text
-            if status == SendStatus.DEFERRED:
-                scheduled_at = now + pacing.backoff(attempts, rng)
-                if scheduled_at >= end_of_day(day, timezone):
-                    status = SendStatus.FAILED  # the day is a slot's lifetime
-                    error = f"{result.text} (deferred past the end of its day)".strip()
-            delivered = status in (SendStatus.SENT, SendStatus.UNKNOWN)
-            rows.append(
-                (
-                    slot_id,
-                    day,
-                    status,
-                    result.code,
-                    error,
-                    now,
-                    scheduled_at,
-                    send.recipient_id if delivered else None,
-                    send.message_id if delivered else "",
-                    send.thread_id if delivered else "",
-                    now if delivered else None,
-                )
-            )
+        for slot_id in sorted(recorded):
+            status, send = written[slot_id]
             statuses[str(status)] += 1
-            stat_deltas[(sender_id, day)][_STAT_FIELD[status]] += 1
-            mailbox_events[sender_id].append(result)
+            stat_deltas[(send.sender_id, send.day)][_STAT_FIELD[status]] += 1
+            mailbox_events[send.sender_id].append(send.result)
             if status == SendStatus.SENT:
                 received.append(send)
-        sql.update_slots(_RECORDED, rows)
         _count_received(now, received, stat_deltas)
         _apply_stat_deltas(stat_deltas)
         paused = _update_mailboxes(now, mailbox_events, rng)
