@@ -194,7 +194,6 @@ def test_lifetime_totals_add_up_across_batches(make_mailbox: Any) -> None:
     assert SendTotal.objects.get(status="sent").total == 4
 
 
-@pytest.mark.django_db(transaction=True)
 def test_a_slot_given_back_meanwhile_is_left_as_it_is_and_counts_nowhere(
     make_mailbox: Any,
 ) -> None:
@@ -225,6 +224,7 @@ def test_a_slot_given_back_meanwhile_is_left_as_it_is_and_counts_nowhere(
     assert DailyStat.objects.get(mailbox=recipient).received == 1
 
 
+@pytest.mark.django_db(transaction=True)
 def test_recording_does_not_wait_for_another_sessions_foreign_key_locks(
     make_mailbox: Any,
 ) -> None:
