@@ -318,3 +318,21 @@ def test_a_worker_whose_network_predates_the_plan_reads_it_again(network):
     assert 0 < stats.unpaired <= 25  # the first batch, at most
     assert stats.outcomes["sent"] > 100
     assert len(server.received) == stats.outcomes["sent"]
+
+
+def test_a_recipient_deleted_since_the_network_was_read_leaves_its_slots_waiting(network):
+    """A worker's network serves up to an hour: a mailbox deleted meanwhile may still be
+    picked. Those slots wait for another pick, the network is read again, and the sender
+    is not stopped for it (the missing address once put the sender in error)."""
+    server, boxes, _ = network
+    plan_cycle(DAY_START, floor=30, margin=dt.timedelta(minutes=15))
+    engine = engine_for(NOON)
+    engine.network = load_network(NOON)
+    Mailbox.objects.filter(id__in=[b.id for b in boxes[-5:]]).delete()
+
+    stats = engine.run_cycle(plan=False)
+
+    assert stats.unpaired > 0
+    assert stats.outcomes["sent"] > 100
+    assert not Mailbox.objects.exclude(status="active").exists()
+    assert len(server.received) == stats.outcomes["sent"]

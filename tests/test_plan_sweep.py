@@ -274,8 +274,9 @@ def test_the_plan_task_is_time_boxed_and_dispatch_carries_the_sweep_on(
 def test_the_network_is_refreshed_a_span_of_ids_at_a_time(
     make_mailbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A plan refreshes who can receive a span of ids per step, between claims; the
-    network in use serves until the refresh is complete."""
+    """A plan (here an hour after the network was read) refreshes who can receive a span
+    of ids per step, between claims; the network in use serves until the refresh is
+    complete."""
     a, b, c = (make_mailbox() for _ in range(3))
     for box in (a, b):
         DailyStat.objects.create(mailbox=box, date=MONDAY.date(), quota=30, reserved=30)
@@ -285,6 +286,7 @@ def test_the_network_is_refreshed_a_span_of_ids_at_a_time(
     assert {p.id for p in engine.network.peers} == {a.pk, b.pk}
     DailyStat.objects.create(mailbox=c, date=MONDAY.date(), quota=30, reserved=30)
     monkeypatch.setattr(cycle, "NETWORK_SPAN", 2)
+    engine.clock = lambda: MONDAY + cycle.NETWORK_MAX_AGE
     engine.plan(cycle.CycleStats())
     assert engine.refresh_network()  # a and b read: more to come, the old network serves
     assert {p.id for p in engine.network.peers} == {a.pk, b.pk}
@@ -320,6 +322,13 @@ def test_a_plan_reads_the_network_again_after_an_hour_or_a_new_date(make_mailbox
     assert {p.id for p in engine.network.peers} == {a.pk, b.pk}
     assert plan_at(23 * 60 + 50)
     assert plan_at(24 * 60 + 5)  # 15 minutes later, but Tuesday in UTC
+    # A new worker reads the network whole at its first cycle: its first plan does not
+    # read it again.
+    worker = engine_at(MONDAY + dt.timedelta(hours=10))
+    worker.run_cycle(plan=False)
+    assert worker.network is not None
+    worker.plan(cycle.CycleStats())
+    assert worker.network_refresh is None
 
 
 @pytest.mark.django_db

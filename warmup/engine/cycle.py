@@ -371,7 +371,9 @@ class Engine:
         # The network serves the sends: a cycle that only plans (the plan task) reads
         # none. A new worker reads it whole: it has none to serve while a refresh reads.
         if dispatch and self.network is None:
-            self.network, self.network_refresh = load_network(self.clock()), None
+            now = self.clock()
+            self.network, self.network_refresh = load_network(now), None
+            self.network_read = now, local_dates(now, timezones_in_use())
         while not self.stopping:
             if time_box_s is not None and time.monotonic() - started > time_box_s:
                 break
@@ -462,8 +464,9 @@ class Engine:
         # Who can receive, and how much they have: read again, a span at a time between
         # claims, when a time zone in use has begun a new date since the last read (its
         # mailboxes' counts start again) or NETWORK_MAX_AGE after it (other workers'
-        # picks), and when a sweep that planned days already begun ends. In between,
-        # this worker's own picks keep the counts current. Read at every plan, it was
+        # picks); also when a sweep that planned days already begun ends, and when no
+        # recipient fits (send_batch). In between, this worker's own picks keep the
+        # counts current. Read at every plan, it was
         # most of a plan's cost at 100,000 mailboxes (0.5 s of a worker's 0.8 s).
         if (
             self.network_read is None
@@ -579,7 +582,9 @@ class Engine:
         envelopes: dict[int, list[Envelope]] = {}
         for slot, recipient in zip(slots, recipients, strict=True):
             sender = slot.sender
-            if recipient is None:
+            if recipient not in emails:
+                # Nobody fits, or the one picked was deleted since the network was read
+                # (the slot waits, and the network is read again): not the sender's fault.
                 batch.unpaired.append(slot.id)
                 continue
             if sender.id in batch.broken or sender.id in batch.waiting:
