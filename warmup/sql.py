@@ -137,8 +137,9 @@ def _record_statement(fields: tuple[str, ...]) -> str:
 
 def record_slots(fields: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> set[int]:
     """update_slots for recording: only the rows still `sending` are written (a reaper
-    may have given some back meanwhile), locked by the same statement; returns their
-    ids. Pass the rows in id order, the order the rows are then locked in."""
+    may have given some back meanwhile), locked by the same statement, in the order its
+    plan meets them (no other writer waits for a `sending` row: the claim and the
+    reaper skip locked rows, engagement writes sent and unknown ones); returns their ids."""
     assert fields[:2] == ("id", "day"), fields
     if not rows:
         return set()
