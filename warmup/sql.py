@@ -111,16 +111,15 @@ def update_slots(fields: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> int:
     """update_rows for send slots: each row starts with the slot's (id, day). The days are
     also named as constants in the statement, so PostgreSQL plans for those days'
     partitions only (not 90 index probes and a plan per partition for each row)."""
-    assert fields[:2] == ("id", "day"), fields
     if not rows:
         return 0
-    return _execute(
-        _update_statement(SendLog, fields, 2, "day"),
-        [
-            *_arrays(rows, _columns(SendLog, fields)),
-            sorted({row[1] for row in rows}),
-        ],
-    )
+    return _execute(_update_statement(SendLog, fields, 2, "day"), _slot_params(fields, rows))
+
+
+def _slot_params(fields: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> list[Any]:
+    """update_slots' parameters: a column's array each, then the rows' days."""
+    assert fields[:2] == ("id", "day"), fields
+    return [*_arrays(rows, _columns(SendLog, fields)), sorted({row[1] for row in rows})]
 
 
 @cache
@@ -140,18 +139,10 @@ def record_slots(fields: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> set[
     may have given some back meanwhile), locked by the same statement, in the order its
     plan meets them (no other writer waits for a `sending` row: the claim and the
     reaper skip locked rows, engagement writes sent and unknown ones); returns their ids."""
-    assert fields[:2] == ("id", "day"), fields
     if not rows:
         return set()
     with connection.cursor() as cursor:
-        cursor.execute(
-            _record_statement(fields),
-            [
-                *_arrays(rows, _columns(SendLog, fields)),
-                sorted({row[1] for row in rows}),
-                SendStatus.SENDING,
-            ],
-        )
+        cursor.execute(_record_statement(fields), [*_slot_params(fields, rows), SendStatus.SENDING])
         return {slot_id for (slot_id,) in cursor.fetchall()}
 
 

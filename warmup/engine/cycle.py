@@ -466,8 +466,8 @@ class Engine:
         # mailboxes' counts start again) or NETWORK_MAX_AGE after it (other workers'
         # picks); also when a sweep that planned days already begun ends, and when no
         # recipient fits (send_batch). In between, this worker's own picks keep the
-        # counts current. Read at every plan, it was
-        # most of a plan's cost at 100,000 mailboxes (0.5 s of a worker's 0.8 s).
+        # counts current. Read at every plan, it was most of a plan's cost at 100,000
+        # mailboxes (0.5 s of a worker's 0.8 s).
         if (
             self.network_read is None
             or dates != self.network_read[1]
