@@ -381,6 +381,9 @@ def test_quota_pages_are_the_same_for_staff_and_owner_across_dates(
                     assert body["count"] == len(expected)
                     seen += [r["mailbox_id"] for r in body["results"]]
                 assert seen == expected, (reader.username, name, sign)
+                # The last page, read from the end for staff, holds what paging found.
+                last = client.get(f"{url}&page_size=5&page=last").json()["results"]
+                assert [r["mailbox_id"] for r in last] == expected[-(len(expected) % 5 or 5) :]
 
 
 def test_a_long_quota_list_counts_by_the_planners_estimate(
@@ -398,6 +401,24 @@ def test_a_long_quota_list_counts_by_the_planners_estimate(
     assert client_for(people["staff"]).get("/api/warmup/quota").json()["count"] == 4
     # An owner's list is counted row by row whatever its length.
     assert client_for(people["alice"]).get("/api/warmup/quota").json()["count"] == 3
+
+
+def test_the_last_page_by_an_estimate_holds_the_lists_last_rows(
+    people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above EXACT_COUNT_UP_TO the last page is the last by the estimate; read from the
+    end, it holds the last rows there are (as many as that page holds by the count),
+    however far the estimate is from the rows."""
+    from warmup import api
+
+    monkeypatch.setattr(api, "EXACT_COUNT_UP_TO", 0)
+    staff = client_for(people["staff"])
+    ids = sorted(b.id for b in people["boxes"])
+    for estimate, held in ((7, 1), (5, 2), (402, 3)):
+        monkeypatch.setattr(api, "estimated_count", lambda rows, n=estimate: n)
+        body = staff.get("/api/warmup/quota?page_size=3&page=last&ordering=-mailbox_id").json()
+        assert body["count"] == estimate and body["next"] is None
+        assert [r["mailbox_id"] for r in body["results"]] == ids[::-1][-held:], estimate
 
 
 def test_an_estimate_below_the_rows_hides_none_of_them(

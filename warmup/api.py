@@ -223,14 +223,15 @@ def estimated_count(rows: QuerySet[Any]) -> int:
 @dataclass(frozen=True)
 class TodaysRows:
     """The ids of today's DailyStat rows with a quota (those with `quota_met` among
-    `met`), in `ordering`, as the paginator reads them: count() and slices.
+    `met`), in `ordering`, as the paginator reads them: count(), slices and tail().
 
     An owner's few hundred rows are sorted whole. Every owner's (staff's) would be a sort
     of 100,000 rows joined to their mailboxes' time zones (some 300 ms): instead a page
     merges one walk per local date and `quota_met` value of that ordering's index
     (DailyStat's idx_warmup_logs_*; by email, of the mailboxes' unique email index),
     each read only as far as the page ends, so it costs about what it shows (deep pages
-    more). Their count is PostgreSQL's estimate when that is above EXACT_COUNT_UP_TO."""
+    more; the last is read from the end). Their count is PostgreSQL's estimate when that
+    is above EXACT_COUNT_UP_TO."""
 
     request: Request
     now: dt.datetime
@@ -272,18 +273,26 @@ class TodaysRows:
         return sum(branch.count() for branch in self._branches())
 
     def __getitem__(self, page: slice) -> list[int]:
+        return self._walk(self._order, page)
+
+    def tail(self, n: int) -> list[int]:
+        """The last `n` ids: the same walks in the other direction, reversed."""
+        backwards = tuple(key[1:] if key[0] == "-" else f"-{key}" for key in self._order)
+        return self._walk(backwards, slice(0, n))[::-1]
+
+    def _walk(self, order: tuple[str, ...], page: slice) -> list[int]:
         if not self._every_owner:
-            return list(self._rows.order_by(*self._order).values_list("id", flat=True)[page])
-        columns = ("id", *(name.lstrip("-") for name in self._order))
+            return list(self._rows.order_by(*order).values_list("id", flat=True)[page])
+        columns = ("id", *(name.lstrip("-") for name in order))
         first, *others = [
-            self._keyed(branch).order_by(*self._order).values_list(*columns)
+            self._keyed(branch).order_by(*order).values_list(*columns)
             for branch in self._branches()
         ]
         if not others:  # one walk: its page
             return [row[0] for row in first[page]]
         tops = [branch[: page.stop] for branch in (first, *others)]
         merged = tops[0].union(*tops[1:], all=True)
-        return [row[0] for row in merged.order_by(*self._order)[page]]
+        return [row[0] for row in merged.order_by(*order)[page]]
 
     def _branches(self) -> list[QuerySet[DailyStat]]:
         """Today's rows with a quota, one queryset per local date some mailbox is on now

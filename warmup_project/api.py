@@ -12,7 +12,7 @@ import io
 import ipaddress
 import re
 from itertools import accumulate
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.paginator import EmptyPage, Page
@@ -179,11 +179,24 @@ class EstimatedPage(Page):
         return self.more
 
 
+@runtime_checkable
+class Tailed(Protocol):
+    """A list that can give its last rows (`tail(n)`: the last n, in order) as cheaply as
+    its first: walked from the other end."""
+
+    def tail(self, n: int) -> list[Any]: ...
+
+
+LAST = "last"
+
+
 class EstimatedPaginator(DjangoPaginator):
     """Pages of a list whose count may be an estimate: the rows, not the count, say where
     the list ends. A page holds the rows that are there (one more is read to know whether
     another page follows), any page from 1 may be asked for, and one past the last row is
-    a 404. `page=last` is the last by the count."""
+    a 404. `page=last` is the last by the count: the list's last rows, as many as that
+    page holds by the count, read from the end when the list is Tailed (then no deeper
+    than the first page)."""
 
     def validate_number(self, number: Any) -> int:
         try:
@@ -194,13 +207,29 @@ class EstimatedPaginator(DjangoPaginator):
             return int(number)
 
     def page(self, number: Any) -> Page:
-        number = self.validate_number(number)
+        if number == LAST and isinstance(self.object_list, Tailed) and self.num_pages > 1:
+            return self._last_page()
+        number = self.validate_number(self.num_pages if number == LAST else number)
         bottom = (number - 1) * self.per_page
         rows = list(self.object_list[bottom : bottom + self.per_page + 1])
         if not rows and number > 1:
             raise EmptyPage("That page contains no results")
         return EstimatedPage(rows[: self.per_page], number, self, more=len(rows) > self.per_page)
 
+    def _last_page(self) -> Page:
+        number = self.num_pages
+        assert isinstance(self.object_list, Tailed)
+        rows = self.object_list.tail(self.count - (number - 1) * self.per_page)
+        if not rows:
+            raise EmptyPage("That page contains no results")
+        return EstimatedPage(rows, number, self, more=False)
+
 
 class EstimatedCountPagination(Pagination):
     django_paginator_class = EstimatedPaginator
+
+    def get_page_number(self, request: Any, paginator: Any) -> Any:
+        """`page=last` is left for EstimatedPaginator.page to read from the end."""
+        if request.query_params.get(self.page_query_param) in self.last_page_strings:
+            return LAST
+        return super().get_page_number(request, paginator)
