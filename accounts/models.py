@@ -528,8 +528,9 @@ class Mailbox(models.Model):
             models.Index(
                 fields=["id"], condition=Q(warmup_enabled=True), name="idx_mailboxes_enabled"
             ),
-            # accounts.sql.timezones_in_use() walks it: a probe per distinct zone, no scan.
-            models.Index(fields=["timezone"], name="idx_mailboxes_timezone"),
+            # accounts.sql.timezones_in_use() walks it: a probe per distinct zone, no scan;
+            # and it holds the ids of a zone's mailboxes (warmup.api counts by them).
+            models.Index(fields=["timezone", "id"], name="idx_mailboxes_timezone_id"),
             models.Index(EmailDomain("email"), name="idx_mailboxes_email_domain"),
         ]
         constraints = [

@@ -268,9 +268,7 @@ class TodaysRows:
         estimate = estimated_count(self._rows.values("id"))
         if estimate > EXACT_COUNT_UP_TO:
             return estimate
-        # Branch by branch: each reads its index's part, where the filter on every date
-        # at once would join today's rows to every mailbox.
-        return sum(branch.count() for branch in self._branches())
+        return sum(rows.count() for rows in self._counted())
 
     def __getitem__(self, page: slice) -> list[int]:
         return self._walk(self._order, page)
@@ -294,23 +292,51 @@ class TodaysRows:
         merged = tops[0].union(*tops[1:], all=True)
         return [row[0] for row in merged.order_by(*order)[page]]
 
+    @cached_property
+    def _zones_by_date(self) -> dict[dt.date, list[str]]:
+        """The time zones in use by the local date each is on now."""
+        by_date: dict[dt.date, list[str]] = {}
+        for tz, day in local_dates(self.now, timezones_in_use()).items():
+            by_date.setdefault(day, []).append(tz)
+        return by_date or {self.now.date(): []}
+
     def _branches(self) -> list[QuerySet[DailyStat]]:
         """Today's rows with a quota, one queryset per local date some mailbox is on now
         (those of its mailboxes' time zones; all, when every one is on the same date) and
         per `quota_met` value of `met`: each an index's range."""
-        by_date: dict[dt.date, list[str]] = {}
-        for tz, day in local_dates(self.now, timezones_in_use()).items():
-            by_date.setdefault(day, []).append(tz)
-        dates: list[tuple[dt.date, dict[str, list[str]]]]
-        if len(by_date) <= 1:
-            dates = [(next(iter(by_date), self.now.date()), {})]
-        else:
-            dates = [(day, {"mailbox__timezone__in": zones}) for day, zones in by_date.items()]
+        dates = self._zones_by_date
         return [
-            DailyStat.objects.filter(quota__gt=0, date=day, quota_met=met, **zones)
-            for day, zones in dates
+            DailyStat.objects.filter(
+                quota__gt=0,
+                date=day,
+                quota_met=met,
+                **({"mailbox__timezone__in": zones} if len(dates) > 1 else {}),
+            )
+            for day, zones in dates.items()
             for met in self.met
         ]
+
+    def _counted(self) -> list[QuerySet[DailyStat]]:
+        """Today's rows with a quota, one queryset per local date, to count: a date's rows
+        from DailyStat's index, those of mailboxes in its zones (or not in the others,
+        when its zones are most of them) by the ids the mailboxes' (timezone, id) index
+        holds. Joined to the mailboxes instead, a count scans their table (some 80 ms at
+        100,000 mailboxes)."""
+        dates = self._zones_by_date
+        counted = []
+        for day, zones in dates.items():
+            rows = DailyStat.objects.filter(quota__gt=0, date=day, quota_met__in=self.met)
+            others = [tz for other, tzs in dates.items() if other != day for tz in tzs]
+            if len(zones) <= len(others):
+                rows = rows.filter(mailbox_id__in=_ids_in(zones))
+            elif others:
+                rows = rows.exclude(mailbox_id__in=_ids_in(others))
+            counted.append(rows)
+        return counted
+
+
+def _ids_in(zones: list[str]) -> QuerySet[Mailbox, Any]:
+    return Mailbox.objects.filter(timezone__in=zones).values("id")
 
 
 class QuotaView(APIView):
