@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, F, QuerySet
 from django.http import Http404
 from drf_spectacular.utils import (
@@ -31,6 +31,7 @@ from rest_framework.views import APIView
 
 from accounts.models import EmailDomain, Mailbox
 from accounts.sql import timezones_in_use
+from warmup import sql
 from warmup.engine import pacing
 from warmup.engine.planner import local_dates, on_local_today
 from warmup.models import DailyStat, ReputationTarget, Verdict, remaining
@@ -213,9 +214,9 @@ def todays_stats(request: Request, now: dt.datetime) -> QuerySet[DailyStat]:
 
 def estimated_count(rows: QuerySet[Any]) -> int:
     """How many rows PostgreSQL's planner expects `rows` to hold: a plan, no scan."""
-    sql, params = rows.query.sql_with_params()
+    statement, params = rows.query.sql_with_params()
     with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {statement}", params)
         (plan,) = cursor.fetchone()
     return int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
 
@@ -286,11 +287,14 @@ class TodaysRows:
             self._keyed(branch).order_by(*order).values_list(*columns)
             for branch in self._branches()
         ]
-        if not others:  # one walk: its page
-            return [row[0] for row in first[page]]
-        tops = [branch[: page.stop] for branch in (first, *others)]
-        merged = tops[0].union(*tops[1:], all=True)
-        return [row[0] for row in merged.order_by(*order)[page]]
+        if others:
+            tops = [branch[: page.stop] for branch in (first, *others)]
+            rows = tops[0].union(*tops[1:], all=True).order_by(*order)[page]
+        else:  # one walk: its page
+            rows = first[page]
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql.WALK_WITHOUT_WORKERS)
+            return [row[0] for row in rows]
 
     @cached_property
     def _zones_by_date(self) -> dict[dt.date, list[str]]:
