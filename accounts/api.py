@@ -41,7 +41,7 @@ from accounts.models import (
     validate_one_line,
     validate_timezone,
 )
-from warmup_project.api import Pagination, bad_request, client_address
+from warmup_project.api import FromBothEnds, Pagination, bad_request, client_address
 from warmup_project.permissions import signed_in, staff_may
 
 
@@ -287,7 +287,8 @@ class MailboxViewSet(viewsets.ModelViewSet):
         # the joined rows took some 150 ms for the last page of 100,000.
         boxes = self.get_queryset()
         paginator = Pagination()
-        page = paginator.paginate_by_ids(boxes.values_list("id", flat=True), boxes, request, self)
+        ids = FromBothEnds(boxes.values_list("id", flat=True))
+        page = paginator.paginate_by_ids(ids, boxes, request, self)
         return paginator.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(request=None, responses=ConnectionTestOut)

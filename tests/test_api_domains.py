@@ -196,6 +196,14 @@ def test_orderings_and_bad_query_values(world: dict[str, Any]) -> None:
         "d9.test",
         "d4.test",
     ]
+    # The last page, read from the end, is the one paging forward reaches.
+    for ordering in ("status", "name", "-name"):
+        url = f"/api/domains/?ordering={ordering}&page_size=3"
+        forward = names(staff.get(f"{url}&page=1").json()) + names(
+            staff.get(f"{url}&page=2").json()
+        )
+        assert len(forward) == 5
+        assert names(staff.get(f"{url}&page=last").json()) == forward[3:], ordering
     for query in ("status=bad", "kind=mx", "ordering=checks", "page=0", "page_size=x"):
         response = staff.get(f"/api/domains/?{query}")
         assert response.status_code == 400, query

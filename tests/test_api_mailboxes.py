@@ -407,16 +407,19 @@ def test_page_size_is_capped() -> None:
 
 def test_pages_of_mailboxes_and_of_their_performance_go_by_id() -> None:
     # Both lists take a page's ids first, then load those mailboxes: in the same order.
+    # The last page is read from the end, and holds the same rows in the same order.
     owner = user("alice")
-    boxes = [mailbox_of(owner, n) for n in (3, 1, 2, 0)]
+    boxes = [mailbox_of(owner, n) for n in (3, 1, 2, 0, 4)]
     client = client_for(owner)
     for url in ("/api/mailboxes/", "/api/warmup/mailbox"):
-        pages = [client.get(f"{url}?page_size=3&page={p}").json() for p in ("1", "last")]
+        pages = [client.get(f"{url}?page_size=3&page={p}").json() for p in ("1", "2", "last")]
         assert [[m["id"] for m in page["results"]] for page in pages] == [
             [b.id for b in boxes[:3]],
-            [boxes[3].id],
+            [b.id for b in boxes[3:]],
+            [b.id for b in boxes[3:]],
         ]
-        assert pages[1]["results"][0]["email"] == boxes[3].email
+        assert pages[2]["results"][0]["email"] == boxes[3].email
+        assert pages[2]["next"] is None and pages[2]["previous"] is not None
 
 
 def test_users_cannot_see_touch_or_create_each_others_mailboxes() -> None:

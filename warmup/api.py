@@ -40,6 +40,7 @@ from warmup.reputation import status as reputation
 from warmup.reputation.results import ADDRESS_CHECKS, DOMAIN_CHECKS
 from warmup_project.api import (
     EstimatedCountPagination,
+    FromBothEnds,
     Pagination,
     RoundedFloat,
     bad_request,
@@ -446,9 +447,8 @@ class MailboxPerformanceView(APIView):
             page = [box]
         else:
             paginator = Pagination()
-            page = paginator.paginate_by_ids(
-                boxes.values_list("id", flat=True), boxes, request, self
-            )
+            ids = FromBothEnds(boxes.values_list("id", flat=True))
+            page = paginator.paginate_by_ids(ids, boxes, request, self)
         history = histories(page, now)
         rows = PerformanceOut(
             [performance(box, now, history[box.id]) for box in page], many=True
@@ -587,7 +587,7 @@ class DomainViewSet(viewsets.GenericViewSet):
             targets = targets.filter(kind=kind)
         order = ("rank", "name", "kind") if ordering == "status" else (ordering, "kind")
         paginator = Pagination()
-        page = paginator.paginate_queryset(targets.order_by(*order), request, self)
+        page = paginator.paginate_queryset(FromBothEnds(targets.order_by(*order)), request, self)
         return paginator.get_paginated_response(self._out(list(page)))
 
     def _target(self, name: str) -> ReputationTarget | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import ipaddress
 import re
+from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any, Protocol, runtime_checkable
 
@@ -67,6 +68,49 @@ def whole_number(raw: str) -> int | None:
     return None
 
 
+@runtime_checkable
+class Tailed(Protocol):
+    """A list that can give its last rows (`tail(n)`: the last n, in order) as cheaply as
+    its first: walked from the other end."""
+
+    def tail(self, n: int) -> list[Any]: ...
+
+
+LAST = "last"
+
+
+@dataclass(frozen=True)
+class FromBothEnds:
+    """An ordered queryset (its order unique) as a paginator reads it: count(), slices,
+    and its last rows read in the reverse order (Tailed)."""
+
+    rows: QuerySet[Any]
+
+    def count(self) -> int:
+        return self.rows.count()
+
+    def __getitem__(self, page: slice) -> list[Any]:
+        return list(self.rows[page])
+
+    def tail(self, n: int) -> list[Any]:
+        return list(self.rows.reverse()[:n])[::-1]
+
+
+class Paginator(DjangoPaginator):
+    """Django's, but `page=last` (LAST) of a Tailed list is its last rows, as many as the
+    last page holds by the count, read from the end: no deeper than the first page."""
+
+    def page(self, number: Any) -> Page:
+        if number != LAST:
+            return super().page(number)
+        if not isinstance(self.object_list, Tailed) or self.num_pages == 1:
+            return self.page(self.num_pages)
+        rows = self.object_list.tail(self.count - (self.num_pages - 1) * self.per_page)
+        if not rows:
+            raise EmptyPage("That page contains no results")
+        return Page(rows, self.num_pages, self)
+
+
 class Pagination(PageNumberPagination):
     """`?page=N&page_size=M` (1–500, default 50). A page or size that is not a positive
     whole number is a 400; a page past the end is a 404."""
@@ -74,6 +118,7 @@ class Pagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+    django_paginator_class = Paginator
 
     def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> Any:
         for name in (self.page_query_param, self.page_size_query_param):
@@ -81,6 +126,12 @@ class Pagination(PageNumberPagination):
             if raw is not None and raw != "last" and whole_number(raw) is None:
                 raise bad_request(f"must be a whole number from 1, not {raw[:20]!r}.", name)
         return super().paginate_queryset(queryset, request, view)
+
+    def get_page_number(self, request: Any, paginator: Any) -> Any:
+        """`page=last` is left for Paginator.page to read from the end."""
+        if request.query_params.get(self.page_query_param) in self.last_page_strings:
+            return LAST
+        return super().get_page_number(request, paginator)
 
     def paginate_by_ids(self, ids: Any, rows: QuerySet[Any], request: Any, view: Any) -> list[Any]:
         """The page of `ids` (an ordered list of ids: a walk of an index, however deep the
@@ -179,24 +230,11 @@ class EstimatedPage(Page):
         return self.more
 
 
-@runtime_checkable
-class Tailed(Protocol):
-    """A list that can give its last rows (`tail(n)`: the last n, in order) as cheaply as
-    its first: walked from the other end."""
-
-    def tail(self, n: int) -> list[Any]: ...
-
-
-LAST = "last"
-
-
-class EstimatedPaginator(DjangoPaginator):
+class EstimatedPaginator(Paginator):
     """Pages of a list whose count may be an estimate: the rows, not the count, say where
     the list ends. A page holds the rows that are there (one more is read to know whether
     another page follows), any page from 1 may be asked for, and one past the last row is
-    a 404. `page=last` is the last by the count: the list's last rows, as many as that
-    page holds by the count, read from the end when the list is Tailed (then no deeper
-    than the first page)."""
+    a 404. `page=last` is the last by the count (Paginator's)."""
 
     def validate_number(self, number: Any) -> int:
         try:
@@ -207,29 +245,15 @@ class EstimatedPaginator(DjangoPaginator):
             return int(number)
 
     def page(self, number: Any) -> Page:
-        if number == LAST and isinstance(self.object_list, Tailed) and self.num_pages > 1:
-            return self._last_page()
-        number = self.validate_number(self.num_pages if number == LAST else number)
+        if number == LAST:
+            return super().page(number)
+        number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
         rows = list(self.object_list[bottom : bottom + self.per_page + 1])
         if not rows and number > 1:
             raise EmptyPage("That page contains no results")
         return EstimatedPage(rows[: self.per_page], number, self, more=len(rows) > self.per_page)
 
-    def _last_page(self) -> Page:
-        number = self.num_pages
-        assert isinstance(self.object_list, Tailed)
-        rows = self.object_list.tail(self.count - (number - 1) * self.per_page)
-        if not rows:
-            raise EmptyPage("That page contains no results")
-        return EstimatedPage(rows, number, self, more=False)
-
 
 class EstimatedCountPagination(Pagination):
     django_paginator_class = EstimatedPaginator
-
-    def get_page_number(self, request: Any, paginator: Any) -> Any:
-        """`page=last` is left for EstimatedPaginator.page to read from the end."""
-        if request.query_params.get(self.page_query_param) in self.last_page_strings:
-            return LAST
-        return super().get_page_number(request, paginator)
