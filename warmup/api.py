@@ -207,10 +207,16 @@ def _visible_timezones(request: Request) -> list[str]:
 
 
 def todays_stats(request: Request, now: dt.datetime) -> QuerySet[DailyStat]:
-    """Each visible mailbox's DailyStat of its own local today."""
-    return _owned(request, DailyStat.objects.all(), "mailbox__owner").filter(
-        on_local_today(now, _visible_timezones(request))
-    )
+    """Each visible mailbox's DailyStat of its own local today. An owner's dates are
+    named once more, outside on_local_today's terms, so that PostgreSQL probes each
+    mailbox's (mailbox, date) index entries for them; it otherwise reads all their days
+    (3,000 rows for 100 mailboxes, 6 ms, not 200). Never staff's, whose count it
+    estimates from this filter, and would take the dates for twice as selective."""
+    zones = _visible_timezones(request)
+    rows = _owned(request, DailyStat.objects.all(), "mailbox__owner")
+    if not _sees_every_owner(request):
+        rows = rows.filter(date__in=set(local_dates(now, zones).values()))
+    return rows.filter(on_local_today(now, zones))
 
 
 def estimated_count(rows: QuerySet[Any]) -> int:
