@@ -41,7 +41,13 @@ from accounts.models import (
     validate_one_line,
     validate_timezone,
 )
-from warmup_project.api import FromBothEnds, Pagination, bad_request, client_address
+from warmup_project.api import (
+    EXACT_COUNT_UP_TO,
+    EstimatedCountPagination,
+    FromBothEnds,
+    bad_request,
+    client_address,
+)
 from warmup_project.permissions import signed_in, staff_may
 
 
@@ -286,8 +292,8 @@ class MailboxViewSet(viewsets.ModelViewSet):
         # By ids, then the page's mailboxes with their owners and tokens: an offset over
         # the joined rows took some 150 ms for the last page of 100,000.
         boxes = self.get_queryset()
-        paginator = Pagination()
-        ids = FromBothEnds(boxes.values_list("id", flat=True))
+        paginator = EstimatedCountPagination()
+        ids = FromBothEnds(boxes.values_list("id", flat=True), estimate_above=EXACT_COUNT_UP_TO)
         page = paginator.paginate_by_ids(ids, boxes, request, self)
         return paginator.get_paginated_response(self.get_serializer(page, many=True).data)
 

@@ -51,7 +51,9 @@ def test_a_mailbox_id_is_a_whole_number(alice: APIClient, raw: str) -> None:
 def test_whole_numbers_still_work(alice: APIClient) -> None:
     assert alice.get("/api/mailboxes/", {"page": "1", "page_size": "500"}).status_code == 200
     assert alice.get("/api/warmup/mailbox", {"id": "9" * 18}).status_code == 404
-    assert alice.get("/api/mailboxes/", {"page": "9" * 18}).status_code == 404  # past the end
+    for url in ("/api/mailboxes/", "/api/warmup/mailbox", "/api/warmup/quota", "/api/domains/"):
+        for size in ("50", "500"):  # past the end, and past any offset a table may have
+            assert alice.get(url, {"page": "9" * 18, "page_size": size}).status_code == 404
 
 
 def deep(levels: int) -> str:

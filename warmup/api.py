@@ -8,7 +8,6 @@ user sees only their own mailboxes; staff see every owner's with the
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -39,11 +38,13 @@ from warmup.reputation import run
 from warmup.reputation import status as reputation
 from warmup.reputation.results import ADDRESS_CHECKS, DOMAIN_CHECKS
 from warmup_project.api import (
+    EXACT_COUNT_UP_TO,
     EstimatedCountPagination,
     FromBothEnds,
     Pagination,
     RoundedFloat,
     bad_request,
+    estimated_count,
     paginated,
     whole_number,
 )
@@ -170,6 +171,21 @@ class HistoryOut(serializers.Serializer):  # the last 30 days of a Performance
     days = DaysField()
 
 
+# The mailbox fields a Performance shows (PerformanceOut, and its Today's window).
+PERFORMANCE_FIELDS = (
+    "id",
+    "email",
+    "status",
+    "status_reason",
+    "warmup_enabled",
+    "last_error",
+    "last_error_at",
+    "timezone",
+    "window_start_hour",
+    "window_end_hour",
+)
+
+
 class PerformanceOut(serializers.Serializer):  # a Performance
     id = serializers.IntegerField(source="box.id")
     email = serializers.EmailField(source="box.email")
@@ -190,10 +206,6 @@ QUOTA_ORDERINGS = tuple(
     for name in ("mailbox_id", "email", "remaining", "sent", "streak")
     for sign in ("", "-")
 )
-
-
-# Lists longer than this are counted by PostgreSQL's estimate, not row by row.
-EXACT_COUNT_UP_TO = 10_000
 
 
 def _visible_timezones(request: Request) -> list[str]:
@@ -217,15 +229,6 @@ def todays_stats(request: Request, now: dt.datetime) -> QuerySet[DailyStat]:
     if not _sees_every_owner(request):
         rows = rows.filter(date__in=set(local_dates(now, zones).values()))
     return rows.filter(on_local_today(now, zones))
-
-
-def estimated_count(rows: QuerySet[Any]) -> int:
-    """How many rows PostgreSQL's planner expects `rows` to hold: a plan, no scan."""
-    statement, params = rows.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (FORMAT JSON) {statement}", params)
-        (plan,) = cursor.fetchone()
-    return int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
 
 
 @dataclass(frozen=True)
@@ -452,9 +455,9 @@ class MailboxPerformanceView(APIView):
                 return Response({"error": "not_found", "detail": "no such mailbox"}, status=404)
             page = [box]
         else:
-            paginator = Pagination()
-            ids = FromBothEnds(boxes.values_list("id", flat=True))
-            page = paginator.paginate_by_ids(ids, boxes, request, self)
+            paginator = EstimatedCountPagination()
+            ids = FromBothEnds(boxes.values_list("id", flat=True), estimate_above=EXACT_COUNT_UP_TO)
+            page = paginator.paginate_by_ids(ids, boxes.only(*PERFORMANCE_FIELDS), request, self)
         history = histories(page, now)
         rows = PerformanceOut(
             [performance(box, now, history[box.id]) for box in page], many=True
