@@ -42,6 +42,7 @@ from accounts.models import (
     validate_timezone,
 )
 from warmup_project.api import (
+    ESTIMATED_COUNT,
     EXACT_COUNT_UP_TO,
     EstimatedCountPagination,
     FromBothEnds,
@@ -288,6 +289,7 @@ class MailboxViewSet(viewsets.ModelViewSet):
         user = self.request.user
         return boxes if staff_may(user, permission) else boxes.filter(owner=signed_in(user))
 
+    @extend_schema(description=ESTIMATED_COUNT)
     def list(self, request: Request) -> Response:
         # By ids, then the page's mailboxes with their owners and tokens: an offset over
         # the joined rows took some 150 ms for the last page of 100,000.

@@ -422,6 +422,36 @@ def test_pages_of_mailboxes_and_of_their_performance_go_by_id() -> None:
         assert pages[2]["next"] is None and pages[2]["previous"] is not None
 
 
+@pytest.mark.parametrize("url", ["/api/mailboxes/", "/api/warmup/mailbox"])
+def test_a_long_mailbox_list_is_counted_by_estimate_and_ends_by_its_rows(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above EXACT_COUNT_UP_TO a mailbox list's count is PostgreSQL's estimate: the pages
+    go by the rows, and the last page is read from the end (no offset)."""
+    import accounts.api
+    import warmup.api
+    import warmup_project.api
+
+    owner = user("alice")
+    ids = [mailbox_of(owner, n).id for n in range(5)]
+    client = client_for(owner)
+    for module in (accounts.api, warmup.api):
+        monkeypatch.setattr(module, "EXACT_COUNT_UP_TO", 1)
+    monkeypatch.setattr(warmup_project.api, "estimated_count", lambda rows: 4)
+    first = client.get(f"{url}?page_size=3").json()
+    assert first["count"] == 4 and [m["id"] for m in first["results"]] == ids[:3]
+    second = client.get(first["next"]).json()  # beyond the estimate's 4, the 5th is there
+    assert [m["id"] for m in second["results"]] == ids[3:] and second["next"] is None
+    with CaptureQueriesContext(connection) as queries:
+        last = client.get(f"{url}?page_size=3&page=last").json()
+    assert [m["id"] for m in last["results"]] == ids[-1:] and last["previous"] is None
+    walks = [q["sql"] for q in queries if q["sql"].startswith('SELECT "mailboxes"."id" AS')]
+    assert len(walks) == 1 and "DESC" in walks[0] and "OFFSET" not in walks[0], walks
+    # Under the limit, counted row by row.
+    monkeypatch.setattr(warmup_project.api, "estimated_count", lambda rows: 1)
+    assert client.get(url).json()["count"] == 5
+
+
 def test_users_cannot_see_touch_or_create_each_others_mailboxes() -> None:
     alice, bob = user("alice"), user("bob")
     bobs = mailbox_of(bob, 1)

@@ -413,7 +413,8 @@ def test_the_last_page_by_an_estimate_holds_the_lists_last_rows(
 ) -> None:
     """Above EXACT_COUNT_UP_TO the last page is the last by the estimate; read from the
     end, it holds the last rows there are (as many as that page holds by the count),
-    however far the estimate is from the rows."""
+    however far the estimate is from the rows, and links to no page before it (the one
+    numbered so holds other rows)."""
     from warmup import api
 
     monkeypatch.setattr(api, "EXACT_COUNT_UP_TO", 0)
@@ -422,7 +423,7 @@ def test_the_last_page_by_an_estimate_holds_the_lists_last_rows(
     for estimate, held in ((7, 1), (5, 2), (402, 3)):
         monkeypatch.setattr(api, "estimated_count", lambda rows, n=estimate: n)
         body = staff.get("/api/warmup/quota?page_size=3&page=last&ordering=-mailbox_id").json()
-        assert body["count"] == estimate and body["next"] is None
+        assert body["count"] == estimate and body["next"] is None and body["previous"] is None
         assert [r["mailbox_id"] for r in body["results"]] == ids[::-1][-held:], estimate
 
 

@@ -8,12 +8,12 @@ user sees only their own mailboxes; staff see every owner's with the
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, QuerySet
 from django.http import Http404
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -32,12 +32,13 @@ from accounts.models import EmailDomain, Mailbox
 from accounts.sql import timezones_in_use
 from warmup import sql
 from warmup.engine import pacing
-from warmup.engine.planner import local_dates, on_local_today
+from warmup.engine.planner import local_dates, on_local_today, zones_by_local_date
 from warmup.models import DailyStat, ReputationTarget, Verdict, remaining
 from warmup.reputation import run
 from warmup.reputation import status as reputation
 from warmup.reputation.results import ADDRESS_CHECKS, DOMAIN_CHECKS
 from warmup_project.api import (
+    ESTIMATED_COUNT,
     EXACT_COUNT_UP_TO,
     EstimatedCountPagination,
     FromBothEnds,
@@ -231,7 +232,7 @@ def todays_stats(request: Request, now: dt.datetime) -> QuerySet[DailyStat]:
     return rows.filter(on_local_today(now, zones))
 
 
-@dataclass(frozen=True)
+@dataclass
 class TodaysRows:
     """The ids of today's DailyStat rows with a quota (those with `quota_met` among
     `met`), in `ordering`, as the paginator reads them: count(), slices and tail().
@@ -248,6 +249,7 @@ class TodaysRows:
     now: dt.datetime
     met: tuple[bool, ...]
     ordering: str
+    estimated: bool = field(default=False, init=False)  # the count() given was an estimate
 
     @cached_property
     def _every_owner(self) -> bool:
@@ -277,7 +279,8 @@ class TodaysRows:
         if not self._every_owner:
             return self._rows.count()
         estimate = estimated_count(self._rows.values("id"))
-        if estimate > EXACT_COUNT_UP_TO:
+        self.estimated = estimate > EXACT_COUNT_UP_TO
+        if self.estimated:
             return estimate
         return sum(rows.count() for rows in self._counted())
 
@@ -302,6 +305,8 @@ class TodaysRows:
             rows = tops[0].union(*tops[1:], all=True).order_by(*order)[page]
         else:  # one walk: its page
             rows = first[page]
+        # The setting ends with the transaction: this one, as requests run in none
+        # (ATOMIC_REQUESTS is off); in a caller's, at its end.
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql.WALK_WITHOUT_WORKERS)
             return [row[0] for row in rows]
@@ -309,10 +314,7 @@ class TodaysRows:
     @cached_property
     def _zones_by_date(self) -> dict[dt.date, list[str]]:
         """The time zones in use by the local date each is on now."""
-        by_date: dict[dt.date, list[str]] = {}
-        for tz, day in local_dates(self.now, timezones_in_use()).items():
-            by_date.setdefault(day, []).append(tz)
-        return by_date or {self.now.date(): []}
+        return zones_by_local_date(self.now, timezones_in_use()) or {self.now.date(): []}
 
     def _branches(self) -> list[QuerySet[DailyStat]]:
         """Today's rows with a quota, one queryset per local date some mailbox is on now
@@ -342,15 +344,17 @@ class TodaysRows:
             rows = DailyStat.objects.filter(quota__gt=0, date=day, quota_met__in=self.met)
             others = [tz for other, tzs in dates.items() if other != day for tz in tzs]
             if len(zones) <= len(others):
-                rows = rows.filter(mailbox_id__in=_ids_in(zones))
+                rows = rows.filter(_in_zones(zones))
             elif others:
-                rows = rows.exclude(mailbox_id__in=_ids_in(others))
+                rows = rows.exclude(_in_zones(others))
             counted.append(rows)
         return counted
 
 
-def _ids_in(zones: list[str]) -> QuerySet[Mailbox, Any]:
-    return Mailbox.objects.filter(timezone__in=zones).values("id")
+def _in_zones(zones: list[str]) -> Exists:
+    """A DailyStat row's mailbox is in `zones` (excluded: an anti-join, which PostgreSQL
+    plans whatever the number of such mailboxes, where NOT IN must hash them all)."""
+    return Exists(Mailbox.objects.filter(id=OuterRef("mailbox_id"), timezone__in=zones))
 
 
 class QuotaView(APIView):
@@ -366,11 +370,7 @@ class QuotaView(APIView):
             OpenApiParameter("page_size", int),
         ],
         responses=paginated(QuotaOut),
-        description=(
-            f"`count` is exact up to {EXACT_COUNT_UP_TO:,} mailboxes; above, it is "
-            "PostgreSQL's estimate, and `page=last` the last page by it. Pages go by the "
-            "rows: follow `next` until it is null."
-        ),
+        description=ESTIMATED_COUNT,
     )
     def get(self, request: Request) -> Response:
         status = _choice(request, "status", QUOTA_STATUSES, "all")
@@ -440,7 +440,7 @@ class MailboxPerformanceView(APIView):
             serializers=[PerformanceOut, paginated(PerformanceOut)],
             resource_type_field_name=None,
         ),
-        description="With `id`: one mailbox's object; without: a page of them.",
+        description=f"With `id`: one mailbox's object; without: a page of them. {ESTIMATED_COUNT}",
     )
     def get(self, request: Request) -> Response:
         now = db_now()

@@ -12,7 +12,7 @@ import io
 import ipaddress
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any, Protocol, runtime_checkable
 
@@ -86,6 +86,14 @@ LAST = "last"
 EXACT_COUNT_UP_TO = 10_000
 
 
+# The schema's word on a list counted so (EstimatedCountPagination).
+ESTIMATED_COUNT = (
+    f"`count` is exact up to {EXACT_COUNT_UP_TO:,} mailboxes; above, it is PostgreSQL's "
+    "estimate, and `page=last` the last page by it (the list's last rows, with no "
+    "`previous`). Pages go by the rows: follow `next` until it is null."
+)
+
+
 def estimated_count(rows: QuerySet[Any]) -> int:
     """How many rows PostgreSQL's planner expects `rows` to hold: a plan, no scan."""
     statement, params = rows.query.sql_with_params()
@@ -95,19 +103,21 @@ def estimated_count(rows: QuerySet[Any]) -> int:
     return int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
 
 
-@dataclass(frozen=True)
+@dataclass
 class FromBothEnds:
     """An ordered queryset (its order unique) as a paginator reads it: count(), slices,
     and its last rows read in the reverse order (Tailed). With `estimate_above`, a count
-    PostgreSQL estimates above it is that estimate."""
+    PostgreSQL estimates above it is that estimate (and `estimated` says so)."""
 
     rows: QuerySet[Any]
     estimate_above: int | None = None
+    estimated: bool = field(default=False, init=False)
 
     def count(self) -> int:
         if self.estimate_above is not None:
             estimate = estimated_count(self.rows)
-            if estimate > self.estimate_above:
+            self.estimated = estimate > self.estimate_above
+            if self.estimated:
                 return estimate
         return self.rows.count()
 
@@ -130,6 +140,9 @@ class Paginator(DjangoPaginator):
         rows = self.object_list.tail(self.count - (self.num_pages - 1) * self.per_page)
         if not rows:
             raise EmptyPage("That page contains no results")
+        return self._tail_page(rows)
+
+    def _tail_page(self, rows: list[Any]) -> Page:
         return Page(rows, self.num_pages, self)
 
 
@@ -145,7 +158,9 @@ class Pagination(PageNumberPagination):
     def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> Any:
         for name in (self.page_query_param, self.page_size_query_param):
             raw = request.query_params.get(name)
-            if raw is not None and raw != "last" and whole_number(raw) is None:
+            if raw is None or (name == self.page_query_param and raw in self.last_page_strings):
+                continue
+            if whole_number(raw) is None:
                 raise bad_request(f"must be a whole number from 1, not {raw[:20]!r}.", name)
         return super().paginate_queryset(queryset, request, view)
 
@@ -244,19 +259,33 @@ class RoundedFloat(serializers.FloatField):
 
 
 class EstimatedPage(Page):
-    def __init__(self, rows: list[Any], number: int, paginator: DjangoPaginator, more: bool):
+    def __init__(
+        self,
+        rows: list[Any],
+        number: int,
+        paginator: DjangoPaginator,
+        more: bool,
+        *,
+        after_previous: bool = True,
+    ):
         super().__init__(rows, number, paginator)
         self.more = more
+        self.after_previous = after_previous
 
     def has_next(self) -> bool:
         return self.more
+
+    def has_previous(self) -> bool:
+        return self.after_previous and super().has_previous()
 
 
 class EstimatedPaginator(Paginator):
     """Pages of a list whose count may be an estimate: the rows, not the count, say where
     the list ends. A page holds the rows that are there (one more is read to know whether
     another page follows), any page from 1 may be asked for, and one past the last row is
-    a 404. `page=last` is the last by the count (Paginator's)."""
+    a 404. `page=last` is the last by the count (Paginator's); when the list says its
+    count was an estimate (`estimated`), without a link to the page before it: the page
+    numbered so need not hold the rows before it."""
 
     def validate_number(self, number: Any) -> int:
         try:
@@ -277,6 +306,10 @@ class EstimatedPaginator(Paginator):
         if not rows and number > 1:
             raise EmptyPage("That page contains no results")
         return EstimatedPage(rows[: self.per_page], number, self, more=len(rows) > self.per_page)
+
+    def _tail_page(self, rows: list[Any]) -> Page:
+        exact = not getattr(self.object_list, "estimated", False)
+        return EstimatedPage(rows, self.num_pages, self, more=False, after_previous=exact)
 
 
 class EstimatedCountPagination(Pagination):

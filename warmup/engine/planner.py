@@ -89,6 +89,14 @@ def local_dates(now: dt.datetime, timezones: Iterable[str]) -> dict[str, dt.date
     return {tz: pacing.local_date(now, tz) for tz in timezones}
 
 
+def zones_by_local_date(now: dt.datetime, timezones: Iterable[str]) -> dict[dt.date, list[str]]:
+    """The time zones grouped by the local date each is on at `now`."""
+    by_date: dict[dt.date, list[str]] = {}
+    for tz, day in local_dates(now, timezones).items():
+        by_date.setdefault(day, []).append(tz)
+    return by_date
+
+
 def on_local_today(
     now: dt.datetime, timezones: Iterable[str], zone_field: str = "mailbox__timezone"
 ) -> Q:
@@ -96,9 +104,7 @@ def on_local_today(
     date (two or three dates at any instant), so the filter is a few `date = d AND
     timezone IN (…)` terms the date index serves, and one term when every zone is on the
     same date."""
-    by_date: dict[dt.date, list[str]] = {}
-    for tz, day in local_dates(now, timezones).items():
-        by_date.setdefault(day, []).append(tz)
+    by_date = zones_by_local_date(now, timezones)
     if len(by_date) <= 1:
         return Q(date=next(iter(by_date), now.date()))
     today = Q()
