@@ -390,7 +390,9 @@ def test_malformed_and_oversized_bodies_get_a_clear_error(
     assert response.json()["detail"]
 
 
-@pytest.mark.parametrize("query", ["page=abc", "page=0", "page_size=-5", "page_size=1e3"])
+@pytest.mark.parametrize(
+    "query", ["page=abc", "page=0", "page_size=-5", "page_size=1e3", "page_size=last"]
+)
 def test_bad_pagination_values_are_400s(query: str) -> None:
     response = client_for(user("alice")).get(f"/api/mailboxes/?{query}")
     assert response.status_code == 400, response.content
