@@ -53,9 +53,11 @@ def _set_aside(cursor) -> tuple[int, bool]:
     cursor.execute(f"SELECT last_value, is_called FROM {sequence}")  # noqa: S608
     position = cursor.fetchone()
     cursor.execute("ALTER TABLE logs RENAME TO logs_unpartitioned")
+    # Foreign keys first: the one from in_reply_to to the table's own id depends on the
+    # primary key (the catalog's order is no order, and was the other way round once).
     cursor.execute(
         "SELECT conname FROM pg_constraint WHERE conrelid = 'logs_unpartitioned'::regclass "
-        "AND contype IN ('p', 'u', 'f')"
+        "AND contype IN ('p', 'u', 'f') ORDER BY contype <> 'f', conname"
     )
     for (name,) in cursor.fetchall():
         cursor.execute(f'ALTER TABLE logs_unpartitioned DROP CONSTRAINT "{name}"')
