@@ -43,9 +43,7 @@ from accounts.models import (
 )
 from warmup_project.api import (
     ESTIMATED_COUNT,
-    EXACT_COUNT_UP_TO,
     EstimatedCountPagination,
-    FromBothEnds,
     bad_request,
     client_address,
 )
@@ -295,8 +293,7 @@ class MailboxViewSet(viewsets.ModelViewSet):
         # the joined rows took some 150 ms for the last page of 100,000.
         boxes = self.get_queryset()
         paginator = EstimatedCountPagination()
-        ids = FromBothEnds(boxes.values_list("id", flat=True), estimate_above=EXACT_COUNT_UP_TO)
-        page = paginator.paginate_by_ids(ids, boxes, request, self)
+        page = paginator.paginate_ordered(boxes, request, self)
         return paginator.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(request=None, responses=ConnectionTestOut)

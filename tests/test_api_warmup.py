@@ -395,14 +395,15 @@ def test_a_long_quota_list_counts_by_the_planners_estimate(
     people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from warmup import api
+    from warmup_project import api as shared
 
-    assert api.estimated_count(DailyStat.objects.filter(quota__gt=0)) >= 1  # a plan, read
+    assert shared.estimated_count(DailyStat.objects.filter(quota__gt=0)) >= 1  # a plan, read
     monkeypatch.setattr(api, "EXACT_COUNT_UP_TO", 10)
-    monkeypatch.setattr(api, "estimated_count", lambda rows: 12_345)
+    monkeypatch.setattr(shared, "estimated_count", lambda rows: 12_345)
     body = client_for(people["staff"]).get("/api/warmup/quota").json()
     assert body["count"] == 12_345 and len(body["results"]) == 4
     # Under the limit, counted.
-    monkeypatch.setattr(api, "estimated_count", lambda rows: 10)
+    monkeypatch.setattr(shared, "estimated_count", lambda rows: 10)
     assert client_for(people["staff"]).get("/api/warmup/quota").json()["count"] == 4
     # An owner's list is counted row by row whatever its length.
     assert client_for(people["alice"]).get("/api/warmup/quota").json()["count"] == 3
@@ -416,12 +417,13 @@ def test_the_last_page_by_an_estimate_holds_the_lists_last_rows(
     however far the estimate is from the rows, and links to no page before it (the one
     numbered so holds other rows)."""
     from warmup import api
+    from warmup_project import api as shared
 
     monkeypatch.setattr(api, "EXACT_COUNT_UP_TO", 0)
     staff = client_for(people["staff"])
     ids = sorted(b.id for b in people["boxes"])
     for estimate, held in ((7, 1), (5, 2), (402, 3)):
-        monkeypatch.setattr(api, "estimated_count", lambda rows, n=estimate: n)
+        monkeypatch.setattr(shared, "estimated_count", lambda rows, n=estimate: n)
         body = staff.get("/api/warmup/quota?page_size=3&page=last&ordering=-mailbox_id").json()
         assert body["count"] == estimate and body["next"] is None and body["previous"] is None
         assert [r["mailbox_id"] for r in body["results"]] == ids[::-1][-held:], estimate
@@ -431,9 +433,10 @@ def test_an_estimate_below_the_rows_hides_none_of_them(
     people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from warmup import api
+    from warmup_project import api as shared
 
     monkeypatch.setattr(api, "EXACT_COUNT_UP_TO", 0)
-    monkeypatch.setattr(api, "estimated_count", lambda rows: 1)
+    monkeypatch.setattr(shared, "estimated_count", lambda rows: 1)
     staff = client_for(people["staff"])
     first = staff.get("/api/warmup/quota?page_size=3").json()
     assert first["count"] == 1

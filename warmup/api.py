@@ -45,7 +45,7 @@ from warmup_project.api import (
     Pagination,
     RoundedFloat,
     bad_request,
-    estimated_count,
+    estimated_above,
     paginated,
     whole_number,
 )
@@ -278,11 +278,12 @@ class TodaysRows:
     def count(self) -> int:
         if not self._every_owner:
             return self._rows.count()
-        estimate = estimated_count(self._rows.values("id"))
-        self.estimated = estimate > EXACT_COUNT_UP_TO
-        if self.estimated:
-            return estimate
-        return sum(rows.count() for rows in self._counted())
+        count, self.estimated = estimated_above(
+            EXACT_COUNT_UP_TO,
+            self._rows.values("id"),
+            lambda: sum(rows.count() for rows in self._counted()),
+        )
+        return count
 
     def __getitem__(self, page: slice) -> list[int]:
         return self._walk(self._order, page)
@@ -456,8 +457,9 @@ class MailboxPerformanceView(APIView):
             page = [box]
         else:
             paginator = EstimatedCountPagination()
-            ids = FromBothEnds(boxes.values_list("id", flat=True), estimate_above=EXACT_COUNT_UP_TO)
-            page = paginator.paginate_by_ids(ids, boxes.only(*PERFORMANCE_FIELDS), request, self)
+            page = paginator.paginate_ordered(
+                boxes, request, self, load=boxes.only(*PERFORMANCE_FIELDS)
+            )
         history = histories(page, now)
         rows = PerformanceOut(
             [performance(box, now, history[box.id]) for box in page], many=True

@@ -12,6 +12,7 @@ import io
 import ipaddress
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any, Protocol, runtime_checkable
@@ -103,6 +104,15 @@ def estimated_count(rows: QuerySet[Any]) -> int:
     return int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
 
 
+def estimated_above(limit: int, rows: QuerySet[Any], exact: Callable[[], int]) -> tuple[int, bool]:
+    """How many `rows` there are, and whether that is PostgreSQL's estimate: it is when
+    the estimate is above `limit`; else the `exact` count."""
+    estimate = estimated_count(rows)
+    if estimate > limit:
+        return estimate, True
+    return exact(), False
+
+
 @dataclass
 class FromBothEnds:
     """An ordered queryset (its order unique) as a paginator reads it: count(), slices,
@@ -114,12 +124,10 @@ class FromBothEnds:
     estimated: bool = field(default=False, init=False)
 
     def count(self) -> int:
-        if self.estimate_above is not None:
-            estimate = estimated_count(self.rows)
-            self.estimated = estimate > self.estimate_above
-            if self.estimated:
-                return estimate
-        return self.rows.count()
+        if self.estimate_above is None:
+            return self.rows.count()
+        count, self.estimated = estimated_above(self.estimate_above, self.rows, self.rows.count)
+        return count
 
     def __getitem__(self, page: slice) -> list[Any]:
         return list(self.rows[page])
@@ -177,6 +185,16 @@ class Pagination(PageNumberPagination):
         page = self.paginate_queryset(ids, request, view) or []
         found = rows.in_bulk(page)
         return [found[i] for i in page]
+
+    def paginate_ordered(
+        self, rows: QuerySet[Any], request: Any, view: Any, *, load: QuerySet[Any] | None = None
+    ) -> list[Any]:
+        """The page of `rows` (ordered, by a unique order), paged by their ids (counted
+        by estimate above EXACT_COUNT_UP_TO, the last page read from the end), then
+        loaded from `load` (the same rows with what the page shows; `rows` itself when
+        not given)."""
+        ids = FromBothEnds(rows.values_list("id", flat=True), estimate_above=EXACT_COUNT_UP_TO)
+        return self.paginate_by_ids(ids, rows if load is None else load, request, view)
 
 
 def paginated(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
