@@ -333,9 +333,9 @@ def test_quota_pages_are_the_same_for_staff_and_owner_across_dates(
     status: str, zones: tuple[str, ...]
 ) -> None:
     """Staff's pages merge one index walk per local date and quota_met value (or read
-    the one walk there is); an owner's sort their rows whole. Both must give each
-    mailbox's own local today, in each ordering, page after page, as sorting those rows
-    here does."""
+    the one walk there is; by email, walk the mailboxes and probe each one's local
+    date); an owner's sort their rows whole. Both must give each mailbox's own local
+    today, in each ordering, page after page, as sorting those rows here does."""
     import random
     import zoneinfo
 
@@ -344,11 +344,13 @@ def test_quota_pages_are_the_same_for_staff_and_owner_across_dates(
     now = timezone.now()
     rng = random.Random(7)
     today = []
+    local_todays = {}
     for n in range(14):
         box = mailbox_of(owner, n)
         box.timezone = zones[n % len(zones)]
         box.save()
         local_today = now.astimezone(zoneinfo.ZoneInfo(box.timezone)).date()
+        local_todays[box.id] = local_today.isoformat()
         for age in range(3):
             sent = rng.choice((0, 5, 30, 30))
             stat = DailyStat.objects.create(
@@ -384,6 +386,7 @@ def test_quota_pages_are_the_same_for_staff_and_owner_across_dates(
                         break
                     body = response.json()
                     assert body["count"] == len(expected)
+                    assert all(r["date"] == local_todays[r["mailbox_id"]] for r in body["results"])
                     seen += [r["mailbox_id"] for r in body["results"]]
                 assert seen == expected, (reader.username, name, sign)
                 # The last page, read from the end for staff, holds what paging found.

@@ -32,7 +32,12 @@ from accounts.models import EmailDomain, Mailbox
 from accounts.sql import timezones_in_use
 from warmup import sql
 from warmup.engine import pacing
-from warmup.engine.planner import local_dates, on_local_today, zones_by_local_date
+from warmup.engine.planner import (
+    local_date_expression,
+    local_dates,
+    on_local_today,
+    zones_by_local_date,
+)
 from warmup.models import DailyStat, ReputationTarget, Verdict, remaining
 from warmup.reputation import run
 from warmup.reputation import status as reputation
@@ -240,10 +245,10 @@ class TodaysRows:
     An owner's few hundred rows are sorted whole. Every owner's (staff's) would be a sort
     of 100,000 rows joined to their mailboxes' time zones (some 300 ms): instead a page
     merges one walk per local date and `quota_met` value of that ordering's index
-    (DailyStat's idx_warmup_logs_*; by email, of the mailboxes' unique email index),
-    each read only as far as the page ends, so it costs about what it shows (deep pages
-    more; the last is read from the end). Their count is PostgreSQL's estimate when that
-    is above EXACT_COUNT_UP_TO."""
+    (DailyStat's idx_warmup_logs_*), or, by email, walks the mailboxes' unique email
+    index once (`_own_dates`), each read only as far as the page ends, so it costs about
+    what it shows (deep pages more; the last is read from the end). Their count is
+    PostgreSQL's estimate when that is above EXACT_COUNT_UP_TO."""
 
     request: Request
     now: dt.datetime
@@ -297,20 +302,35 @@ class TodaysRows:
         if not self._every_owner:
             return list(self._rows.order_by(*order).values_list("id", flat=True)[page])
         columns = ("id", *(name.lstrip("-") for name in order))
-        first, *others = [
-            self._keyed(branch).order_by(*order).values_list(*columns)
-            for branch in self._branches()
-        ]
-        if others:
-            tops = [branch[: page.stop] for branch in (first, *others)]
-            rows = tops[0].union(*tops[1:], all=True).order_by(*order)[page]
-        else:  # one walk: its page
-            rows = first[page]
+        if order[0].lstrip("-") == "email":
+            rows = self._keyed(self._own_dates()).order_by(*order).values_list(*columns)[page]
+        else:
+            first, *others = [
+                self._keyed(branch).order_by(*order).values_list(*columns)
+                for branch in self._branches()
+            ]
+            if others:
+                tops = [branch[: page.stop] for branch in (first, *others)]
+                rows = tops[0].union(*tops[1:], all=True).order_by(*order)[page]
+            else:  # one walk: its page
+                rows = first[page]
         # The setting ends with the transaction: this one, as requests run in none
         # (ATOMIC_REQUESTS is off); in a caller's, at its end.
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql.WALK_WITHOUT_WORKERS)
             return [row[0] for row in rows]
+
+    def _own_dates(self) -> QuerySet[DailyStat]:
+        """Today's rows with a quota as one queryset: each mailbox's row of the local date
+        its time zone is on. Walked by the mailboxes' email index, each mailbox's row is
+        probed by (mailbox, date): a few ms where a walk per date, each joining its
+        zones' mailboxes, took 7 to 12 ms."""
+        dates = {tz: day for day, zones in self._zones_by_date.items() for tz in zones}
+        return DailyStat.objects.filter(
+            quota__gt=0,
+            quota_met__in=self.met,
+            date=local_date_expression(dates, "mailbox__timezone"),
+        )
 
     @cached_property
     def _zones_by_date(self) -> dict[dt.date, list[str]]:
