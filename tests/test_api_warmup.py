@@ -392,16 +392,38 @@ def test_quota_pages_are_the_same_for_staff_and_owner_across_dates(
                 # The last page, read from the end for staff, holds what paging found.
                 last = client.get(f"{url}&page_size=5&page=last").json()["results"]
                 assert [r["mailbox_id"] for r in last] == expected[-(len(expected) % 5 or 5) :]
+                assert all(r["date"] == local_todays[r["mailbox_id"]] for r in last)
+
+
+@pytest.mark.parametrize("ordering", ["email", "-email", "mailbox_id", "sent"])
+def test_a_time_zone_new_since_the_zones_were_read_is_listed_on_the_one_date(
+    ordering: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every zone in use on one date: staff's list filters by that date alone, so a
+    mailbox in a zone the request did not see (new meanwhile) is counted and listed in
+    every ordering, by email too."""
+    from warmup import api
+
+    owner = user("alice")
+    staff = user("root", staff=True, perms=OPERATOR)
+    today = timezone.now().date()
+    for n, zone in enumerate(("UTC", "Etc/UTC")):  # always on the same date
+        box = mailbox_of(owner, n)
+        box.timezone = zone
+        box.save()
+        DailyStat.objects.create(mailbox=box, date=today, quota=30, sent=n)
+    monkeypatch.setattr(api, "timezones_in_use", lambda: ["UTC"])
+    body = client_for(staff).get(f"/api/warmup/quota?ordering={ordering}").json()
+    assert body["count"] == 2 and len(body["results"]) == 2, body
 
 
 def test_a_long_quota_list_counts_by_the_planners_estimate(
     people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from warmup import api
     from warmup_project import api as shared
 
     assert shared.estimated_count(DailyStat.objects.filter(quota__gt=0)) >= 1  # a plan, read
-    monkeypatch.setattr(api, "EXACT_COUNT_UP_TO", 10)
+    monkeypatch.setattr(shared, "EXACT_COUNT_UP_TO", 10)
     monkeypatch.setattr(shared, "estimated_count", lambda rows: 12_345)
     body = client_for(people["staff"]).get("/api/warmup/quota").json()
     assert body["count"] == 12_345 and len(body["results"]) == 4
@@ -419,10 +441,9 @@ def test_the_last_page_by_an_estimate_holds_the_lists_last_rows(
     end, it holds the last rows there are (as many as that page holds by the count),
     however far the estimate is from the rows, and links to no page before it (the one
     numbered so holds other rows)."""
-    from warmup import api
     from warmup_project import api as shared
 
-    monkeypatch.setattr(api, "EXACT_COUNT_UP_TO", 0)
+    monkeypatch.setattr(shared, "EXACT_COUNT_UP_TO", 0)
     staff = client_for(people["staff"])
     ids = sorted(b.id for b in people["boxes"])
     for estimate, held in ((7, 1), (5, 2), (402, 3)):
@@ -435,10 +456,9 @@ def test_the_last_page_by_an_estimate_holds_the_lists_last_rows(
 def test_an_estimate_below_the_rows_hides_none_of_them(
     people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from warmup import api
     from warmup_project import api as shared
 
-    monkeypatch.setattr(api, "EXACT_COUNT_UP_TO", 0)
+    monkeypatch.setattr(shared, "EXACT_COUNT_UP_TO", 0)
     monkeypatch.setattr(shared, "estimated_count", lambda rows: 1)
     staff = client_for(people["staff"])
     first = staff.get("/api/warmup/quota?page_size=3").json()

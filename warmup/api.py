@@ -44,13 +44,12 @@ from warmup.reputation import status as reputation
 from warmup.reputation.results import ADDRESS_CHECKS, DOMAIN_CHECKS
 from warmup_project.api import (
     ESTIMATED_COUNT,
-    EXACT_COUNT_UP_TO,
     EstimatedCountPagination,
     FromBothEnds,
     Pagination,
     RoundedFloat,
     bad_request,
-    estimated_above,
+    estimated_above_limit,
     paginated,
     whole_number,
 )
@@ -283,8 +282,7 @@ class TodaysRows:
     def count(self) -> int:
         if not self._every_owner:
             return self._rows.count()
-        count, self.estimated = estimated_above(
-            EXACT_COUNT_UP_TO,
+        count, self.estimated = estimated_above_limit(
             self._rows.values("id"),
             lambda: sum(rows.count() for rows in self._counted()),
         )
@@ -322,14 +320,19 @@ class TodaysRows:
 
     def _own_dates(self) -> QuerySet[DailyStat]:
         """Today's rows with a quota as one queryset: each mailbox's row of the local date
-        its time zone is on. Walked by the mailboxes' email index, each mailbox's row is
-        probed by (mailbox, date): a few ms where a walk per date, each joining its
-        zones' mailboxes, took 7 to 12 ms."""
-        dates = {tz: day for day, zones in self._zones_by_date.items() for tz in zones}
+        its time zone is on (of the one date, when every zone is on it: a zone new since
+        they were read is on it too). Walked by the mailboxes' email index, each
+        mailbox's row is probed by (mailbox, date): a few ms where a walk per date, each
+        joining its zones' mailboxes, took 7 to 12 ms."""
+        dates = self._zones_by_date
+        if len(dates) == 1:
+            (on_date,) = dates
+            return DailyStat.objects.filter(quota__gt=0, quota_met__in=self.met, date=on_date)
+        by_zone = {tz: day for day, zones in dates.items() for tz in zones}
         return DailyStat.objects.filter(
             quota__gt=0,
             quota_met__in=self.met,
-            date=local_date_expression(dates, "mailbox__timezone"),
+            date=local_date_expression(by_zone, "mailbox__timezone"),
         )
 
     @cached_property

@@ -104,11 +104,11 @@ def estimated_count(rows: QuerySet[Any]) -> int:
     return int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
 
 
-def estimated_above(limit: int, rows: QuerySet[Any], exact: Callable[[], int]) -> tuple[int, bool]:
+def estimated_above_limit(rows: QuerySet[Any], exact: Callable[[], int]) -> tuple[int, bool]:
     """How many `rows` there are, and whether that is PostgreSQL's estimate: it is when
-    the estimate is above `limit`; else the `exact` count."""
+    the estimate is above EXACT_COUNT_UP_TO; else the `exact` count."""
     estimate = estimated_count(rows)
-    if estimate > limit:
+    if estimate > EXACT_COUNT_UP_TO:
         return estimate, True
     return exact(), False
 
@@ -116,17 +116,18 @@ def estimated_above(limit: int, rows: QuerySet[Any], exact: Callable[[], int]) -
 @dataclass
 class FromBothEnds:
     """An ordered queryset (its order unique) as a paginator reads it: count(), slices,
-    and its last rows read in the reverse order (Tailed). With `estimate_above`, a count
-    PostgreSQL estimates above it is that estimate (and `estimated` says so)."""
+    and its last rows read in the reverse order (Tailed). `may_estimate`: a count
+    PostgreSQL estimates above EXACT_COUNT_UP_TO is that estimate (and `estimated` says
+    so)."""
 
     rows: QuerySet[Any]
-    estimate_above: int | None = None
+    may_estimate: bool = False
     estimated: bool = field(default=False, init=False)
 
     def count(self) -> int:
-        if self.estimate_above is None:
+        if not self.may_estimate:
             return self.rows.count()
-        count, self.estimated = estimated_above(self.estimate_above, self.rows, self.rows.count)
+        count, self.estimated = estimated_above_limit(self.rows, self.rows.count)
         return count
 
     def __getitem__(self, page: slice) -> list[Any]:
@@ -193,7 +194,7 @@ class Pagination(PageNumberPagination):
         by estimate above EXACT_COUNT_UP_TO, the last page read from the end), then
         loaded from `load` (the same rows with what the page shows; `rows` itself when
         not given)."""
-        ids = FromBothEnds(rows.values_list("id", flat=True), estimate_above=EXACT_COUNT_UP_TO)
+        ids = FromBothEnds(rows.values_list("id", flat=True), may_estimate=True)
         return self.paginate_by_ids(ids, rows if load is None else load, request, view)
 
 
