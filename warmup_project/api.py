@@ -187,16 +187,6 @@ class Pagination(PageNumberPagination):
         found = rows.in_bulk(page)
         return [found[i] for i in page]
 
-    def paginate_ordered(
-        self, rows: QuerySet[Any], request: Any, view: Any, *, load: QuerySet[Any] | None = None
-    ) -> list[Any]:
-        """The page of `rows` (ordered, by a unique order), paged by their ids (counted
-        by estimate above EXACT_COUNT_UP_TO, the last page read from the end), then
-        loaded from `load` (the same rows with what the page shows; `rows` itself when
-        not given)."""
-        ids = FromBothEnds(rows.values_list("id", flat=True), may_estimate=True)
-        return self.paginate_by_ids(ids, rows if load is None else load, request, view)
-
 
 def paginated(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
     """The response shape of a Pagination page of `item`s, for the OpenAPI schema."""
@@ -333,3 +323,13 @@ class EstimatedPaginator(Paginator):
 
 class EstimatedCountPagination(Pagination):
     django_paginator_class = EstimatedPaginator
+
+    def paginate_ordered(
+        self, rows: QuerySet[Any], request: Any, view: Any, *, load: QuerySet[Any] | None = None
+    ) -> list[Any]:
+        """The page of `rows` (ordered, by a unique order), paged by their ids (counted
+        by estimate above EXACT_COUNT_UP_TO, the last page read from the end), then
+        loaded from `load` (the same rows with what the page shows; `rows` itself when
+        not given)."""
+        ids = FromBothEnds(rows.values_list("id", flat=True), may_estimate=True)
+        return self.paginate_by_ids(ids, rows if load is None else load, request, view)
